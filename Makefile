@@ -1,0 +1,69 @@
+# LSIS Tracker. `make help` lists the targets.
+# Every target installs what it needs first, so `make run` and `make test` work on a fresh clone.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_BIN ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+MANAGE := $(PY) manage.py
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PRODUCTION_CHECK_ENV := DJANGO_SETTINGS_MODULE=lsis.settings.production SECRET_KEY=check-deploy-dummy-secret-$$(date +%s)-not-used-for-anything-real ALLOWED_HOSTS=lsis.example.gov.uk DATABASE_URL=sqlite:///:memory:
+
+.PHONY: help install run test lint format migrations-check check-deploy clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml requirements/constraints.txt
+	@test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c requirements/constraints.txt -e '.[dev]'
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: $(VENV)/.installed node_modules/.installed ## Create .venv and install the pinned Python and npm dependencies (idempotent)
+
+run: install ## Migrate, load the Sector Deal data and demo users, and serve on http://127.0.0.1:8000
+	$(MANAGE) migrate --no-input
+	$(MANAGE) seed
+	$(MANAGE) create_demo_users
+	@echo ""
+	@echo "  LSIS Tracker is starting on http://$(HOST):$(PORT)/"
+	@echo "  Sign in at http://$(HOST):$(PORT)/admin/ as admin, editor, reviewer, board or partner,"
+	@echo "  password: $${DEMO_PASSWORD:-lsis-demo-only}   (demo users exist for local use only)"
+	@echo "  Database: $${DATABASE_URL:-SQLite file db.sqlite3}; tasks: $${CELERY_BROKER_URL:+a Celery worker on }$${CELERY_BROKER_URL:-run in-process (no broker set)}"
+	@echo ""
+	@if [ -n "$$CELERY_BROKER_URL" ]; then \
+		$(VENV)/bin/celery -A lsis worker --loglevel=INFO & worker=$$!; \
+		trap "kill $$worker 2>/dev/null" EXIT INT TERM; \
+		$(MANAGE) runserver $(HOST):$(PORT); \
+	else \
+		$(MANAGE) runserver $(HOST):$(PORT); \
+	fi
+
+test: install ## Run the whole test suite (uses DATABASE_URL / CELERY_BROKER_URL when set)
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: install ## ruff check, ruff format --check, mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+format: install ## Apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+migrations-check: install ## Fail if a model change has no migration
+	$(MANAGE) makemigrations --check --dry-run
+
+check-deploy: install ## Django's deployment checks under production settings, with dummy secrets
+	$(PRODUCTION_CHECK_ENV) $(MANAGE) check --deploy --fail-level WARNING
+
+clean: ## Remove the virtualenv, node_modules and collected static files (keeps the database)
+	rm -rf $(VENV) node_modules staticfiles

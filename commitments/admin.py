@@ -1,0 +1,243 @@
+"""The staff tool: browsing and editing documents, themes, organisations and commitments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+from simple_history.admin import SimpleHistoryAdmin
+
+from commitments.models import (
+    Commitment,
+    CommitmentOrganisation,
+    Document,
+    Framework,
+    Organisation,
+    OrganisationAlias,
+    StatusUpdate,
+    Theme,
+)
+from lsis.admin import AuditedAdminMixin
+from programmes.models import FundingAmount, Programme
+
+READ_ONLY_AUDIT_FIELDS = ("uuid", "created_at", "created_by", "modified_at", "modified_by")
+
+
+@admin.register(Document)
+class DocumentAdmin(AuditedAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("code", "title", "kind", "published_label", "source_file")
+    list_filter = ("kind",)
+    search_fields = ("code", "title")
+    readonly_fields = READ_ONLY_AUDIT_FIELDS
+
+
+class ThemeInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = Theme
+    fields = ("position", "code", "name", "kind", "parent")
+    extra = 0
+    show_change_link = True
+    autocomplete_fields = ("parent",)
+
+
+@admin.register(Framework)
+class FrameworkAdmin(AuditedAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("code", "name", "source_document")
+    search_fields = ("code", "name")
+    readonly_fields = READ_ONLY_AUDIT_FIELDS
+    inlines = [ThemeInline]
+
+
+@admin.register(Theme)
+class ThemeAdmin(AuditedAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("name", "code", "kind", "parent", "framework", "commitment_count")
+    list_filter = ("framework", "kind")
+    search_fields = ("code", "name", "context")
+    autocomplete_fields = ("parent",)
+    readonly_fields = READ_ONLY_AUDIT_FIELDS
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Theme]:
+        """Count each theme's commitments in the same query as the list."""
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("framework", "parent")
+            .annotate(
+                _foundation_count=Count("foundation_commitments", distinct=True),
+                _area_count=Count("area_commitments", distinct=True),
+                _theme_count=Count("commitments", distinct=True),
+            )
+        )
+
+    @admin.display(description="Commitments")
+    def commitment_count(self, theme: Any) -> int:
+        """Commitments classified under the theme, by whichever link applies to its kind."""
+        return int(theme._foundation_count + theme._area_count + theme._theme_count)
+
+
+class OrganisationAliasInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = OrganisationAlias
+    extra = 1
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(AuditedAdminMixin, SimpleHistoryAdmin):  # type: ignore[type-arg]
+    list_display = ("name", "kind", "alias_list", "commitment_count")
+    list_filter = ("kind",)
+    search_fields = ("name", "aliases__name")
+    readonly_fields = READ_ONLY_AUDIT_FIELDS
+    inlines = [OrganisationAliasInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Organisation]:
+        """Load aliases and count commitments without a query per row."""
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related("aliases")
+            .annotate(_commitments=Count("involvements__commitment", distinct=True))
+        )
+
+    @admin.display(description="Also printed as")
+    def alias_list(self, organisation: Organisation) -> str:
+        """Every other spelling of the name."""
+        return ", ".join(alias.name for alias in organisation.aliases.all())
+
+    @admin.display(description="Commitments", ordering="_commitments")
+    def commitment_count(self, organisation: Any) -> int:
+        """Commitments the organisation takes part in."""
+        return int(organisation._commitments)
+
+
+class InvolvementInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = CommitmentOrganisation
+    fields = ("organisation", "role")
+    autocomplete_fields = ("organisation",)
+    extra = 0
+    verbose_name = "organisation involved"
+    verbose_name_plural = "organisations involved"
+
+
+class ProgrammeLinkInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = Programme.commitments.through
+    autocomplete_fields = ("programme",)
+    extra = 0
+    verbose_name = "programme"
+    verbose_name_plural = "programmes delivering this commitment"
+
+
+class FundingInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = FundingAmount
+    fk_name = "commitment"
+    fields = (
+        "key",
+        "amount_text",
+        "qualifier",
+        "low",
+        "high",
+        "nature",
+        "funder",
+        "programme",
+        "part_of",
+        "period_text",
+    )
+    autocomplete_fields = ("funder", "programme", "part_of")
+    extra = 0
+    show_change_link = True
+
+
+class ChildCommitmentInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = Commitment
+    fk_name = "parent"
+    fields = ("reference", "actor", "text", "delivery_status")
+    readonly_fields = fields
+    extra = 0
+    show_change_link = True
+    can_delete = False
+    verbose_name = "sub-item"
+    verbose_name_plural = "sub-items"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Sub-items are added as commitments in their own right, with their parent set."""
+        return False
+
+
+class StatusUpdateInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = StatusUpdate
+    fields = ("as_of", "status", "confidence", "progress", "state", "narrative", "source_document")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    ordering = ("-as_of", "-approved_at")
+    verbose_name_plural = "status updates (newest first)"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Updates are written on their own page, where they go through review."""
+        return False
+
+
+@admin.register(Commitment)
+class CommitmentAdmin(AuditedAdminMixin, SimpleHistoryAdmin):  # type: ignore[type-arg]
+    list_display = (
+        "reference",
+        "short_text",
+        "deal",
+        "foundation",
+        "area",
+        "actor",
+        "delivery_status",
+        "delivery_confidence",
+        "progress",
+        "target_date",
+        "published",
+    )
+    list_filter = (
+        "deal",
+        ("foundation", admin.RelatedOnlyFieldListFilter),
+        ("area", admin.RelatedOnlyFieldListFilter),
+        "actor",
+        "section",
+        ("organisations", admin.RelatedOnlyFieldListFilter),
+        "delivery_status",
+        "delivery_confidence",
+        "published",
+    )
+    search_fields = ("reference", "text", "lead_in", "organisations__name", "organisations__aliases__name")
+    autocomplete_fields = ("parent", "continues", "elaborates", "themes")
+    readonly_fields = (*READ_ONLY_AUDIT_FIELDS, "delivery_status", "delivery_confidence", "progress")
+    list_select_related = ("deal", "foundation", "area")
+    list_per_page = 50
+    inlines = [InvolvementInline, ProgrammeLinkInline, FundingInline, ChildCommitmentInline, StatusUpdateInline]
+    fieldsets = (
+        (None, {"fields": ("reference", "deal", "foundation", "area", "actor", "section", "position", "published")}),
+        ("As printed", {"fields": ("lead_in", "text", "source_document", "source_quote")}),
+        ("Targets", {"fields": ("target_date_text", "target_date", "jobs", "jobs_text")}),
+        ("Links", {"fields": ("parent", "continues", "elaborates", "themes")}),
+        (
+            "Delivery state (derived from approved updates)",
+            {"fields": ("delivery_status", "delivery_confidence", "progress")},
+        ),
+        ("Record", {"classes": ("collapse",), "fields": READ_ONLY_AUDIT_FIELDS}),
+    )
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Any], search_term: str) -> tuple[Any, bool]:
+        """Searching across organisations and aliases can match one commitment twice; show it once."""
+        results, _ = super().get_search_results(request, queryset, search_term)
+        return results.distinct(), False
+
+    @admin.display(description="Text")
+    def short_text(self, commitment: Commitment) -> str:
+        """The start of the commitment's text."""
+        return commitment.text if len(commitment.text) <= 90 else commitment.text[:89] + "…"
+
+
+@admin.register(StatusUpdate)
+class StatusUpdateAdmin(AuditedAdminMixin, SimpleHistoryAdmin):  # type: ignore[type-arg]
+    list_display = ("commitment", "as_of", "status", "confidence", "progress", "state", "source_document")
+    list_filter = ("state", "status", "confidence", "source_document")
+    search_fields = ("commitment__reference", "narrative")
+    autocomplete_fields = ("commitment",)
+    readonly_fields = (*READ_ONLY_AUDIT_FIELDS, "approved_at")
+    list_select_related = ("commitment", "source_document")
+    date_hierarchy = "as_of"

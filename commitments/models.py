@@ -1,0 +1,499 @@
+"""The strategy, its deals, their themes, the organisations involved and the commitments made.
+
+Design notes are in docs/adr/0001-domain-model.md. In short: a commitment is one printed item of one deal,
+kept word for word with the quote it comes from; its foundation and area are Industrial Strategy themes;
+themes of other frameworks attach through ``themes``; its delivery state is derived from approved
+status updates and stored on it for speed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+from simple_history.models import HistoricalRecords
+
+from commitments.delivery import (
+    CONFIDENCE_HELP_TEXT,
+    PROGRESS_VALIDATORS,
+    STATUS_HELP_TEXT,
+    DeliveryConfidence,
+    DeliveryStatus,
+)
+from lsis.models import AuditedModel, PublicModel, SourcedModel
+
+CODE_VALIDATOR = RegexValidator(
+    r"^[A-Z0-9]+(?:[-.][A-Z0-9]+)*$",
+    message="Use capital letters and digits separated by hyphens or dots, e.g. SD2-IDEAS-HARP-G1.",
+)
+
+
+class DocumentKind(models.TextChoices):
+    """What sort of publication a document is."""
+
+    STRATEGY = "strategy", "Strategy"
+    SECTOR_DEAL = "sector_deal", "Sector Deal"
+    STRATEGY_UPDATE = "strategy_update", "Strategy update"
+    PRESS_RELEASE = "press_release", "Press release"
+
+
+class Document(PublicModel):
+    """A published strategy document, deal or announcement that commitments and evidence come from."""
+
+    code = models.CharField(max_length=40, unique=True, validators=[CODE_VALIDATOR])
+    title = models.CharField(max_length=300)
+    kind = models.CharField(max_length=20, choices=DocumentKind.choices)
+    published_on = models.DateField(help_text="Publication date; month-precise dates use the first of the month.")
+    published_label = models.CharField(
+        max_length=40, help_text='Publication date as the document gives it, e.g. "December 2018".'
+    )
+    source_file = models.CharField(
+        max_length=200, blank=True, help_text="The file in fixtures/sources/ holding the document's text."
+    )
+
+    class Meta:
+        ordering = ["published_on", "code"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_deal(self) -> bool:
+        """Whether commitments can belong to this document."""
+        return self.kind == DocumentKind.SECTOR_DEAL
+
+
+class Framework(PublicModel, SourcedModel):
+    """A way of classifying commitments: the Industrial Strategy foundations, the 2017 themes, the 2020 themes."""
+
+    code = models.CharField(max_length=40, unique=True, validators=[CODE_VALIDATOR])
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ThemeKind(models.TextChoices):
+    """The level of a theme within its framework."""
+
+    FOUNDATION = "foundation", "Foundation"
+    AREA = "area", "Area"
+    THEME = "theme", "Theme"
+
+
+class ThemeQuerySet(models.QuerySet["Theme"]):
+    """Reads of themes."""
+
+    def foundations(self) -> ThemeQuerySet:
+        """Industrial Strategy foundations."""
+        return self.filter(kind=ThemeKind.FOUNDATION)
+
+    def areas(self) -> ThemeQuerySet:
+        """Areas within foundations, as printed in Sector Deal 2."""
+        return self.filter(kind=ThemeKind.AREA)
+
+
+class Theme(PublicModel, SourcedModel):
+    """A theme of a framework. Industrial Strategy areas are themes whose parent is their foundation."""
+
+    framework = models.ForeignKey(Framework, on_delete=models.PROTECT, related_name="themes")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    kind = models.CharField(max_length=20, choices=ThemeKind.choices, default=ThemeKind.THEME)
+    code = models.CharField(max_length=40, validators=[CODE_VALIDATOR])
+    name = models.CharField(max_length=300)
+    statement = models.TextField(blank=True, help_text="The mission line printed under a foundation's heading.")
+    context = models.TextField(
+        blank=True,
+        help_text='The "Life Sciences Sector Deal 1:" paragraph Sector Deal 2 prints for this area, verbatim.',
+    )
+    position = models.PositiveSmallIntegerField(default=0, help_text="Order within the framework, as printed.")
+
+    objects = ThemeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["framework__code", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["framework", "code"], name="theme_code_unique_in_framework"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        """Areas sit under a foundation of the same framework; nothing else has a parent."""
+        if self.kind == ThemeKind.AREA:
+            if self.parent is None or self.parent.kind != ThemeKind.FOUNDATION:
+                raise ValidationError({"parent": "An area must belong to a foundation."})
+            if self.parent.framework_id != self.framework_id:
+                raise ValidationError({"parent": "An area's foundation must be in the same framework."})
+        elif self.parent is not None:
+            raise ValidationError({"parent": "Only areas belong to a foundation."})
+
+
+class OrganisationKind(models.TextChoices):
+    """The sort of body an organisation is."""
+
+    COMPANY = "company", "Company"
+    CHARITY = "charity", "Charity"
+    GOVERNMENT_DEPARTMENT = "government_department", "Government department"
+    AGENCY_REGULATOR = "agency_regulator", "Agency or regulator"
+    NHS_BODY = "nhs_body", "NHS body"
+    UNIVERSITY = "university", "University"
+    RESEARCH_INSTITUTE = "research_institute", "Research institute"
+    CLUSTER_NETWORK = "cluster_network", "Cluster or network"
+    INVESTOR = "investor", "Investor"
+    TRADE_ASSOCIATION = "trade_association", "Trade association"
+    OTHER = "other", "Other"
+
+
+class OrganisationQuerySet(models.QuerySet["Organisation"]):
+    """Reads of organisations."""
+
+    def named(self, name: str) -> OrganisationQuerySet:
+        """Organisations whose name or any alias is ``name``, ignoring case."""
+        return self.filter(models.Q(name__iexact=name) | models.Q(aliases__name__iexact=name)).distinct()
+
+
+class Organisation(PublicModel, SourcedModel):
+    """A company, charity, public body or other organisation that takes part in commitments."""
+
+    name = models.CharField(max_length=300, help_text="The fullest name the documents print.")
+    kind = models.CharField(max_length=30, choices=OrganisationKind.choices)
+
+    objects = OrganisationQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), name="organisation_name_unique_ignoring_case"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        """One organisation, not two: the name may not be another organisation's alias."""
+        clash = OrganisationAlias.objects.filter(name__iexact=self.name).exclude(organisation_id=self.pk).first()
+        if clash is not None:
+            raise ValidationError(
+                {"name": f"“{self.name}” is already an alias of {clash.organisation}; edit that organisation instead."}
+            )
+
+
+class OrganisationAlias(models.Model):
+    """Another spelling or abbreviation of an organisation's name, as printed somewhere."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="aliases")
+    name = models.CharField(max_length=300)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "organisation aliases"
+        constraints = [
+            models.UniqueConstraint(Lower("name"), name="organisation_alias_unique_ignoring_case"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        """An alias may not be another organisation's name."""
+        clash = Organisation.objects.filter(name__iexact=self.name).exclude(pk=self.organisation_id).first()
+        if clash is not None:
+            raise ValidationError({"name": f"“{self.name}” is the name of another organisation, {clash}."})
+
+
+class Actor(models.TextChoices):
+    """Which side of a deal made a commitment: the two columns of the Sector Deal."""
+
+    SECTOR = "sector", "Sector"
+    GOVERNMENT = "government", "Government"
+
+
+class Section(models.TextChoices):
+    """Where in its deal a commitment is printed."""
+
+    KEY_COMMITMENTS = "key_commitments", "Key commitments"
+    CHAPTER = "chapter", "Detailed chapter"
+
+
+class CommitmentQuerySet(models.QuerySet["Commitment"]):
+    """Reads of commitments, with the joins each reader needs declared once."""
+
+    def with_classification(self) -> CommitmentQuerySet:
+        """Join the deal, foundation and area that every list shows."""
+        return self.select_related("deal", "foundation", "area", "source_document")
+
+    def published(self) -> CommitmentQuerySet:
+        """Commitments visible outside the Office for Life Sciences."""
+        return self.filter(published=True)
+
+    def top_level(self) -> CommitmentQuerySet:
+        """Commitments that are not sub-items of another."""
+        return self.filter(parent__isnull=True)
+
+
+class Commitment(PublicModel, SourcedModel):
+    """One commitment of one deal, as printed, with its delivery state."""
+
+    reference = models.CharField(
+        max_length=60,
+        unique=True,
+        validators=[CODE_VALIDATOR],
+        help_text="Stable human-readable reference, e.g. SD2-IDEAS-HARP-G1.",
+    )
+    deal = models.ForeignKey(
+        Document,
+        on_delete=models.PROTECT,
+        related_name="commitments",
+        limit_choices_to={"kind": DocumentKind.SECTOR_DEAL},
+    )
+    foundation = models.ForeignKey(
+        Theme,
+        on_delete=models.PROTECT,
+        related_name="foundation_commitments",
+        limit_choices_to={"kind": ThemeKind.FOUNDATION},
+    )
+    area = models.ForeignKey(
+        Theme,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="area_commitments",
+        limit_choices_to={"kind": ThemeKind.AREA},
+        help_text="Empty where the foundation prints no areas (Infrastructure, Places, People).",
+    )
+    themes = models.ManyToManyField(
+        Theme, blank=True, related_name="commitments", help_text="Themes of other frameworks."
+    )
+    actor = models.CharField(max_length=20, choices=Actor.choices)
+    section = models.CharField(max_length=20, choices=Section.choices, default=Section.KEY_COMMITMENTS)
+    position = models.PositiveIntegerField(default=0, help_text="Order within the deal, as printed.")
+    lead_in = models.TextField(blank=True, help_text="The lead-in sentence this item completes, verbatim.")
+    text = models.TextField(help_text="The commitment exactly as printed.")
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+        help_text="The commitment this is a sub-item of.",
+    )
+    continues = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="continued_by",
+        help_text="The commitment of an earlier deal that this one continues.",
+    )
+    elaborates = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="elaborated_by",
+        help_text="The key commitment that this detailed commitment elaborates.",
+    )
+    organisations = models.ManyToManyField(  # type: ignore[var-annotated]
+        Organisation, through="CommitmentOrganisation", related_name="commitments", blank=True
+    )
+    target_date_text = models.CharField(
+        max_length=100, blank=True, help_text='The target date as written, e.g. "by March 2021".'
+    )
+    target_date = models.DateField(
+        null=True, blank=True, help_text="The last day of the period the written target names, where it names one."
+    )
+    jobs = models.PositiveIntegerField(null=True, blank=True, help_text="Jobs the commitment states.")
+    jobs_text = models.CharField(max_length=200, blank=True, help_text="The jobs as written.")
+    published = models.BooleanField(default=False, help_text="Visible to partners through the API.")
+
+    delivery_status = models.CharField(
+        max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.NOT_STARTED, help_text=STATUS_HELP_TEXT
+    )
+    delivery_confidence = models.CharField(
+        max_length=20, choices=DeliveryConfidence.choices, blank=True, help_text=CONFIDENCE_HELP_TEXT
+    )
+    progress = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=PROGRESS_VALIDATORS, help_text="Per cent; empty where no figure is reported."
+    )
+
+    objects = CommitmentQuerySet.as_manager()
+    history = HistoricalRecords(excluded_fields=["modified_at"])
+
+    class Meta:
+        ordering = ["deal__published_on", "position", "reference"]
+        permissions = [("publish_commitment", "Can publish commitments to partners")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(progress__isnull=True) | models.Q(progress__gte=0, progress__lte=100),
+                name="commitment_progress_0_to_100",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(delivery_status__in=DeliveryStatus.values), name="commitment_status_known"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(delivery_confidence__in=[*DeliveryConfidence.values, ""]),
+                name="commitment_confidence_known",
+            ),
+            models.CheckConstraint(condition=models.Q(actor__in=Actor.values), name="commitment_actor_known"),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    def clean(self) -> None:
+        """Check the links between commitments and the classification make sense."""
+        errors: dict[str, list[str]] = {}
+        if self.area_id and self.foundation_id and self.area is not None and self.area.parent_id != self.foundation_id:
+            errors.setdefault("area", []).append(
+                f"The area “{self.area}” belongs to {self.area.parent}, not to the chosen foundation."
+            )
+        if self.deal_id and not self.deal.is_deal:
+            errors.setdefault("deal", []).append(f"“{self.deal}” is not a Sector Deal.")
+        if self.parent_id:
+            if self.parent_id == self.pk:
+                errors.setdefault("parent", []).append("A commitment cannot be its own parent.")
+            elif self.parent is not None and self.parent.deal_id != self.deal_id:
+                errors.setdefault("parent", []).append(
+                    f"The parent {self.parent} belongs to {self.parent.deal}; a sub-item must belong to the same deal."
+                )
+            elif self._parent_chain_reaches_self():
+                errors.setdefault("parent", []).append("That parent would make the commitment a sub-item of itself.")
+        if self.continues_id and self.continues is not None and self.deal_id:
+            if self.continues.deal.published_on >= self.deal.published_on:
+                errors.setdefault("continues", []).append(
+                    f"{self.continues} belongs to {self.continues.deal}, which is not earlier than {self.deal}."
+                )
+        if self.elaborates_id and self.elaborates is not None:
+            if self.elaborates_id == self.pk:
+                errors.setdefault("elaborates", []).append("A commitment cannot elaborate itself.")
+            elif self.elaborates.deal_id != self.deal_id:
+                errors.setdefault("elaborates", []).append("A commitment can only elaborate one of its own deal.")
+        if errors:
+            raise ValidationError(errors)
+
+    def _parent_chain_reaches_self(self) -> bool:
+        seen: set[int] = set()
+        ancestor = self.parent
+        while ancestor is not None and ancestor.pk not in seen:
+            if self.pk is not None and ancestor.pk == self.pk:
+                return True
+            seen.add(ancestor.pk)
+            ancestor = ancestor.parent
+        return False
+
+
+class OrganisationRole(models.TextChoices):
+    """What an organisation does in a commitment."""
+
+    LEAD = "lead", "Lead"
+    PARTNER = "partner", "Partner"
+    FUNDER = "funder", "Funder"
+
+
+class CommitmentOrganisation(AuditedModel):
+    """An organisation's part in a commitment."""
+
+    commitment = models.ForeignKey(Commitment, on_delete=models.CASCADE, related_name="involvements")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="involvements")
+    role = models.CharField(max_length=20, choices=OrganisationRole.choices)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["commitment", "role", "organisation__name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["commitment", "organisation", "role"], name="commitment_organisation_role_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation} ({self.get_role_display()})"
+
+
+class UpdateState(models.TextChoices):
+    """Where a status update is in review."""
+
+    DRAFT = "draft", "Draft"
+    SUBMITTED = "submitted", "Submitted"
+    RETURNED = "returned", "Returned"
+    APPROVED = "approved", "Approved"
+
+
+class StatusUpdateQuerySet(models.QuerySet["StatusUpdate"]):
+    """Reads of status updates."""
+
+    def approved(self) -> StatusUpdateQuerySet:
+        """Updates that count towards a commitment's delivery state."""
+        return self.filter(state=UpdateState.APPROVED)
+
+    def latest_first(self) -> StatusUpdateQuerySet:
+        """Order so that the first approved update is the one that sets the current state."""
+        return self.order_by("-as_of", models.F("approved_at").desc(nulls_last=True), "-pk")
+
+
+class StatusUpdate(PublicModel):
+    """A dated statement of where delivery of a commitment stands.
+
+    Updates from staff go through review; updates that record what a source document reported are
+    approved on loading and cite the document and its words.
+    """
+
+    commitment = models.ForeignKey(Commitment, on_delete=models.PROTECT, related_name="updates")
+    as_of = models.DateField(help_text="The date the update is true as of.")
+    status = models.CharField(max_length=20, choices=DeliveryStatus.choices, help_text=STATUS_HELP_TEXT)
+    confidence = models.CharField(
+        max_length=20, choices=DeliveryConfidence.choices, blank=True, help_text=CONFIDENCE_HELP_TEXT
+    )
+    progress = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=PROGRESS_VALIDATORS, help_text="Per cent, where known."
+    )
+    narrative = models.TextField()
+    state = models.CharField(max_length=20, choices=UpdateState.choices, default=UpdateState.DRAFT)
+    approved_at = models.DateTimeField(null=True, blank=True, editable=False)
+    source_document = models.ForeignKey(
+        Document,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="evidence",
+        help_text="For evidence a document reports: the document.",
+    )
+    source_quote = models.TextField(blank=True, help_text="For evidence a document reports: its words, verbatim.")
+
+    objects = StatusUpdateQuerySet.as_manager()
+    history = HistoricalRecords(excluded_fields=["modified_at"])
+
+    class Meta:
+        ordering = ["commitment", "-as_of"]
+        permissions = [("review_statusupdate", "Can approve or return status updates")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(progress__isnull=True) | models.Q(progress__gte=0, progress__lte=100),
+                name="status_update_progress_0_to_100",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=DeliveryStatus.values), name="status_update_status_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.commitment} as of {self.as_of:%d %b %Y}"
+
+    def clean(self) -> None:
+        """Evidence from a document must quote it."""
+        if self.source_document_id and not self.source_quote.strip():
+            raise ValidationError({"source_quote": "Quote the words of the document this update reports."})
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save; kept thin on purpose: the review workflow lives in commitments.services."""
+        super().save(*args, **kwargs)

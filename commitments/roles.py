@@ -1,0 +1,92 @@
+"""The roles people have in the tracker, as Django groups, and what each may do.
+
+This is the one place that says which permissions a role carries. Migrations call
+``sync_role_groups`` so that every database gets the same groups; a change here needs a new migration
+that calls it again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+EDITOR = "OLS editor"
+REVIEWER = "OLS reviewer"
+BOARD_MEMBER = "Board member"
+PARTNER = "Partner"
+ADMINISTRATOR = "Administrator"
+
+# (app label, model name) of everything staff can look at in the tracker.
+TRACKER_MODELS: tuple[tuple[str, str], ...] = (
+    ("commitments", "document"),
+    ("commitments", "framework"),
+    ("commitments", "theme"),
+    ("commitments", "organisation"),
+    ("commitments", "organisationalias"),
+    ("commitments", "commitment"),
+    ("commitments", "commitmentorganisation"),
+    ("commitments", "statusupdate"),
+    ("programmes", "programme"),
+    ("programmes", "fundingamount"),
+    ("metrics", "regionalstatistic"),
+)
+
+_VIEW_ALL = [(app, f"view_{model}") for app, model in TRACKER_MODELS]
+_EDITOR_CHANGES = [
+    ("commitments", "add_statusupdate"),
+    ("commitments", "change_statusupdate"),
+    ("commitments", "change_commitment"),
+    ("commitments", "add_commitmentorganisation"),
+    ("commitments", "change_commitmentorganisation"),
+    ("commitments", "delete_commitmentorganisation"),
+    ("programmes", "add_fundingamount"),
+    ("programmes", "change_fundingamount"),
+]
+_REVIEWER_CHANGES = [
+    ("commitments", "review_statusupdate"),
+    ("commitments", "publish_commitment"),
+    ("commitments", "add_commitment"),
+    ("commitments", "add_organisation"),
+    ("commitments", "change_organisation"),
+    ("commitments", "add_organisationalias"),
+    ("commitments", "change_organisationalias"),
+    ("commitments", "delete_organisationalias"),
+    ("programmes", "add_programme"),
+    ("programmes", "change_programme"),
+]
+_ADMINISTRATOR_CHANGES = [
+    ("auth", "view_user"),
+    ("auth", "add_user"),
+    ("auth", "change_user"),
+    ("auth", "view_group"),
+]
+
+ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
+    EDITOR: _VIEW_ALL + _EDITOR_CHANGES,
+    REVIEWER: _VIEW_ALL + _EDITOR_CHANGES + _REVIEWER_CHANGES,
+    BOARD_MEMBER: list(_VIEW_ALL),
+    # Partners read published data through the API only; they have no admin permissions.
+    PARTNER: [],
+    ADMINISTRATOR: _VIEW_ALL + _ADMINISTRATOR_CHANGES,
+}
+
+# Roles that work in the Django admin (their users are staff).
+STAFF_ROLES = (EDITOR, REVIEWER, BOARD_MEMBER, ADMINISTRATOR)
+
+
+def sync_role_groups(apps: Any) -> None:
+    """Create each role's group and give it exactly the permissions listed above."""
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+
+    group_model = apps.get_model("auth", "Group")
+    permission_model = apps.get_model("auth", "Permission")
+    for role, wanted in ROLE_PERMISSIONS.items():
+        group, _ = group_model.objects.get_or_create(name=role)
+        permissions = [
+            permission_model.objects.get(content_type__app_label=app, codename=codename) for app, codename in wanted
+        ]
+        group.permissions.set(permissions)

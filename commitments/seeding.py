@@ -1,0 +1,560 @@
+"""Loading the reference data in fixtures/ into the database.
+
+``seed_reference_data`` reads every YAML file described in docs/fixtures.md, checks it (every name
+resolves, every quote occurs in its document, every amount can be read) and writes it in one
+transaction: either everything loads or nothing does, and the errors are listed by file and record.
+
+Seeding is idempotent and never overwrites staff edits: a record is identified by its natural key
+(document code, organisation name, commitment reference, funding key, ...). A record that is missing
+is created with everything attached to it; a record that exists is left exactly as it is, whoever
+last changed it. See docs/adr/0001-domain-model.md.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from commitments.dates import parse_target_date
+from commitments.delivery import DeliveryStatus
+from commitments.models import (
+    Actor,
+    Commitment,
+    CommitmentOrganisation,
+    Document,
+    Framework,
+    Organisation,
+    OrganisationAlias,
+    OrganisationKind,
+    OrganisationRole,
+    Section,
+    StatusUpdate,
+    Theme,
+    ThemeKind,
+    UpdateState,
+)
+from commitments.services import commitment_refresh_delivery_state
+from commitments.sources import quote_occurs_in
+from metrics.models import RegionalStatistic
+from programmes.models import AmountNature, FundingAmount, Programme, ProgrammeKind
+from programmes.money import parse_amount
+
+SEED_REASON = "Loaded from fixtures by seed"
+IS_FRAMEWORK = "IS-FOUNDATIONS"
+_WHITESPACE = re.compile(r"\s+")
+
+
+class SeedError(Exception):
+    """The fixtures do not load; ``errors`` lists every problem found, each with its place."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__(f"{len(errors)} problem(s) in the fixtures:\n" + "\n".join(f"  - {e}" for e in errors))
+        self.errors = errors
+
+
+@dataclass
+class SeedReport:
+    """What a seed run created and what it found already present, per kind of record."""
+
+    created: Counter[str] = field(default_factory=Counter)
+    existing: Counter[str] = field(default_factory=Counter)
+
+    def lines(self) -> list[str]:
+        """One line per kind of record, for the command's output."""
+        kinds = sorted(set(self.created) | set(self.existing))
+        return [f"{kind}: {self.created[kind]} created, {self.existing[kind]} already present" for kind in kinds]
+
+
+@dataclass
+class _Context:
+    """Lookups shared by the loading steps, and the errors they find."""
+
+    fixtures_dir: Path
+    report: SeedReport
+    errors: list[str] = field(default_factory=list)
+    documents: dict[str, Document] = field(default_factory=dict)
+    organisations: dict[str, Organisation] = field(default_factory=dict)
+    programmes: dict[str, Programme] = field(default_factory=dict)
+    commitments: dict[str, Commitment] = field(default_factory=dict)
+    amounts: dict[str, FundingAmount] = field(default_factory=dict)
+    # Links resolved once every record exists: (place, record, field name, key).
+    pending_links: list[tuple[str, Any, str, str]] = field(default_factory=list)
+
+    def error(self, place: str, message: str) -> None:
+        self.errors.append(f"{place}: {message}")
+
+    def document(self, code: str | None, place: str) -> Document | None:
+        document = self.documents.get(code or "")
+        if document is None:
+            self.error(place, f"unknown document code {code!r}")
+        return document
+
+    def check_quote(self, quote: str | None, document: Document | None, place: str) -> str:
+        text = (quote or "").strip()
+        if not text:
+            self.error(place, "no source quote")
+        elif document is not None:
+            if not document.source_file:
+                self.error(place, f"{document.code} has no source file to quote from")
+            elif not quote_occurs_in(text, document.source_file):
+                self.error(place, f"quote not found in {document.source_file}: “{text[:80]}”")
+        return text
+
+    def organisation(self, name: str | None, place: str) -> Organisation | None:
+        if not name:
+            return None
+        organisation = self.organisations.get(name.casefold())
+        if organisation is None:
+            self.error(
+                place, f"unknown organisation “{name}” (add it, or the spelling as an alias, to organisations.yaml)"
+            )
+        return organisation
+
+    def programme(self, name: str | None, place: str) -> Programme | None:
+        if not name:
+            return None
+        programme = self.programmes.get(name.casefold())
+        if programme is None:
+            self.error(place, f"unknown programme “{name}” (add it, or the spelling as short_name, to programmes.yaml)")
+        return programme
+
+    def record(self, kind: str, created: bool) -> None:
+        (self.report.created if created else self.report.existing)[kind] += 1
+
+
+def _load_yaml(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        data = yaml.safe_load(handle)
+    return data or {}
+
+
+def _save(instance: Any) -> None:
+    """Validate and save a new record, tagging its history entry as seeded."""
+    instance.full_clean(validate_unique=False, validate_constraints=False)
+    instance._change_reason = SEED_REASON
+    instance.save()
+
+
+def _load_documents(ctx: _Context, data: dict[str, Any]) -> None:
+    for item in data.get("documents", []):
+        document = Document.objects.filter(code=item["code"]).first()
+        ctx.record("documents", document is None)
+        if document is None:
+            document = Document(
+                code=item["code"],
+                title=item["title"],
+                kind=item["kind"],
+                published_on=item["published_on"],
+                published_label=item["published_label"],
+                source_file=item.get("source_file") or "",
+            )
+            _save(document)
+        ctx.documents[document.code] = document
+
+    for framework_item in data.get("frameworks", []):
+        place = f"documents.yaml framework {framework_item['code']}"
+        source = ctx.document(framework_item.get("source"), place)
+        framework = Framework.objects.filter(code=framework_item["code"]).first()
+        ctx.record("frameworks", framework is None)
+        if framework is None:
+            framework = Framework(
+                code=framework_item["code"],
+                name=framework_item["name"],
+                source_document=source,
+                source_quote=ctx.check_quote(
+                    framework_item.get("quote") or _first_quote(framework_item), source, place
+                ),
+            )
+            if source is not None:
+                _save(framework)
+        position = 0
+        for theme_item in framework_item.get("themes", []):
+            position += 1
+            is_foundation = framework_item["code"] == IS_FRAMEWORK
+            kind = ThemeKind.FOUNDATION if is_foundation else ThemeKind.THEME
+            parent = _load_theme(ctx, framework, theme_item, kind, None, position, source, place)
+            for area_item in theme_item.get("areas") or []:
+                position += 1
+                _load_theme(ctx, framework, area_item, ThemeKind.AREA, parent, position, source, place)
+
+
+def _first_quote(framework_item: dict[str, Any]) -> str | None:
+    themes = framework_item.get("themes") or [{}]
+    return themes[0].get("quote")
+
+
+def _load_theme(
+    ctx: _Context,
+    framework: Framework,
+    item: dict[str, Any],
+    kind: str,
+    parent: Theme | None,
+    position: int,
+    source: Document | None,
+    place: str,
+) -> Theme | None:
+    place = f"{place} theme {item.get('code')}"
+    quote = ctx.check_quote(item.get("quote"), source, place)
+    if item.get("context"):
+        ctx.check_quote(item["context"], source, f"{place} context")
+    if framework.pk is None:
+        return None
+    theme = Theme.objects.filter(framework=framework, code=item["code"]).first()
+    ctx.record("themes", theme is None)
+    if theme is None and source is not None:
+        theme = Theme(
+            framework=framework,
+            parent=parent,
+            kind=kind,
+            code=item["code"],
+            name=item["name"],
+            statement=item.get("statement") or "",
+            context=item.get("context") or "",
+            position=position,
+            source_document=source,
+            source_quote=quote,
+        )
+        _save(theme)
+    return theme
+
+
+def _load_organisations(ctx: _Context, data: dict[str, Any]) -> None:
+    for item in data.get("organisations", []):
+        place = f"organisations.yaml “{item.get('name')}”"
+        source = ctx.document(item.get("source"), place)
+        quote = ctx.check_quote(item.get("quote"), source, place)
+        if item.get("kind") not in OrganisationKind.values:
+            ctx.error(place, f"unknown kind {item.get('kind')!r}; use one of {', '.join(OrganisationKind.values)}")
+            continue
+        # One entry per spelling, ignoring case; the first spelling is the name.
+        spellings = {name.casefold(): name for name in reversed([item["name"], *(item.get("aliases") or [])])}
+        clashes = [
+            f"“{name}” is also given for {ctx.organisations[key]}"
+            for key, name in spellings.items()
+            if key in ctx.organisations and ctx.organisations[key].name.casefold() != item["name"].casefold()
+        ]
+        if clashes:
+            ctx.error(place, "; ".join(clashes) + ": one organisation, not two")
+            continue
+        organisation = Organisation.objects.named(item["name"]).first()
+        ctx.record("organisations", organisation is None)
+        if organisation is None and source is not None:
+            organisation = Organisation(name=item["name"], kind=item["kind"], source_document=source, source_quote=quote)
+            _save(organisation)
+            OrganisationAlias.objects.bulk_create(
+                OrganisationAlias(organisation=organisation, name=name)
+                for key, name in spellings.items()
+                if key != item["name"].casefold()
+            )
+        if organisation is not None:
+            for key in spellings:
+                ctx.organisations[key] = organisation
+    # Spellings staff added as aliases since the last seed resolve too.
+    for alias in OrganisationAlias.objects.select_related("organisation"):
+        ctx.organisations.setdefault(alias.name.casefold(), alias.organisation)
+
+
+def _load_programmes(ctx: _Context, data: dict[str, Any]) -> None:
+    items = data.get("programmes", [])
+    created: list[tuple[Programme, dict[str, Any]]] = []
+    for item in items:
+        place = f"programmes.yaml “{item.get('name')}”"
+        source = ctx.document(item.get("source"), place)
+        quote = ctx.check_quote(item.get("quote"), source, place)
+        if item.get("kind") not in ProgrammeKind.values:
+            ctx.error(place, f"unknown kind {item.get('kind')!r}; use one of {', '.join(ProgrammeKind.values)}")
+            continue
+        programme = Programme.objects.filter(name=item["name"]).first()
+        ctx.record("programmes", programme is None)
+        if programme is None and source is not None:
+            programme = Programme(
+                name=item["name"],
+                short_name=item.get("short_name") or "",
+                kind=item["kind"],
+                funder=ctx.organisation(item.get("funder"), place),
+                source_document=source,
+                source_quote=quote,
+            )
+            _save(programme)
+            created.append((programme, item))
+        if programme is None:
+            continue
+        for name in filter(None, [item["name"], item.get("short_name"), *(item.get("aliases") or [])]):
+            claimed = ctx.programmes.setdefault(name.casefold(), programme)
+            if claimed.pk != programme.pk:
+                ctx.error(place, f"“{name}” also names {claimed}")
+    for programme, item in created:
+        place = f"programmes.yaml “{item['name']}”"
+        if item.get("parent"):
+            programme.parent = ctx.programme(item["parent"], place)
+            programme._change_reason = SEED_REASON  # type: ignore[attr-defined]
+            programme.save(update_fields=["parent"])
+        owner_key = f"PRG-{slugify(item.get('short_name') or item['name']).upper()}"
+        _load_amounts(ctx, item.get("amounts") or [], owner_key, programme.source_document, place, programme=programme)
+
+
+def _load_amounts(
+    ctx: _Context,
+    items: list[dict[str, Any]],
+    owner_key: str,
+    source: Document | None,
+    place: str,
+    *,
+    commitment: Commitment | None = None,
+    programme: Programme | None = None,
+) -> None:
+    for index, item in enumerate(items, start=1):
+        key = item.get("key") or f"{owner_key}-A{index}"
+        amount_place = f"{place} amount {key}"
+        text = (item.get("text") or "").strip()
+        try:
+            parsed = parse_amount(text)
+        except ValueError as error:
+            ctx.error(amount_place, str(error))
+            continue
+        if item.get("nature") not in AmountNature.values:
+            ctx.error(
+                amount_place, f"unknown nature {item.get('nature')!r}; use one of {', '.join(AmountNature.values)}"
+            )
+            continue
+        amount = FundingAmount.objects.filter(key=key).first()
+        ctx.record("funding amounts", amount is None)
+        if amount is None and source is not None:
+            amount_programme = programme or ctx.programme(item.get("programme"), amount_place)
+            amount = FundingAmount(
+                key=key,
+                amount_text=text,
+                qualifier=parsed.qualifier,
+                low=parsed.low,
+                high=parsed.high,
+                nature=item["nature"],
+                funder=ctx.organisation(item.get("funder"), amount_place),
+                commitment=commitment,
+                programme=amount_programme,
+                period_text=item.get("period") or "",
+                source_document=source,
+                source_quote=item.get("quote") or text,
+            )
+            ctx.check_quote(amount.source_quote, source, amount_place)
+            _save(amount)
+            if item.get("part_of"):
+                ctx.pending_links.append((amount_place, amount, "part_of", item["part_of"]))
+        if amount is not None:
+            if key in ctx.amounts:
+                ctx.error(amount_place, f"the key {key} is used twice")
+            ctx.amounts[key] = amount
+
+
+def _load_commitment_file(ctx: _Context, path: Path) -> list[tuple[str, dict[str, Any]]]:
+    """Load a file's commitments; return its evidence, which may concern commitments of other files."""
+    data = _load_yaml(path)
+    blocks = data.get("blocks") or [data]
+    for block in blocks:
+        for area_item in block.get("areas", []):
+            for item in area_item.get("commitments", []):
+                _load_commitment(ctx, path.name, block, area_item.get("area"), item, parent=None)
+    return [(f"{path.name} evidence {index}", item) for index, item in enumerate(data.get("evidence") or [], start=1)]
+
+
+def _foundation_and_area(
+    ctx: _Context, foundation_code: str, area_code: str | None, place: str
+) -> tuple[Theme | None, Theme | None]:
+    themes = Theme.objects.filter(framework__code=IS_FRAMEWORK)
+    foundation = themes.filter(kind=ThemeKind.FOUNDATION, code=foundation_code).first()
+    if foundation is None:
+        ctx.error(place, f"unknown foundation {foundation_code!r}")
+        return None, None
+    if area_code is None:
+        return foundation, None
+    area = themes.filter(kind=ThemeKind.AREA, code=area_code, parent=foundation).first()
+    if area is None:
+        ctx.error(place, f"unknown area {area_code!r} in foundation {foundation_code}")
+    return foundation, area
+
+
+def _fold_whitespace(text: str) -> str:
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def _load_commitment(
+    ctx: _Context,
+    file_name: str,
+    block: dict[str, Any],
+    area_code: str | None,
+    item: dict[str, Any],
+    *,
+    parent: Commitment | None,
+) -> None:
+    reference = item.get("ref") or "?"
+    place = f"{file_name} {reference}"
+    if reference in ctx.commitments:
+        ctx.error(place, "the reference is used twice")
+        return
+    deal = ctx.document(item.get("deal") or block.get("deal"), place)
+    source = ctx.document(item.get("source") or block.get("source"), place)
+    text = _fold_whitespace(item.get("text") or "")
+    quote = ctx.check_quote(item.get("quote") or text, source, place)
+    if item.get("lead_in"):
+        ctx.check_quote(item["lead_in"], source, f"{place} lead-in")
+    if item.get("actor") not in Actor.values:
+        ctx.error(place, f"unknown actor {item.get('actor')!r}; use sector or government")
+        return
+    foundation, area = _foundation_and_area(ctx, block.get("foundation", ""), area_code, place)
+    commitment = Commitment.objects.filter(reference=reference).first()
+    ctx.record("commitments", commitment is None)
+    if commitment is None and None not in (deal, source, foundation) and (area_code is None or area is not None):
+        assert deal is not None and source is not None and foundation is not None
+        target_text = item.get("target_date") or ""
+        commitment = Commitment(
+            reference=reference,
+            deal=deal,
+            foundation=foundation,
+            area=area,
+            actor=item["actor"],
+            section=item.get("section") or block.get("section") or Section.KEY_COMMITMENTS,
+            position=len(ctx.commitments) + 1,
+            lead_in=item.get("lead_in") or "",
+            text=text,
+            parent=parent,
+            target_date_text=target_text,
+            target_date=parse_target_date(target_text, written_on=source.published_on) if target_text else None,
+            jobs=item.get("jobs"),
+            jobs_text=item.get("jobs_text") or "",
+            published=True,
+            source_document=source,
+            source_quote=quote,
+        )
+        _save(commitment)
+        _attach_to_commitment(ctx, commitment, item, place)
+    if commitment is None:
+        return
+    ctx.commitments[reference] = commitment
+    for child in item.get("children") or []:
+        _load_commitment(ctx, file_name, block, area_code, child, parent=commitment)
+
+
+def _attach_to_commitment(ctx: _Context, commitment: Commitment, item: dict[str, Any], place: str) -> None:
+    for involvement in item.get("organisations") or []:
+        organisation = ctx.organisation(involvement.get("name"), place)
+        role = involvement.get("role")
+        if role not in OrganisationRole.values:
+            ctx.error(place, f"unknown role {role!r} for {involvement.get('name')}; use lead, partner or funder")
+        elif organisation is not None:
+            CommitmentOrganisation.objects.get_or_create(commitment=commitment, organisation=organisation, role=role)
+    for name in item.get("programmes") or []:
+        programme = ctx.programme(name, place)
+        if programme is not None:
+            programme.commitments.add(commitment)
+    _load_amounts(
+        ctx, item.get("amounts") or [], commitment.reference, commitment.source_document, place, commitment=commitment
+    )
+    for link in ("continues", "elaborates"):
+        if item.get(link):
+            ctx.pending_links.append((place, commitment, link, item[link]))
+
+
+def _load_evidence(ctx: _Context, place: str, item: dict[str, Any]) -> None:
+    commitment = ctx.commitments.get(item.get("commitment") or "")
+    if commitment is None:
+        ctx.error(place, f"unknown commitment {item.get('commitment')!r}")
+        return
+    source = ctx.document(item.get("source"), place)
+    narrative = (item.get("narrative") or "").strip()
+    quote = ctx.check_quote(item.get("quote") or narrative, source, place)
+    if item.get("status") not in DeliveryStatus.values:
+        ctx.error(place, f"unknown status {item.get('status')!r}; use one of {', '.join(DeliveryStatus.values)}")
+        return
+    if source is None:
+        return
+    as_of: date = item.get("as_of") or source.published_on
+    update = StatusUpdate.objects.filter(commitment=commitment, source_document=source, source_quote=quote).first()
+    ctx.record("status updates from documents", update is None)
+    if update is None:
+        update = StatusUpdate(
+            commitment=commitment,
+            as_of=as_of,
+            status=item["status"],
+            narrative=narrative,
+            state=UpdateState.APPROVED,
+            approved_at=timezone.now(),
+            source_document=source,
+            source_quote=quote,
+        )
+        _save(update)
+        commitment_refresh_delivery_state(commitment_id=commitment.pk)
+
+
+def _resolve_links(ctx: _Context) -> None:
+    for place, record, field_name, key in ctx.pending_links:
+        lookup: dict[str, Any] = ctx.amounts if field_name == "part_of" else ctx.commitments
+        target = lookup.get(key)
+        if target is None:
+            ctx.error(place, f"{field_name} names {key!r}, which is not in the fixtures")
+            continue
+        setattr(record, field_name, target)
+        try:
+            record.full_clean(validate_unique=False, validate_constraints=False)
+        except Exception as error:
+            ctx.error(place, f"{field_name} {key}: {error}")
+            continue
+        record._change_reason = SEED_REASON
+        record.save(update_fields=[field_name])
+
+
+def _load_regional_statistics(ctx: _Context, data: dict[str, Any]) -> None:
+    for position, item in enumerate(data.get("regional_statistics", []), start=1):
+        place = f"regional_statistics.yaml {item.get('region')}"
+        source = ctx.document(item.get("source"), place)
+        quote = ctx.check_quote(item.get("quote"), source, place)
+        statistic = RegionalStatistic.objects.filter(region=item["region"]).first()
+        ctx.record("regional statistics", statistic is None)
+        if statistic is None and source is not None:
+            _save(
+                RegionalStatistic(
+                    region=item["region"],
+                    region_as_printed=item.get("region_as_printed") or item["region"],
+                    employment=item["employment"],
+                    turnover_millions=item["turnover_millions"],
+                    turnover_text=item["turnover_text"],
+                    position=position,
+                    source_document=source,
+                    source_quote=quote,
+                )
+            )
+
+
+def commitment_files(fixtures_dir: Path) -> Iterator[Path]:
+    """The commitment files, key commitments before the chapters that elaborate them."""
+    yield from sorted(fixtures_dir.glob("sd2_*.yaml"), key=lambda path: ("chapters" in path.stem, path.name))
+
+
+@transaction.atomic
+def seed_reference_data(*, fixtures_dir: Path) -> SeedReport:
+    """Load every fixture file in ``fixtures_dir``; all or nothing.
+
+    Raises ``SeedError`` listing every problem found, after rolling back whatever was written.
+    """
+    ctx = _Context(fixtures_dir=fixtures_dir, report=SeedReport())
+    _load_documents(ctx, _load_yaml(fixtures_dir / "documents.yaml"))
+    _load_organisations(ctx, _load_yaml(fixtures_dir / "organisations.yaml"))
+    _load_programmes(ctx, _load_yaml(fixtures_dir / "programmes.yaml"))
+    evidence = [item for path in commitment_files(fixtures_dir) for item in _load_commitment_file(ctx, path)]
+    _resolve_links(ctx)
+    for place, item in evidence:
+        _load_evidence(ctx, place, item)
+    regional = fixtures_dir / "regional_statistics.yaml"
+    if regional.exists():
+        _load_regional_statistics(ctx, _load_yaml(regional))
+    if ctx.errors:
+        raise SeedError(ctx.errors)
+    return ctx.report

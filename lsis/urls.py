@@ -1,0 +1,14 @@
+"""Top-level URL configuration."""
+
+from django.contrib import admin
+from django.urls import path
+from django.views.generic import RedirectView
+
+admin.site.site_header = "LSIS Tracker"
+admin.site.site_title = "LSIS Tracker"
+admin.site.index_title = "Delivery of the Life Sciences Industrial Strategy"
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,170 @@
+"""Programmes, funds and the money the documents attach to them and to commitments.
+
+Money is kept as written and as bounds: see docs/adr/0001-domain-model.md for why an amount is never
+flattened to one number, and how "part of" links stop totals from counting the same pounds twice.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from commitments.models import CODE_VALIDATOR, Commitment, Organisation
+from lsis.models import PublicModel, SourcedModel
+from programmes.money import AmountQualifier
+
+_NOT_NEGATIVE = MinValueValidator(0, message="An amount of money cannot be negative.")
+
+
+class ProgrammeKind(models.TextChoices):
+    """What sort of vehicle a programme is."""
+
+    FUND = "fund", "Fund"
+    PROGRAMME = "programme", "Programme"
+    CHALLENGE = "challenge", "Challenge"
+    INITIATIVE = "initiative", "Initiative"
+
+
+class Programme(PublicModel, SourcedModel):
+    """A named programme, fund, challenge or initiative through which commitments are delivered."""
+
+    name = models.CharField(max_length=300, unique=True)
+    short_name = models.CharField(max_length=40, blank=True, help_text="The abbreviation the documents print.")
+    kind = models.CharField(max_length=20, choices=ProgrammeKind.choices)
+    funder = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="funded_programmes"
+    )
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+        help_text="The fund or programme this one is part of.",
+    )
+    commitments = models.ManyToManyField(Commitment, blank=True, related_name="programmes")
+
+    history = HistoricalRecords(excluded_fields=["modified_at"])
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.short_name})" if self.short_name else self.name
+
+    def clean(self) -> None:
+        """A programme cannot sit inside itself, directly or through others."""
+        ancestor, seen = self.parent, set()
+        while ancestor is not None and ancestor.pk not in seen:
+            if self.pk is not None and ancestor.pk == self.pk:
+                raise ValidationError({"parent": "That parent would make the programme part of itself."})
+            seen.add(ancestor.pk)
+            ancestor = ancestor.parent
+
+
+class AmountNature(models.TextChoices):
+    """What an amount of money is, so that only like is added to like."""
+
+    NEW_MONEY = "new_money", "New money"
+    RESTATED = "restated", "Previously announced, restated"
+    TARGET = "target", "Target or ambition"
+    CONTEXT = "context", "Economy-wide context"
+    LEVERAGED = "leveraged", "Leveraged or matched funding"
+
+
+class FundingAmount(PublicModel, SourcedModel):
+    """An amount of money as a document states it, attached to a commitment or a programme."""
+
+    key = models.CharField(max_length=80, unique=True, validators=[CODE_VALIDATOR])
+    amount_text = models.CharField(max_length=100, help_text='As written, e.g. "up to £79m".')
+    qualifier = models.CharField(max_length=10, choices=AmountQualifier.choices)
+    low = models.DecimalField(
+        max_digits=16,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[_NOT_NEGATIVE],
+        help_text="Lower bound in pounds; empty when the wording states none (“up to”).",
+    )
+    high = models.DecimalField(
+        max_digits=16,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[_NOT_NEGATIVE],
+        help_text="Upper bound in pounds; empty when the wording states none (“over”).",
+    )
+    nature = models.CharField(max_length=20, choices=AmountNature.choices)
+    funder = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="funding_given"
+    )
+    commitment = models.ForeignKey(Commitment, null=True, blank=True, on_delete=models.PROTECT, related_name="funding")
+    programme = models.ForeignKey(Programme, null=True, blank=True, on_delete=models.PROTECT, related_name="funding")
+    part_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="parts",
+        help_text="The larger amount this one sits inside, so that totals never count it twice.",
+    )
+    period_text = models.CharField(max_length=100, blank=True, help_text='As written, e.g. "over five years".')
+
+    history = HistoricalRecords(excluded_fields=["modified_at"])
+
+    class Meta:
+        ordering = ["key"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(low__isnull=False) | models.Q(high__isnull=False),
+                name="funding_has_a_bound",
+            ),
+            models.CheckConstraint(
+                condition=(models.Q(low__isnull=True) | models.Q(low__gte=0))
+                & (models.Q(high__isnull=True) | models.Q(high__gte=0)),
+                name="funding_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(low__isnull=True)
+                | models.Q(high__isnull=True)
+                | models.Q(low__lte=models.F("high")),
+                name="funding_low_not_above_high",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(commitment__isnull=False) | models.Q(programme__isnull=False),
+                name="funding_belongs_somewhere",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.amount_text
+
+    def clean(self) -> None:
+        """Bounds in order, attached to something, and no "part of" loop."""
+        errors: dict[str, str] = {}
+        if self.low is None and self.high is None:
+            errors["low"] = "Give at least one bound: the lower, the upper or both."
+        elif self.low is not None and self.high is not None and self.low > self.high:
+            errors["high"] = f"The upper bound (£{self.high:,.0f}) is below the lower bound (£{self.low:,.0f})."
+        if self.commitment_id is None and self.programme_id is None:
+            errors["commitment"] = "Attach the amount to a commitment or a programme."
+        if self.part_of_id is not None and self._part_of_chain_reaches_self():
+            errors["part_of"] = (
+                "That would make the amount part of itself; “part of” links cannot go round in a circle."
+            )
+        if errors:
+            raise ValidationError(errors)
+
+    def _part_of_chain_reaches_self(self) -> bool:
+        if self.pk is None:
+            return False
+        seen: set[int] = set()
+        container = self.part_of
+        while container is not None and container.pk not in seen:
+            if container.pk == self.pk:
+                return True
+            seen.add(container.pk)
+            container = container.part_of
+        return False

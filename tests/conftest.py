@@ -1,0 +1,48 @@
+"""Shared test fixtures: the database is seeded once per run with the real Sector Deal data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.test import Client
+
+from commitments import roles
+from commitments.seeding import seed_reference_data
+from tests.factories import UserFactory
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
+    """Seed the test database once; each test then runs in a transaction that is rolled back."""
+    with django_db_blocker.unblock():
+        seed_reference_data(fixtures_dir=settings.FIXTURES_DIR)
+
+
+@pytest.fixture
+def user_with_role(db: Any) -> Callable[..., Any]:
+    """Make a user holding one role (or a superuser for role=None)."""
+
+    def make(role: str | None, **extra: Any) -> Any:
+        if role is None:
+            return UserFactory(is_staff=True, is_superuser=True, **extra)
+        user = UserFactory(is_staff=role in roles.STAFF_ROLES, **extra)
+        user.groups.add(Group.objects.get(name=role))
+        return user
+
+    return make
+
+
+@pytest.fixture
+def client_for(user_with_role: Callable[..., Any]) -> Callable[..., Client]:
+    """A test client signed in as a new user holding ``role``."""
+
+    def make(role: str | None) -> Client:
+        client = Client()
+        client.force_login(user_with_role(role))
+        return client
+
+    return make
