@@ -26,14 +26,14 @@ READ_ONLY_AUDIT_FIELDS = ("uuid", "created_at", "created_by", "modified_at", "mo
 
 
 @admin.register(Document)
-class DocumentAdmin(AuditedAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class DocumentAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("code", "title", "kind", "published_label", "source_file")
     list_filter = ("kind",)
     search_fields = ("code", "title")
     readonly_fields = READ_ONLY_AUDIT_FIELDS
 
 
-class ThemeInline(admin.TabularInline):  # type: ignore[type-arg]
+class ThemeInline(admin.TabularInline):
     model = Theme
     fields = ("position", "code", "name", "kind", "parent")
     extra = 0
@@ -42,7 +42,7 @@ class ThemeInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Framework)
-class FrameworkAdmin(AuditedAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class FrameworkAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("code", "name", "source_document")
     search_fields = ("code", "name")
     readonly_fields = READ_ONLY_AUDIT_FIELDS
@@ -50,7 +50,7 @@ class FrameworkAdmin(AuditedAdminMixin, admin.ModelAdmin):  # type: ignore[type-
 
 
 @admin.register(Theme)
-class ThemeAdmin(AuditedAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class ThemeAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "code", "kind", "parent", "framework", "commitment_count")
     list_filter = ("framework", "kind")
     search_fields = ("code", "name", "context")
@@ -76,13 +76,13 @@ class ThemeAdmin(AuditedAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
         return int(theme._foundation_count + theme._area_count + theme._theme_count)
 
 
-class OrganisationAliasInline(admin.TabularInline):  # type: ignore[type-arg]
+class OrganisationAliasInline(admin.TabularInline):
     model = OrganisationAlias
     extra = 1
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(AuditedAdminMixin, SimpleHistoryAdmin):  # type: ignore[type-arg]
+class OrganisationAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
     list_display = ("name", "kind", "alias_list", "commitment_count")
     list_filter = ("kind",)
     search_fields = ("name", "aliases__name")
@@ -96,6 +96,7 @@ class OrganisationAdmin(AuditedAdminMixin, SimpleHistoryAdmin):  # type: ignore[
             .get_queryset(request)
             .prefetch_related("aliases")
             .annotate(_commitments=Count("involvements__commitment", distinct=True))
+            .order_by("name")
         )
 
     @admin.display(description="Also printed as")
@@ -109,7 +110,7 @@ class OrganisationAdmin(AuditedAdminMixin, SimpleHistoryAdmin):  # type: ignore[
         return int(organisation._commitments)
 
 
-class InvolvementInline(admin.TabularInline):  # type: ignore[type-arg]
+class InvolvementInline(admin.TabularInline):
     model = CommitmentOrganisation
     fields = ("organisation", "role")
     autocomplete_fields = ("organisation",)
@@ -118,7 +119,7 @@ class InvolvementInline(admin.TabularInline):  # type: ignore[type-arg]
     verbose_name_plural = "organisations involved"
 
 
-class ProgrammeLinkInline(admin.TabularInline):  # type: ignore[type-arg]
+class ProgrammeLinkInline(admin.TabularInline):
     model = Programme.commitments.through
     autocomplete_fields = ("programme",)
     extra = 0
@@ -126,7 +127,7 @@ class ProgrammeLinkInline(admin.TabularInline):  # type: ignore[type-arg]
     verbose_name_plural = "programmes delivering this commitment"
 
 
-class FundingInline(admin.TabularInline):  # type: ignore[type-arg]
+class FundingInline(admin.TabularInline):
     model = FundingAmount
     fk_name = "commitment"
     fields = (
@@ -146,7 +147,7 @@ class FundingInline(admin.TabularInline):  # type: ignore[type-arg]
     show_change_link = True
 
 
-class ChildCommitmentInline(admin.TabularInline):  # type: ignore[type-arg]
+class ChildCommitmentInline(admin.TabularInline):
     model = Commitment
     fk_name = "parent"
     fields = ("reference", "actor", "text", "delivery_status")
@@ -162,7 +163,7 @@ class ChildCommitmentInline(admin.TabularInline):  # type: ignore[type-arg]
         return False
 
 
-class StatusUpdateInline(admin.TabularInline):  # type: ignore[type-arg]
+class StatusUpdateInline(admin.TabularInline):
     model = StatusUpdate
     fields = ("as_of", "status", "confidence", "progress", "state", "narrative", "source_document")
     readonly_fields = fields
@@ -178,7 +179,7 @@ class StatusUpdateInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Commitment)
-class CommitmentAdmin(AuditedAdminMixin, SimpleHistoryAdmin):  # type: ignore[type-arg]
+class CommitmentAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
     list_display = (
         "reference",
         "short_text",
@@ -233,7 +234,7 @@ class CommitmentAdmin(AuditedAdminMixin, SimpleHistoryAdmin):  # type: ignore[ty
 
 
 @admin.register(StatusUpdate)
-class StatusUpdateAdmin(AuditedAdminMixin, SimpleHistoryAdmin):  # type: ignore[type-arg]
+class StatusUpdateAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
     list_display = ("commitment", "as_of", "status", "confidence", "progress", "state", "source_document")
     list_filter = ("state", "status", "confidence", "source_document")
     search_fields = ("commitment__reference", "narrative")

@@ -367,11 +367,11 @@ class Commitment(PublicModel, SourcedModel):
                 )
             elif self._parent_chain_reaches_self():
                 errors.setdefault("parent", []).append("That parent would make the commitment a sub-item of itself.")
-        if self.continues_id and self.continues is not None and self.deal_id:
-            if self.continues.deal.published_on >= self.deal.published_on:
-                errors.setdefault("continues", []).append(
-                    f"{self.continues} belongs to {self.continues.deal}, which is not earlier than {self.deal}."
-                )
+        continues = self.continues if self.continues_id else None
+        if continues is not None and self.deal_id and continues.deal.published_on >= self.deal.published_on:
+            errors.setdefault("continues", []).append(
+                f"{continues} belongs to {continues.deal}, which is not earlier than {self.deal}."
+            )
         if self.elaborates_id and self.elaborates is not None:
             if self.elaborates_id == self.pk:
                 errors.setdefault("elaborates", []).append("A commitment cannot elaborate itself.")

@@ -249,7 +249,9 @@ def _load_organisations(ctx: _Context, data: dict[str, Any]) -> None:
         organisation = Organisation.objects.named(item["name"]).first()
         ctx.record("organisations", organisation is None)
         if organisation is None and source is not None:
-            organisation = Organisation(name=item["name"], kind=item["kind"], source_document=source, source_quote=quote)
+            organisation = Organisation(
+                name=item["name"], kind=item["kind"], source_document=source, source_quote=quote
+            )
             _save(organisation)
             OrganisationAlias.objects.bulk_create(
                 OrganisationAlias(organisation=organisation, name=name)
@@ -412,8 +414,9 @@ def _load_commitment(
     foundation, area = _foundation_and_area(ctx, block.get("foundation", ""), area_code, place)
     commitment = Commitment.objects.filter(reference=reference).first()
     ctx.record("commitments", commitment is None)
-    if commitment is None and None not in (deal, source, foundation) and (area_code is None or area is not None):
-        assert deal is not None and source is not None and foundation is not None
+    if commitment is None:
+        if deal is None or source is None or foundation is None or (area_code is not None and area is None):
+            return  # the reasons are already among the errors
         target_text = item.get("target_date") or ""
         commitment = Commitment(
             reference=reference,
@@ -436,8 +439,6 @@ def _load_commitment(
         )
         _save(commitment)
         _attach_to_commitment(ctx, commitment, item, place)
-    if commitment is None:
-        return
     ctx.commitments[reference] = commitment
     for child in item.get("children") or []:
         _load_commitment(ctx, file_name, block, area_code, child, parent=commitment)
@@ -496,8 +497,11 @@ def _load_evidence(ctx: _Context, place: str, item: dict[str, Any]) -> None:
 
 def _resolve_links(ctx: _Context) -> None:
     for place, record, field_name, key in ctx.pending_links:
-        lookup: dict[str, Any] = ctx.amounts if field_name == "part_of" else ctx.commitments
-        target = lookup.get(key)
+        if field_name == "part_of":
+            # An amount of a record that already existed was not read this run; it is in the database.
+            target: Any = ctx.amounts.get(key) or FundingAmount.objects.filter(key=key).first()
+        else:
+            target = ctx.commitments.get(key)
         if target is None:
             ctx.error(place, f"{field_name} names {key!r}, which is not in the fixtures")
             continue

@@ -28,7 +28,7 @@ class DeliveryState:
 
 
 NO_UPDATE_STATE = DeliveryState(status=DeliveryStatus.NOT_STARTED, confidence="", progress=None)
-_PROGRESS_IMPLIED_BY_STATUS = {DeliveryStatus.DELIVERED: 100, DeliveryStatus.NOT_STARTED: 0}
+_PROGRESS_IMPLIED_BY_STATUS: dict[str, int] = {DeliveryStatus.DELIVERED: 100, DeliveryStatus.NOT_STARTED: 0}
 
 
 def commitment_derive_delivery_state(*, commitment_id: int) -> DeliveryState:

@@ -10,7 +10,7 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 
 
-class AuditedAdminMixin(admin.ModelAdmin):  # type: ignore[type-arg]
+class AuditedAdminMixin(admin.ModelAdmin):
     """Record who created and last changed a record edited in the admin, on the record and its inlines."""
 
     def save_model(self, request: HttpRequest, obj: Any, form: ModelForm[Any], change: bool) -> None:

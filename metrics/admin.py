@@ -8,7 +8,7 @@ from metrics.models import RegionalStatistic
 
 
 @admin.register(RegionalStatistic)
-class RegionalStatisticAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class RegionalStatisticAdmin(admin.ModelAdmin):
     list_display = ("region", "region_as_printed", "employment", "turnover_text", "turnover_millions")
     search_fields = ("region",)
     readonly_fields = ("uuid", "created_at", "modified_at")

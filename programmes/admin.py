@@ -10,7 +10,7 @@ from lsis.admin import AuditedAdminMixin
 from programmes.models import FundingAmount, Programme
 
 
-class ProgrammeFundingInline(admin.TabularInline):  # type: ignore[type-arg]
+class ProgrammeFundingInline(admin.TabularInline):
     model = FundingAmount
     fk_name = "programme"
     fields = ("key", "amount_text", "qualifier", "low", "high", "nature", "funder", "commitment", "part_of")
@@ -20,7 +20,7 @@ class ProgrammeFundingInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Programme)
-class ProgrammeAdmin(AuditedAdminMixin, SimpleHistoryAdmin):  # type: ignore[type-arg]
+class ProgrammeAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
     list_display = ("name", "short_name", "kind", "funder", "parent")
     list_filter = ("kind", ("funder", admin.RelatedOnlyFieldListFilter))
     search_fields = ("name", "short_name")
@@ -31,7 +31,7 @@ class ProgrammeAdmin(AuditedAdminMixin, SimpleHistoryAdmin):  # type: ignore[typ
 
 
 @admin.register(FundingAmount)
-class FundingAmountAdmin(AuditedAdminMixin, SimpleHistoryAdmin):  # type: ignore[type-arg]
+class FundingAmountAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
     list_display = ("key", "amount_text", "qualifier", "low", "high", "nature", "funder", "commitment", "programme")
     list_filter = ("nature", "qualifier", ("funder", admin.RelatedOnlyFieldListFilter))
     search_fields = ("key", "amount_text", "commitment__reference", "programme__name", "funder__name")

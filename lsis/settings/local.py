@@ -10,3 +10,6 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 LSIS_ENVIRONMENT = "local"
 # Password of the demo users created by `create_demo_users` (local only).
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="lsis-demo-only")
+# Serve static files straight from their sources, without collectstatic.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

@@ -12,3 +12,6 @@ AXES_ENABLED = env.bool("AXES_ENABLED", default=False)
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 LSIS_ENVIRONMENT = "test"
 DEMO_PASSWORD = "lsis-demo-only"  # noqa: S105
+# Serve static files straight from their sources, without collectstatic.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
