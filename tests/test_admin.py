@@ -152,3 +152,9 @@ def test_organisation_autocomplete_matches_aliases(client_for):
     assert response.status_code == 200
     names = [result["text"] for result in response.json()["results"]]
     assert names == ["Medicines and Healthcare Products Regulatory Agency"]
+
+
+def test_pages_say_when_they_are_not_the_live_service(client_for):
+    page = client_for(roles.BOARD_MEMBER).get(reverse("admin:index")).content.decode()
+    assert "Test environment." in page
+    assert "LSIS Tracker" in page
