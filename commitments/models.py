@@ -8,12 +8,12 @@ status updates and stored on it for speed.
 
 from __future__ import annotations
 
-from typing import Any
-
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from commitments.delivery import (
@@ -23,7 +23,7 @@ from commitments.delivery import (
     DeliveryConfidence,
     DeliveryStatus,
 )
-from lsis.models import AuditedModel, PublicModel, SourcedModel
+from lsis.models import AuditedModel, PublicModel, SourcedModel, VersionedModel
 
 CODE_VALIDATOR = RegexValidator(
     r"^[A-Z0-9]+(?:[-.][A-Z0-9]+)*$",
@@ -160,7 +160,7 @@ class OrganisationQuerySet(models.QuerySet["Organisation"]):
         return self.filter(models.Q(name__iexact=name) | models.Q(aliases__name__iexact=name)).distinct()
 
 
-class Organisation(PublicModel, SourcedModel):
+class Organisation(VersionedModel, PublicModel, SourcedModel):
     """A company, charity, public body or other organisation that takes part in commitments."""
 
     name = models.CharField(max_length=300, help_text="The fullest name the documents print.")
@@ -192,6 +192,8 @@ class OrganisationAlias(models.Model):
 
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="aliases")
     name = models.CharField(max_length=300)
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["name"]
@@ -240,7 +242,7 @@ class CommitmentQuerySet(models.QuerySet["Commitment"]):
         return self.filter(parent__isnull=True)
 
 
-class Commitment(PublicModel, SourcedModel):
+class Commitment(VersionedModel, PublicModel, SourcedModel):
     """One commitment of one deal, as printed, with its delivery state."""
 
     reference = models.CharField(
@@ -323,6 +325,9 @@ class Commitment(PublicModel, SourcedModel):
     )
     progress = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=PROGRESS_VALIDATORS, help_text="Per cent; empty where no figure is reported."
+    )
+    delivery_as_of = models.DateField(
+        null=True, blank=True, help_text="The as-of date of the approved update the delivery state comes from."
     )
 
     objects = CommitmentQuerySet.as_manager()
@@ -441,11 +446,13 @@ class StatusUpdateQuerySet(models.QuerySet["StatusUpdate"]):
         return self.order_by("-as_of", models.F("approved_at").desc(nulls_last=True), "-pk")
 
 
-class StatusUpdate(PublicModel):
+class StatusUpdate(VersionedModel, PublicModel):
     """A dated statement of where delivery of a commitment stands.
 
-    Updates from staff go through review; updates that record what a source document reported are
-    approved on loading and cite the document and its words.
+    Updates from staff go through review (``commitments.services``): draft, submitted, then approved
+    or returned with a reason and submitted again. Only approved updates count, and an approved update
+    is never changed: a correction is a new update that supersedes it. Updates that record what a
+    source document reported are approved on loading and cite the document and its words.
     """
 
     commitment = models.ForeignKey(Commitment, on_delete=models.PROTECT, related_name="updates")
@@ -458,8 +465,43 @@ class StatusUpdate(PublicModel):
         null=True, blank=True, validators=PROGRESS_VALIDATORS, help_text="Per cent, where known."
     )
     narrative = models.TextField()
+    funding_spent = models.DecimalField(
+        max_digits=16,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0, message="Money spent cannot be negative.")],
+        help_text="Pounds spent or disbursed to date, where the commitment carries money.",
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="authored_updates",
+        help_text="Who wrote the update; empty for evidence loaded from a document.",
+    )
     state = models.CharField(max_length=20, choices=UpdateState.choices, default=UpdateState.DRAFT)
+    submitted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.PROTECT,
+        related_name="reviewed_updates",
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    return_reason = models.TextField(blank=True, editable=False, help_text="Why the reviewer returned the update.")
     approved_at = models.DateTimeField(null=True, blank=True, editable=False)
+    supersedes = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="superseded_by",
+        help_text="The approved update this one corrects.",
+    )
     source_document = models.ForeignKey(
         Document,
         null=True,
@@ -484,16 +526,49 @@ class StatusUpdate(PublicModel):
             models.CheckConstraint(
                 condition=models.Q(status__in=DeliveryStatus.values), name="status_update_status_known"
             ),
+            models.CheckConstraint(condition=models.Q(state__in=UpdateState.values), name="status_update_state_known"),
+            models.CheckConstraint(
+                condition=~models.Q(state=UpdateState.APPROVED) | models.Q(approved_at__isnull=False),
+                name="status_update_approved_has_time",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(funding_spent__isnull=True) | models.Q(funding_spent__gte=0),
+                name="status_update_spent_not_negative",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.commitment} as of {self.as_of:%d %b %Y}"
 
     def clean(self) -> None:
-        """Evidence from a document must quote it."""
+        """Dates in the past, evidence quoted, money only where the commitment carries money."""
+        errors: dict[str, str] = {}
+        if self.as_of and self.as_of > timezone.localdate():
+            errors["as_of"] = "An update cannot be true as of a date in the future."
         if self.source_document_id and not self.source_quote.strip():
-            raise ValidationError({"source_quote": "Quote the words of the document this update reports."})
+            errors["source_quote"] = "Quote the words of the document this update reports."
+        if self.funding_spent is not None and self.commitment_id and not self.commitment.funding.exists():
+            errors["funding_spent"] = "This commitment carries no money, so there is no spending to report."
+        if errors:
+            raise ValidationError(errors)
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        """Save; kept thin on purpose: the review workflow lives in commitments.services."""
-        super().save(*args, **kwargs)
+    @property
+    def is_editable(self) -> bool:
+        """Drafts and returned updates can be edited; submitted and approved ones cannot."""
+        return self.state in (UpdateState.DRAFT, UpdateState.RETURNED)
+
+
+class EvidenceLink(AuditedModel):
+    """A link to evidence of delivery that a status update cites."""
+
+    update = models.ForeignKey(StatusUpdate, on_delete=models.CASCADE, related_name="evidence_links")
+    url = models.URLField(max_length=500, verbose_name="URL")
+    title = models.CharField(max_length=300)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["update", "pk"]
+
+    def __str__(self) -> str:
+        return self.title

@@ -1,21 +1,44 @@
-"""Writes that touch more than one record. Views, admin actions and commands call these.
+"""Writes that touch more than one record. The admin, the API, imports and commands call these.
 
-A commitment's delivery state (status, confidence, progress) is derived from its approved status
-updates: the latest by as-of date, then by approval time. It is stored on the commitment so that lists
-and metrics read it without a join; ``commitment_refresh_delivery_state`` is the one place that
+The review workflow of status updates lives here and only here::
+
+    draft ──submit──▶ submitted ──approve──▶ approved
+      ▲                   │
+      └──(edit)── returned ◀──return (with a reason)
+
+Four eyes: nobody approves or returns their own update. An approved update is never changed; a
+correction is a new update that ``supersedes`` it. Only approved updates change a commitment's
+delivery state, which is the latest approved update by as-of date, then by approval time. It is
+stored on the commitment for speed, and ``commitment_refresh_delivery_state`` is the one place that
 writes it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from commitments.delivery import DeliveryStatus
-from commitments.models import Commitment, StatusUpdate
+from commitments.models import Commitment, EvidenceLink, StatusUpdate, UpdateState
 
-SYSTEM_REASON = "Delivery state derived from approved updates"
+User = AbstractBaseUser | AnonymousUser
+
+DERIVED_STATE_REASON = "Delivery state derived from approved updates"
+EDITOR_PERMISSION = "commitments.add_statusupdate"
+REVIEWER_PERMISSION = "commitments.review_statusupdate"
+PUBLISHER_PERMISSION = "commitments.publish_commitment"
+
+
+class WorkflowError(ValidationError):
+    """The action is not allowed in the update's current state; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -25,36 +48,243 @@ class DeliveryState:
     status: str
     confidence: str
     progress: int | None
+    as_of: date | None
 
 
-NO_UPDATE_STATE = DeliveryState(status=DeliveryStatus.NOT_STARTED, confidence="", progress=None)
+NO_UPDATE_STATE = DeliveryState(status=DeliveryStatus.NOT_STARTED, confidence="", progress=None, as_of=None)
 _PROGRESS_IMPLIED_BY_STATUS: dict[str, int] = {DeliveryStatus.DELIVERED: 100, DeliveryStatus.NOT_STARTED: 0}
+
+
+@dataclass(frozen=True)
+class EvidenceLinkData:
+    """A link to evidence, as entered."""
+
+    url: str
+    title: str
+
+
+def _require(user: Any, permission: str, action: str) -> None:
+    if not (user and user.is_authenticated and user.has_perm(permission)):
+        raise PermissionDenied(f"You do not have permission to {action}.")
+
+
+def _stamp(instance: Any, user: Any, reason: str) -> None:
+    instance.modified_by = user if getattr(user, "is_authenticated", False) else None
+    instance._history_user = instance.modified_by
+    instance._change_reason = reason
+
+
+def state_from_update(update: StatusUpdate | None) -> DeliveryState:
+    """The delivery state an approved update gives its commitment."""
+    if update is None:
+        return NO_UPDATE_STATE
+    # An update without a figure implies one only where its status does (delivered, not started).
+    progress = update.progress if update.progress is not None else _PROGRESS_IMPLIED_BY_STATUS.get(update.status)
+    return DeliveryState(status=update.status, confidence=update.confidence, progress=progress, as_of=update.as_of)
 
 
 def commitment_derive_delivery_state(*, commitment_id: int) -> DeliveryState:
     """Return the state the approved updates of a commitment give it, without saving anything."""
     latest = StatusUpdate.objects.filter(commitment_id=commitment_id).approved().latest_first().first()
-    if latest is None:
-        return NO_UPDATE_STATE
+    return state_from_update(latest)
+
+
+def stored_delivery_state(commitment: Commitment) -> DeliveryState:
+    """The delivery state as stored on the commitment."""
     return DeliveryState(
-        status=latest.status,
-        confidence=latest.confidence,
-        # An update without a figure implies one only where its status does (delivered, not started).
-        progress=latest.progress if latest.progress is not None else _PROGRESS_IMPLIED_BY_STATUS.get(latest.status),
+        status=commitment.delivery_status,
+        confidence=commitment.delivery_confidence,
+        progress=commitment.progress,
+        as_of=commitment.delivery_as_of,
     )
 
 
 @transaction.atomic
-def commitment_refresh_delivery_state(*, commitment_id: int) -> bool:
+def commitment_refresh_delivery_state(
+    *, commitment_id: int, user: Any = None, reason: str = DERIVED_STATE_REASON
+) -> bool:
     """Store the derived delivery state on the commitment; return whether it changed."""
     commitment = Commitment.objects.select_for_update().get(pk=commitment_id)
     state = commitment_derive_delivery_state(commitment_id=commitment_id)
-    current = DeliveryState(commitment.delivery_status, commitment.delivery_confidence, commitment.progress)
-    if current == state:
+    if stored_delivery_state(commitment) == state:
         return False
     commitment.delivery_status = state.status
     commitment.delivery_confidence = state.confidence
     commitment.progress = state.progress
-    commitment._change_reason = SYSTEM_REASON  # type: ignore[attr-defined]
-    commitment.save(update_fields=["delivery_status", "delivery_confidence", "progress", "modified_at"])
+    commitment.delivery_as_of = state.as_of
+    _stamp(commitment, user, reason)
+    commitment.save(
+        update_fields=[
+            "delivery_status",
+            "delivery_confidence",
+            "progress",
+            "delivery_as_of",
+            "modified_at",
+            "modified_by",
+        ]
+    )
     return True
+
+
+def _validated(update: StatusUpdate) -> None:
+    update.full_clean(exclude=["commitment", "author"], validate_constraints=False)
+
+
+def _set_links(update: StatusUpdate, links: Sequence[EvidenceLinkData], user: Any) -> None:
+    existing = {(link.url, link.title): link for link in update.evidence_links.all()}
+    wanted = {(link.url, link.title) for link in links}
+    for key, link in existing.items():
+        if key not in wanted:
+            link.delete()
+    for url, title in wanted - set(existing):
+        link = EvidenceLink(update=update, url=url, title=title, created_by=user, modified_by=user)
+        link.full_clean(exclude=["update"])
+        link.save()
+
+
+@transaction.atomic
+def update_create(
+    *,
+    commitment: Commitment,
+    author: Any,
+    as_of: date,
+    status: str,
+    narrative: str,
+    confidence: str = "",
+    progress: int | None = None,
+    funding_spent: Decimal | None = None,
+    evidence_links: Sequence[EvidenceLinkData] = (),
+    supersedes: StatusUpdate | None = None,
+) -> StatusUpdate:
+    """Write a draft update. ``supersedes`` names the approved update it corrects, if any."""
+    _require(author, EDITOR_PERMISSION, "write status updates")
+    if supersedes is not None:
+        if supersedes.state != UpdateState.APPROVED:
+            raise WorkflowError("Only an approved update can be corrected; edit the draft instead.")
+        if supersedes.commitment_id != commitment.pk:
+            raise WorkflowError("A correction must be for the same commitment as the update it corrects.")
+    update = StatusUpdate(
+        commitment=commitment,
+        author=author,
+        as_of=as_of,
+        status=status,
+        confidence=confidence,
+        progress=progress,
+        narrative=narrative,
+        funding_spent=funding_spent,
+        supersedes=supersedes,
+        state=UpdateState.DRAFT,
+        created_by=author,
+    )
+    _validated(update)
+    _stamp(update, author, "Draft written")
+    update.save()
+    _set_links(update, evidence_links, author)
+    return update
+
+
+@transaction.atomic
+def update_edit(
+    *,
+    update: StatusUpdate,
+    user: Any,
+    evidence_links: Sequence[EvidenceLinkData] | None = None,
+    **changes: Any,
+) -> StatusUpdate:
+    """Change a draft or returned update. ``update.version`` must be the version the user read."""
+    _require(user, EDITOR_PERMISSION, "edit status updates")
+    if not update.is_editable:
+        raise WorkflowError(
+            f"This update is {update.get_state_display().lower()} and can no longer be edited."
+            + (" Write a correction instead." if update.state == UpdateState.APPROVED else "")
+        )
+    allowed = {"as_of", "status", "confidence", "progress", "narrative", "funding_spent"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise WorkflowError(f"These cannot be changed on an update: {', '.join(sorted(unknown))}.")
+    for name, value in changes.items():
+        setattr(update, name, value)
+    _validated(update)
+    _stamp(update, user, "Draft edited")
+    update.save()
+    if evidence_links is not None:
+        _set_links(update, evidence_links, user)
+    return update
+
+
+def _transition(update: StatusUpdate, *, allowed_from: tuple[str, ...], verb: str) -> None:
+    if update.state not in allowed_from:
+        raise WorkflowError(f"Only a {' or '.join(allowed_from)} update can be {verb}; this one is {update.state}.")
+
+
+@transaction.atomic
+def update_submit(*, update: StatusUpdate, user: Any) -> StatusUpdate:
+    """Send a draft or returned update for review."""
+    _require(user, EDITOR_PERMISSION, "submit status updates")
+    _transition(update, allowed_from=(UpdateState.DRAFT, UpdateState.RETURNED), verb="submitted")
+    update.state = UpdateState.SUBMITTED
+    update.submitted_at = timezone.now()
+    _stamp(update, user, "Submitted for review")
+    update.save()
+    return update
+
+
+def _check_four_eyes(update: StatusUpdate, reviewer: Any, verb: str) -> None:
+    if update.author_id is not None and update.author_id == reviewer.pk:
+        raise WorkflowError(f"You wrote this update, so someone else must {verb} it.")
+
+
+@transaction.atomic
+def update_approve(*, update: StatusUpdate, reviewer: Any) -> StatusUpdate:
+    """Approve a submitted update; it then sets the commitment's delivery state if it is the latest."""
+    _require(reviewer, REVIEWER_PERMISSION, "approve status updates")
+    _transition(update, allowed_from=(UpdateState.SUBMITTED,), verb="approved")
+    _check_four_eyes(update, reviewer, "approve")
+    now = timezone.now()
+    update.state = UpdateState.APPROVED
+    update.reviewed_by = reviewer
+    update.reviewed_at = now
+    update.approved_at = now
+    update.return_reason = ""
+    _stamp(update, reviewer, "Approved")
+    update.save()
+    commitment_refresh_delivery_state(commitment_id=update.commitment_id, user=reviewer)
+    return update
+
+
+@transaction.atomic
+def update_return(*, update: StatusUpdate, reviewer: Any, reason: str) -> StatusUpdate:
+    """Send a submitted update back to its author with the reviewer's reason."""
+    _require(reviewer, REVIEWER_PERMISSION, "return status updates")
+    _transition(update, allowed_from=(UpdateState.SUBMITTED,), verb="returned")
+    _check_four_eyes(update, reviewer, "return")
+    if not reason.strip():
+        raise WorkflowError("Say why the update is being returned, so its author can put it right.")
+    update.state = UpdateState.RETURNED
+    update.reviewed_by = reviewer
+    update.reviewed_at = timezone.now()
+    update.return_reason = reason.strip()
+    _stamp(update, reviewer, "Returned to author")
+    update.save()
+    return update
+
+
+@transaction.atomic
+def update_delete(*, update: StatusUpdate, user: Any) -> None:
+    """Delete a draft or returned update; submitted and approved updates are kept."""
+    _require(user, EDITOR_PERMISSION, "delete status updates")
+    if not update.is_editable:
+        raise WorkflowError(f"A {update.get_state_display().lower()} update cannot be deleted.")
+    _stamp(update, user, "Draft deleted")
+    update.delete()
+
+
+@transaction.atomic
+def commitment_set_published(*, commitment: Commitment, user: Any, published: bool) -> Commitment:
+    """Publish a commitment to partners, or withdraw it."""
+    _require(user, PUBLISHER_PERMISSION, "publish commitments")
+    if commitment.published != published:
+        commitment.published = published
+        _stamp(commitment, user, "Published" if published else "Withdrawn from partners")
+        commitment.save(update_fields=["published", "modified_at", "modified_by"])
+    return commitment

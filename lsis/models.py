@@ -8,9 +8,11 @@ document says which document and quotes it.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class TimeStampedModel(models.Model):
@@ -71,3 +73,77 @@ class SourcedModel(models.Model):
 
     class Meta:
         abstract = True
+
+
+class ConcurrentEditError(Exception):
+    """Someone else saved the record after it was read: the save was refused, nothing was overwritten."""
+
+    def __init__(self, instance: models.Model, expected_version: int) -> None:
+        self.instance = instance
+        self.expected_version = expected_version
+        current = type(instance)._default_manager.filter(pk=instance.pk).first()
+        self.current = current
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        """Say who changed the record and when, in words staff understand."""
+        name = type(self.instance)._meta.verbose_name
+        if self.current is None:
+            return f"This {name} has been deleted since you opened it; your changes have not been saved."
+        who = getattr(self.current, "modified_by", None)
+        when = getattr(self.current, "modified_at", None)
+        by = f" by {who.get_full_name() or who.get_username()}" if who is not None else ""
+        at = f" at {timezone.localtime(when):%H:%M on %d %B %Y}" if when is not None else ""
+        return (
+            f"This {name} was changed{by}{at}, after you opened it. Your changes have not been saved; "
+            "they are still shown below. Check the record's history, then save again to keep your changes."
+        )
+
+
+class VersionedModel(models.Model):
+    """Optimistic locking: every save checks, in the UPDATE itself, that nobody saved in between.
+
+    ``version`` goes up by one on every save. A save issues ``UPDATE ... WHERE id = %s AND version =
+    <the version this instance was read at>``; if no row matches, someone else saved first and
+    ``ConcurrentEditError`` is raised instead of overwriting their change. Bulk ``QuerySet.update()``
+    bypasses this (and the audit trail) and is not used on these models.
+    """
+
+    version = models.PositiveIntegerField(default=1, editable=False)
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save, refusing to overwrite a newer version."""
+        if not self._state.adding:
+            self._expected_version = self.version
+            self.version = self.version + 1
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "version"}
+        try:
+            super().save(*args, **kwargs)
+        except ConcurrentEditError:
+            self.version = self._expected_version
+            raise
+
+    def _do_update(
+        self,
+        base_qs: models.QuerySet[Any],
+        using: Any,
+        pk_val: Any,
+        values: Any,
+        update_fields: Any,
+        forced_update: Any,
+        *args: Any,
+    ) -> bool:
+        expected = getattr(self, "_expected_version", None)
+        if expected is None:
+            return super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update, *args)  # type: ignore[misc]
+        updated = super()._do_update(  # type: ignore[misc]
+            base_qs.filter(version=expected), using, pk_val, values, update_fields, forced_update, *args
+        )
+        if not updated:
+            raise ConcurrentEditError(self, expected)
+        return bool(updated)

@@ -12,7 +12,7 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from commitments.models import CODE_VALIDATOR, Commitment, Organisation
-from lsis.models import PublicModel, SourcedModel
+from lsis.models import PublicModel, SourcedModel, VersionedModel
 from programmes.money import AmountQualifier
 
 _NOT_NEGATIVE = MinValueValidator(0, message="An amount of money cannot be negative.")
@@ -27,7 +27,7 @@ class ProgrammeKind(models.TextChoices):
     INITIATIVE = "initiative", "Initiative"
 
 
-class Programme(PublicModel, SourcedModel):
+class Programme(VersionedModel, PublicModel, SourcedModel):
     """A named programme, fund, challenge or initiative through which commitments are delivered."""
 
     name = models.CharField(max_length=300, unique=True)
@@ -74,7 +74,7 @@ class AmountNature(models.TextChoices):
     LEVERAGED = "leveraged", "Leveraged or matched funding"
 
 
-class FundingAmount(PublicModel, SourcedModel):
+class FundingAmount(VersionedModel, PublicModel, SourcedModel):
     """An amount of money as a document states it, attached to a commitment or a programme."""
 
     key = models.CharField(max_length=80, unique=True, validators=[CODE_VALIDATOR])

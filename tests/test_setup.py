@@ -101,3 +101,11 @@ def test_roles_exist_with_least_privilege():
     assert board.permissions.exists()
     assert all(permission.codename.startswith("view_") for permission in board.permissions.all())
     assert not Group.objects.get(name=roles.PARTNER).permissions.exists()
+
+
+def test_role_groups_in_the_database_match_the_roles_module():
+    from django.contrib.auth.models import Group
+
+    for role, wanted in roles.ROLE_PERMISSIONS.items():
+        granted = {(p.content_type.app_label, p.codename) for p in Group.objects.get(name=role).permissions.all()}
+        assert granted == set(wanted), role
