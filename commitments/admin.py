@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from import_export.admin import ExportMixin, ImportExportMixin
 from simple_history.admin import SimpleHistoryAdmin
 
 from commitments.models import (
@@ -19,6 +20,7 @@ from commitments.models import (
     StatusUpdate,
     Theme,
 )
+from commitments.resources import CommitmentExportResource, StatusUpdateResource
 from lsis.admin import AuditedAdminMixin
 from programmes.models import FundingAmount, Programme
 
@@ -179,7 +181,8 @@ class StatusUpdateInline(admin.TabularInline):
 
 
 @admin.register(Commitment)
-class CommitmentAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
+class CommitmentAdmin(ExportMixin, AuditedAdminMixin, SimpleHistoryAdmin):
+    resource_classes = [CommitmentExportResource]
     list_display = (
         "reference",
         "short_text",
@@ -234,7 +237,8 @@ class CommitmentAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(StatusUpdate)
-class StatusUpdateAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
+class StatusUpdateAdmin(ImportExportMixin, AuditedAdminMixin, SimpleHistoryAdmin):
+    resource_classes = [StatusUpdateResource]
     list_display = ("commitment", "as_of", "status", "confidence", "progress", "state", "source_document")
     list_filter = ("state", "status", "confidence", "source_document")
     search_fields = ("commitment__reference", "narrative")
