@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
-from import_export.admin import ExportMixin, ImportExportMixin
+from django.utils import timezone
+from import_export.admin import ExportMixin
 from simple_history.admin import SimpleHistoryAdmin
 
+# Importing the module registers the status update admin and its review workflow.
+from commitments import admin_updates  # noqa: F401
 from commitments.models import (
     Commitment,
     CommitmentOrganisation,
@@ -20,11 +23,11 @@ from commitments.models import (
     StatusUpdate,
     Theme,
 )
-from commitments.resources import CommitmentExportResource, StatusUpdateResource
-from lsis.admin import AuditedAdminMixin
+from commitments.periods import Quarter
+from commitments.resources import CommitmentExportResource
+from commitments.services import PUBLISHER_PERMISSION, commitment_set_published
+from lsis.admin import READ_ONLY_AUDIT_FIELDS, AuditedAdminMixin
 from programmes.models import FundingAmount, Programme
-
-READ_ONLY_AUDIT_FIELDS = ("uuid", "created_at", "created_by", "modified_at", "modified_by")
 
 
 @admin.register(Document)
@@ -167,17 +170,50 @@ class ChildCommitmentInline(admin.TabularInline):
 
 class StatusUpdateInline(admin.TabularInline):
     model = StatusUpdate
-    fields = ("as_of", "status", "confidence", "progress", "state", "narrative", "source_document")
+    fk_name = "commitment"
+    fields = ("as_of", "status", "confidence", "progress", "state", "author", "reviewed_by", "approved_at", "narrative")
     readonly_fields = fields
     extra = 0
     can_delete = False
     show_change_link = True
-    ordering = ("-as_of", "-approved_at")
+    ordering = ("-as_of", "-approved_at", "-pk")
     verbose_name_plural = "status updates (newest first)"
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         """Updates are written on their own page, where they go through review."""
         return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[StatusUpdate]:
+        """Load the people shown on each row with the rows."""
+        return super().get_queryset(request).select_related("author", "reviewed_by")
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    title = "overdue"
+    parameter_name = "overdue"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Overdue (target date passed, not delivered)")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "yes":
+            return queryset.overdue(on=timezone.localdate())  # type: ignore[attr-defined]
+        return queryset
+
+
+class StaleFilter(admin.SimpleListFilter):
+    title = "updates this quarter"
+    parameter_name = "stale"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        quarter = Quarter.containing(timezone.localdate())
+        return [("yes", f"No approved update in {quarter.label}")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "yes":
+            quarter = Quarter.containing(timezone.localdate())
+            return queryset.without_approved_update_between(quarter.start, quarter.end)  # type: ignore[attr-defined]
+        return queryset
 
 
 @admin.register(Commitment)
@@ -205,9 +241,12 @@ class CommitmentAdmin(ExportMixin, AuditedAdminMixin, SimpleHistoryAdmin):
         ("organisations", admin.RelatedOnlyFieldListFilter),
         "delivery_status",
         "delivery_confidence",
+        OverdueFilter,
+        StaleFilter,
         "published",
     )
     search_fields = ("reference", "text", "lead_in", "organisations__name", "organisations__aliases__name")
+    actions = ["publish_selected", "withdraw_selected"]
     autocomplete_fields = ("parent", "continues", "elaborates", "themes")
     readonly_fields = (*READ_ONLY_AUDIT_FIELDS, "delivery_status", "delivery_confidence", "progress")
     list_select_related = ("deal", "foundation", "area")
@@ -230,19 +269,42 @@ class CommitmentAdmin(ExportMixin, AuditedAdminMixin, SimpleHistoryAdmin):
         results, _ = super().get_search_results(request, queryset, search_term)
         return results.distinct(), False
 
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Editors change unpublished commitments; published ones only those who may publish."""
+        allowed = super().has_change_permission(request, obj)
+        if obj is not None and obj.published:
+            return allowed and request.user.has_perm(PUBLISHER_PERMISSION)
+        return allowed
+
+    def has_publish_permission(self, request: HttpRequest) -> bool:
+        """Whether the user may publish commitments to partners."""
+        return request.user.has_perm(PUBLISHER_PERMISSION)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        """Only those who may publish change the published flag."""
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        return readonly if self.has_publish_permission(request) else (*readonly, "published")
+
+    @admin.action(description="Publish selected commitments to partners", permissions=["publish"])
+    def publish_selected(self, request: HttpRequest, queryset: QuerySet[Commitment]) -> None:
+        """Make the selected commitments visible through the partner API."""
+        self._set_published(request, queryset, published=True)
+
+    @admin.action(description="Withdraw selected commitments from partners", permissions=["publish"])
+    def withdraw_selected(self, request: HttpRequest, queryset: QuerySet[Commitment]) -> None:
+        """Hide the selected commitments from the partner API."""
+        self._set_published(request, queryset, published=False)
+
+    def _set_published(self, request: HttpRequest, queryset: QuerySet[Commitment], *, published: bool) -> None:
+        changed = 0
+        for commitment in queryset:
+            if commitment.published != published:
+                commitment_set_published(commitment=commitment, user=request.user, published=published)
+                changed += 1
+        verb = "published" if published else "withdrawn from partners"
+        self.message_user(request, f"{changed} commitment(s) {verb}.", messages.SUCCESS)
+
     @admin.display(description="Text")
     def short_text(self, commitment: Commitment) -> str:
         """The start of the commitment's text."""
         return commitment.text if len(commitment.text) <= 90 else commitment.text[:89] + "…"
-
-
-@admin.register(StatusUpdate)
-class StatusUpdateAdmin(ImportExportMixin, AuditedAdminMixin, SimpleHistoryAdmin):
-    resource_classes = [StatusUpdateResource]
-    list_display = ("commitment", "as_of", "status", "confidence", "progress", "state", "source_document")
-    list_filter = ("state", "status", "confidence", "source_document")
-    search_fields = ("commitment__reference", "narrative")
-    autocomplete_fields = ("commitment",)
-    readonly_fields = (*READ_ONLY_AUDIT_FIELDS, "approved_at")
-    list_select_related = ("commitment", "source_document")
-    date_hierarchy = "as_of"

@@ -8,6 +8,8 @@ status updates and stored on it for speed.
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
@@ -240,6 +242,19 @@ class CommitmentQuerySet(models.QuerySet["Commitment"]):
     def top_level(self) -> CommitmentQuerySet:
         """Commitments that are not sub-items of another."""
         return self.filter(parent__isnull=True)
+
+    def overdue(self, *, on: date) -> CommitmentQuerySet:
+        """Commitments whose target date has passed by ``on`` and that are not delivered or withdrawn."""
+        return self.filter(target_date__lt=on).exclude(
+            delivery_status__in=[DeliveryStatus.DELIVERED, DeliveryStatus.NOT_BEING_PURSUED]
+        )
+
+    def without_approved_update_between(self, start: date, end: date) -> CommitmentQuerySet:
+        """Commitments with no approved update as of a date from ``start`` to ``end`` (stale)."""
+        approved_in_period = StatusUpdate.objects.filter(
+            commitment=models.OuterRef("pk"), state=UpdateState.APPROVED, as_of__range=(start, end)
+        )
+        return self.exclude(models.Exists(approved_in_period))
 
 
 class Commitment(VersionedModel, PublicModel, SourcedModel):

@@ -212,6 +212,29 @@ def update_edit(
     return update
 
 
+@transaction.atomic
+def update_save_draft(*, update: StatusUpdate, user: Any) -> StatusUpdate:
+    """Save a new or changed draft as a form edited it; the author of a new draft is ``user``.
+
+    The admin's forms use this; code that has the values at hand uses ``update_create``/``update_edit``.
+    """
+    _require(user, EDITOR_PERMISSION, "write status updates")
+    if update.pk is None:
+        update.author = user
+        update.state = UpdateState.DRAFT
+        update.created_by = user
+        reason = "Draft written"
+    else:
+        stored_state = StatusUpdate.objects.values_list("state", flat=True).get(pk=update.pk)
+        if stored_state not in (UpdateState.DRAFT, UpdateState.RETURNED):
+            raise WorkflowError(f"This update is {stored_state} and can no longer be edited.")
+        reason = "Draft edited"
+    _validated(update)
+    _stamp(update, user, reason)
+    update.save()
+    return update
+
+
 def _transition(update: StatusUpdate, *, allowed_from: tuple[str, ...], verb: str) -> None:
     if update.state not in allowed_from:
         raise WorkflowError(f"Only a {' or '.join(allowed_from)} update can be {verb}; this one is {update.state}.")

@@ -1,35 +1,117 @@
-"""Admin building blocks shared by every app."""
+"""Admin building blocks shared by every app: who changed what, and no lost edits."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import flatten_fieldsets
+from django.core.exceptions import ValidationError
 from django.db.models import Model
-from django.forms import ModelForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+
+from lsis.models import ConcurrentEditError
+
+READ_ONLY_AUDIT_FIELDS = ("uuid", "created_at", "created_by", "modified_at", "modified_by")
+
+
+class VersionedAdminForm(forms.ModelForm):
+    """Carries the version the user opened, so that saving cannot overwrite someone else's later change."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    conflict: ConcurrentEditError | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.fields["version"].initial = self.instance.version
+        if self.conflict is not None and self.conflict.current is not None and self.is_bound:
+            # Keep what the user typed, but let a second, deliberate save go through.
+            data = self.data.copy()  # type: ignore[attr-defined]
+            data[self.add_prefix("version")] = self.conflict.current.version  # type: ignore[attr-defined]
+            self.data = data
+
+    def clean(self) -> dict[str, Any] | None:
+        """Refuse the save that lost the race, saying who won it and when."""
+        cleaned = super().clean()
+        if self.conflict is not None:
+            raise ValidationError(self.conflict.describe(), code="concurrent_edit")
+        return cleaned
+
+    def _post_clean(self) -> None:
+        super()._post_clean()  # type: ignore[misc]
+        version = self.cleaned_data.get("version")
+        if version is not None and self.instance.pk is not None:
+            self.instance.version = version
 
 
 class AuditedAdminMixin(admin.ModelAdmin):
-    """Record who created and last changed a record edited in the admin, on the record and its inlines."""
+    """Record who created and last changed a record edited in the admin, and refuse lost updates.
 
-    def save_model(self, request: HttpRequest, obj: Any, form: ModelForm[Any], change: bool) -> None:
+    Records with a ``version`` (``lsis.models.VersionedModel``) are saved with an UPDATE that checks the
+    version the user opened. When someone else saved in between, the save is rolled back and the form
+    is shown again with the user's input and a message naming who changed the record and when.
+    """
+
+    form = VersionedAdminForm
+
+    def _is_versioned(self) -> bool:
+        return any(field.name == "version" for field in self.model._meta.concrete_fields)
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        """The model form, told about a conflict found on the previous attempt of this request."""
+        if not self._is_versioned():
+            kwargs.setdefault("form", forms.ModelForm)
+        # ``version`` is a declared form field, not an editable model field. (fields=None means "all
+        # editable fields": the admin asks for that while working out the fieldsets themselves.)
+        if "fields" not in kwargs:
+            kwargs["fields"] = flatten_fieldsets(self.get_fieldsets(request, obj))
+        if kwargs["fields"] is not None:
+            kwargs["fields"] = [name for name in kwargs["fields"] if name != "version"]
+        form = super().get_form(request, obj, change, **kwargs)
+        conflict = getattr(request, "_concurrent_edit", None)
+        if conflict is not None:
+            form = type(form.__name__, (form,), {"conflict": conflict})
+        return form
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        """Add the hidden version to the first fieldset, so that the form posts it back."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if not self._is_versioned() or obj is None:
+            return fieldsets
+        first_name, first_options = fieldsets[0]
+        first = {**first_options, "fields": [*first_options["fields"], "version"]}
+        return [(first_name, first), *fieldsets[1:]]
+
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        """Show the form again, with the user's input, if the save lost a race with another user."""
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ConcurrentEditError as conflict:
+            request._concurrent_edit = conflict  # type: ignore[attr-defined]
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         """Stamp the acting user before saving."""
-        _stamp(obj, request)
+        stamp_user(obj, request)
         super().save_model(request, obj, form, change)
 
-    def save_formset(self, request: HttpRequest, form: ModelForm[Any], formset: Any, change: bool) -> None:
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         """Stamp the acting user on every inline record that is saved."""
         instances = formset.save(commit=False)
         for instance in instances:
-            _stamp(instance, request)
+            stamp_user(instance, request)
             instance.save()
         for deleted in formset.deleted_objects:
             deleted.delete()
         formset.save_m2m()
 
 
-def _stamp(obj: Model, request: HttpRequest) -> None:
+def stamp_user(obj: Model, request: HttpRequest) -> None:
+    """Set created_by/modified_by on an audited record from the request's user."""
     user = request.user if request.user.is_authenticated else None
     if hasattr(obj, "modified_by_id"):
         if obj.pk is None:

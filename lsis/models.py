@@ -140,8 +140,8 @@ class VersionedModel(models.Model):
     ) -> bool:
         expected = getattr(self, "_expected_version", None)
         if expected is None:
-            return super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update, *args)  # type: ignore[misc]
-        updated = super()._do_update(  # type: ignore[misc]
+            return super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update, *args)
+        updated = super()._do_update(
             base_qs.filter(version=expected), using, pk_val, values, update_fields, forced_update, *args
         )
         if not updated:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from commitments.admin import READ_ONLY_AUDIT_FIELDS
-from lsis.admin import AuditedAdminMixin
+from lsis.admin import READ_ONLY_AUDIT_FIELDS, AuditedAdminMixin
 from programmes.models import FundingAmount, Programme
 
 

@@ -128,6 +128,8 @@ def test_partners_have_no_admin(client_for):
 
 def test_history_shows_who_changed_what(client_for, user_with_role):
     commitment = Commitment.objects.get(reference="SD2-IDEAS-HARP-G1")
+    commitment.published = False  # editors change unpublished commitments
+    commitment.save()
     client = client_for(roles.EDITOR)
     url = reverse("admin:commitments_commitment_change", args=[commitment.pk])
     response = client.post(url, change_form_data(client.get(url), jobs="650", jobs_text="650 jobs"))
@@ -136,6 +138,8 @@ def test_history_shows_who_changed_what(client_for, user_with_role):
     editor = commitment.history.first().history_user
     assert editor.username in history
     assert "Loaded from fixtures by seed" in history
+    # The history list shows what changed, field by field.
+    assert "650 jobs" in history
 
 
 def test_organisation_autocomplete_matches_aliases(client_for):

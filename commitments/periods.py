@@ -1,0 +1,62 @@
+"""UK financial-year quarters, the periods the board reviews delivery by.
+
+The financial year runs from 1 April to 31 March; Q1 is April to June. A quarter is labelled with its
+financial year and number, e.g. ``2019-20 Q1``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+_LABEL = re.compile(r"^(?P<start>\d{4})-(?P<end>\d{2}) Q(?P<number>[1-4])$")
+
+
+@dataclass(frozen=True, order=True)
+class Quarter:
+    """A financial-year quarter: ``year`` is the calendar year the financial year starts in."""
+
+    year: int
+    number: int
+
+    @classmethod
+    def containing(cls, day: date) -> Quarter:
+        """The quarter a date falls in."""
+        year = day.year if day.month >= 4 else day.year - 1
+        return cls(year=year, number=((day.month - 4) % 12) // 3 + 1)
+
+    @classmethod
+    def from_label(cls, label: str) -> Quarter:
+        """Parse a label such as ``2019-20 Q1``; raise ValueError for anything else."""
+        match = _LABEL.match(label.strip())
+        if match is None or (int(match["start"]) + 1) % 100 != int(match["end"]):
+            raise ValueError(f"“{label}” is not a quarter; write it like 2019-20 Q1.")
+        return cls(year=int(match["start"]), number=int(match["number"]))
+
+    @property
+    def start(self) -> date:
+        """The first day of the quarter."""
+        month = 4 + 3 * (self.number - 1)
+        return date(self.year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
+
+    @property
+    def end(self) -> date:
+        """The last day of the quarter."""
+        return self.next().start - timedelta(days=1)
+
+    @property
+    def label(self) -> str:
+        """E.g. ``2019-20 Q1``."""
+        return f"{self.year}-{(self.year + 1) % 100:02d} Q{self.number}"
+
+    def next(self) -> Quarter:
+        """The following quarter."""
+        return Quarter(self.year + 1, 1) if self.number == 4 else Quarter(self.year, self.number + 1)
+
+    def previous(self) -> Quarter:
+        """The preceding quarter."""
+        return Quarter(self.year - 1, 4) if self.number == 1 else Quarter(self.year, self.number - 1)
+
+    def __str__(self) -> str:
+        return self.label
