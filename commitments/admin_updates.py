@@ -271,7 +271,7 @@ class StatusUpdateAdmin(ImportExportMixin, AuditedAdminMixin, SimpleHistoryAdmin
         if not self.has_view_permission(request, update):
             raise PermissionDenied
         change_url = reverse("admin:commitments_statusupdate_change", args=[update.pk])
-        form = TransitionForm(request.POST or None, needs_reason=step.needs_reason)
+        form = TransitionForm(request.POST if request.method == "POST" else None, needs_reason=step.needs_reason)
         if request.method == "POST" and form.is_valid():
             self._perform(request, step, [update], form.cleaned_data.get("reason", ""))
             return HttpResponseRedirect(change_url)

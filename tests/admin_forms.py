@@ -29,7 +29,12 @@ def _form_values(form: BaseForm) -> dict[str, Any]:
 def change_form_data(response: HttpResponse, **changes: Any) -> dict[str, Any]:
     """The data of the rendered admin form and its inlines, with ``changes`` applied to the main form."""
     context = response.context  # type: ignore[attr-defined]
-    data = _form_values(context["adminform"].form)
+    form = context["adminform"].form
+    if form.is_bound:
+        # The form was shown again after a POST: send back what was posted, as a browser would.
+        posted = {key: values if len(values) > 1 else values[0] for key, values in form.data.lists()}
+        return {**posted, **changes}
+    data = _form_values(form)
     for inline in context["inline_admin_formsets"]:
         formset: BaseFormSet = inline.formset
         management = formset.management_form
