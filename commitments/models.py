@@ -449,6 +449,10 @@ class UpdateState(models.TextChoices):
     APPROVED = "approved", "Approved"
 
 
+# The order in which approved updates take precedence: latest as-of date, then latest approval.
+LATEST_FIRST = ("-as_of", models.F("approved_at").desc(nulls_last=True), "-pk")
+
+
 class StatusUpdateQuerySet(models.QuerySet["StatusUpdate"]):
     """Reads of status updates."""
 
@@ -458,7 +462,7 @@ class StatusUpdateQuerySet(models.QuerySet["StatusUpdate"]):
 
     def latest_first(self) -> StatusUpdateQuerySet:
         """Order so that the first approved update is the one that sets the current state."""
-        return self.order_by("-as_of", models.F("approved_at").desc(nulls_last=True), "-pk")
+        return self.order_by(*LATEST_FIRST)
 
 
 class StatusUpdate(VersionedModel, PublicModel):

@@ -26,8 +26,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from commitments.delivery import DeliveryStatus
-from commitments.models import Commitment, EvidenceLink, StatusUpdate, UpdateState
+from commitments.delivery import DeliveryConfidence, DeliveryStatus
+from commitments.models import LATEST_FIRST, Commitment, EvidenceLink, StatusUpdate, UpdateState
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -49,6 +49,12 @@ class DeliveryState:
     confidence: str
     progress: int | None
     as_of: date | None
+
+    def __str__(self) -> str:
+        confidence = DeliveryConfidence(self.confidence).label if self.confidence else "no confidence rating"
+        progress = f"{self.progress}%" if self.progress is not None else "progress not reported"
+        as_of = f"as of {self.as_of:%d %b %Y}" if self.as_of else "no approved update"
+        return f"{DeliveryStatus(self.status).label}, {confidence}, {progress}, {as_of}"
 
 
 NO_UPDATE_STATE = DeliveryState(status=DeliveryStatus.NOT_STARTED, confidence="", progress=None, as_of=None)
@@ -97,6 +103,33 @@ def stored_delivery_state(commitment: Commitment) -> DeliveryState:
         progress=commitment.progress,
         as_of=commitment.delivery_as_of,
     )
+
+
+@dataclass(frozen=True)
+class StateMismatch:
+    """A commitment whose stored delivery state differs from the one its approved updates give."""
+
+    commitment_id: int
+    reference: str
+    stored: DeliveryState
+    derived: DeliveryState
+
+
+def delivery_state_mismatches() -> list[StateMismatch]:
+    """Every commitment whose stored state is not the derived one, in two queries whatever the count."""
+    latest_by_commitment: dict[int, StatusUpdate] = {}
+    # Ordered so that the first approved update seen for a commitment is the one that counts.
+    for update in StatusUpdate.objects.approved().order_by("commitment_id", *LATEST_FIRST):
+        latest_by_commitment.setdefault(update.commitment_id, update)
+    mismatches = []
+    for commitment in Commitment.objects.only(
+        "pk", "reference", "delivery_status", "delivery_confidence", "progress", "delivery_as_of"
+    ):
+        derived = state_from_update(latest_by_commitment.get(commitment.pk))
+        stored = stored_delivery_state(commitment)
+        if stored != derived:
+            mismatches.append(StateMismatch(commitment.pk, commitment.reference, stored, derived))
+    return mismatches
 
 
 @transaction.atomic
