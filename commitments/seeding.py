@@ -253,11 +253,9 @@ def _load_organisations(ctx: _Context, data: dict[str, Any]) -> None:
                 name=item["name"], kind=item["kind"], source_document=source, source_quote=quote
             )
             _save(organisation)
-            OrganisationAlias.objects.bulk_create(
-                OrganisationAlias(organisation=organisation, name=name)
-                for key, name in spellings.items()
-                if key != item["name"].casefold()
-            )
+            for key, name in spellings.items():
+                if key != item["name"].casefold():
+                    _save(OrganisationAlias(organisation=organisation, name=name))
         if organisation is not None:
             for key in spellings:
                 ctx.organisations[key] = organisation

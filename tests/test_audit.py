@@ -1,0 +1,74 @@
+"""Nothing changes without a trace: every audited model keeps history, and no code bypasses it."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from commitments.models import (
+    Commitment,
+    CommitmentOrganisation,
+    EvidenceLink,
+    Organisation,
+    OrganisationAlias,
+    StatusUpdate,
+)
+from programmes.models import FundingAmount, Programme
+
+AUDITED = [
+    Commitment,
+    CommitmentOrganisation,
+    EvidenceLink,
+    Organisation,
+    OrganisationAlias,
+    StatusUpdate,
+    FundingAmount,
+    Programme,
+]
+APPLICATION_CODE = ["commitments", "programmes", "metrics", "lsis"]
+# QuerySet methods that write rows without saving each model, so without history or version checks.
+BULK_WRITES = {"update", "bulk_update", "bulk_create"}
+QUERYSET_HINTS = {"objects", "filter", "exclude", "all", "select_for_update", "select_related", "only"}
+
+
+@pytest.mark.parametrize("model", AUDITED, ids=lambda model: model.__name__)
+def test_audited_models_keep_history(model):
+    assert hasattr(model, "history"), f"{model.__name__} has no django-simple-history"
+
+
+def _bulk_writes(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in BULK_WRITES:
+            names = {n.attr for n in ast.walk(node.func.value) if isinstance(n, ast.Attribute)}
+            names |= {n.id for n in ast.walk(node.func.value) if isinstance(n, ast.Name)}
+            if names & QUERYSET_HINTS or any(name in {m.__name__ for m in AUDITED} for name in names):
+                found.append(f"{path.relative_to(settings.BASE_DIR)}:{node.lineno} .{node.func.attr}()")
+    return found
+
+
+def test_application_code_never_writes_in_bulk():
+    offenders = [
+        finding
+        for package in APPLICATION_CODE
+        for path in (Path(settings.BASE_DIR) / package).rglob("*.py")
+        if "migrations" not in path.parts
+        for finding in _bulk_writes(path)
+    ]
+    assert offenders == [], "bulk writes bypass the audit trail and version checks"
+
+
+def test_the_bulk_write_check_finds_offenders():
+    offender = Path(settings.BASE_DIR) / "commitments" / "_audit_probe.py"
+    try:
+        offender.write_text(
+            "from commitments.models import Commitment\nCommitment.objects.filter(pk=1).update(text='x')\n"
+        )
+        assert _bulk_writes(offender) == ["commitments/_audit_probe.py:2 .update()"]
+        offender.write_text("values = {}\nvalues.update(a=1)\n")
+        assert _bulk_writes(offender) == []
+    finally:
+        offender.unlink()
