@@ -12,7 +12,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PRODUCTION_CHECK_ENV := DJANGO_SETTINGS_MODULE=lsis.settings.production SECRET_KEY=check-deploy-dummy-secret-$$(date +%s)-not-used-for-anything-real ALLOWED_HOSTS=lsis.example.gov.uk DATABASE_URL=sqlite:///:memory:
 
-.PHONY: help install run test lint format migrations-check check-deploy clean
+.PHONY: help install run test bench lint format migrations-check check-deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -33,6 +33,7 @@ install: $(VENV)/.installed node_modules/.installed ## Create .venv and install 
 run: install ## Migrate, load the Sector Deal data and demo users, and serve on http://127.0.0.1:8000
 	$(MANAGE) migrate --no-input
 	$(MANAGE) seed
+	$(MANAGE) recompute_metrics
 	$(MANAGE) create_demo_users
 	@echo ""
 	@echo "  LSIS Tracker is starting on http://$(HOST):$(PORT)/"
@@ -50,6 +51,9 @@ run: install ## Migrate, load the Sector Deal data and demo users, and serve on 
 
 test: install ## Run the whole test suite (uses DATABASE_URL / CELERY_BROKER_URL when set)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: install ## Time importing 10,000 synthetic updates from a spreadsheet, in a throwaway database (DATABASE_URL when set)
+	$(PY) -m tests.bench $(BENCH_ARGS)
 
 lint: install ## ruff check, ruff format --check, mypy
 	$(VENV)/bin/ruff check .

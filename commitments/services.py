@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
 from commitments.models import LATEST_FIRST, Commitment, EvidenceLink, StatusUpdate, UpdateState
+from metrics.services import metrics_mark_stale
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -305,6 +306,7 @@ def update_approve(*, update: StatusUpdate, reviewer: Any) -> StatusUpdate:
     _stamp(update, reviewer, "Approved")
     update.save()
     commitment_refresh_delivery_state(commitment_id=update.commitment_id, user=reviewer)
+    metrics_mark_stale(commitment_id=update.commitment_id, from_date=update.as_of)
     return update
 
 

@@ -1,13 +1,19 @@
 """Measures of the sector and of delivery.
 
-For now this holds the reference statistics Sector Deal 2 prints; the computed progress metrics join
-them in the metrics issue.
+``QuarterMetric`` rows hold the progress figures per scope and quarter that the dashboards and the API
+read; ``metrics.engine`` computes them, set-based, from the approved status updates. ``ReportingQuarter``
+says which quarters the board has signed off (locked). ``RecomputeMarker`` is the outbox that makes
+recomputation lossless. ``RegionalStatistic`` is reference data printed in Sector Deal 2.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from django.conf import settings
 from django.db import models
 
+from commitments.periods import Quarter
 from lsis.models import PublicModel, SourcedModel
 
 
@@ -28,3 +34,135 @@ class RegionalStatistic(PublicModel, SourcedModel):
 
     def __str__(self) -> str:
         return self.region
+
+
+class ReportingQuarter(models.Model):
+    """A financial-year quarter the tracker reports on, and whether the board has signed it off."""
+
+    year = models.PositiveSmallIntegerField(help_text="Calendar year the financial year starts in.")
+    number = models.PositiveSmallIntegerField(help_text="1 (April-June) to 4 (January-March).")
+    locked_at = models.DateTimeField(null=True, blank=True, help_text="When the board signed the figures off.")
+    locked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["year", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["year", "number"], name="reporting_quarter_unique"),
+            models.CheckConstraint(condition=models.Q(number__gte=1, number__lte=4), name="reporting_quarter_1_to_4"),
+        ]
+
+    def __str__(self) -> str:
+        return self.quarter.label
+
+    @property
+    def quarter(self) -> Quarter:
+        """The period this row reports on."""
+        return Quarter(self.year, self.number)
+
+    @property
+    def is_locked(self) -> bool:
+        """Whether the board has signed the quarter's figures off."""
+        return self.locked_at is not None
+
+
+class ScopeType(models.TextChoices):
+    """What a row of figures is about."""
+
+    TRACKER = "tracker", "Whole tracker"
+    DEAL = "deal", "Deal"
+    FOUNDATION = "foundation", "Foundation"
+    AREA = "area", "Area"
+    THEME = "theme", "Theme"
+    ACTOR = "actor", "Actor"
+    LEAD_ORGANISATION = "lead_organisation", "Lead organisation"
+    PROGRAMME = "programme", "Programme"
+
+
+class Basis(models.TextChoices):
+    """Whether figures are kept up to date or frozen at sign-off."""
+
+    LIVE = "live", "Live (recomputed)"
+    SIGNED_OFF = "signed_off", "Signed off (frozen when the quarter was locked)"
+
+
+class QuarterMetric(models.Model):
+    """The delivery figures of one scope for one quarter, as of the quarter's last day."""
+
+    quarter = models.ForeignKey(ReportingQuarter, on_delete=models.CASCADE, related_name="metrics")
+    basis = models.CharField(max_length=12, choices=Basis.choices, default=Basis.LIVE)
+    scope_type = models.CharField(max_length=20, choices=ScopeType.choices)
+    scope_key = models.CharField(max_length=100, help_text="Stable key: a code, reference or UUID.")
+    scope_label = models.CharField(max_length=300)
+
+    commitments = models.PositiveIntegerField(default=0)
+    not_started = models.PositiveIntegerField(default=0)
+    in_progress = models.PositiveIntegerField(default=0)
+    delivered = models.PositiveIntegerField(default=0)
+    not_being_pursued = models.PositiveIntegerField(default=0)
+    green = models.PositiveIntegerField(default=0)
+    amber_green = models.PositiveIntegerField(default=0)
+    amber = models.PositiveIntegerField(default=0)
+    amber_red = models.PositiveIntegerField(default=0)
+    red = models.PositiveIntegerField(default=0)
+    no_confidence = models.PositiveIntegerField(default=0)
+    progress_reported = models.PositiveIntegerField(default=0, help_text="Commitments with a progress figure.")
+    progress_total = models.PositiveIntegerField(default=0, help_text="Sum of those progress figures.")
+    overdue = models.PositiveIntegerField(default=0)
+    stale = models.PositiveIntegerField(default=0, help_text="Commitments with no approved update in the quarter.")
+    new_money_low = models.DecimalField(max_digits=18, decimal_places=2, default=Decimal(0))
+    new_money_high = models.DecimalField(max_digits=18, decimal_places=2, default=Decimal(0))
+    new_money_open_ended = models.PositiveIntegerField(
+        default=0, help_text="New-money amounts with no stated ceiling (“over £20m”), counted at their floor."
+    )
+    restated_low = models.DecimalField(max_digits=18, decimal_places=2, default=Decimal(0))
+    restated_high = models.DecimalField(max_digits=18, decimal_places=2, default=Decimal(0))
+    target_low = models.DecimalField(max_digits=18, decimal_places=2, default=Decimal(0))
+    target_high = models.DecimalField(max_digits=18, decimal_places=2, default=Decimal(0))
+    spent = models.DecimalField(max_digits=18, decimal_places=2, default=Decimal(0))
+    improved = models.PositiveIntegerField(default=0)
+    worsened = models.PositiveIntegerField(default=0)
+    status_changed = models.PositiveIntegerField(default=0)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["quarter", "basis", "scope_type", "scope_key"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["quarter", "basis", "scope_type", "scope_key"], name="quarter_metric_unique_scope"
+            ),
+        ]
+        indexes = [models.Index(fields=["scope_type", "scope_key", "basis"], name="metric_scope_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.scope_label}, {self.quarter}"
+
+    @property
+    def share_delivered(self) -> Decimal | None:
+        """Delivered commitments as a share of all, or None where there are none."""
+        return Decimal(self.delivered) / self.commitments if self.commitments else None
+
+    @property
+    def mean_progress(self) -> Decimal | None:
+        """Mean progress of the commitments that report a figure."""
+        return Decimal(self.progress_total) / self.progress_reported if self.progress_reported else None
+
+
+class RecomputeMarker(models.Model):
+    """Outbox: a commitment whose figures changed from a date on, written in the approval's transaction.
+
+    A task deletes markers once it has recomputed what they name, in the same transaction as its
+    results; a periodic sweep picks up any marker whose task never ran, so nothing is lost when the
+    broker is down or a worker dies.
+    """
+
+    commitment = models.ForeignKey("commitments.Commitment", on_delete=models.CASCADE, related_name="+")
+    from_date = models.DateField(help_text="The earliest as-of date whose figures may have changed.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.commitment_id} from {self.from_date}"

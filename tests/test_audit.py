@@ -31,7 +31,16 @@ AUDITED = [
 APPLICATION_CODE = ["commitments", "programmes", "metrics", "lsis"]
 # QuerySet methods that write rows without saving each model, so without history or version checks.
 BULK_WRITES = {"update", "bulk_update", "bulk_create"}
-QUERYSET_HINTS = {"objects", "filter", "exclude", "all", "select_for_update", "select_related", "only"}
+
+
+def _audited_names() -> set[str]:
+    """Names through which code reaches audited rows: the models, and related managers onto them."""
+    names = {model.__name__ for model in AUDITED}
+    for model in AUDITED:
+        for relation in model._meta.related_objects:
+            if relation.related_model in AUDITED:
+                names.add(relation.get_accessor_name())
+    return names
 
 
 @pytest.mark.parametrize("model", AUDITED, ids=lambda model: model.__name__)
@@ -45,7 +54,7 @@ def _bulk_writes(path: Path) -> list[str]:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in BULK_WRITES:
             names = {n.attr for n in ast.walk(node.func.value) if isinstance(n, ast.Attribute)}
             names |= {n.id for n in ast.walk(node.func.value) if isinstance(n, ast.Name)}
-            if names & QUERYSET_HINTS or any(name in {m.__name__ for m in AUDITED} for name in names):
+            if names & _audited_names():
                 found.append(f"{path.relative_to(settings.BASE_DIR)}:{node.lineno} .{node.func.attr}()")
     return found
 
@@ -70,5 +79,7 @@ def test_the_bulk_write_check_finds_offenders():
         assert _bulk_writes(offender) == ["commitments/_audit_probe.py:2 .update()"]
         offender.write_text("values = {}\nvalues.update(a=1)\n")
         assert _bulk_writes(offender) == []
+        offender.write_text("def f(commitment):\n    commitment.updates.filter(state='draft').update(narrative='x')\n")
+        assert _bulk_writes(offender) == ["commitments/_audit_probe.py:2 .update()"]
     finally:
         offender.unlink()
