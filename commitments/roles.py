@@ -29,6 +29,8 @@ TRACKER_MODELS: tuple[tuple[str, str], ...] = (
     ("programmes", "programme"),
     ("programmes", "fundingamount"),
     ("metrics", "regionalstatistic"),
+    ("metrics", "reportingquarter"),
+    ("metrics", "quartermetric"),
 )
 
 _VIEW_ALL = [(app, f"view_{model}") for app, model in TRACKER_MODELS]
@@ -57,6 +59,7 @@ _REVIEWER_CHANGES = [
     ("commitments", "delete_organisationalias"),
     ("programmes", "add_programme"),
     ("programmes", "change_programme"),
+    ("metrics", "lock_reportingquarter"),
 ]
 _ADMINISTRATOR_CHANGES = [
     ("auth", "view_user"),

@@ -1,10 +1,16 @@
-"""Admin for sector reference statistics."""
+"""Admin for the quarterly figures (read-only), quarter sign-off, and sector reference statistics."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+from datetime import date
+from typing import Any
 
-from metrics.models import RegionalStatistic
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from metrics.models import QuarterMetric, RegionalStatistic, ReportingQuarter, ScopeType
+from metrics.services import QuarterNotOverError, quarter_lock
 
 
 @admin.register(RegionalStatistic)
@@ -12,3 +18,83 @@ class RegionalStatisticAdmin(admin.ModelAdmin):
     list_display = ("region", "region_as_printed", "employment", "turnover_text", "turnover_millions")
     search_fields = ("region",)
     readonly_fields = ("uuid", "created_at", "modified_at")
+
+
+class QuarterMetricInline(admin.TabularInline):
+    model = QuarterMetric
+    fields = ("basis", "scope_type", "scope_label", "commitments", "delivered", "in_progress", "overdue", "stale")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[QuarterMetric]:
+        return super().get_queryset(request).filter(scope_type=ScopeType.TRACKER)
+
+
+@admin.register(ReportingQuarter)
+class ReportingQuarterAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "start", "end", "locked_at", "locked_by")
+    list_filter = (("locked_at", admin.EmptyFieldListFilter),)
+    readonly_fields = ("year", "number", "locked_at", "locked_by")
+    inlines = [QuarterMetricInline]
+    actions = ["sign_off_selected"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # quarters are created by the recompute
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_lock_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("metrics.lock_reportingquarter")
+
+    @admin.display(description="From")
+    def start(self, row: ReportingQuarter) -> date:
+        return row.quarter.start
+
+    @admin.display(description="To")
+    def end(self, row: ReportingQuarter) -> date:
+        return row.quarter.end
+
+    @admin.action(description="Record the board's sign-off of the selected quarters", permissions=["lock"])
+    def sign_off_selected(self, request: HttpRequest, queryset: QuerySet[ReportingQuarter]) -> None:
+        for row in queryset:
+            try:
+                quarter_lock(quarter=row.quarter, user=request.user)
+            except QuarterNotOverError as refusal:
+                self.message_user(request, str(refusal), messages.ERROR)
+            else:
+                self.message_user(request, f"{row} signed off: its figures are now frozen.", messages.SUCCESS)
+
+
+@admin.register(QuarterMetric)
+class QuarterMetricAdmin(admin.ModelAdmin):
+    list_display = (
+        "quarter",
+        "basis",
+        "scope_type",
+        "scope_label",
+        "commitments",
+        "delivered",
+        "in_progress",
+        "not_started",
+        "overdue",
+        "stale",
+        "computed_at",
+    )
+    list_filter = ("basis", "scope_type", "quarter")
+    search_fields = ("scope_label", "scope_key")
+    list_select_related = ("quarter",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # figures are computed, never typed in
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

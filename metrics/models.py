@@ -48,6 +48,7 @@ class ReportingQuarter(models.Model):
 
     class Meta:
         ordering = ["year", "number"]
+        permissions = [("lock_reportingquarter", "Can record the board's sign-off of a quarter")]
         constraints = [
             models.UniqueConstraint(fields=["year", "number"], name="reporting_quarter_unique"),
             models.CheckConstraint(condition=models.Q(number__gte=1, number__lte=4), name="reporting_quarter_1_to_4"),

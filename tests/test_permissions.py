@@ -136,6 +136,19 @@ def add_user(client: Client, user_with_role: Callable[..., Any]) -> bool:
     return get_user_model().objects.filter(username="new-colleague").exists()
 
 
+def sign_off_quarter(client: Client, user_with_role: Callable[..., Any]) -> bool:
+    from commitments.periods import Quarter
+    from metrics.services import reporting_quarters_ensure
+
+    row = reporting_quarters_ensure()[Quarter.from_label("2019-20 Q1")]
+    client.post(
+        reverse("admin:metrics_reportingquarter_changelist"),
+        {"action": "sign_off_selected", "_selected_action": [row.pk]},
+    )
+    row.refresh_from_db()
+    return row.is_locked
+
+
 ACTIONS = [
     view_commitments,
     edit_unpublished_commitment,
@@ -147,6 +160,7 @@ ACTIONS = [
     return_update,
     add_organisation,
     add_user,
+    sign_off_quarter,
 ]
 
 # Who may do what: everything not listed is refused.
@@ -162,6 +176,7 @@ ALLOWED = {
         approve_update,
         return_update,
         add_organisation,
+        sign_off_quarter,
     },
     roles.BOARD_MEMBER: {view_commitments},
     roles.ADMINISTRATOR: {view_commitments, add_user},
