@@ -52,6 +52,22 @@ run: install ## Migrate, load the Sector Deal data and demo users, and serve on 
 test: install ## Run the whole test suite (uses DATABASE_URL / CELERY_BROKER_URL when set)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
+# The worker and beat need a broker: without one, tasks run in-process and there is nothing to start.
+.PHONY: worker beat
+REQUIRE_BROKER = @if [ -z "$$CELERY_BROKER_URL" ]; then \
+	echo "CELERY_BROKER_URL is empty: set it to the Redis broker, e.g. CELERY_BROKER_URL=redis://127.0.0.1:6379/0 make $@" >&2; \
+	echo "(without a broker, tasks run in-process and no worker or beat is needed)" >&2; \
+	exit 1; \
+fi
+
+worker: install ## Start a Celery worker (needs CELERY_BROKER_URL)
+	$(REQUIRE_BROKER)
+	$(VENV)/bin/celery -A lsis worker --loglevel=INFO
+
+beat: install ## Start Celery beat, which sends the periodic jobs (needs CELERY_BROKER_URL)
+	$(REQUIRE_BROKER)
+	$(VENV)/bin/celery -A lsis beat --loglevel=INFO
+
 bench: install ## Time importing 10,000 synthetic updates from a spreadsheet, in a throwaway database (DATABASE_URL when set)
 	$(PY) -m tests.bench $(BENCH_ARGS)
 

@@ -204,6 +204,32 @@ class StatusUpdateAdmin(ImportExportMixin, AuditedAdminMixin, SimpleHistoryAdmin
         "source_quote",
     )
 
+    # --- spreadsheets -----------------------------------------------------------------------------------
+
+    # Excel reads a CSV with a byte-order mark as UTF-8, so pound signs and curly quotes survive.
+    to_encoding = "utf-8-sig"
+
+    def add_data_read_fail_error_to_form(self, form: Any, e: Exception) -> None:
+        """Say in plain words that the file could not be read."""
+        form.add_error(
+            "import_file",
+            "This file could not be read as the format chosen. Save it as CSV (UTF-8) or Excel (.xlsx), "
+            "choose that format, and upload it again.",
+        )
+
+    def process_import(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        """Confirming an import twice (a double click, or the back button) must not fail with an error."""
+        try:
+            return super().process_import(request, **kwargs)
+        except FileNotFoundError:
+            self.message_user(
+                request,
+                "That import has already been confirmed, or its preview has expired: nothing more was imported. "
+                "Check the list below, and upload the file again if it is not there.",
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(reverse("admin:commitments_statusupdate_changelist"))
+
     # --- permissions: submitted and approved updates are never edited or deleted -----------------------
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:

@@ -25,6 +25,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
 from commitments.models import LATEST_FIRST, Commitment, EvidenceLink, StatusUpdate, UpdateState
@@ -160,6 +161,10 @@ def commitment_refresh_delivery_state(
     return True
 
 
+# Resolved by whoever builds the update (the form, the importer), so not checked again row by row.
+_CHECKED_BY_CALLER = ["commitment", "author", "created_by", "modified_by"]
+
+
 def _validated(update: StatusUpdate) -> None:
     update.full_clean(exclude=["commitment", "author"], validate_constraints=False)
 
@@ -215,6 +220,82 @@ def update_create(
     update.save()
     _set_links(update, evidence_links, author)
     return update
+
+
+@dataclass(frozen=True)
+class DraftData:
+    """The values of one new draft, as a spreadsheet row gives them."""
+
+    commitment: Commitment
+    as_of: date
+    status: str
+    narrative: str
+    confidence: str = ""
+    progress: int | None = None
+    funding_spent: Decimal | None = None
+    evidence_links: Sequence[EvidenceLinkData] = ()
+
+
+class DraftsRefusedError(ValidationError):
+    """Some drafts of a batch are invalid; ``errors`` maps each one's position to its error. Nothing was written."""
+
+    def __init__(self, errors: dict[int, ValidationError]) -> None:
+        super().__init__(f"{len(errors)} draft(s) are not valid.")
+        self.errors = errors
+
+
+@transaction.atomic
+def update_create_many(*, author: Any, drafts: Sequence[DraftData]) -> list[StatusUpdate]:
+    """Write many drafts at once (a spreadsheet import): all or none, each validated and audited.
+
+    The same rules as ``update_create`` apply to each draft; the rows and their history entries
+    ("Draft written", by ``author``) are inserted in batches rather than one statement per draft.
+    """
+    _require(author, EDITOR_PERMISSION, "write status updates")
+    updates, errors = [], {}
+    for index, data in enumerate(drafts):
+        update = StatusUpdate(
+            commitment=data.commitment,
+            author=author,
+            as_of=data.as_of,
+            status=data.status,
+            confidence=data.confidence,
+            progress=data.progress,
+            narrative=data.narrative,
+            funding_spent=data.funding_spent,
+            state=UpdateState.DRAFT,
+            created_by=author,
+            modified_by=author,
+        )
+        try:
+            update.full_clean(exclude=_CHECKED_BY_CALLER, validate_unique=False, validate_constraints=False)
+        except ValidationError as error:
+            errors[index] = error
+        updates.append(update)
+    links = []
+    for index, data in enumerate(drafts):
+        for link_data in data.evidence_links:
+            link = EvidenceLink(url=link_data.url, title=link_data.title, created_by=author, modified_by=author)
+            try:
+                link.full_clean(exclude=["update", "created_by", "modified_by"], validate_unique=False)
+            except ValidationError as error:
+                errors.setdefault(index, error)
+            links.append((index, link))
+    if errors:
+        raise DraftsRefusedError(errors)
+    created = bulk_create_with_history(
+        updates, StatusUpdate, batch_size=1000, default_user=author, default_change_reason="Draft written"
+    )
+    for index, link in links:
+        link.update = created[index]
+    bulk_create_with_history(
+        [link for _, link in links],
+        EvidenceLink,
+        batch_size=1000,
+        default_user=author,
+        default_change_reason="Draft written",
+    )
+    return created
 
 
 @transaction.atomic

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -183,7 +184,31 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = 300
+CELERY_TASK_SOFT_TIME_LIMIT = 240
+# Redis re-delivers an unacknowledged task after this long: longer than the longest task (time limit 300 s).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "socket_connect_timeout": 1,
+    "socket_timeout": 5,
+}
+# Publishing must not hold up a request when the broker is down: the outbox sweep covers it.
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# The one place the periodic jobs are declared; django-celery-beat stores them at start-up.
+CELERY_BEAT_SCHEDULE = {
+    "metrics-sweep-every-minute": {"task": "metrics.recompute_pending", "schedule": 60.0},
+    "metrics-nightly-full-rebuild": {
+        "task": "metrics.rebuild_all",
+        "schedule": crontab(hour=2, minute=30),
+    },
+    "metrics-quarter-end-snapshot": {
+        "task": "metrics.quarter_end_snapshot",
+        "schedule": crontab(hour=1, minute=0, day_of_month=1, month_of_year="1,4,7,10"),
+    },
+}
 
 # --- Source documents ------------------------------------------------------------------------------
 
@@ -204,3 +229,20 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- Spreadsheet import and export (django-import-export) ---
+# Staff export commitments and status updates, and import status updates as their own drafts
+# (commitments/resources.py; docs/spreadsheets.md). CSV and Excel only; the dry-run preview always comes
+# first; only users who may write updates (commitments.add_statusupdate) may import, and anyone who may
+# view a list (board members too) may export it.
+
+from import_export.formats import base_formats as _spreadsheet_formats  # noqa: E402
+
+IMPORT_EXPORT_FORMATS = [_spreadsheet_formats.CSV, _spreadsheet_formats.XLSX]
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+IMPORT_EXPORT_USE_TRANSACTIONS = True
+IMPORT_EXPORT_SKIP_ADMIN_CONFIRM = False
+IMPORT_EXPORT_SKIP_ADMIN_LOG = False
+# Characters Excel cannot hold (control characters pasted into a narrative) become U+FFFD, not a failed export.
+IMPORT_EXPORT_ESCAPE_ILLEGAL_CHARS_ON_EXPORT = True
