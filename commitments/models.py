@@ -25,7 +25,7 @@ from commitments.delivery import (
     DeliveryConfidence,
     DeliveryStatus,
 )
-from lsis.models import AuditedModel, PublicModel, SourcedModel, VersionedModel
+from lsis.models import AuditedModel, PublicModel, SourcedModel, VersionedModel, link_chain_reaches
 
 CODE_VALIDATOR = RegexValidator(
     r"^[A-Z0-9]+(?:[-.][A-Z0-9]+)*$",
@@ -385,7 +385,7 @@ class Commitment(VersionedModel, PublicModel, SourcedModel):
                 errors.setdefault("parent", []).append(
                     f"The parent {self.parent} belongs to {self.parent.deal}; a sub-item must belong to the same deal."
                 )
-            elif self._parent_chain_reaches_self():
+            elif link_chain_reaches(self, "parent"):
                 errors.setdefault("parent", []).append("That parent would make the commitment a sub-item of itself.")
         continues = self.continues if self.continues_id else None
         if continues is not None and self.deal_id and continues.deal.published_on >= self.deal.published_on:
@@ -399,16 +399,6 @@ class Commitment(VersionedModel, PublicModel, SourcedModel):
                 errors.setdefault("elaborates", []).append("A commitment can only elaborate one of its own deal.")
         if errors:
             raise ValidationError(errors)
-
-    def _parent_chain_reaches_self(self) -> bool:
-        seen: set[int] = set()
-        ancestor = self.parent
-        while ancestor is not None and ancestor.pk not in seen:
-            if self.pk is not None and ancestor.pk == self.pk:
-                return True
-            seen.add(ancestor.pk)
-            ancestor = ancestor.parent
-        return False
 
 
 class OrganisationRole(models.TextChoices):

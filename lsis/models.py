@@ -75,6 +75,20 @@ class SourcedModel(models.Model):
         abstract = True
 
 
+def link_chain_reaches(record: models.Model, link: str) -> bool:
+    """Whether following ``link`` (parent, part of...) from ``record`` ever comes back to it: a cycle."""
+    if record.pk is None:
+        return False
+    seen: set[Any] = set()
+    current = getattr(record, link)
+    while current is not None and current.pk not in seen:
+        if current.pk == record.pk:
+            return True
+        seen.add(current.pk)
+        current = getattr(current, link)
+    return False
+
+
 class ConcurrentEditError(Exception):
     """Someone else saved the record after it was read: the save was refused, nothing was overwritten."""
 

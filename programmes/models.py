@@ -12,7 +12,7 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from commitments.models import CODE_VALIDATOR, Commitment, Organisation
-from lsis.models import PublicModel, SourcedModel, VersionedModel
+from lsis.models import PublicModel, SourcedModel, VersionedModel, link_chain_reaches
 from programmes.money import AmountQualifier
 
 _NOT_NEGATIVE = MinValueValidator(0, message="An amount of money cannot be negative.")
@@ -56,12 +56,8 @@ class Programme(VersionedModel, PublicModel, SourcedModel):
 
     def clean(self) -> None:
         """A programme cannot sit inside itself, directly or through others."""
-        ancestor, seen = self.parent, set()
-        while ancestor is not None and ancestor.pk not in seen:
-            if self.pk is not None and ancestor.pk == self.pk:
-                raise ValidationError({"parent": "That parent would make the programme part of itself."})
-            seen.add(ancestor.pk)
-            ancestor = ancestor.parent
+        if link_chain_reaches(self, "parent"):
+            raise ValidationError({"parent": "That parent would make the programme part of itself."})
 
 
 class AmountNature(models.TextChoices):
@@ -150,21 +146,9 @@ class FundingAmount(VersionedModel, PublicModel, SourcedModel):
             errors["high"] = f"The upper bound (£{self.high:,.0f}) is below the lower bound (£{self.low:,.0f})."
         if self.commitment_id is None and self.programme_id is None:
             errors["commitment"] = "Attach the amount to a commitment or a programme."
-        if self.part_of_id is not None and self._part_of_chain_reaches_self():
+        if self.part_of_id is not None and link_chain_reaches(self, "part_of"):
             errors["part_of"] = (
                 "That would make the amount part of itself; “part of” links cannot go round in a circle."
             )
         if errors:
             raise ValidationError(errors)
-
-    def _part_of_chain_reaches_self(self) -> bool:
-        if self.pk is None:
-            return False
-        seen: set[int] = set()
-        container = self.part_of
-        while container is not None and container.pk not in seen:
-            if container.pk == self.pk:
-                return True
-            seen.add(container.pk)
-            container = container.part_of
-        return False

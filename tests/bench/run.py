@@ -40,6 +40,7 @@ from django.urls import reverse
 
 from commitments import resources
 from commitments.models import Commitment, StatusUpdate, UpdateState
+from metrics.synthetic import DEAL_CODE, LABEL
 from tests.bench import synthetic
 
 GOAL_ROWS = 10_000
@@ -102,17 +103,19 @@ def _timed(action: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def _measure(options: argparse.Namespace, files_dir: Path) -> tuple[list[Timing], list[str]]:
-    print(f"Creating {options.commitments:,} synthetic commitments under “{synthetic.TITLE}”...", flush=True)
-    document = synthetic.create_synthetic_data(commitments=options.commitments)
+    print(f"Creating {options.commitments:,} synthetic commitments under “{LABEL}”...", flush=True)
+    funded = synthetic.create_synthetic_data(commitments=options.commitments, seed=options.seed)
     editor = synthetic.create_editor()
-    updates = synthetic.synthetic_updates(rows=options.rows, commitments=options.commitments, seed=options.seed)
+    updates = synthetic.synthetic_updates(
+        rows=options.rows, commitments=options.commitments, seed=options.seed, funded=funded
+    )
     csv_path = synthetic.write_csv(updates, files_dir / "synthetic-updates.csv")
     xlsx_path = synthetic.write_xlsx(updates, files_dir / "synthetic-updates.xlsx")
     print(f"Wrote {len(updates):,} rows to {csv_path.name} and {xlsx_path.name} (seed {options.seed}).", flush=True)
     timings: list[Timing] = []
     checks: list[str] = []
 
-    baseline = _baseline(updates, editor, document)
+    baseline = _baseline(updates, editor)
     timings.append(Timing("(a) baseline: bulk_create of the same drafts, one transaction", baseline))
 
     client = Client()
@@ -162,9 +165,9 @@ def _time_spent_in(module: Any, name: str) -> Iterator[list[float]]:
         setattr(module, name, original)
 
 
-def _baseline(updates: list[synthetic.SyntheticUpdate], editor: Any, document: Any) -> float:
+def _baseline(updates: list[synthetic.SyntheticUpdate], editor: Any) -> float:
     """Insert the drafts the file holds with one bulk_create, timed; then remove them (not timed)."""
-    ids = dict(Commitment.objects.filter(deal=document).values_list("reference", "pk"))
+    ids = dict(Commitment.objects.filter(deal__code=DEAL_CODE).values_list("reference", "pk"))
     drafts = [
         StatusUpdate(
             commitment_id=ids[update.reference],

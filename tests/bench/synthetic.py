@@ -1,8 +1,8 @@
-"""Synthetic data for the benchmark, clearly labelled, and the update files it imports.
+"""The update files the import benchmark reads, for clearly labelled synthetic commitments.
 
-Everything here hangs off one document, code ``SYNTHETIC``, titled "Synthetic data for benchmarks": its
-commitments are ``SYN-000001`` onwards. It is only ever written into the benchmark's own throwaway
-database; the real Sector Deal fixtures are never loaded there.
+The commitments come from ``metrics.synthetic`` (deal ``SYNTHETIC``, references ``SYN-000001`` onwards) and
+are only ever written into the benchmark's own throwaway database; the real Sector Deal fixtures are never
+loaded there.
 """
 
 from __future__ import annotations
@@ -20,16 +20,10 @@ from django.contrib.auth.models import Group
 
 from commitments import roles
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
-from commitments.models import Actor, Commitment, Document, DocumentKind, Framework, Theme, ThemeKind
+from commitments.models import Commitment
 from commitments.resources import IMPORT_COLUMNS
-from programmes.models import AmountNature, FundingAmount
-from programmes.money import AmountQualifier
+from metrics.synthetic import DEAL_CODE, generate_synthetic
 
-CODE = "SYNTHETIC"
-TITLE = "Synthetic data for benchmarks"
-QUOTE = "Synthetic data for benchmarks: not from any published document."
-#: Every fourth synthetic commitment carries money, so that funding_spent is exercised both ways.
-FUNDED_EVERY = 4
 #: Updates are dated at month ends from January 2019 to December 2024, safely in the past.
 MONTH_ENDS = [
     date(year + (month // 12), month % 12 + 1, 1) - timedelta(days=1)
@@ -60,56 +54,12 @@ def reference(number: int) -> str:
     return f"SYN-{number:06d}"
 
 
-def create_synthetic_data(*, commitments: int) -> Document:
-    """The labelled synthetic document, a foundation to classify under, and ``commitments`` commitments."""
-    document = Document.objects.create(
-        code=CODE,
-        title=TITLE,
-        kind=DocumentKind.SECTOR_DEAL,
-        published_on=date(2017, 12, 6),
-        published_label="Synthetic",
+def create_synthetic_data(*, commitments: int, seed: int) -> set[str]:
+    """The labelled synthetic commitments (``metrics.synthetic``); return the references that carry money."""
+    generate_synthetic(commitments=commitments, updates=0, seed=seed)
+    return set(
+        Commitment.objects.filter(deal__code=DEAL_CODE, funding__isnull=False).values_list("reference", flat=True)
     )
-    framework = Framework.objects.create(
-        code=CODE, name="Synthetic framework for benchmarks", source_document=document, source_quote=QUOTE
-    )
-    foundation = Theme.objects.create(
-        framework=framework,
-        kind=ThemeKind.FOUNDATION,
-        code="SYN-FOUNDATION",
-        name="Synthetic foundation",
-        source_document=document,
-        source_quote=QUOTE,
-    )
-    Commitment.objects.bulk_create(
-        Commitment(
-            reference=reference(number),
-            deal=document,
-            foundation=foundation,
-            actor=Actor.GOVERNMENT if number % 2 else Actor.SECTOR,
-            position=number,
-            text=f"Synthetic commitment {number} for benchmarks.",
-            source_document=document,
-            source_quote=QUOTE,
-        )
-        for number in range(1, commitments + 1)
-    )
-    ids = dict(Commitment.objects.filter(deal=document).values_list("reference", "pk"))
-    FundingAmount.objects.bulk_create(
-        FundingAmount(
-            key=f"SYN-FUND-{number:06d}",
-            amount_text="£1m (synthetic)",
-            qualifier=AmountQualifier.EXACT,
-            low=Decimal(1_000_000),
-            high=Decimal(1_000_000),
-            nature=AmountNature.NEW_MONEY,
-            commitment_id=ids[reference(number)],
-            source_document=document,
-            source_quote=QUOTE,
-        )
-        for number in range(1, commitments + 1)
-        if number % FUNDED_EVERY == 0
-    )
-    return document
 
 
 def create_editor(username: str = "synthetic-bench-editor") -> Any:
@@ -119,7 +69,7 @@ def create_editor(username: str = "synthetic-bench-editor") -> Any:
     return user
 
 
-def synthetic_updates(*, rows: int, commitments: int, seed: int) -> list[SyntheticUpdate]:
+def synthetic_updates(*, rows: int, commitments: int, seed: int, funded: set[str]) -> list[SyntheticUpdate]:
     """``rows`` updates with distinct (commitment, as-of) pairs, the same for the same seed."""
     rng = random.Random(seed)  # noqa: S311 (reproducible synthetic data, not a secret)
     per_commitment = -(-rows // commitments)
@@ -133,7 +83,7 @@ def synthetic_updates(*, rows: int, commitments: int, seed: int) -> list[Synthet
     for index, (number, as_of) in enumerate(pairs[:rows], start=1):
         status = rng.choice(DeliveryStatus.values)
         confidence = rng.choice([*DeliveryConfidence.values, ""])
-        funded = number % FUNDED_EVERY == 0
+        carries_money = reference(number) in funded
         with_link = rng.random() < 0.3
         updates.append(
             SyntheticUpdate(
@@ -149,7 +99,9 @@ def synthetic_updates(*, rows: int, commitments: int, seed: int) -> list[Synthet
                 progress=rng.randint(0, 100) if rng.random() < 0.8 else None,
                 narrative=f"Synthetic update {index} for benchmarks: "
                 + " ".join(rng.choice(_WORDS) for _ in range(rng.randint(8, 40))),
-                funding_spent=Decimal(rng.randint(0, 100_000_000)) / 100 if funded and rng.random() < 0.5 else None,
+                funding_spent=Decimal(rng.randint(0, 100_000_000)) / 100
+                if carries_money and rng.random() < 0.5
+                else None,
                 evidence_url=f"https://example.org/synthetic/{index}" if with_link else "",
                 evidence_title=f"Synthetic evidence {index}" if with_link and rng.random() < 0.7 else "",
             )
