@@ -174,10 +174,12 @@ def markers_pending() -> bool:
 def markers_process(*, today: date | None = None) -> int:
     """Recompute what the pending markers name and delete them, in one transaction; return how many.
 
-    Markers claimed by another worker are skipped (``SKIP LOCKED``); a worker killed mid-way rolls back,
-    leaving its markers for the next run, which recomputes the same rows to the same values.
+    Runs take the recompute lock first, so they queue rather than skip each other's markers: a task
+    redelivered after its worker was killed waits for the dead session to be rolled back, then finds the
+    markers again and recomputes the same rows to the same values.
     """
-    claimed = list(RecomputeMarker.objects.select_for_update(skip_locked=True).order_by("pk")[:1000])
+    _exclusive_recompute_lock()
+    claimed = list(RecomputeMarker.objects.select_for_update().order_by("pk")[:1000])
     if not claimed:
         return 0
     earliest = min(marker.from_date for marker in claimed)

@@ -224,6 +224,13 @@ def test_seeded_figures_are_what_the_documents_report():
     assert tracker["new_money_low"] > 0
 
 
+@pytest.fixture
+def eager_tasks(settings):
+    """Run tasks in-process, as the embedded default does, even when the suite runs with a broker."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+
+
+@pytest.mark.usefixtures("eager_tasks")
 def test_a_locked_quarter_keeps_its_figures_and_shows_the_restatement(
     user_with_role, django_capture_on_commit_callbacks
 ):
@@ -245,6 +252,7 @@ def test_a_quarter_cannot_be_signed_off_before_it_ends(user_with_role):
         quarter_lock(quarter=current, user=user_with_role(roles.REVIEWER))
 
 
+@pytest.mark.usefixtures("eager_tasks")
 def test_approval_refreshes_the_figures_at_once_on_the_embedded_default(
     user_with_role, django_capture_on_commit_callbacks
 ):

@@ -189,6 +189,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 # Redis re-delivers an unacknowledged task after this long: longer than the longest task (time limit 300 s).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": 3600,
+    # One connection attempt when publishing: an approval must not wait on a broker that is down.
+    "max_retries": 0,
     "socket_connect_timeout": 1,
     "socket_timeout": 5,
 }
