@@ -44,8 +44,7 @@ def view_commitments(client: Client, user_with_role: Callable[..., Any]) -> bool
     return client.get(reverse("admin:commitments_commitment_changelist")).status_code == 200
 
 
-def edit_unpublished_commitment(client: Client, user_with_role: Callable[..., Any]) -> bool:
-    commitment = _unpublished_commitment()
+def _edit(client: Client, commitment: Commitment) -> bool:
     url = reverse("admin:commitments_commitment_change", args=[commitment.pk])
     page = client.get(url)
     if page.status_code != 200 or 'name="_save"' not in page.content.decode():
@@ -53,17 +52,14 @@ def edit_unpublished_commitment(client: Client, user_with_role: Callable[..., An
     client.post(url, change_form_data(page, jobs_text="Edited"))
     commitment.refresh_from_db()
     return commitment.jobs_text == "Edited"
+
+
+def edit_unpublished_commitment(client: Client, user_with_role: Callable[..., Any]) -> bool:
+    return _edit(client, _unpublished_commitment())
 
 
 def edit_published_commitment(client: Client, user_with_role: Callable[..., Any]) -> bool:
-    commitment = Commitment.objects.get(reference="SD2-PEOPLE-G4")
-    url = reverse("admin:commitments_commitment_change", args=[commitment.pk])
-    page = client.get(url)
-    if page.status_code != 200 or 'name="_save"' not in page.content.decode():
-        return False
-    client.post(url, change_form_data(page, jobs_text="Edited"))
-    commitment.refresh_from_db()
-    return commitment.jobs_text == "Edited"
+    return _edit(client, Commitment.objects.get(reference="SD2-PEOPLE-G4"))
 
 
 def publish_commitment(client: Client, user_with_role: Callable[..., Any]) -> bool:
