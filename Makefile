@@ -68,7 +68,7 @@ beat: install ## Start Celery beat, which sends the periodic jobs (needs CELERY_
 	$(REQUIRE_BROKER)
 	$(VENV)/bin/celery -A lsis beat --loglevel=INFO
 
-bench: install ## Time importing 10,000 synthetic updates from a spreadsheet, in a throwaway database (DATABASE_URL when set)
+bench: install ## Benchmarks in throwaway databases of synthetic data: spreadsheet import, then metrics (PostgreSQL: set DATABASE_URL)
 	$(PY) -m tests.bench $(BENCH_ARGS)
 
 lint: install ## ruff check, ruff format --check, mypy

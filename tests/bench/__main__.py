@@ -1,4 +1,9 @@
-"""Entry point of ``python -m tests.bench`` (``make bench``)."""
+"""Entry point of ``python -m tests.bench`` (``make bench``).
+
+``python -m tests.bench [options]`` runs the spreadsheet import benchmark (with those options), then the
+metrics benchmark with its defaults; ``python -m tests.bench import ...`` only the first,
+``python -m tests.bench metrics ...`` only the second.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,21 @@ import sys
 
 
 def main() -> int:
-    """Configure Django for the benchmark, then run it."""
+    """Configure Django for the benchmark, then run the one asked for, or both."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lsis.settings.test")
     import django
 
     django.setup()
+    from tests.bench import metrics
     from tests.bench.run import run
 
-    return run(sys.argv[1:])
+    argv = sys.argv[1:]
+    if argv[:1] == ["metrics"]:
+        return metrics.run(argv[1:])
+    if argv[:1] == ["import"]:
+        return run(argv[1:])
+    run(argv)
+    return metrics.run([])
 
 
 if __name__ == "__main__":
