@@ -89,6 +89,10 @@ TRANSITIONS: dict[str, Transition] = {
 }
 
 
+# Set by the workflow services, shown on the update, never typed in.
+REVIEW_FIELDS = ("state", "author", "submitted_at", "reviewed_by", "reviewed_at", "return_reason", "approved_at")
+
+
 class TransitionForm(forms.Form):
     """Confirmation of a workflow step; returning an update needs a reason."""
 
@@ -176,30 +180,14 @@ class StatusUpdateAdmin(ImportExportMixin, AuditedAdminMixin, SimpleHistoryAdmin
         ("Correction", {"fields": ("supersedes",), "description": "If this corrects an approved update, name it."}),
         (
             "Review",
-            {
-                "fields": (
-                    "state",
-                    "author",
-                    "submitted_at",
-                    "reviewed_by",
-                    "reviewed_at",
-                    "return_reason",
-                    "approved_at",
-                )
-            },
+            {"fields": REVIEW_FIELDS},
         ),
         ("Evidence from a document", {"classes": ("collapse",), "fields": ("source_document", "source_quote")}),
         ("Record", {"classes": ("collapse",), "fields": READ_ONLY_AUDIT_FIELDS}),
     )
     readonly_fields = (
         *READ_ONLY_AUDIT_FIELDS,
-        "state",
-        "author",
-        "submitted_at",
-        "reviewed_by",
-        "reviewed_at",
-        "return_reason",
-        "approved_at",
+        *REVIEW_FIELDS,
         "source_document",
         "source_quote",
     )
