@@ -15,7 +15,7 @@ amounts count their floor towards the high total and are counted as open-ended.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from decimal import Decimal
@@ -25,39 +25,40 @@ from django.db.models import (
     Case,
     Count,
     F,
+    FilteredRelation,
     IntegerField,
     Max,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
     When,
     Window,
 )
-from django.db.models.functions import Coalesce, RowNumber
+from django.db.models.functions import Coalesce, Lead, RowNumber
 
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
-from commitments.models import LATEST_FIRST, Actor, Commitment, OrganisationRole, StatusUpdate, UpdateState
+from commitments.models import Actor, Commitment, OrganisationRole, StatusUpdate, UpdateState
 from metrics.models import ScopeType
 from programmes.models import AmountNature, FundingAmount
 
-_STATUS_RANK = {
+_STATUS_RANK: dict[str, int] = {
     DeliveryStatus.NOT_BEING_PURSUED: -1,
     DeliveryStatus.NOT_STARTED: 0,
     DeliveryStatus.IN_PROGRESS: 1,
     DeliveryStatus.DELIVERED: 2,
 }
-_CONFIDENCE_RANK = {
+_CONFIDENCE_RANK: dict[str, int] = {
     DeliveryConfidence.RED: 1,
     DeliveryConfidence.AMBER_RED: 2,
     DeliveryConfidence.AMBER: 3,
     DeliveryConfidence.AMBER_GREEN: 4,
     DeliveryConfidence.GREEN: 5,
 }
+_NOT_STARTED_RANK = _STATUS_RANK[DeliveryStatus.NOT_STARTED]
 _IMPLIED_PROGRESS = {DeliveryStatus.DELIVERED: 100, DeliveryStatus.NOT_STARTED: 0}
-_FINISHED = [DeliveryStatus.DELIVERED, DeliveryStatus.NOT_BEING_PURSUED]
+_UNFINISHED = [DeliveryStatus.NOT_STARTED, DeliveryStatus.IN_PROGRESS]
+_STARTED = [DeliveryStatus.IN_PROGRESS, DeliveryStatus.DELIVERED, DeliveryStatus.NOT_BEING_PURSUED]
 ZERO = Decimal(0)
 
 
@@ -131,23 +132,53 @@ class Figures:
 FIGURE_FIELDS = [f.name for f in fields(Figures) if f.name not in {"scope_type", "scope_key", "scope_label"}]
 
 
-def latest_approved(day: date) -> QuerySet[StatusUpdate]:
-    """The approved update that sets each commitment's state as of ``day`` (one per commitment at most)."""
-    ranked = (
-        StatusUpdate.objects.filter(state=UpdateState.APPROVED, as_of__lte=day)
-        .annotate(rank=Window(RowNumber(), partition_by=[F("commitment_id")], order_by=list(_order(LATEST_FIRST))))
-        .filter(rank=1)
-        .values("pk")
+def span_rows(commitment_ids: Collection[int] | None = None) -> QuerySet[StatusUpdate]:
+    """The rows of ``DeliverySpan``: each governing approved update with the day its successor takes over.
+
+    Of the approved updates sharing an as-of date the latest approved governs (``LATEST_FIRST``); its span
+    ends on the as-of date of the commitment's next approved update. Selected in ``SPAN_COLUMNS`` order.
+    """
+    approved = StatusUpdate.objects.filter(state=UpdateState.APPROVED)
+    if commitment_ids is not None:
+        approved = approved.filter(commitment_id__in=commitment_ids)
+    implied_progress = Case(
+        When(progress__isnull=False, then=F("progress")),
+        *(When(status=status, then=Value(value)) for status, value in _IMPLIED_PROGRESS.items()),
+        default=None,
+        output_field=IntegerField(),
     )
-    return StatusUpdate.objects.filter(pk__in=ranked)
+    return (
+        approved.annotate(
+            same_day_rank=Window(
+                RowNumber(),
+                partition_by=[F("commitment_id"), F("as_of")],
+                order_by=[F("approved_at").desc(nulls_last=True), F("pk").desc()],
+            ),
+            # In as-of order the governing update is the last of its day, so the next row starts the next day.
+            span_ends=Window(
+                Lead("as_of"),
+                partition_by=[F("commitment_id")],
+                order_by=[F("as_of").asc(), F("approved_at").asc(nulls_first=True), F("pk").asc()],
+            ),
+            span_progress=implied_progress,
+        )
+        .filter(same_day_rank=1)
+        .values_list(*SPAN_SOURCES)
+        .order_by()
+    )
 
 
-def _order(spec: tuple[Any, ...]) -> Iterator[Any]:
-    for item in spec:
-        if isinstance(item, str):
-            yield F(item[1:]).desc() if item.startswith("-") else F(item).asc()
-        else:
-            yield item
+SPAN_COLUMNS = ("commitment_id", "update_id", "starts", "ends", "status", "confidence", "progress", "spent")
+SPAN_SOURCES = ("commitment_id", "pk", "as_of", "span_ends", "status", "confidence", "span_progress", "funding_spent")
+
+
+def _governing(day: date) -> FilteredRelation:
+    """The commitment's span that covers ``day``: its delivery state as of that day."""
+    return FilteredRelation(
+        "delivery_spans",
+        condition=Q(delivery_spans__starts__lte=day)
+        & (Q(delivery_spans__ends__gt=day) | Q(delivery_spans__ends__isnull=True)),
+    )
 
 
 def _rank(expression: str, ranks: dict[Any, int]) -> Case:
@@ -173,14 +204,15 @@ def compute_figures(
     previous_end: date | None,
     commitment_ids: Collection[int] | None = None,
 ) -> list[Figures]:
-    """The figures of every scope as of ``day``.
+    """The figures of every scope as of ``day``, read from the delivery spans.
 
     ``period_start`` is the first day of the period (an update on or after it makes a commitment
     fresh, not stale); ``previous_end`` is the day movement is measured from. With ``commitment_ids``,
     only the scopes those commitments belong to are computed (the figures of each are complete).
     """
-    commitments = Commitment.objects.filter(deal__published_on__lte=day)
-    latest = latest_approved(day).filter(commitment__deal__published_on__lte=day)
+    commitments = Commitment.objects.filter(deal__published_on__lte=day).annotate(now=_governing(day))
+    if previous_end is not None:
+        commitments = commitments.annotate(before=_governing(previous_end))
     funding = FundingAmount.objects.filter(commitment__isnull=False, commitment__deal__published_on__lte=day).exclude(
         part_of__isnull=False, part_of__nature=F("nature")
     )
@@ -191,7 +223,7 @@ def compute_figures(
             # In the same filter() as the scope's own condition, so a many-to-many scope (themes,
             # programmes, lead organisations) is joined once and grouped by the row it was filtered on.
             scope = replace(scope, condition={**scope.condition, f"{scope.key}__in": keys})
-        results.extend(_scope_figures(scope, day, period_start, previous_end, commitments, latest, funding))
+        results.extend(_scope_figures(scope, day, period_start, previous_end, commitments, funding))
     return results
 
 
@@ -202,43 +234,52 @@ def _keys_of(scope: Scope, commitment_ids: Collection[int] | None) -> list[Any] 
     return list(set(rows))
 
 
+def _state_aggregates(day: date, period_start: date, previous_end: date | None) -> dict[str, Any]:
+    unfinished = Q(now__isnull=True) | Q(now__status__in=_UNFINISHED)
+    aggregates: dict[str, Any] = {
+        "total": Count("pk"),
+        **{status: Count("pk", filter=Q(now__status=status)) for status in _STARTED},
+        **{value: Count("pk", filter=Q(now__confidence=value)) for value in DeliveryConfidence.values},
+        "progress_reported": Count("now__progress"),
+        "progress_total": Coalesce(Sum("now__progress"), 0),
+        "fresh": Count("pk", filter=Q(now__starts__gte=period_start)),
+        "overdue": Count("pk", filter=Q(target_date__lt=day) & unfinished),
+        "spent": Coalesce(Sum("now__spent"), Value(ZERO)),
+    }
+    if previous_end is not None:
+        # Only a commitment updated since ``previous_end`` can have moved; with no earlier state it moved
+        # from "not started" and no confidence.
+        moved = Q(now__starts__gt=previous_end)
+        same_status = Q(now_rank=F("before_rank"))
+        status_up, status_down = Q(now_rank__gt=F("before_rank")), Q(now_rank__lt=F("before_rank"))
+        confidence_up = Q(now_confidence_rank__gt=F("before_confidence_rank"))
+        confidence_down = Q(now_confidence_rank__lt=F("before_confidence_rank"))
+        aggregates |= {
+            "improved": Count("pk", filter=moved & (status_up | (same_status & confidence_up))),
+            "worsened": Count("pk", filter=moved & (status_down | (same_status & confidence_down))),
+            "status_changed": Count("pk", filter=moved & ~same_status),
+        }
+    return aggregates
+
+
 def _scope_figures(
     scope: Scope,
     day: date,
     period_start: date,
     previous_end: date | None,
     commitments: QuerySet[Commitment],
-    latest: QuerySet[StatusUpdate],
     funding: QuerySet[FundingAmount],
 ) -> list[Figures]:
-    totals = _grouped(
-        commitments,
-        scope,
-        "",
-        total=Count("pk"),
-        target_passed=Count("pk", filter=Q(target_date__lt=day)),
-    )
-    implied_progress = Case(
-        When(progress__isnull=False, then=F("progress")),
-        *(When(status=status, then=Value(value)) for status, value in _IMPLIED_PROGRESS.items()),
-        default=None,
-        output_field=IntegerField(),
-    )
-    states = _grouped(
-        latest,
-        scope,
-        "commitment__",
-        in_progress=Count("pk", filter=Q(status=DeliveryStatus.IN_PROGRESS)),
-        delivered=Count("pk", filter=Q(status=DeliveryStatus.DELIVERED)),
-        not_being_pursued=Count("pk", filter=Q(status=DeliveryStatus.NOT_BEING_PURSUED)),
-        **{value: Count("pk", filter=Q(confidence=value)) for value in DeliveryConfidence.values},
-        progress_reported=Count(implied_progress),
-        progress_total=Coalesce(Sum(implied_progress), 0),
-        fresh=Count("pk", filter=Q(as_of__gte=period_start)),
-        finished_target_passed=Count("pk", filter=Q(commitment__target_date__lt=day, status__in=_FINISHED)),
-        spent=Coalesce(Sum("funding_spent"), Value(ZERO)),
-    )
-    movement = _movement(scope, latest, period_start, previous_end)
+    if previous_end is not None:
+        commitments = commitments.annotate(
+            now_rank=_rank("now__status", _STATUS_RANK),
+            before_rank=Coalesce(
+                _rank("before__status", _STATUS_RANK), Value(_STATUS_RANK[DeliveryStatus.NOT_STARTED])
+            ),
+            now_confidence_rank=_rank("now__confidence", _CONFIDENCE_RANK),
+            before_confidence_rank=_rank("before__confidence", _CONFIDENCE_RANK),
+        )
+    states = _grouped(commitments, scope, "", **_state_aggregates(day, period_start, previous_end))
     money = _grouped(
         funding,
         scope,
@@ -249,30 +290,18 @@ def _scope_figures(
         **_money_aggregates(AmountNature.TARGET, "target"),
     )
     figures = []
-    for key, total in totals.items():
-        label = total.get("_label") or ("All commitments" if scope.key is None else key)
+    for key, state in states.items():
+        label = state.pop("_label", None) or ("All commitments" if scope.key is None else key)
         if scope.scope_type == ScopeType.ACTOR:
             label = Actor(key).label
-        state = states.get(key, {})
-        count = total["total"] or 0
-        started = sum(state.get(name, 0) or 0 for name in ("in_progress", "delivered", "not_being_pursued"))
-        rated = sum(state.get(value, 0) or 0 for value in DeliveryConfidence.values)
-        item = Figures(scope.scope_type, key, label, commitments=count)
-        item.in_progress = state.get("in_progress", 0) or 0
-        item.delivered = state.get("delivered", 0) or 0
-        item.not_being_pursued = state.get("not_being_pursued", 0) or 0
-        item.not_started = count - started
-        for value in DeliveryConfidence.values:
-            setattr(item, value, state.get(value, 0) or 0)
-        item.no_confidence = count - rated
-        item.progress_reported = state.get("progress_reported", 0) or 0
-        item.progress_total = state.get("progress_total", 0) or 0
-        item.overdue = (total["target_passed"] or 0) - (state.get("finished_target_passed", 0) or 0)
-        item.stale = count - (state.get("fresh", 0) or 0)
-        item.spent = Decimal(state.get("spent") or 0)
-        for name, value in movement.get(key, {}).items():
-            if name != "_label":
-                setattr(item, name, value or 0)
+        count = state.pop("total") or 0
+        fresh = state.pop("fresh") or 0
+        item = Figures(scope.scope_type, key, label, commitments=count, stale=count - fresh)
+        for name, value in state.items():
+            setattr(item, name, value or 0)
+        item.spent = Decimal(item.spent)
+        item.not_started = count - sum(getattr(item, status) for status in _STARTED)
+        item.no_confidence = count - sum(getattr(item, value) for value in DeliveryConfidence.values)
         for name, value in money.get(key, {}).items():
             if name != "_label":
                 setattr(item, name, value if name == "new_money_open_ended" else Decimal(value or 0))
@@ -288,42 +317,82 @@ def _money_aggregates(nature: str, name: str) -> dict[str, Any]:
     }
 
 
-def _movement(
-    scope: Scope, latest: QuerySet[StatusUpdate], period_start: date, previous_end: date | None
-) -> dict[str, dict[str, Any]]:
-    """Commitments whose state moved since ``previous_end``: only those updated in the period can have."""
-    if previous_end is None:
-        return {}
-    before = StatusUpdate.objects.filter(
-        commitment_id=OuterRef("commitment_id"), state=UpdateState.APPROVED, as_of__lte=previous_end
-    ).order_by(*LATEST_FIRST)
-    moved = (
-        latest.filter(as_of__gt=previous_end)
-        .annotate(
-            previous_status=Coalesce(Subquery(before.values("status")[:1]), Value(DeliveryStatus.NOT_STARTED.value)),
-            previous_confidence=Coalesce(Subquery(before.values("confidence")[:1]), Value("")),
+# --- one commitment at a time: what the incremental recompute adds and takes away ------------------------
+
+DELIVERY_FIELDS = [name for name in FIGURE_FIELDS if not name.startswith(("new_money", "restated", "target"))]
+
+
+@dataclass(frozen=True)
+class Span:
+    """A delivery span as the incremental recompute reads it (see ``metrics.models.DeliverySpan``)."""
+
+    starts: date
+    ends: date | None
+    status: str
+    confidence: str
+    progress: int | None
+    spent: Decimal | None
+
+    def covers(self, day: date) -> bool:
+        """Whether this span sets the state as of ``day``."""
+        return self.starts <= day and (self.ends is None or day < self.ends)
+
+
+def contribution(
+    spans: Collection[Span],
+    *,
+    day: date,
+    period_start: date,
+    previous_end: date | None,
+    target_date: date | None,
+    counted: bool,
+) -> dict[str, Any]:
+    """What one commitment adds to the delivery figures of each of its scopes as of ``day``.
+
+    The same rules as ``compute_figures`` applies set-based, read for a single commitment: summing this
+    over a scope's commitments gives the scope's delivery figures (money aside, which no update moves).
+    ``counted`` says whether the commitment's deal was published by ``day``.
+    """
+    if not counted:
+        return dict.fromkeys(DELIVERY_FIELDS, 0)
+    now = next((span for span in spans if span.covers(day)), None)
+    status = now.status if now else DeliveryStatus.NOT_STARTED
+    figures: dict[str, Any] = dict.fromkeys(DELIVERY_FIELDS, 0)
+    figures["commitments"] = 1
+    figures[status] = 1
+    figures[(now.confidence if now else "") or "no_confidence"] = 1
+    if now and now.progress is not None:
+        figures["progress_reported"], figures["progress_total"] = 1, now.progress
+    figures["overdue"] = int(bool(target_date and target_date < day) and status in _UNFINISHED)
+    figures["stale"] = int(not (now and now.starts >= period_start))
+    figures["spent"] = (now.spent if now else None) or ZERO
+    if previous_end is not None and now and now.starts > previous_end:
+        before = next((span for span in spans if span.covers(previous_end)), None)
+        status_rank, before_rank = _STATUS_RANK[status], _STATUS_RANK[before.status] if before else _NOT_STARTED_RANK
+        # An unrated side makes confidence neither better nor worse, as NULL compares in the SQL.
+        confidence_rank = _CONFIDENCE_RANK.get(now.confidence, 0)
+        before_confidence_rank = _CONFIDENCE_RANK.get(before.confidence, 0) if before else 0
+        rated = bool(confidence_rank and before_confidence_rank)
+        same = status_rank == before_rank
+        figures["improved"] = int(
+            status_rank > before_rank or (same and rated and confidence_rank > before_confidence_rank)
         )
-        .annotate(
-            status_rank=_rank("status", _STATUS_RANK),
-            previous_status_rank=_rank("previous_status", _STATUS_RANK),
-            confidence_rank=_rank("confidence", _CONFIDENCE_RANK),
-            previous_confidence_rank=_rank("previous_confidence", _CONFIDENCE_RANK),
+        figures["worsened"] = int(
+            status_rank < before_rank or (same and rated and confidence_rank < before_confidence_rank)
         )
-    )
-    same_status = Q(status_rank=F("previous_status_rank"))
-    return _grouped(
-        moved,
-        scope,
-        "commitment__",
-        improved=Count(
-            "pk",
-            filter=Q(status_rank__gt=F("previous_status_rank"))
-            | (same_status & Q(confidence_rank__gt=F("previous_confidence_rank"))),
-        ),
-        worsened=Count(
-            "pk",
-            filter=Q(status_rank__lt=F("previous_status_rank"))
-            | (same_status & Q(confidence_rank__lt=F("previous_confidence_rank"))),
-        ),
-        status_changed=Count("pk", filter=~same_status),
-    )
+        figures["status_changed"] = int(not same)
+    return figures
+
+
+def scope_keys(commitment_ids: Collection[int]) -> dict[int, list[tuple[str, str]]]:
+    """The (scope type, scope key) pairs each commitment counts in, by commitment id."""
+    keys: dict[int, list[tuple[str, str]]] = {pk: [] for pk in commitment_ids}
+    for scope in SCOPES:
+        if scope.key is None:
+            for pk in keys:
+                keys[pk].append((scope.scope_type, TRACKER_KEY))
+            continue
+        rows = Commitment.objects.filter(pk__in=commitment_ids, **scope.condition).values_list("pk", scope.key)
+        for pk, key in rows.distinct():
+            keys[pk].append((scope.scope_type, str(key)))
+    return keys

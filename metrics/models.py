@@ -167,3 +167,33 @@ class RecomputeMarker(models.Model):
 
     def __str__(self) -> str:
         return f"{self.commitment_id} from {self.from_date}"
+
+
+class DeliverySpan(models.Model):
+    """Derived: the days over which one approved update set its commitment's delivery state.
+
+    An approved update governs from its as-of date until the as-of date of the commitment's next
+    approved update (``ends``, exclusive; open while there is none). Of several approved updates with the
+    same as-of date only the latest approved governs (``commitments.models.LATEST_FIRST``). "The state as
+    of a day" is then a range lookup instead of a ranking over every update, and the spans are the record
+    of what the stored figures were computed from, which the incremental recompute diffs against.
+    Kept by ``metrics.services``, in the same transaction as the figures.
+    """
+
+    commitment = models.ForeignKey("commitments.Commitment", on_delete=models.CASCADE, related_name="delivery_spans")
+    update = models.OneToOneField("commitments.StatusUpdate", on_delete=models.CASCADE, related_name="+")
+    starts = models.DateField()
+    ends = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=20)
+    confidence = models.CharField(max_length=20, blank=True)
+    progress = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="As reported, or implied by the status (delivered 100, not started 0)."
+    )
+    spent = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+
+    class Meta:
+        ordering = ["commitment", "starts"]
+        indexes = [models.Index(fields=["commitment", "starts"], name="delivery_span_commitment_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.commitment_id} from {self.starts}"

@@ -9,18 +9,30 @@ database's write lock when it begins (``transaction_mode`` IMMEDIATE in the sett
 from __future__ import annotations
 
 import logging
+from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Min
+from django.db.models import F, Min, Q
 from django.utils import timezone
 
+from commitments.models import Commitment
 from commitments.periods import Quarter
-from metrics.engine import FIGURE_FIELDS, Figures, compute_figures
-from metrics.models import Basis, QuarterMetric, RecomputeMarker, ReportingQuarter
+from metrics.engine import (
+    DELIVERY_FIELDS,
+    FIGURE_FIELDS,
+    SPAN_COLUMNS,
+    Figures,
+    Span,
+    compute_figures,
+    contribution,
+    scope_keys,
+    span_rows,
+)
+from metrics.models import Basis, DeliverySpan, QuarterMetric, RecomputeMarker, ReportingQuarter
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +57,21 @@ def _exclusive_recompute_lock() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+
+
+def spans_rebuild(*, commitment_ids: Collection[int] | None = None) -> None:
+    """Rewrite the delivery spans of ``commitment_ids`` (all, if None) from their approved updates.
+
+    One ``INSERT ... SELECT`` of the engine's span query, so no row passes through Python.
+    """
+    spans = DeliverySpan.objects.all()
+    if commitment_ids is not None:
+        spans = spans.filter(commitment_id__in=commitment_ids)
+    spans._raw_delete(spans.db)  # derived rows with nothing depending on them: no signals or cascades to run
+    select, params = span_rows(commitment_ids).query.sql_with_params()
+    columns = ", ".join(connection.ops.quote_name(column) for column in SPAN_COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {DeliverySpan._meta.db_table} ({columns}) {select}", params)
 
 
 def quarters_until(day: date) -> list[Quarter]:
@@ -115,10 +142,21 @@ def metrics_recompute(
 ) -> RecomputeReport:
     """Recompute and store the live figures of ``quarters`` (all, if None).
 
-    With ``commitment_ids``, only the scopes those commitments belong to are recomputed. Figures of a
-    locked quarter keep their signed-off copy; the live rows then show what the figures would be now.
+    With ``commitment_ids``, only those commitments' spans and the scopes they belong to are recomputed.
+    Without, pending markers are processed first (so quarters outside ``quarters`` catch up too) and every
+    span is rewritten, which also takes in updates written outside the workflow (seeding, synthetic data).
+    Figures of a locked quarter keep their signed-off copy; the live rows then show what they would be now.
     """
     _exclusive_recompute_lock()
+    if commitment_ids is None:
+        markers_process()
+    spans_rebuild(commitment_ids=commitment_ids)
+    return _recompute_quarters(quarters=quarters, commitment_ids=commitment_ids)
+
+
+def _recompute_quarters(
+    *, quarters: Iterable[Quarter] | None, commitment_ids: Collection[int] | None
+) -> RecomputeReport:
     reporting = reporting_quarters_ensure()
     selected = sorted(set(quarters) & set(reporting)) if quarters is not None else sorted(reporting)
     written = 0
@@ -170,13 +208,20 @@ def markers_pending() -> bool:
     return RecomputeMarker.objects.exists()
 
 
+# Above this many commitments in one batch, recomputing their scopes set-based beats adjusting row by row.
+DELTA_LIMIT = 200
+
+
 @transaction.atomic
 def markers_process(*, today: date | None = None) -> int:
-    """Recompute what the pending markers name and delete them, in one transaction; return how many.
+    """Bring the figures up to date with what the pending markers name, delete them; return how many.
 
-    Runs take the recompute lock first, so they queue rather than skip each other's markers: a task
-    redelivered after its worker was killed waits for the dead session to be rolled back, then finds the
-    markers again and recomputes the same rows to the same values.
+    The figures of the marked commitments' scopes are adjusted by the difference between what each
+    commitment contributed under its old spans and under its new ones, quarter by quarter: a handful of
+    single-row updates, whatever the number of commitments. Markers and the adjusted rows change in one
+    transaction, and the spans record what the figures were computed from, so a second run finds nothing
+    to do. Runs take the recompute lock first: a task redelivered after its worker was killed waits for
+    the dead session to be rolled back, then finds the markers again and reaches the same rows.
     """
     _exclusive_recompute_lock()
     claimed = list(RecomputeMarker.objects.select_for_update().order_by("pk")[:1000])
@@ -185,9 +230,74 @@ def markers_process(*, today: date | None = None) -> int:
     earliest = min(marker.from_date for marker in claimed)
     commitment_ids = {marker.commitment_id for marker in claimed}
     quarters = [q for q in quarters_until(today or timezone.localdate()) if q.end >= earliest]
-    metrics_recompute(quarters=quarters, commitment_ids=commitment_ids)
+    if len(commitment_ids) > DELTA_LIMIT:
+        spans_rebuild(commitment_ids=commitment_ids)
+        _recompute_quarters(quarters=quarters, commitment_ids=commitment_ids)
+    else:
+        before = _spans_of(commitment_ids)
+        spans_rebuild(commitment_ids=commitment_ids)
+        missing = _adjust(quarters, commitment_ids, before, _spans_of(commitment_ids))
+        if missing:  # a scope with no row yet for some quarter: compute those scopes in full
+            _recompute_quarters(quarters=missing, commitment_ids=commitment_ids)
     RecomputeMarker.objects.filter(pk__in=[marker.pk for marker in claimed]).delete()
     return len(claimed)
+
+
+def _spans_of(commitment_ids: Collection[int]) -> dict[int, list[Span]]:
+    spans: dict[int, list[Span]] = defaultdict(list)
+    rows = DeliverySpan.objects.filter(commitment_id__in=commitment_ids).order_by("commitment_id", "starts")
+    for commitment_id, *values in rows.values_list("commitment_id", *Span.__dataclass_fields__):
+        spans[commitment_id].append(Span(*values))
+    return spans
+
+
+def _adjust(
+    quarters: list[Quarter],
+    commitment_ids: Collection[int],
+    before: dict[int, list[Span]],
+    after: dict[int, list[Span]],
+) -> list[Quarter]:
+    """Add each commitment's change of contribution to its scopes' live rows; return quarters lacking rows."""
+    keys = scope_keys(commitment_ids)
+    facts = Commitment.objects.filter(pk__in=commitment_ids).values_list("pk", "target_date", "deal__published_on")
+    changes: dict[tuple[Quarter, str, str], Counter[str]] = defaultdict(Counter)
+    for pk, target_date, published_on in facts:
+        for quarter in quarters:
+            previous_end = quarter.previous().end if quarter > FIRST_QUARTER else None
+            counted = published_on is not None and published_on <= quarter.end
+            old, new = (
+                contribution(
+                    spans.get(pk, []),
+                    day=quarter.end,
+                    period_start=quarter.start,
+                    previous_end=previous_end,
+                    target_date=target_date,
+                    counted=counted,
+                )
+                for spans in (before, after)
+            )
+            difference = Counter({name: new[name] - old[name] for name in DELIVERY_FIELDS if new[name] != old[name]})
+            if difference:
+                for scope_type, scope_key in keys[pk]:
+                    changes[(quarter, scope_type, scope_key)].update(difference)
+    # Scopes whose figures change alike are adjusted by one statement.
+    alike: dict[tuple[Quarter, frozenset[tuple[str, Any]]], list[tuple[str, str]]] = defaultdict(list)
+    for (quarter, scope_type, scope_key), change in changes.items():
+        nonzero = frozenset((name, value) for name, value in change.items() if value)
+        if nonzero:
+            alike[(quarter, nonzero)].append((scope_type, scope_key))
+    reporting = reporting_quarters_ensure()
+    now, missing = timezone.now(), set()
+    for (quarter, adjustment), scopes in alike.items():
+        matching = Q()
+        for scope_type, scope_key in scopes:
+            matching |= Q(scope_type=scope_type, scope_key=scope_key)
+        updated = QuarterMetric.objects.filter(matching, quarter=reporting[quarter], basis=Basis.LIVE).update(
+            computed_at=now, **{name: F(name) + value for name, value in adjustment}
+        )
+        if updated != len(scopes):
+            missing.add(quarter)
+    return sorted(missing)
 
 
 def oldest_pending_marker() -> Any:
