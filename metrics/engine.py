@@ -2,10 +2,14 @@
 
 A quarter's figures describe the state as of its last day: for each commitment, the latest approved
 update with an as-of date on or before that day (``commitments.models.LATEST_FIRST`` breaks ties).
-Per scope type there are four grouped queries, whatever the number of commitments: commitments
-(totals, targets passed), latest updates (status, confidence, progress, spending, freshness), movement
-against the previous quarter end, and funding. The results are merged per scope key, never per
-commitment.
+``span_rows`` turns the approved updates into delivery spans (``metrics.models.DeliverySpan``: each
+governing update with the day its successor takes over), so that state is a range lookup. Per scope
+type there are two grouped queries, whatever the number of commitments: the commitments joined to the
+span covering the day and the span covering the previous quarter end (counts, progress, spending,
+freshness, overdue, movement), and funding. The results are merged per scope key, never per commitment.
+
+``contribution`` reads the same rules for one commitment: what it adds to each of its scopes. The
+incremental recompute adjusts the stored rows by the change of a commitment's contribution.
 
 Only commitments of deals published by the day in question count. Money is summed like with like:
 new money, restated money and targets apart, and an amount that is ``part_of`` another of the same

@@ -180,8 +180,19 @@ class DeliverySpan(models.Model):
     Kept by ``metrics.services``, in the same transaction as the figures.
     """
 
-    commitment = models.ForeignKey("commitments.Commitment", on_delete=models.CASCADE, related_name="delivery_spans")
-    update = models.OneToOneField("commitments.StatusUpdate", on_delete=models.CASCADE, related_name="+")
+    # Derived rows, rewritten in bulk: no database-level foreign keys (their checks made a rebuild ten times
+    # slower). Django still deletes a commitment's spans with it; approved updates are never deleted, and a
+    # span carries the state it needs, so it points at its update for the record only.
+    commitment = models.ForeignKey(
+        "commitments.Commitment",
+        on_delete=models.CASCADE,
+        related_name="delivery_spans",
+        db_constraint=False,
+        db_index=False,  # the (commitment, starts) index serves
+    )
+    update = models.ForeignKey(
+        "commitments.StatusUpdate", on_delete=models.DO_NOTHING, related_name="+", db_constraint=False, db_index=False
+    )
     starts = models.DateField()
     ends = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=20)

@@ -9,14 +9,16 @@ database's write lock when it begins (``transaction_mode`` IMMEDIATE in the sett
 from __future__ import annotations
 
 import logging
+import operator
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
+from functools import reduce
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, Min, Q
+from django.db.models import Case, F, Min, Q, Value, When
 from django.utils import timezone
 
 from commitments.models import Commitment
@@ -62,16 +64,19 @@ def _exclusive_recompute_lock() -> None:
 def spans_rebuild(*, commitment_ids: Collection[int] | None = None) -> None:
     """Rewrite the delivery spans of ``commitment_ids`` (all, if None) from their approved updates.
 
-    One ``INSERT ... SELECT`` of the engine's span query, so no row passes through Python.
+    One ``INSERT ... SELECT`` of the engine's span query, so no row passes through Python. The workflow
+    keeps the spans current through the outbox; code that writes approved updates directly (seeding,
+    synthetic data) calls this afterwards.
     """
     spans = DeliverySpan.objects.all()
     if commitment_ids is not None:
         spans = spans.filter(commitment_id__in=commitment_ids)
-    spans._raw_delete(spans.db)  # derived rows with nothing depending on them: no signals or cascades to run
-    select, params = span_rows(commitment_ids).query.sql_with_params()
+    spans._raw_delete(spans.db)  # derived rows that nothing depends on: no signals or cascades to run
+    table = connection.ops.quote_name(DeliverySpan._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(column) for column in SPAN_COLUMNS)
+    select, params = span_rows(commitment_ids).query.sql_with_params()
     with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {DeliverySpan._meta.db_table} ({columns}) {select}", params)
+        cursor.execute(f"INSERT INTO {table} ({columns}) {select}", params)
 
 
 def quarters_until(day: date) -> list[Quarter]:
@@ -143,14 +148,17 @@ def metrics_recompute(
     """Recompute and store the live figures of ``quarters`` (all, if None).
 
     With ``commitment_ids``, only those commitments' spans and the scopes they belong to are recomputed.
-    Without, pending markers are processed first (so quarters outside ``quarters`` catch up too) and every
-    span is rewritten, which also takes in updates written outside the workflow (seeding, synthetic data).
-    Figures of a locked quarter keep their signed-off copy; the live rows then show what they would be now.
+    Without, pending markers are processed first, so that every quarter reflects the spans; a recompute of
+    every quarter (the nightly rebuild) also rewrites every span from the approved updates. Figures of a
+    locked quarter keep their signed-off copy; the live rows then show what they would be now.
     """
     _exclusive_recompute_lock()
-    if commitment_ids is None:
+    if commitment_ids is not None:
+        spans_rebuild(commitment_ids=commitment_ids)
+    else:
         markers_process()
-    spans_rebuild(commitment_ids=commitment_ids)
+        if quarters is None:
+            spans_rebuild()
     return _recompute_quarters(quarters=quarters, commitment_ids=commitment_ids)
 
 
@@ -280,22 +288,31 @@ def _adjust(
             if difference:
                 for scope_type, scope_key in keys[pk]:
                     changes[(quarter, scope_type, scope_key)].update(difference)
-    # Scopes whose figures change alike are adjusted by one statement.
-    alike: dict[tuple[Quarter, frozenset[tuple[str, Any]]], list[tuple[str, str]]] = defaultdict(list)
+    by_quarter: dict[Quarter, dict[tuple[str, str], Counter[str]]] = defaultdict(dict)
     for (quarter, scope_type, scope_key), change in changes.items():
-        nonzero = frozenset((name, value) for name, value in change.items() if value)
-        if nonzero:
-            alike[(quarter, nonzero)].append((scope_type, scope_key))
+        if any(change.values()):
+            by_quarter[quarter][(scope_type, scope_key)] = change
     reporting = reporting_quarters_ensure()
     now, missing = timezone.now(), set()
-    for (quarter, adjustment), scopes in alike.items():
-        matching = Q()
-        for scope_type, scope_key in scopes:
-            matching |= Q(scope_type=scope_type, scope_key=scope_key)
-        updated = QuarterMetric.objects.filter(matching, quarter=reporting[quarter], basis=Basis.LIVE).update(
-            computed_at=now, **{name: F(name) + value for name, value in adjustment}
+    for quarter, scopes in by_quarter.items():  # one statement per quarter, whatever the commitments
+        rows = QuarterMetric.objects.filter(quarter=reporting[quarter], basis=Basis.LIVE).filter(
+            reduce(operator.or_, (Q(scope_type=scope_type, scope_key=key) for scope_type, key in scopes))
         )
-        if updated != len(scopes):
+        adjustments = {
+            name: F(name)
+            + Case(
+                *(
+                    When(scope_type=scope_type, scope_key=key, then=Value(change[name]))
+                    for (scope_type, key), change in scopes.items()
+                    if change[name]
+                ),
+                default=Value(0),
+                output_field=QuarterMetric._meta.get_field(name),
+            )
+            for name in DELIVERY_FIELDS
+            if any(change[name] for change in scopes.values())
+        }
+        if rows.update(computed_at=now, **adjustments) != len(scopes):
             missing.add(quarter)
     return sorted(missing)
 

@@ -335,3 +335,77 @@ def test_updates_outside_review_do_not_count(user_with_role):
     metrics_recompute(quarters=[quarter])
     assert StatusUpdate.objects.filter(state=UpdateState.SUBMITTED).exists()
     assert stored(quarter) == oracle(quarter)
+
+
+def _approve_back_dated(references, editor, reviewer, as_of=date(2019, 6, 30)):
+    _apply([(reference, as_of, "delivered", "green", None, True) for reference in references], editor, reviewer)
+
+
+def test_incremental_queries_do_not_grow_with_the_commitments_approved(
+    user_with_role, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    metrics_recompute(quarters=CHECKED)
+    editor, reviewer = user_with_role(roles.EDITOR), user_with_role(roles.REVIEWER)
+    counts = []
+    for references in (SAMPLE[:1], SAMPLE[1:]):
+        with django_capture_on_commit_callbacks(execute=False):
+            _approve_back_dated(references, editor, reviewer)
+        with CaptureQueriesContext(connection) as queries:
+            assert markers_process(today=CHECKED[-1].end) == len(references)
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+    for quarter in CHECKED:
+        assert stored(quarter) == oracle(quarter), quarter.label
+
+
+def test_an_approval_reaching_a_quarter_without_rows_computes_them(user_with_role, django_capture_on_commit_callbacks):
+    metrics_recompute(quarters=CHECKED[:2])  # later quarters have no rows yet
+    editor, reviewer = user_with_role(roles.EDITOR), user_with_role(roles.REVIEWER)
+    with django_capture_on_commit_callbacks(execute=False):
+        _approve_back_dated(["SD2-PEOPLE-G1"], editor, reviewer)
+    markers_process(today=CHECKED[-1].end)
+    for quarter in CHECKED[:2]:
+        assert stored(quarter) == oracle(quarter), quarter.label
+    for quarter in CHECKED[2:]:
+        rows, expected = stored(quarter), oracle(quarter)
+        assert (ScopeType.TRACKER, TRACKER_KEY) in rows, quarter.label
+        assert rows == {key: expected[key] for key in rows}, quarter.label
+
+
+def test_processing_the_same_approval_twice_changes_nothing(user_with_role, django_capture_on_commit_callbacks):
+    metrics_recompute(quarters=CHECKED)
+    editor, reviewer = user_with_role(roles.EDITOR), user_with_role(roles.REVIEWER)
+    with django_capture_on_commit_callbacks(execute=False):
+        _approve_back_dated(["SD2-PEOPLE-G1"], editor, reviewer)
+    assert markers_process(today=CHECKED[-1].end) == 1
+    once = {quarter: stored(quarter) for quarter in CHECKED}
+    assert markers_process(today=CHECKED[-1].end) == 0
+    assert {quarter: stored(quarter) for quarter in CHECKED} == once
+    assert once[CHECKED[1]][(ScopeType.TRACKER, TRACKER_KEY)] == oracle(CHECKED[1])[(ScopeType.TRACKER, TRACKER_KEY)]
+
+
+def test_spending_reported_in_an_approval_reaches_the_figures(user_with_role, django_capture_on_commit_callbacks):
+    metrics_recompute(quarters=CHECKED)
+    editor, reviewer = user_with_role(roles.EDITOR), user_with_role(roles.REVIEWER)
+    funded = Commitment.objects.filter(funding__isnull=False, deal__code="SD2").first()
+    with django_capture_on_commit_callbacks(execute=False):
+        update = update_create(
+            commitment=funded,
+            author=editor,
+            as_of=date(2019, 9, 30),
+            status="in_progress",
+            confidence="amber",
+            progress=40,
+            narrative="Spending reported.",
+            funding_spent=Decimal("1250000.50"),
+        )
+        update_submit(update=update, user=editor)
+        update_approve(update=update, reviewer=reviewer)
+    before = stored(CHECKED[2])[(ScopeType.TRACKER, TRACKER_KEY)]["spent"]
+    markers_process(today=CHECKED[-1].end)
+    after = stored(CHECKED[2])[(ScopeType.TRACKER, TRACKER_KEY)]
+    assert after["spent"] - before == Decimal("1250000.50")
+    assert after == oracle(CHECKED[2])[(ScopeType.TRACKER, TRACKER_KEY)]
