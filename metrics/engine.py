@@ -74,6 +74,7 @@ class Scope:
     key: str | None
     label: str | None
     condition: dict[str, Any] = field(default_factory=dict)
+    many: bool = False  # a commitment can belong to several scopes of this type
 
 
 SCOPES: tuple[Scope, ...] = (
@@ -81,15 +82,16 @@ SCOPES: tuple[Scope, ...] = (
     Scope(ScopeType.DEAL, "deal__code", "deal__title"),
     Scope(ScopeType.FOUNDATION, "foundation__code", "foundation__name"),
     Scope(ScopeType.AREA, "area__code", "area__name", {"area__isnull": False}),
-    Scope(ScopeType.THEME, "themes__uuid", "themes__name", {"themes__isnull": False}),
+    Scope(ScopeType.THEME, "themes__uuid", "themes__name", {"themes__isnull": False}, many=True),
     Scope(ScopeType.ACTOR, "actor", "actor"),
     Scope(
         ScopeType.LEAD_ORGANISATION,
         "involvements__organisation__uuid",
         "involvements__organisation__name",
         {"involvements__role": OrganisationRole.LEAD},
+        many=True,
     ),
-    Scope(ScopeType.PROGRAMME, "programmes__uuid", "programmes__name", {"programmes__isnull": False}),
+    Scope(ScopeType.PROGRAMME, "programmes__uuid", "programmes__name", {"programmes__isnull": False}, many=True),
 )
 TRACKER_KEY = "all"
 
@@ -391,12 +393,15 @@ def contribution(
 def scope_keys(commitment_ids: Collection[int]) -> dict[int, list[tuple[str, str]]]:
     """The (scope type, scope key) pairs each commitment counts in, by commitment id."""
     keys: dict[int, list[tuple[str, str]]] = {pk: [] for pk in commitment_ids}
+    single = [(scope, scope.key) for scope in SCOPES if scope.key is not None and not scope.many]
+    rows = Commitment.objects.filter(pk__in=commitment_ids).order_by()
+    for pk, *values in rows.values_list("pk", *(key for _, key in single)):
+        keys[pk].append((ScopeType.TRACKER, TRACKER_KEY))
+        # A key is None only where the scope's condition excludes the commitment (no area).
+        keys[pk] += [(scope.scope_type, str(value)) for (scope, _), value in zip(single, values, strict=True) if value]
     for scope in SCOPES:
-        if scope.key is None:
-            for pk in keys:
-                keys[pk].append((scope.scope_type, TRACKER_KEY))
-            continue
-        rows = Commitment.objects.filter(pk__in=commitment_ids, **scope.condition).values_list("pk", scope.key)
-        for pk, key in rows.distinct():
-            keys[pk].append((scope.scope_type, str(key)))
+        if scope.many and scope.key is not None:
+            rows = Commitment.objects.filter(pk__in=commitment_ids, **scope.condition).order_by()
+            for pk, key in rows.values_list("pk", scope.key).distinct():
+                keys[pk].append((scope.scope_type, str(key)))
     return keys

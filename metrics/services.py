@@ -216,6 +216,8 @@ def markers_pending() -> bool:
     return RecomputeMarker.objects.exists()
 
 
+_FIGURE_FIELD_TYPES = {field.name: field for field in QuarterMetric._meta.concrete_fields}
+
 # Above this many commitments in one batch, recomputing their scopes set-based beats adjusting row by row.
 DELTA_LIMIT = 200
 
@@ -307,7 +309,7 @@ def _adjust(
                     if change[name]
                 ),
                 default=Value(0),
-                output_field=QuarterMetric._meta.get_field(name),
+                output_field=_FIGURE_FIELD_TYPES[name],
             )
             for name in DELIVERY_FIELDS
             if any(change[name] for change in scopes.values())
