@@ -3,10 +3,12 @@
 A quarter's figures describe the state as of its last day: for each commitment, the latest approved
 update with an as-of date on or before that day (``commitments.models.LATEST_FIRST`` breaks ties).
 ``span_rows`` turns the approved updates into delivery spans (``metrics.models.DeliverySpan``: each
-governing update with the day its successor takes over), so that state is a range lookup. Per scope
-type there are two grouped queries, whatever the number of commitments: the commitments joined to the
-span covering the day and the span covering the previous quarter end (counts, progress, spending,
-freshness, overdue, movement), and funding. The results are merged per scope key, never per commitment.
+governing update with the day its successor takes over), so that state is a range lookup. Two grouped
+queries cover every single-valued scope type (tracker, deal, foundation, area, actor) at once, and two
+more each many-valued type (theme, lead organisation, programme), whatever the number of commitments:
+the commitments joined to the span covering the day and the span covering the previous quarter end
+(counts, progress, spending, freshness, overdue, movement), and funding. The results are summed per
+scope key, never per commitment.
 
 ``contribution`` reads the same rules for one commitment: what it adds to each of its scopes. The
 incremental recompute adjusts the stored rows by the change of a commitment's contribution.
@@ -214,22 +216,43 @@ def compute_figures(
 
     ``period_start`` is the first day of the period (an update on or after it makes a commitment
     fresh, not stale); ``previous_end`` is the day movement is measured from. With ``commitment_ids``,
-    only the scopes those commitments belong to are computed (the figures of each are complete).
+    only the scopes those commitments belong to are returned (the figures of each are complete).
     """
     commitments = Commitment.objects.filter(deal__published_on__lte=day).annotate(now=_governing(day))
     if previous_end is not None:
-        commitments = commitments.annotate(before=_governing(previous_end))
+        commitments = commitments.annotate(
+            before=_governing(previous_end),
+            now_rank=_rank("now__status", _STATUS_RANK),
+            before_rank=Coalesce(_rank("before__status", _STATUS_RANK), Value(_NOT_STARTED_RANK)),
+            now_confidence_rank=_rank("now__confidence", _CONFIDENCE_RANK),
+            before_confidence_rank=_rank("before__confidence", _CONFIDENCE_RANK),
+        )
     funding = FundingAmount.objects.filter(commitment__isnull=False, commitment__deal__published_on__lte=day).exclude(
         part_of__isnull=False, part_of__nature=F("nature")
     )
+    state_aggregates = _state_aggregates(day, period_start, previous_end)
+    # Every commitment is in exactly one scope of each single-valued type (tracker, deal, foundation,
+    # area, actor): one query grouped by all their keys at once, summed per scope here, does for all of
+    # them what GROUPING SETS would (the ORM cannot write it). Many-valued types get a query each.
+    single = [scope for scope in SCOPES if not scope.many]
+    states = _rolled_up(commitments, single, "", state_aggregates)
+    money = _rolled_up(funding, single, "commitment__", _MONEY_AGGREGATES)
     results: list[Figures] = []
+    for scope in single:
+        keys = _keys_of(scope, commitment_ids)
+        wanted = {str(key) for key in keys} if keys is not None else None
+        scope_states = {key: row for key, row in states[scope.scope_type].items() if wanted is None or key in wanted}
+        results.extend(_assemble(scope, scope_states, money[scope.scope_type]))
     for scope in SCOPES:
+        if not scope.many:
+            continue
         keys = _keys_of(scope, commitment_ids)
         if keys is not None:
             # In the same filter() as the scope's own condition, so a many-to-many scope (themes,
             # programmes, lead organisations) is joined once and grouped by the row it was filtered on.
             scope = replace(scope, condition={**scope.condition, f"{scope.key}__in": keys})
-        results.extend(_scope_figures(scope, day, period_start, previous_end, commitments, funding))
+        scope_states = _grouped(commitments, scope, "", **state_aggregates)
+        results.extend(_assemble(scope, scope_states, _grouped(funding, scope, "commitment__", **_MONEY_AGGREGATES)))
     return results
 
 
@@ -238,6 +261,25 @@ def _keys_of(scope: Scope, commitment_ids: Collection[int] | None) -> list[Any] 
         return None
     rows = Commitment.objects.filter(pk__in=commitment_ids, **scope.condition).values_list(scope.key, flat=True)
     return list(set(rows))
+
+
+def _rolled_up(
+    queryset: QuerySet[Any], scopes: list[Scope], prefix: str, aggregates: dict[str, Any]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Group once by the keys of every (single-valued) scope type, then sum the groups per scope key."""
+    paths = {f"{prefix}{path}" for scope in scopes for path in (scope.key, scope.label) if path}
+    rows = queryset.values(*sorted(paths)).annotate(**aggregates).order_by()
+    rolled: dict[str, dict[str, dict[str, Any]]] = {scope.scope_type: {} for scope in scopes}
+    for row in rows:
+        for scope in scopes:
+            key = TRACKER_KEY if scope.key is None else row[f"{prefix}{scope.key}"]
+            if key is None:  # outside the scope type (a commitment with no area)
+                continue
+            label = row[f"{prefix}{scope.label}"] if scope.label else None
+            totals = rolled[scope.scope_type].setdefault(str(key), {"_label": label})
+            for name in aggregates:
+                totals[name] = totals.get(name, 0) + (row[name] or 0)
+    return rolled
 
 
 def _state_aggregates(day: date, period_start: date, previous_end: date | None) -> dict[str, Any]:
@@ -268,35 +310,10 @@ def _state_aggregates(day: date, period_start: date, previous_end: date | None) 
     return aggregates
 
 
-def _scope_figures(
-    scope: Scope,
-    day: date,
-    period_start: date,
-    previous_end: date | None,
-    commitments: QuerySet[Commitment],
-    funding: QuerySet[FundingAmount],
-) -> list[Figures]:
-    if previous_end is not None:
-        commitments = commitments.annotate(
-            now_rank=_rank("now__status", _STATUS_RANK),
-            before_rank=Coalesce(
-                _rank("before__status", _STATUS_RANK), Value(_STATUS_RANK[DeliveryStatus.NOT_STARTED])
-            ),
-            now_confidence_rank=_rank("now__confidence", _CONFIDENCE_RANK),
-            before_confidence_rank=_rank("before__confidence", _CONFIDENCE_RANK),
-        )
-    states = _grouped(commitments, scope, "", **_state_aggregates(day, period_start, previous_end))
-    money = _grouped(
-        funding,
-        scope,
-        "commitment__",
-        **_money_aggregates(AmountNature.NEW_MONEY, "new_money"),
-        new_money_open_ended=Count("pk", filter=Q(nature=AmountNature.NEW_MONEY, high__isnull=True)),
-        **_money_aggregates(AmountNature.RESTATED, "restated"),
-        **_money_aggregates(AmountNature.TARGET, "target"),
-    )
+def _assemble(scope: Scope, states: dict[str, dict[str, Any]], money: dict[str, dict[str, Any]]) -> list[Figures]:
     figures = []
-    for key, state in states.items():
+    for key, grouped in states.items():
+        state = dict(grouped)
         label = state.pop("_label", None) or ("All commitments" if scope.key is None else key)
         if scope.scope_type == ScopeType.ACTOR:
             label = Actor(key).label
@@ -321,6 +338,14 @@ def _money_aggregates(nature: str, name: str) -> dict[str, Any]:
         f"{name}_low": Coalesce(Sum(Coalesce("low", Value(ZERO)), filter=of_nature), Value(ZERO)),
         f"{name}_high": Coalesce(Sum(Coalesce("high", "low"), filter=of_nature), Value(ZERO)),
     }
+
+
+_MONEY_AGGREGATES: dict[str, Any] = {
+    **_money_aggregates(AmountNature.NEW_MONEY, "new_money"),
+    "new_money_open_ended": Count("pk", filter=Q(nature=AmountNature.NEW_MONEY, high__isnull=True)),
+    **_money_aggregates(AmountNature.RESTATED, "restated"),
+    **_money_aggregates(AmountNature.TARGET, "target"),
+}
 
 
 # --- one commitment at a time: what the incremental recompute adds and takes away ------------------------
