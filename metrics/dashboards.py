@@ -210,12 +210,35 @@ class Overview:
 
 
 def overview_read(period: Period, quarters: list[ReportingQuarter]) -> Overview:
-    """Everything the overview shows."""
-    figures = quarter_figures(
-        period, [ScopeType.TRACKER, ScopeType.DEAL, ScopeType.FOUNDATION, ScopeType.AREA, ScopeType.ACTOR]
-    )
+    """Everything the overview shows (the previous quarter's whole-tracker row comes in the same query)."""
+    types = [ScopeType.TRACKER, ScopeType.DEAL, ScopeType.FOUNDATION, ScopeType.AREA, ScopeType.ACTOR]
     previous_quarter = quarter_row(quarters, period.quarter.previous())
-    previous = tracker_figures(previous_quarter) if previous_quarter is not None else None
+    figures: dict[str, list[ScopeFigures]]
+    if period.as_of is not None:
+        figures = quarter_figures(period, types)
+        previous = tracker_figures(previous_quarter) if previous_quarter is not None else None
+    else:
+        wanted = [period.reporting] + ([previous_quarter] if previous_quarter is not None else [])
+        rows = list(
+            QuarterMetric.objects.filter(quarter__in=wanted, scope_type__in=types).exclude(
+                ~Q(quarter=period.reporting), ~Q(scope_type=ScopeType.TRACKER)
+            )
+        )
+        locked = {row.pk for row in wanted if row.is_locked}
+        shown = _as_shown(
+            [r for r in rows if r.quarter_id == period.reporting.pk], locked=period.reporting.pk in locked
+        )
+        figures = {scope_type: [] for scope_type in types}
+        for (_, scope_type, _), item in shown.items():
+            figures[scope_type].append(item)
+        for items in figures.values():
+            items.sort(key=lambda item: (str(item.scope_label).lower(), item.scope_key))
+        previous = None
+        if previous_quarter is not None:
+            before = _as_shown(
+                [r for r in rows if r.quarter_id == previous_quarter.pk], locked=previous_quarter.pk in locked
+            )
+            previous = next(iter(before.values()), None)
     tracker = figures[ScopeType.TRACKER]
     return Overview(
         period=period,

@@ -14,6 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.http import Http404, HttpResponse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
 
@@ -44,6 +46,23 @@ class Cell:
     header: bool = False
     hint: str = ""
 
+    def html(self) -> SafeString:
+        """The cell as a GOV.UK table cell (built here rather than in a template: tables can be long)."""
+        if self.href:
+            hidden = (
+                format_html('<span class="govuk-visually-hidden">{}</span>', "Area: ") if self.hint == "area" else ""
+            )
+            content = format_html('<a class="govuk-link" href="{}">{}{}</a>', self.href, hidden, self.text)
+        elif self.tag:
+            content = format_html('<strong class="govuk-tag {}">{}</strong>', self.tag, self.text)
+        else:
+            content = format_html("{}", self.text)
+        if self.header:
+            indent = " lsis-indent" if self.hint == "area" else ""
+            return format_html('<th scope="row" class="govuk-table__header{}">{}</th>', indent, content)
+        numeric = " govuk-table__cell--numeric" if self.numeric else ""
+        return format_html('<td class="govuk-table__cell{}">{}</td>', numeric, content)
+
 
 @dataclass
 class Table:
@@ -55,6 +74,14 @@ class Table:
     rows: list[list[Cell]] = field(default_factory=list)
     numeric_from: int = 1  # columns from this one on hold numbers
     empty: str = "Nothing to show."
+
+    def body_html(self) -> SafeString:
+        """The table's rows as HTML."""
+        return mark_safe(  # noqa: S308 - every cell is built with format_html, which escapes
+            "".join(
+                '<tr class="govuk-table__row">' + "".join(cell.html() for cell in row) + "</tr>" for row in self.rows
+            )
+        )
 
     def add(self, *cells: Cell | str | int | Decimal | None) -> None:
         """Append a row; plain values become cells (numbers right-aligned)."""

@@ -16,13 +16,17 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 
 from commitments.delivery import DeliveryConfidence
 from commitments.models import Commitment, OrganisationKind
@@ -57,13 +61,28 @@ class BadInputError(Exception):
         self.errors = errors
 
 
+def may_read_dashboards(user: Any) -> bool:
+    """Whether the user's roles include reading the quarterly figures (``commitments.roles``), in one query.
+
+    The same answer as ``user.has_perm(VIEW_PERMISSION)``, which would read the user's and the groups'
+    permissions in two queries on every page.
+    """
+    if not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    app_label, codename = VIEW_PERMISSION.split(".")
+    granted = Q(group__user=user) | Q(user=user)
+    return Permission.objects.filter(granted, content_type__app_label=app_label, codename=codename).exists()
+
+
 def dashboard(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Sign-in, the permission to read figures, and bad input answered with a 400 page."""
 
     @login_required
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.has_perm(VIEW_PERMISSION):
+        if not may_read_dashboards(request.user):
             raise PermissionDenied("Your role does not include the board dashboards.")
         try:
             return view(request, *args, **kwargs)
@@ -102,10 +121,20 @@ def period_query(period: Period, **extra: Any) -> str:
     return "?" + urlencode(params)
 
 
+def quarter_options(quarters: list[ReportingQuarter], selected: Quarter | None) -> SafeString:
+    """The quarter selector's options, latest first, signed-off quarters marked (built here: there are many)."""
+    options = []
+    for position, row in enumerate(reversed(quarters)):
+        label = row.quarter.label + (" (signed off)" if row.is_locked else "") + (" (latest)" if position == 0 else "")
+        chosen = mark_safe(" selected") if row.quarter == selected else ""
+        options.append(format_html('<option value="{}"{}>{}</option>', row.quarter.label, chosen, label))
+    return mark_safe("".join(options))  # noqa: S308 - each option is built with format_html
+
+
 def _context(request: HttpRequest, period: Period, quarters: list[ReportingQuarter], **extra: Any) -> dict[str, Any]:
     return {
         "period": period,
-        "quarters": list(reversed(quarters)),
+        "quarter_options": quarter_options(quarters, None if period.as_of else period.quarter),
         "period_query": period_query(period),
         "updating": markers_pending(),
         "today": timezone.localdate(),
@@ -639,7 +668,8 @@ def changes(request: HttpRequest) -> HttpResponse:
         "changes": data,
         "since": since,
         "until": until,
-        "quarters": list(reversed(quarters)),
+        "since_options": quarter_options(quarters, since),
+        "until_options": quarter_options(quarters, until),
         "updating": markers_pending(),
         "page": "changes",
     }
