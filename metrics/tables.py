@@ -11,10 +11,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from html import escape
 from typing import Any
 
 from django.http import Http404, HttpResponse
-from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
@@ -46,22 +46,19 @@ class Cell:
     header: bool = False
     hint: str = ""
 
-    def html(self) -> SafeString:
-        """The cell as a GOV.UK table cell (built here rather than in a template: tables can be long)."""
+    def html(self) -> str:
+        """The cell as a GOV.UK table cell, escaped (built here with the standard library: tables can be long)."""
+        content = escape(self.text)
         if self.href:
-            hidden = (
-                format_html('<span class="govuk-visually-hidden">{}</span>', "Area: ") if self.hint == "area" else ""
-            )
-            content = format_html('<a class="govuk-link" href="{}">{}{}</a>', self.href, hidden, self.text)
+            hidden = '<span class="govuk-visually-hidden">Area: </span>' if self.hint == "area" else ""
+            content = f'<a class="govuk-link" href="{escape(self.href)}">{hidden}{content}</a>'
         elif self.tag:
-            content = format_html('<strong class="govuk-tag {}">{}</strong>', self.tag, self.text)
-        else:
-            content = format_html("{}", self.text)
+            content = f'<strong class="govuk-tag {escape(self.tag)}">{content}</strong>'
         if self.header:
             indent = " lsis-indent" if self.hint == "area" else ""
-            return format_html('<th scope="row" class="govuk-table__header{}">{}</th>', indent, content)
+            return f'<th scope="row" class="govuk-table__header{indent}">{content}</th>'
         numeric = " govuk-table__cell--numeric" if self.numeric else ""
-        return format_html('<td class="govuk-table__cell{}">{}</td>', numeric, content)
+        return f'<td class="govuk-table__cell{numeric}">{content}</td>'
 
 
 @dataclass
@@ -77,7 +74,7 @@ class Table:
 
     def body_html(self) -> SafeString:
         """The table's rows as HTML."""
-        return mark_safe(  # noqa: S308 - every cell is built with format_html, which escapes
+        return mark_safe(  # noqa: S308 - every cell escapes its text, link and tag
             "".join(
                 '<tr class="govuk-table__row">' + "".join(cell.html() for cell in row) + "</tr>" for row in self.rows
             )

@@ -25,7 +25,7 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from commitments.delivery import DeliveryConfidence
@@ -129,6 +129,18 @@ def quarter_options(quarters: list[ReportingQuarter], selected: Quarter | None) 
         chosen = mark_safe(" selected") if row.quarter == selected else ""
         options.append(format_html('<option value="{}"{}>{}</option>', row.quarter.label, chosen, label))
     return mark_safe("".join(options))  # noqa: S308 - each option is built with format_html
+
+
+def choice_options(form: Any, name: str) -> SafeString:
+    """A filter's options with the chosen one selected (built here: Django's widget templates are slow)."""
+    chosen = str(form.data.get(name, ""))
+    return mark_safe(  # noqa: S308 - values and labels are escaped
+        "".join(
+            f'<option value="{escape(str(value))}"{" selected" if str(value) == chosen else ""}>'
+            f"{escape(str(label))}</option>"
+            for value, label in form.fields[name].choices
+        )
+    )
 
 
 def _context(request: HttpRequest, period: Period, quarters: list[ReportingQuarter], **extra: Any) -> dict[str, Any]:
@@ -473,6 +485,7 @@ def scope_detail(request: HttpRequest, scope_type: str, scope_key: str) -> HttpR
         filters=filters,
         page_obj=page,
         charts=charts,
+        filter_options={name: choice_options(filters, name) for name in ("status", "confidence", "sort", "order")},
         sort_links=_sort_links(period, base_filters, options["sort"], options["order"]),
         page_query=period_query(period, **base_filters, sort=options["sort"], order=options["order"]),
         scope_name=ScopeType(scope_type).label if scope_type in ScopeType.values else scope_type,

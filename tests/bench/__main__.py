@@ -1,7 +1,7 @@
 """Entry point of ``python -m tests.bench`` (``make bench``).
 
 ``python -m tests.bench [options]`` runs the spreadsheet import benchmark (with those options), then the
-metrics benchmark with its defaults; ``python -m tests.bench import ...`` only the first,
+metrics and the dashboards benchmarks with their defaults; ``python -m tests.bench import ...`` only the first,
 ``python -m tests.bench metrics ...`` only the second; ``python -m tests.bench dashboards ...`` times the board
 dashboards' pages.
 """
@@ -32,7 +32,10 @@ def main() -> int:
     if argv[:1] == ["import"]:
         return run(argv[1:])
     run(argv)
-    return metrics.run([])
+    metrics.run([])
+    from tests.bench import dashboards
+
+    return dashboards.run([])
 
 
 if __name__ == "__main__":
