@@ -346,6 +346,8 @@ def scope_commitments(scope_type: str, scope_key: str) -> CommitmentQuerySet:
     if scope is None:
         raise UnknownScopeError(scope_type)
     if scope.key is None:
+        if scope_key != TRACKER_KEY:
+            raise UnknownScopeError(scope_key)
         return Commitment.objects.all()
     try:
         return Commitment.objects.filter(**{scope.key: scope_key, **scope.condition})

@@ -56,8 +56,8 @@ class PeriodForm(forms.Form):
         return day
 
 
-class ComparisonForm(forms.Form):
-    """Two quarters to compare: what changed from the end of one to the end of the other."""
+class ComparisonForm(PeriodForm):
+    """Two quarters to compare: what changed from the end of one to the end of the other (or an as-of day)."""
 
     since = QuarterField(required=False, label="From the end of")
     until = QuarterField(required=False, label="To the end of")
@@ -66,6 +66,9 @@ class ComparisonForm(forms.Form):
         """The first quarter must come before the second."""
         cleaned = super().clean() or {}
         since, until = cleaned.get("since"), cleaned.get("until")
+        as_of = cleaned.get("as_of")
+        if since is not None and as_of is not None and since.end >= as_of:
+            self.add_error("since", "Choose a quarter that ends before the as-of date.")
         if since is not None and until is not None and since >= until:
             self.add_error("since", "Choose a quarter before the one you compare it with.")
         return cleaned

@@ -71,6 +71,26 @@ class Table:
     rows: list[list[Cell]] = field(default_factory=list)
     numeric_from: int = 1  # columns from this one on hold numbers
     empty: str = "Nothing to show."
+    # column index -> (link that sorts by it, its aria-sort state: ascending, descending or none)
+    sort_links: dict[int, tuple[str, str]] = field(default_factory=dict)
+
+    def head_html(self) -> SafeString:
+        """The header row; sortable columns are links that say how the table is sorted."""
+        cells = []
+        for index, header in enumerate(self.headers):
+            numeric = " govuk-table__header--numeric" if index >= self.numeric_from else ""
+            text = escape(header)
+            sort = ""
+            if index in self.sort_links:
+                href, state = self.sort_links[index]
+                sort = f' aria-sort="{state}"'
+                hint = {"ascending": " (sorted ascending)", "descending": " (sorted descending)"}.get(state, "")
+                text = (
+                    f'<a class="govuk-link lsis-sort" href="{escape(href)}">{text}'
+                    f'<span class="govuk-visually-hidden">{hint or ", sort by this column"}</span></a>'
+                )
+            cells.append(f'<th scope="col" class="govuk-table__header{numeric}"{sort}>{text}</th>')
+        return mark_safe('<tr class="govuk-table__row">' + "".join(cells) + "</tr>")  # noqa: S308 - escaped above
 
     def body_html(self) -> SafeString:
         """The table's rows as HTML."""

@@ -457,7 +457,18 @@ def scope_detail(request: HttpRequest, scope_type: str, scope_key: str) -> HttpR
             Cell(money_range(item.new_money_low, item.new_money_high), numeric=True),
             Cell(money(item.spent), numeric=True),
         )
-    listing = commitments_table(listed, "commitments", f"Commitments of {history.label} on {day_text(period.day)}")
+    listing = commitments_table(
+        listed,
+        "commitments",
+        f"Commitments of {history.label} on {day_text(period.day)}",
+        query="" if period.is_current else period_query(period),
+    )
+    base_filters = {key: request.GET.get(key, "") for key in ("status", "confidence", "overdue")}
+    sort_links = _sort_links(period, base_filters, options["sort"], options["order"])
+    listing.sort_links = {
+        column: (sort_links[key]["href"] + "#commitments", sort_links[key]["aria_sort"])
+        for column, key in SORT_COLUMNS.items()
+    }
     charts = [
         _chart(
             "over_time_chart",
@@ -476,7 +487,6 @@ def scope_detail(request: HttpRequest, scope_type: str, scope_key: str) -> HttpR
             kind="line",
         )
     ]
-    base_filters = {key: request.GET.get(key, "") for key in ("status", "confidence", "overdue")}
     context = _context(
         request,
         period,
@@ -486,12 +496,26 @@ def scope_detail(request: HttpRequest, scope_type: str, scope_key: str) -> HttpR
         page_obj=page,
         charts=charts,
         filter_options={name: choice_options(filters, name) for name in ("status", "confidence", "sort", "order")},
-        sort_links=_sort_links(period, base_filters, options["sort"], options["order"]),
+        sort_links=sort_links,
+        back=_back_link(period, scope_type),
         page_query=period_query(period, **base_filters, sort=options["sort"], order=options["order"]),
         scope_name=ScopeType(scope_type).label if scope_type in ScopeType.values else scope_type,
         page="breakdown",
     )
     return _respond(request, "dashboards/scope.html", context, [over_time, listing], f"{scope_type}-{scope_key}")
+
+
+SORT_COLUMNS = {0: "reference", 2: "status", 3: "confidence", 4: "progress", 5: "target", 6: "updated"}
+
+
+def _back_link(period: Period, scope_type: str) -> tuple[str, str]:
+    """Where "back" goes from a scope's page: its breakdown (areas are in the foundations'), or the overview."""
+    if scope_type == ScopeType.AREA:
+        scope_type = ScopeType.FOUNDATION
+    if scope_type in dashboards.BREAKDOWN_SCOPES:
+        url = reverse("dashboards:breakdown", args=[scope_type]) + period_query(period)
+        return url, f"Back to {dashboards.BREAKDOWN_SCOPES[scope_type].lower()}"
+    return reverse("dashboards:overview") + period_query(period), "Back to the overview"
 
 
 def _sort_links(period: Period, filters: dict[str, str], current: str, order: str) -> dict[str, dict[str, str]]:
@@ -503,7 +527,7 @@ def _sort_links(period: Period, filters: dict[str, str], current: str, order: st
     return links
 
 
-def commitments_table(rows: Any, table_id: str, caption: str) -> Table:
+def commitments_table(rows: Any, table_id: str, caption: str, query: str = "") -> Table:
     """Commitments with their state (annotated by ``commitments_on``), each linking to its page."""
     table = Table(
         table_id,
@@ -516,7 +540,7 @@ def commitments_table(rows: Any, table_id: str, caption: str) -> Table:
         text = row.text if len(row.text) <= 140 else row.text[:137].rstrip() + "…"
         progress = "" if row.state_progress is None else f"{row.state_progress}%"
         table.add(
-            Cell(row.reference, href=reverse("dashboards:commitment", args=[row.reference]), header=True),
+            Cell(row.reference, href=reverse("dashboards:commitment", args=[row.reference]) + query, header=True),
             Cell(text),
             status_cell(row.state_status),
             confidence_cell(row.state_confidence),
@@ -529,17 +553,31 @@ def commitments_table(rows: Any, table_id: str, caption: str) -> Table:
 
 @dashboard
 def commitment_detail(request: HttpRequest, reference: str) -> HttpResponse:
-    """One commitment as printed, with its organisations, money, links and approved updates."""
+    """One commitment as printed, with its organisations, money, links and approved updates.
+
+    With ``as_of`` (or a past ``quarter``), the state and timeline are as they stood on that day.
+    """
+    form = PeriodForm(request.GET)
+    if not form.is_valid():
+        raise BadInputError(_errors(form))
+    quarter: Quarter | None = form.cleaned_data["quarter"]
+    as_of: date | None = form.cleaned_data["as_of"]
+    day = as_of or (quarter.end if quarter is not None and quarter.end < timezone.localdate() else None)
     commitment = dashboards.commitment_for_page(reference)
     if commitment is None:
         raise Http404(f"There is no commitment {reference}.")
+    timeline = [
+        update
+        for update in commitment.approved_updates  # type: ignore[attr-defined]
+        if day is None or update.as_of <= day
+    ]
     updates = Table(
         "updates",
         "Approved updates, latest first",
         ["As of", "Status", "Confidence", "Progress", "Spent", "Narrative", "Evidence"],
         numeric_from=9,
     )
-    for update in commitment.approved_updates:  # type: ignore[attr-defined]
+    for update in timeline:
         evidence = "; ".join(f"{link.title} <{link.url}>" for link in update.evidence_links.all())
         if update.source_document_id:
             evidence = "; ".join(filter(None, [f"{update.source_document}: “{update.source_quote}”", evidence]))
@@ -575,7 +613,10 @@ def commitment_detail(request: HttpRequest, reference: str) -> HttpResponse:
     context = {
         "commitment": commitment,
         "updating": markers_pending(),
-        "latest_update": commitment.approved_updates[0] if commitment.approved_updates else None,  # type: ignore[attr-defined]
+        "timeline": timeline,
+        "state": timeline[0] if timeline else None,
+        "day": day,
+        "as_of": as_of,
         "page": "breakdown",
     }
     return _respond(request, "dashboards/commitment.html", context, [updates, funding, organisations], reference)
@@ -667,7 +708,8 @@ def changes(request: HttpRequest) -> HttpResponse:
         raise BadInputError(_errors(form))
     if len(quarters) < 2:
         raise Http404("There are not yet two quarters to compare.")
-    until = form.cleaned_data["until"] or quarters[-1].quarter
+    as_of: date | None = form.cleaned_data["as_of"]
+    until = Quarter.containing(as_of) if as_of else form.cleaned_data["until"] or quarters[-1].quarter
     since = form.cleaned_data["since"] or until.previous()
     for quarter in (since, until):
         if dashboards.quarter_row(quarters, quarter) is None:
@@ -675,12 +717,13 @@ def changes(request: HttpRequest) -> HttpResponse:
     if since >= until:
         raise BadInputError({"From the end of": ["Choose a quarter before the one you compare it with."]})
     data = dashboards.changes_between(
-        since.end, until.end, quarters, updates_limit=None if request.GET.get("download") else 200
+        since.end, as_of or until.end, quarters, updates_limit=None if request.GET.get("download") else 200
     )
     context = {
         "changes": data,
         "since": since,
         "until": until,
+        "as_of": as_of,
         "since_options": quarter_options(quarters, since),
         "until_options": quarter_options(quarters, until),
         "updating": markers_pending(),
@@ -741,14 +784,15 @@ def _board_pack(request: HttpRequest) -> tuple[dict[str, Any], list[Table]]:
     red = dashboards.commitments_on(Commitment.objects.all(), period, confidence=DeliveryConfidence.RED)
     amber_red = dashboards.commitments_on(Commitment.objects.all(), period, confidence=DeliveryConfidence.AMBER_RED)
     change_tables = [t for t in _changes_tables(changes_data) if t.id != "new_updates"]
+    past = "" if period.is_current else period_query(period)
     tables = [
         headline_table(data.tracker, data.previous, previous_label),
         money_table(data.tracker),
         foundations_table(period, data.foundations),
         figures_table("actors", "By actor", "Actor", period, data.actors),
         *change_tables,
-        commitments_table(red, "red", "Commitments rated red"),
-        commitments_table(amber_red, "amber_red", "Commitments rated amber/red"),
+        commitments_table(red, "red", "Commitments rated red", query=past),
+        commitments_table(amber_red, "amber_red", "Commitments rated amber/red", query=past),
     ]
     context = _context(request, period, quarters, overview=data, changes=changes_data, page="board-pack")
     return context, tables

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.db import connection
@@ -265,3 +265,37 @@ def test_queries_per_page_do_not_grow_with_the_commitments(board, figures):
     assert _queries(board, single) <= 20
     assert _queries(board, reverse("dashboards:commitment", args=[busy.reference])) <= 20
     assert _queries(board, OVERVIEW) <= 12
+
+
+def test_the_commitment_page_travels_in_time(board, figures):
+    update = StatusUpdate.objects.approved().order_by("as_of").first()
+    url = reverse("dashboards:commitment", args=[update.commitment.reference])
+    before = board.get(url, {"as_of": (update.as_of - timedelta(days=1)).isoformat()})
+    assert "You are looking at the figures as of" in _text(before)
+    assert before.context["state"] is None or before.context["state"].as_of < update.as_of
+    assert all(item.as_of < update.as_of for item in before.context["timeline"])
+    on = board.get(url, {"as_of": update.as_of.isoformat()})
+    assert update in on.context["timeline"]
+
+
+def test_what_changed_up_to_an_as_of_date(board, figures):
+    response = board.get(reverse("dashboards:changes"), {"since": "2019-20 Q1", "as_of": "2019-09-15"})
+    assert response.status_code == 200
+    assert response.context["changes"].later == date(2019, 9, 15)
+    assert "You are looking at the figures as of 15 September 2019" in _text(response)
+    refused = board.get(reverse("dashboards:changes"), {"since": "2019-20 Q2", "as_of": "2019-09-15"})
+    assert refused.status_code == 400
+
+
+def test_the_commitment_list_sorts_by_its_column_headers(board, figures):
+    url = reverse("dashboards:scope", args=["tracker", TRACKER_KEY])
+    response = board.get(url, {"sort": "target"})
+    listing = response.context["tables"]["commitments"]
+    href, state = listing.sort_links[5]
+    assert state == "ascending"
+    assert 'aria-sort="ascending"' in response.content.decode()
+    descending = board.get(url + href.split("#")[0])
+    dates = [row[5].text for row in descending.context["tables"]["commitments"].rows]
+    assert descending.context["tables"]["commitments"].sort_links[5][1] == "descending"
+    assert dates
+    assert board.get(reverse("dashboards:scope", args=["tracker", "everything"])).status_code == 404
