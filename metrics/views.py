@@ -576,6 +576,7 @@ def commitment_detail(request: HttpRequest, reference: str) -> HttpResponse:
         "Approved updates, latest first",
         ["As of", "Status", "Confidence", "Progress", "Spent", "Narrative", "Evidence"],
         numeric_from=9,
+        empty="No approved updates yet.",
     )
     for update in timeline:
         evidence = "; ".join(f"{link.title} <{link.url}>" for link in update.evidence_links.all())
@@ -591,7 +592,11 @@ def commitment_detail(request: HttpRequest, reference: str) -> HttpResponse:
             evidence,
         )
     funding = Table(
-        "funding", "Money", ["Amount as written", "Nature", "Funder", "Programme", "Part of", "Period"], numeric_from=9
+        "funding",
+        "Money",
+        ["Amount as written", "Nature", "Funder", "Programme", "Part of", "Period"],
+        numeric_from=9,
+        empty="The documents attach no money to this commitment.",
     )
     for amount in commitment.funding.all():
         funding.add(
@@ -607,7 +612,9 @@ def commitment_detail(request: HttpRequest, reference: str) -> HttpResponse:
             else "",
             amount.period_text,
         )
-    organisations = Table("organisations", "Organisations", ["Organisation", "Role"], numeric_from=9)
+    organisations = Table(
+        "organisations", "Organisations", ["Organisation", "Role"], numeric_from=9, empty="No organisation is named."
+    )
     for involvement in commitment.involvements.all():
         organisations.add(Cell(involvement.organisation.name, header=True), involvement.get_role_display())
     context = {
