@@ -14,7 +14,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, F, Q, Sum, Value
+from django.core.exceptions import ValidationError
+from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -351,7 +352,7 @@ def scope_commitments(scope_type: str, scope_key: str) -> CommitmentQuerySet:
         return Commitment.objects.all()
     try:
         return Commitment.objects.filter(**{scope.key: scope_key, **scope.condition})
-    except Exception as error:  # a malformed UUID: no such scope
+    except ValidationError as error:  # a malformed UUID: no such scope
         raise UnknownScopeError(scope_key) from error
 
 
@@ -376,8 +377,6 @@ def commitments_on(
     descending: bool = False,
 ) -> CommitmentQuerySet:
     """Commitments counted on the period's day with their state then, filtered and sorted (one query)."""
-    from django.db.models import Case, IntegerField, When
-
     day = period.day
     rows: Any = (  # annotated: the plugin cannot see the state_* names
         commitments.filter(deal__published_on__lte=day)
@@ -441,10 +440,6 @@ class Movement:
         if before[0] != after[0]:
             return 1 if after[0] > before[0] else -1
         return (after[1] > before[1]) - (after[1] < before[1])
-
-    def status_label(self, value: str) -> str:
-        """The label of a status value."""
-        return str(DeliveryStatus(value).label)
 
     @property
     def before_text(self) -> str:

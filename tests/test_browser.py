@@ -178,9 +178,17 @@ def test_a_board_member_drills_down_from_a_foundation_to_a_commitments_evidence(
     page.click("table#table-foundations >> a:text-is('Ideas')")
     assert "/scope/foundation/" in page.url
     assert page.locator("h1").inner_text() == "Ideas"
+    # Sort by the last update, latest first (the column header twice), to reach a commitment with evidence.
+    for state in ("ascending", "descending"):
+        page.click("table#table-commitments thead a:has-text('Last update')")
+        assert page.locator("table#table-commitments th:has-text('Last update')").get_attribute("aria-sort") == state
     page.click("table#table-commitments tbody a >> nth=0")
     assert "/commitments/" in page.url
-    assert page.locator("h2:text('Timeline')").is_visible()
+    timeline = page.locator("ol.lsis-timeline > li")
+    assert timeline.count() >= 1
+    assert "Reported in" in timeline.first.inner_text()
+    assert not page.locator("table#table-updates").is_visible()
+    page.click("summary:has-text('The updates as a table')")
     assert page.locator("table#table-updates").is_visible()
 
 
