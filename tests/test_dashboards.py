@@ -299,3 +299,16 @@ def test_the_commitment_list_sorts_by_its_column_headers(board, figures):
     assert descending.context["tables"]["commitments"].sort_links[5][1] == "descending"
     assert dates
     assert board.get(reverse("dashboards:scope", args=["tracker", "everything"])).status_code == 404
+
+
+def test_repeated_failed_sign_ins_lock_the_account_out(client, user_with_role, figures, settings):
+    settings.AXES_ENABLED = True
+    settings.AXES_FAILURE_LIMIT = 2
+    user = user_with_role(roles.BOARD_MEMBER, username="forgetful")
+    user.set_password("the-right-password-at-last")
+    user.save()
+    for _ in range(2):
+        client.post(reverse("login"), {"username": "forgetful", "password": "wrong"})
+    locked = client.post(reverse("login"), {"username": "forgetful", "password": "the-right-password-at-last"})
+    assert locked.status_code == 429
+    assert client.get(OVERVIEW).status_code == 302
