@@ -37,7 +37,7 @@ run: install ## Migrate, load the Sector Deal data and demo users, and serve on 
 	$(MANAGE) create_demo_users
 	@echo ""
 	@echo "  LSIS Tracker is starting on http://$(HOST):$(PORT)/"
-	@echo "  Sign in at http://$(HOST):$(PORT)/admin/ as admin, editor, reviewer, board or partner,"
+	@echo "  Dashboards at http://$(HOST):$(PORT)/, the admin at /admin/: sign in as admin, editor, reviewer, board or partner,"
 	@echo "  password: $${DEMO_PASSWORD:-lsis-demo-only}   (demo users exist for local use only)"
 	@echo "  Database: $${DATABASE_URL:-SQLite file db.sqlite3}; tasks: $${CELERY_BROKER_URL:+a Celery worker on }$${CELERY_BROKER_URL:-run in-process (no broker set)}"
 	@echo ""

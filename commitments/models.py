@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
@@ -255,6 +255,58 @@ class CommitmentQuerySet(models.QuerySet["Commitment"]):
             commitment=models.OuterRef("pk"), state=UpdateState.APPROVED, as_of__range=(start, end)
         )
         return self.exclude(models.Exists(approved_in_period))
+
+    def with_state_on(self, day: date | None, *, prefix: str = "state") -> CommitmentQuerySet:
+        """Annotate the delivery state as of ``day`` (``None``: now).
+
+        Adds ``<prefix>_status``, ``_confidence``, ``_progress`` and ``_as_of`` (the date of the update the
+        state comes from). Now is the stored state, which the approval service keeps equal to the latest
+        approved update; an earlier day reads the latest approved update on or before it (``LATEST_FIRST``),
+        and without one the commitment is not started.
+        """
+        if day is None:
+            return self.annotate(
+                **{
+                    f"{prefix}_status": models.F("delivery_status"),
+                    f"{prefix}_confidence": models.F("delivery_confidence"),
+                    f"{prefix}_progress": models.F("progress"),
+                    f"{prefix}_as_of": models.F("delivery_as_of"),
+                }
+            )
+        latest = StatusUpdate.objects.approved().filter(commitment=models.OuterRef("pk"), as_of__lte=day).latest_first()
+        return self.annotate(
+            **{
+                f"{prefix}_status": Coalesce(
+                    models.Subquery(latest.values("status")[:1]), models.Value(DeliveryStatus.NOT_STARTED.value)
+                ),
+                f"{prefix}_confidence": Coalesce(models.Subquery(latest.values("confidence")[:1]), models.Value("")),
+                f"{prefix}_progress": models.Subquery(latest.values("progress")[:1]),
+                f"{prefix}_as_of": models.Subquery(latest.values("as_of")[:1]),
+            }
+        )
+
+    def for_detail_page(self) -> CommitmentQuerySet:
+        """Everything the commitment page shows, in a fixed number of queries."""
+        approved_updates = (
+            StatusUpdate.objects.approved()
+            .latest_first()
+            .select_related("source_document", "supersedes")
+            .prefetch_related("evidence_links")
+        )
+        return self.select_related(
+            "deal", "foundation", "area", "source_document", "parent", "continues__deal", "elaborates"
+        ).prefetch_related(
+            models.Prefetch("involvements", queryset=CommitmentOrganisation.objects.select_related("organisation")),
+            models.Prefetch("updates", queryset=approved_updates, to_attr="approved_updates"),
+            models.Prefetch("themes", queryset=Theme.objects.select_related("framework")),
+            "children",
+            "continued_by__deal",
+            "elaborated_by",
+            "programmes",
+            "funding__part_of",
+            "funding__funder",
+            "funding__programme",
+        )
 
 
 class Commitment(VersionedModel, PublicModel, SourcedModel):

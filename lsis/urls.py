@@ -1,14 +1,27 @@
 """Top-level URL configuration."""
 
 from django.contrib import admin
-from django.urls import path
+from django.contrib.auth import views as auth_views
+from django.urls import URLPattern, URLResolver, include, path, re_path
 from django.views.generic import RedirectView
 
 admin.site.site_header = "LSIS Tracker"
 admin.site.site_title = "LSIS Tracker"
 admin.site.index_title = "Delivery of the Life Sciences Industrial Strategy"
 
-urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
+]
+
+# --- Board dashboards (metrics/urls.py): the home page, sign-in and sign-out ---
+urlpatterns += [
+    path("", include("metrics.urls")),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # GOV.UK Frontend's stylesheet asks for its fonts and images under /assets/.
+    re_path(r"^assets/(?P<path>.+)$", RedirectView.as_view(url="/static/govuk-frontend/assets/%(path)s")),
 ]

@@ -248,3 +248,17 @@ IMPORT_EXPORT_SKIP_ADMIN_CONFIRM = False
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
 # Characters Excel cannot hold (control characters pasted into a narrative) become U+FFFD, not a failed export.
 IMPORT_EXPORT_ESCAPE_ILLEGAL_CHARS_ON_EXPORT = True
+
+# --- Board dashboards ---
+# Server-rendered pages in the GOV.UK Design System (metrics/views.py, templates/dashboards/). Everyone signs in
+# on the service's own page; the admin keeps its login at /admin/login/. Chart.js and axe-core come from npm
+# like GOV.UK Frontend (axe-core only for the browser tests).
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboards:overview"
+LOGOUT_REDIRECT_URL = "login"
+STATICFILES_DIRS = [
+    *STATICFILES_DIRS,
+    ("chart.js", BASE_DIR / "node_modules" / "chart.js" / "dist"),
+]
+DASHBOARD_PAGE_SIZE = 50

@@ -1,8 +1,9 @@
 """Entry point of ``python -m tests.bench`` (``make bench``).
 
 ``python -m tests.bench [options]`` runs the spreadsheet import benchmark (with those options), then the
-metrics benchmark with its defaults; ``python -m tests.bench import ...`` only the first,
-``python -m tests.bench metrics ...`` only the second.
+metrics and the dashboards benchmarks with their defaults; ``python -m tests.bench import ...`` only the first,
+``python -m tests.bench metrics ...`` only the second; ``python -m tests.bench dashboards ...`` times the board
+dashboards' pages.
 """
 
 from __future__ import annotations
@@ -21,12 +22,20 @@ def main() -> int:
     from tests.bench.run import run
 
     argv = sys.argv[1:]
+    # --- Board dashboards: ``python -m tests.bench dashboards`` (render times and queries of the pages) ---
+    if argv[:1] == ["dashboards"]:
+        from tests.bench import dashboards
+
+        return dashboards.run(argv[1:])
     if argv[:1] == ["metrics"]:
         return metrics.run(argv[1:])
     if argv[:1] == ["import"]:
         return run(argv[1:])
     run(argv)
-    return metrics.run([])
+    metrics.run([])
+    from tests.bench import dashboards
+
+    return dashboards.run([])
 
 
 if __name__ == "__main__":

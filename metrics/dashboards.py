@@ -1,0 +1,594 @@
+"""Reads behind the board dashboards: stored quarterly figures, commitments in a scope, and what changed.
+
+Every function here issues a fixed number of queries whatever the number of commitments: figures come
+from the stored ``QuarterMetric`` rows (or, for time travel, from ``metrics_as_of``), and commitment lists
+are single annotated queries. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from commitments.delivery import DeliveryConfidence, DeliveryStatus
+from commitments.models import Commitment, CommitmentQuerySet, Framework, StatusUpdate, Theme, ThemeKind
+from commitments.periods import Quarter
+from metrics.engine import FIGURE_FIELDS, SCOPES, TRACKER_KEY, Scope
+from metrics.models import Basis, QuarterMetric, ReportingQuarter, ScopeType
+from metrics.services import metrics_as_of
+from programmes.models import AmountNature, FundingAmount
+
+ON_TRACK = (DeliveryConfidence.GREEN, DeliveryConfidence.AMBER_GREEN)
+AT_RISK = (DeliveryConfidence.AMBER_RED, DeliveryConfidence.RED)
+FINISHED = (DeliveryStatus.DELIVERED, DeliveryStatus.NOT_BEING_PURSUED)
+# The order "improved" and "worsened" are read in (docs/metrics.md, Measures): status first, then confidence.
+STATUS_ORDER: dict[str, int] = {
+    DeliveryStatus.NOT_BEING_PURSUED: -1,
+    DeliveryStatus.NOT_STARTED: 0,
+    DeliveryStatus.IN_PROGRESS: 1,
+    DeliveryStatus.DELIVERED: 2,
+}
+CONFIDENCE_ORDER: dict[str, int] = {
+    "": 0,
+    **{value: rank for rank, value in enumerate(reversed(DeliveryConfidence.values), 1)},
+}
+
+BREAKDOWN_SCOPES: dict[str, str] = {
+    ScopeType.DEAL: "Deals",
+    ScopeType.FOUNDATION: "Foundations and areas",
+    ScopeType.THEME: "Themes",
+    ScopeType.ACTOR: "Actors",
+    ScopeType.LEAD_ORGANISATION: "Lead organisations",
+    ScopeType.PROGRAMME: "Programmes",
+}
+SCOPE_BY_TYPE: dict[str, Scope] = {scope.scope_type: scope for scope in SCOPES}
+
+
+class UnknownScopeError(LookupError):
+    """No figures and no commitments for the scope asked for."""
+
+
+# --- periods -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    """What a page reports on: a quarter as of its last day, or (time travel) as of an earlier day."""
+
+    reporting: ReportingQuarter
+    as_of: date | None = None
+
+    @property
+    def quarter(self) -> Quarter:
+        """The quarter reported on."""
+        return self.reporting.quarter
+
+    @property
+    def day(self) -> date:
+        """The day the figures describe."""
+        return self.as_of or self.quarter.end
+
+    @property
+    def is_current(self) -> bool:
+        """Whether the day is today or later, so that the commitments' stored state is the state as of it."""
+        return self.day >= timezone.localdate()
+
+    @property
+    def shows_signed_off(self) -> bool:
+        """Whether the page shows the figures the board signed off rather than live ones."""
+        return self.as_of is None and self.reporting.is_locked
+
+
+def reporting_quarters() -> list[ReportingQuarter]:
+    """Every quarter the tracker reports on, oldest first (one query)."""
+    return list(ReportingQuarter.objects.order_by("year", "number"))
+
+
+def quarter_row(quarters: Iterable[ReportingQuarter], quarter: Quarter) -> ReportingQuarter | None:
+    """The row of ``quarter`` among ``quarters``, or None."""
+    return next((row for row in quarters if row.quarter == quarter), None)
+
+
+# --- figures -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class ScopeFigures:
+    """The figures of one scope as a page shows them, with the live figures where a signed-off quarter moved."""
+
+    figures: Any  # a QuarterMetric row, or engine Figures for time travel
+    live: Any = None  # the live row of a signed-off quarter, where it differs (a restatement)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in {"figures", "live"}:
+            raise AttributeError(name)
+        return getattr(self.figures, name)
+
+    @property
+    def restated(self) -> bool:
+        """Whether the live figures now differ from those signed off."""
+        return self.live is not None
+
+    @property
+    def on_track(self) -> int:
+        """Commitments rated green or amber/green."""
+        return sum(getattr(self.figures, value) for value in ON_TRACK)
+
+    @property
+    def at_risk(self) -> int:
+        """Commitments rated amber/red or red."""
+        return sum(getattr(self.figures, value) for value in AT_RISK)
+
+    @property
+    def share_delivered(self) -> Decimal | None:
+        """Delivered as a share of all commitments."""
+        count = self.figures.commitments
+        return Decimal(self.figures.delivered) / count if count else None
+
+    @property
+    def mean_progress(self) -> Decimal | None:
+        """Mean progress of the commitments reporting a figure."""
+        reported = self.figures.progress_reported
+        return Decimal(self.figures.progress_total) / reported if reported else None
+
+    def changed_fields(self) -> list[tuple[str, Any, Any]]:
+        """(field, signed off, live) for each figure the restatement changed."""
+        if self.live is None:
+            return []
+        return [
+            (name, getattr(self.figures, name), getattr(self.live, name))
+            for name in FIGURE_FIELDS
+            if getattr(self.figures, name) != getattr(self.live, name)
+        ]
+
+
+def _differs(first: Any, second: Any) -> bool:
+    return any(getattr(first, name) != getattr(second, name) for name in FIGURE_FIELDS)
+
+
+def _as_shown(rows: Iterable[QuarterMetric], *, locked: bool) -> dict[tuple[int, str, str], ScopeFigures]:
+    """Pick, per quarter and scope, the signed-off row of a locked quarter (with the live one if it moved)."""
+    by_basis: dict[str, dict[tuple[int, str, str], QuarterMetric]] = defaultdict(dict)
+    for row in rows:
+        by_basis[row.basis][(row.quarter_id, row.scope_type, row.scope_key)] = row
+    live, signed = by_basis[Basis.LIVE], by_basis[Basis.SIGNED_OFF]
+    shown: dict[tuple[int, str, str], ScopeFigures] = {}
+    for key in live.keys() | signed.keys():
+        if locked and key in signed:
+            current = live.get(key)
+            shown[key] = ScopeFigures(
+                signed[key], current if current is not None and _differs(signed[key], current) else None
+            )
+        elif key in live:
+            shown[key] = ScopeFigures(live[key])
+    return shown
+
+
+def quarter_figures(period: Period, scope_types: Iterable[str]) -> dict[str, list[ScopeFigures]]:
+    """The figures of every scope of ``scope_types`` for the period, by scope type, ordered by label."""
+    wanted = set(scope_types)
+    result: dict[str, list[ScopeFigures]] = {scope_type: [] for scope_type in wanted}
+    if period.as_of is not None:
+        for figures in metrics_as_of(day=period.as_of):
+            if figures.scope_type in wanted:
+                result[figures.scope_type].append(ScopeFigures(figures))
+    else:
+        bases = [Basis.LIVE, Basis.SIGNED_OFF] if period.reporting.is_locked else [Basis.LIVE]
+        rows = QuarterMetric.objects.filter(quarter=period.reporting, scope_type__in=wanted, basis__in=bases)
+        for (_, scope_type, _), shown in _as_shown(rows, locked=period.reporting.is_locked).items():
+            result[scope_type].append(shown)
+    for items in result.values():
+        items.sort(key=lambda item: (str(item.scope_label).lower(), item.scope_key))
+    return result
+
+
+def tracker_figures(reporting: ReportingQuarter) -> ScopeFigures | None:
+    """The whole tracker's stored figures for a quarter (one query)."""
+    figures = quarter_figures(Period(reporting), [ScopeType.TRACKER])[ScopeType.TRACKER]
+    return figures[0] if figures else None
+
+
+@dataclass
+class Overview:
+    """The quarter overview: headline figures, breakdowns, and movement since the previous quarter."""
+
+    period: Period
+    tracker: ScopeFigures | None
+    previous: ScopeFigures | None
+    previous_quarter: ReportingQuarter | None
+    deals: list[ScopeFigures]
+    foundations: list[tuple[ScopeFigures, list[ScopeFigures]]]
+    actors: list[ScopeFigures]
+
+
+def overview_read(period: Period, quarters: list[ReportingQuarter]) -> Overview:
+    """Everything the overview shows (the previous quarter's whole-tracker row comes in the same query)."""
+    types = [ScopeType.TRACKER, ScopeType.DEAL, ScopeType.FOUNDATION, ScopeType.AREA, ScopeType.ACTOR]
+    previous_quarter = quarter_row(quarters, period.quarter.previous())
+    figures: dict[str, list[ScopeFigures]]
+    if period.as_of is not None:
+        figures = quarter_figures(period, types)
+        previous = tracker_figures(previous_quarter) if previous_quarter is not None else None
+    else:
+        wanted = [period.reporting] + ([previous_quarter] if previous_quarter is not None else [])
+        rows = list(
+            QuarterMetric.objects.filter(quarter__in=wanted, scope_type__in=types).exclude(
+                ~Q(quarter=period.reporting), ~Q(scope_type=ScopeType.TRACKER)
+            )
+        )
+        locked = {row.pk for row in wanted if row.is_locked}
+        shown = _as_shown(
+            [r for r in rows if r.quarter_id == period.reporting.pk], locked=period.reporting.pk in locked
+        )
+        figures = {scope_type: [] for scope_type in types}
+        for (_, scope_type, _), item in shown.items():
+            figures[scope_type].append(item)
+        for items in figures.values():
+            items.sort(key=lambda item: (str(item.scope_label).lower(), item.scope_key))
+        previous = None
+        if previous_quarter is not None:
+            before = _as_shown(
+                [r for r in rows if r.quarter_id == previous_quarter.pk], locked=previous_quarter.pk in locked
+            )
+            previous = next(iter(before.values()), None)
+    tracker = figures[ScopeType.TRACKER]
+    return Overview(
+        period=period,
+        tracker=tracker[0] if tracker else None,
+        previous=previous,
+        previous_quarter=previous_quarter,
+        deals=figures[ScopeType.DEAL],
+        foundations=foundations_with_areas(figures[ScopeType.FOUNDATION], figures[ScopeType.AREA]),
+        actors=figures[ScopeType.ACTOR],
+    )
+
+
+def foundations_with_areas(
+    foundations: list[ScopeFigures], areas: list[ScopeFigures]
+) -> list[tuple[ScopeFigures, list[ScopeFigures]]]:
+    """Foundations in the order the strategy prints them, each with its areas (one query)."""
+    themes = {
+        theme.code: theme
+        for theme in Theme.objects.filter(kind__in=[ThemeKind.FOUNDATION, ThemeKind.AREA]).select_related("parent")
+    }
+
+    def position(item: ScopeFigures) -> tuple[int, str]:
+        theme = themes.get(item.scope_key)
+        return (theme.position if theme else 0, str(item.scope_label))
+
+    areas_of: dict[str, list[ScopeFigures]] = defaultdict(list)
+    for area in areas:
+        theme = themes.get(area.scope_key)
+        if theme is not None and theme.parent is not None:
+            areas_of[theme.parent.code].append(area)
+    return [
+        (foundation, sorted(areas_of[foundation.scope_key], key=position))
+        for foundation in sorted(foundations, key=position)
+    ]
+
+
+def theme_frameworks() -> list[Framework]:
+    """Frameworks whose themes commitments are tagged with (one query)."""
+    return list(Framework.objects.filter(themes__kind=ThemeKind.THEME).distinct().order_by("code"))
+
+
+def themes_of(framework: Framework, items: list[ScopeFigures]) -> list[ScopeFigures]:
+    """The theme figures of one framework, in the framework's printed order (one query)."""
+    positions = {str(uuid): position for uuid, position in framework.themes.values_list("uuid", "position")}
+    return sorted((item for item in items if item.scope_key in positions), key=lambda item: positions[item.scope_key])
+
+
+# --- one scope over time -----------------------------------------------------------------------------
+
+
+@dataclass
+class ScopeHistory:
+    """A scope's figures for every quarter up to the period."""
+
+    scope_type: str
+    scope_key: str
+    label: str
+    points: list[tuple[ReportingQuarter, ScopeFigures]] = field(default_factory=list)
+    as_of_point: ScopeFigures | None = None
+
+
+def scope_history(period: Period, scope_type: str, scope_key: str) -> ScopeHistory:
+    """The figures of one scope in every quarter since the first, up to the period (one query).
+
+    Raises ``UnknownScopeError`` when the scope has neither figures nor commitments.
+    """
+    scope = SCOPE_BY_TYPE.get(scope_type)
+    if scope is None:
+        raise UnknownScopeError(scope_type)
+    until = period.quarter.previous() if period.as_of is not None else period.quarter
+    rows = list(
+        QuarterMetric.objects.filter(scope_type=scope_type, scope_key=scope_key)
+        .filter(Q(quarter__year__lt=until.year) | Q(quarter__year=until.year, quarter__number__lte=until.number))
+        .select_related("quarter")
+    )
+    reporting = {row.quarter_id: row.quarter for row in rows}
+    shown: dict[tuple[int, str, str], ScopeFigures] = {}
+    for quarter_id, quarter in reporting.items():
+        shown.update(_as_shown([row for row in rows if row.quarter_id == quarter_id], locked=quarter.is_locked))
+    points = sorted(((reporting[key[0]], item) for key, item in shown.items()), key=lambda point: point[0].quarter)
+    as_of_point = None
+    if period.as_of is not None:
+        as_of_point = next(
+            (
+                ScopeFigures(item)
+                for item in metrics_as_of(day=period.as_of)
+                if item.scope_type == scope_type and item.scope_key == scope_key
+            ),
+            None,
+        )
+    label = as_of_point.scope_label if as_of_point else (points[-1][1].scope_label if points else "")
+    if not label:
+        if not scope_commitments(scope_type, scope_key).exists():
+            raise UnknownScopeError(f"{scope_type} {scope_key}")
+        label = scope_key
+    return ScopeHistory(scope_type, scope_key, str(label), points, as_of_point)
+
+
+# --- commitments -------------------------------------------------------------------------------------
+
+
+def scope_commitments(scope_type: str, scope_key: str) -> CommitmentQuerySet:
+    """The commitments a scope's figures count (the engine's own scope definitions)."""
+    scope = SCOPE_BY_TYPE.get(scope_type)
+    if scope is None:
+        raise UnknownScopeError(scope_type)
+    if scope.key is None:
+        if scope_key != TRACKER_KEY:
+            raise UnknownScopeError(scope_key)
+        return Commitment.objects.all()
+    try:
+        return Commitment.objects.filter(**{scope.key: scope_key, **scope.condition})
+    except ValidationError as error:  # a malformed UUID: no such scope
+        raise UnknownScopeError(scope_key) from error
+
+
+SORTS: dict[str, Any] = {
+    "reference": ("reference",),
+    "status": ("status_order", "reference"),
+    "confidence": ("confidence_order", "reference"),
+    "progress": (F("state_progress").asc(nulls_first=True), "reference"),
+    "target": (F("target_date").asc(nulls_last=True), "reference"),
+    "updated": (F("state_as_of").asc(nulls_first=True), "reference"),
+}
+
+
+def commitments_on(
+    commitments: CommitmentQuerySet,
+    period: Period,
+    *,
+    status: str = "",
+    confidence: str = "",
+    overdue: bool = False,
+    sort: str = "reference",
+    descending: bool = False,
+) -> CommitmentQuerySet:
+    """Commitments counted on the period's day with their state then, filtered and sorted (one query)."""
+    day = period.day
+    rows: Any = (  # annotated: the plugin cannot see the state_* names
+        commitments.filter(deal__published_on__lte=day)
+        .with_state_on(None if period.is_current else day)
+        .annotate(
+            status_order=Case(
+                *(When(state_status=value, then=Value(rank)) for value, rank in STATUS_ORDER.items()),
+                output_field=IntegerField(),
+            ),
+            confidence_order=Case(
+                *(When(state_confidence=value, then=Value(rank)) for value, rank in CONFIDENCE_ORDER.items()),
+                output_field=IntegerField(),
+            ),
+        )
+        .select_related("deal")
+    )
+    if status:
+        rows = rows.filter(state_status=status)
+    if confidence == "none":
+        rows = rows.filter(state_confidence="")
+    elif confidence:
+        rows = rows.filter(state_confidence=confidence)
+    if overdue:
+        rows = rows.filter(target_date__lt=day).exclude(state_status__in=FINISHED)
+    order = [_flip(item) if descending else item for item in SORTS.get(sort, SORTS["reference"])]
+    return rows.order_by(*order)
+
+
+def _flip(item: Any) -> Any:
+    if isinstance(item, str):
+        return F(item).desc()
+    item = item.copy()
+    item.descending = not item.descending
+    item.nulls_first, item.nulls_last = item.nulls_last, item.nulls_first
+    return item
+
+
+def commitment_for_page(reference: str) -> Commitment | None:
+    """A commitment with everything its page shows, or None."""
+    return Commitment.objects.for_detail_page().filter(reference=reference).first()
+
+
+# --- what changed between two days -------------------------------------------------------------------
+
+
+@dataclass
+class Movement:
+    """A commitment whose status or confidence moved between two days."""
+
+    commitment: Commitment
+    status_before: str
+    confidence_before: str
+    status_after: str
+    confidence_after: str
+
+    @property
+    def direction(self) -> int:
+        """1 improved, -1 worsened, 0 neither (docs/metrics.md)."""
+        before = (STATUS_ORDER[self.status_before], CONFIDENCE_ORDER[self.confidence_before])
+        after = (STATUS_ORDER[self.status_after], CONFIDENCE_ORDER[self.confidence_after])
+        if before[0] != after[0]:
+            return 1 if after[0] > before[0] else -1
+        return (after[1] > before[1]) - (after[1] < before[1])
+
+    @property
+    def before_text(self) -> str:
+        """E.g. "In progress, Amber"."""
+        return _state_text(self.status_before, self.confidence_before)
+
+    @property
+    def after_text(self) -> str:
+        """E.g. "Delivered, Green"."""
+        return _state_text(self.status_after, self.confidence_after)
+
+
+def _state_text(status: str, confidence: str) -> str:
+    text = str(DeliveryStatus(status).label)
+    return f"{text}, {DeliveryConfidence(confidence).label}" if confidence else f"{text}, no confidence rating"
+
+
+@dataclass
+class Restatement:
+    """A signed-off quarter whose live figures have since moved, and the back-dated updates that moved them."""
+
+    reporting: ReportingQuarter
+    figures: ScopeFigures | None
+    updates: list[StatusUpdate]
+
+
+@dataclass
+class Changes:
+    """What changed between the end of one quarter (or day) and another."""
+
+    earlier: date
+    later: date
+    improved: list[Movement]
+    worsened: list[Movement]
+    newly_delivered: list[Movement]
+    newly_overdue: list[Any]  # commitments annotated with their state
+    updates: list[StatusUpdate]
+    updates_total: int
+    restatements: list[Restatement]
+
+
+def changes_between(
+    earlier: date, later: date, quarters: list[ReportingQuarter], *, updates_limit: int | None = 200
+) -> Changes:
+    """Set-based: two annotated commitment queries, one of updates, two for signed-off quarters."""
+    states: Any = (  # annotated: the plugin cannot see the state_* and before_* names
+        Commitment.objects.filter(deal__published_on__lte=later)
+        .with_state_on(later)
+        .with_state_on(earlier, prefix="before")
+        .select_related("deal")
+        .order_by("reference")
+    )
+    moved = [
+        Movement(row, row.before_status, row.before_confidence, row.state_status, row.state_confidence)
+        for row in states.exclude(before_status=F("state_status"), before_confidence=F("state_confidence"))
+    ]
+    newly_overdue = list(
+        states.filter(target_date__lt=later)
+        .exclude(state_status__in=FINISHED)
+        .exclude(Q(target_date__lt=earlier) & ~Q(before_status__in=FINISHED))
+    )
+    new_updates = (
+        StatusUpdate.objects.approved()
+        .filter(as_of__gt=earlier, as_of__lte=later)
+        .select_related("commitment")
+        .prefetch_related("evidence_links")
+        .order_by("-as_of", "commitment__reference")
+    )
+    updates_total = new_updates.count()
+    return Changes(
+        earlier=earlier,
+        later=later,
+        improved=[item for item in moved if item.direction > 0],
+        worsened=[item for item in moved if item.direction < 0],
+        newly_delivered=[
+            item
+            for item in moved
+            if item.status_after == DeliveryStatus.DELIVERED and item.status_before != DeliveryStatus.DELIVERED
+        ],
+        newly_overdue=newly_overdue,
+        updates=list(new_updates[:updates_limit] if updates_limit else new_updates),
+        updates_total=updates_total,
+        restatements=restatements_until(later, quarters),
+    )
+
+
+def restatements_until(day: date, quarters: list[ReportingQuarter]) -> list[Restatement]:
+    """Signed-off quarters ending by ``day`` whose figures have moved, with the updates approved after sign-off."""
+    locked = [row for row in quarters if row.is_locked and row.quarter.end <= day]
+    if not locked:
+        return []
+    rows = QuarterMetric.objects.filter(quarter__in=locked, scope_type=ScopeType.TRACKER)
+    shown = _as_shown(rows, locked=True)
+    late = Q(pk__in=[])
+    for row in locked:
+        late |= Q(as_of__range=(row.quarter.start, row.quarter.end), approved_at__gt=row.locked_at)
+    backdated: dict[Quarter, list[StatusUpdate]] = defaultdict(list)
+    for update in StatusUpdate.objects.approved().filter(late).select_related("commitment").order_by("as_of"):
+        backdated[Quarter.containing(update.as_of)].append(update)
+    result = []
+    for row in locked:
+        figures = shown.get((row.pk, ScopeType.TRACKER, TRACKER_KEY))
+        if (figures is not None and figures.restated) or backdated.get(row.quarter):
+            result.append(Restatement(row, figures, backdated.get(row.quarter, [])))
+    return result
+
+
+# --- funding -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class FunderTypeMoney:
+    """Money committed by one type of funder, one nature of money."""
+
+    funder_kind: str
+    nature: str
+    amounts: int
+    low: Decimal
+    high: Decimal
+    open_ended: int
+
+
+def funding_by_funder_type(day: date) -> list[FunderTypeMoney]:
+    """Money on commitments counted on ``day``, by funder type and nature, without double counting (one query).
+
+    Counted as the quarterly figures count it (docs/metrics.md): an amount that is part of another of the same
+    nature is left out; "up to" counts 0 low; "over" counts its floor in both.
+    """
+    rows = (
+        FundingAmount.objects.filter(commitment__isnull=False, commitment__deal__published_on__lte=day)
+        .exclude(part_of__isnull=False, part_of__nature=F("nature"))
+        .values("funder__kind", "nature")
+        .annotate(
+            amounts=Count("pk"),
+            low_total=Coalesce(Sum(Coalesce("low", Value(Decimal(0)))), Value(Decimal(0))),
+            high_total=Coalesce(Sum(Coalesce("high", "low")), Value(Decimal(0))),
+            open_ended=Count("pk", filter=Q(high__isnull=True)),
+        )
+        .order_by("funder__kind", "nature")
+    )
+    return [
+        FunderTypeMoney(
+            row["funder__kind"] or "",
+            row["nature"],
+            row["amounts"],
+            Decimal(row["low_total"]),
+            Decimal(row["high_total"]),
+            row["open_ended"],
+        )
+        for row in rows
+        if row["nature"] in (AmountNature.NEW_MONEY, AmountNature.RESTATED, AmountNature.TARGET)
+    ]

@@ -1,0 +1,187 @@
+"""Tables of the board dashboards: one structure rendered as an HTML table and downloadable as CSV.
+
+Every table a dashboard shows is built as a ``Table``, so every table can be downloaded (``?download=<id>``)
+with exactly the figures on screen.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from html import escape
+from typing import Any
+
+from django.http import Http404, HttpResponse
+from django.utils.safestring import SafeString, mark_safe
+
+from commitments.delivery import DeliveryConfidence, DeliveryStatus
+
+# GOV.UK tag colours for the RAG ratings; the label always says the rating too (never colour alone).
+CONFIDENCE_TAGS = {
+    DeliveryConfidence.GREEN: "govuk-tag--green",
+    DeliveryConfidence.AMBER_GREEN: "govuk-tag--turquoise",
+    DeliveryConfidence.AMBER: "govuk-tag--yellow",
+    DeliveryConfidence.AMBER_RED: "govuk-tag--orange",
+    DeliveryConfidence.RED: "govuk-tag--red",
+}
+STATUS_TAGS = {
+    DeliveryStatus.NOT_STARTED: "govuk-tag--grey",
+    DeliveryStatus.IN_PROGRESS: "govuk-tag--blue",
+    DeliveryStatus.DELIVERED: "govuk-tag--green",
+    DeliveryStatus.NOT_BEING_PURSUED: "govuk-tag--purple",
+}
+
+
+@dataclass
+class Cell:
+    """One cell: its text, and optionally a link, a tag colour, or a right-aligned number."""
+
+    text: str
+    href: str = ""
+    tag: str = ""
+    numeric: bool = False
+    header: bool = False
+    hint: str = ""
+
+    def html(self) -> str:
+        """The cell as a GOV.UK table cell, escaped (built here with the standard library: tables can be long)."""
+        content = escape(self.text)
+        if self.href:
+            hidden = '<span class="govuk-visually-hidden">Area: </span>' if self.hint == "area" else ""
+            content = f'<a class="govuk-link" href="{escape(self.href)}">{hidden}{content}</a>'
+        elif self.tag:
+            content = f'<strong class="govuk-tag {escape(self.tag)}">{content}</strong>'
+        if self.header:
+            indent = " lsis-indent" if self.hint == "area" else ""
+            return f'<th scope="row" class="govuk-table__header{indent}">{content}</th>'
+        numeric = " govuk-table__cell--numeric" if self.numeric else ""
+        return f'<td class="govuk-table__cell{numeric}">{content}</td>'
+
+
+@dataclass
+class Table:
+    """A table with a caption; ``id`` names it in the download link."""
+
+    id: str
+    caption: str
+    headers: Sequence[str]
+    rows: list[list[Cell]] = field(default_factory=list)
+    numeric_from: int = 1  # columns from this one on hold numbers
+    empty: str = "Nothing to show."
+    # column index -> (link that sorts by it, its aria-sort state: ascending, descending or none)
+    sort_links: dict[int, tuple[str, str]] = field(default_factory=dict)
+
+    def head_html(self) -> SafeString:
+        """The header row; sortable columns are links that say how the table is sorted."""
+        cells = []
+        for index, header in enumerate(self.headers):
+            numeric = " govuk-table__header--numeric" if index >= self.numeric_from else ""
+            text = escape(header)
+            sort = ""
+            if index in self.sort_links:
+                href, state = self.sort_links[index]
+                sort = f' aria-sort="{state}"'
+                hint = {"ascending": " (sorted ascending)", "descending": " (sorted descending)"}.get(state, "")
+                text = (
+                    f'<a class="govuk-link lsis-sort" href="{escape(href)}">{text}'
+                    f'<span class="govuk-visually-hidden">{hint or ", sort by this column"}</span></a>'
+                )
+            cells.append(f'<th scope="col" class="govuk-table__header{numeric}"{sort}>{text}</th>')
+        return mark_safe('<tr class="govuk-table__row">' + "".join(cells) + "</tr>")  # noqa: S308 - escaped above
+
+    def body_html(self) -> SafeString:
+        """The table's rows as HTML."""
+        return mark_safe(  # noqa: S308 - every cell escapes its text, link and tag
+            "".join(
+                '<tr class="govuk-table__row">' + "".join(cell.html() for cell in row) + "</tr>" for row in self.rows
+            )
+        )
+
+    def add(self, *cells: Cell | str | int | Decimal | None) -> None:
+        """Append a row; plain values become cells (numbers right-aligned)."""
+        self.rows.append([_cell(value, index, self.numeric_from) for index, value in enumerate(cells)])
+
+    def csv_response(self, filename: str) -> HttpResponse:
+        """The table as a CSV download."""
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{filename}-{self.id}.csv"'
+        writer = csv.writer(response)
+        writer.writerow(self.headers)
+        for row in self.rows:
+            writer.writerow([_csv_safe(cell.text) for cell in row])
+        return response
+
+
+def _cell(value: Cell | str | int | Decimal | None, index: int, numeric_from: int) -> Cell:
+    if isinstance(value, Cell):
+        return value
+    if value is None:
+        return Cell("", numeric=index >= numeric_from)
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        return Cell(f"{value:,}", numeric=True)
+    return Cell(str(value), header=index == 0)
+
+
+def _csv_safe(text: str) -> str:
+    # A cell starting with = + - @ would run as a formula in a spreadsheet.
+    return f"'{text}" if text[:1] in ("=", "+", "@") or (text[:1] == "-" and not _number(text)) else text
+
+
+def _number(text: str) -> bool:
+    try:
+        Decimal(text.replace(",", "").replace("%", "").replace("£", ""))
+    except ArithmeticError:
+        return False
+    return True
+
+
+def download(tables: Iterable[Table], table_id: str, filename: str) -> HttpResponse:
+    """The CSV of the table called ``table_id``; 404 if the page has no such table."""
+    for table in tables:
+        if table.id == table_id:
+            return table.csv_response(filename)
+    raise Http404(f"This page has no table called “{table_id}”.")
+
+
+def money(value: Decimal | None) -> str:
+    """Pounds in millions, e.g. £79.0m; an empty string for none."""
+    if value is None:
+        return ""
+    return f"£{Decimal(value) / 1_000_000:,.1f}m"
+
+
+def money_range(low: Decimal, high: Decimal) -> str:
+    """£10.0m to £79.0m, or one figure where the ends agree."""
+    return money(low) if low == high else f"{money(low)} to {money(high)}"
+
+
+def percent(share: Decimal | None) -> str:
+    """A share as a whole percentage, or "n/a"."""
+    return "n/a" if share is None else f"{share * 100:.0f}%"
+
+
+def day_text(day: date | None) -> str:
+    """E.g. 31 Mar 2020; empty for none."""
+    return f"{day:%-d %b %Y}" if day else ""
+
+
+def confidence_cell(value: str) -> Cell:
+    """A confidence rating as a tag that also names it."""
+    if not value:
+        return Cell("Not rated", tag="govuk-tag--grey")
+    return Cell(str(DeliveryConfidence(value).label), tag=CONFIDENCE_TAGS[DeliveryConfidence(value)])
+
+
+def status_cell(value: str) -> Cell:
+    """A delivery status as a tag that names it."""
+    return Cell(str(DeliveryStatus(value).label), tag=STATUS_TAGS[DeliveryStatus(value)])
+
+
+def as_text(value: Any) -> str:
+    """Any figure as a cell's text."""
+    if isinstance(value, Decimal):
+        return money(value)
+    return f"{value:,}" if isinstance(value, int) else str(value)

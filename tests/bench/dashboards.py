@@ -1,0 +1,214 @@
+"""Time the board dashboards' server-side rendering on synthetic data, and count their queries.
+
+In a throwaway database (Django's test-database machinery; PostgreSQL when ``DATABASE_URL`` names one,
+otherwise a SQLite file) holding synthetic data only (``metrics.synthetic.generate_synthetic``, fixed
+seed), for each size N it stores the figures of the latest quarter with the engine, copies them into every
+earlier quarter (so that a scope's history has all its quarters without paying for 38 recomputes; the copies
+are synthetic figures, only there to be drawn), signs in a board member with the Django test client and
+times, R times each after a warm-up:
+
+(a) the baseline: the sign-in page (middleware, session, template; no figures read);
+(b) the quarter overview of the latest quarter;
+(c) a scope detail page (a synthetic foundation: its history and the first page of its commitments,
+    with their stored state);
+(d) the same scope detail for an earlier quarter (the commitments' state as of that quarter's end).
+
+It prints p50 and p95 of each, its ratio to (a), the queries each page ran, the machine, and whether the
+goal is met (p95 under 50 ms, at most 10 queries). It always exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import django
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from commitments import roles
+from commitments.periods import Quarter
+from metrics.models import QuarterMetric
+from metrics.services import metrics_recompute, reporting_quarters_ensure
+from metrics.synthetic import LABEL, generate_synthetic
+
+DEFAULT_SIZES = (10_000,)
+DEFAULT_SEED = 20170830  # the Life Sciences Industrial Strategy was published on 30 August 2017
+GOAL_P95 = 0.050
+GOAL_QUERIES = 10
+
+
+@dataclass
+class Page:
+    """One measured page."""
+
+    label: str
+    seconds: list[float] = field(default_factory=list)
+    queries: int = 0
+
+    def percentile(self, share: float) -> float:
+        """The given percentile of the timings (nearest rank)."""
+        ordered = sorted(self.seconds)
+        return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench dashboards", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES), help="commitments (10000)")
+    parser.add_argument("--updates-per-commitment", type=int, default=10, help="approved updates each (10)")
+    parser.add_argument("--repeats", type=int, default=50, help="timed renders of each page (50)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+    return parser.parse_args(argv)
+
+
+def run(argv: list[str]) -> int:
+    """Measure each size in a database of its own; report. Always returns 0."""
+    options = _parse(argv)
+    settings.DEBUG = False  # no query log outside the counted renders
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    load_at_start = os.getloadavg()[0]
+    for size in options.sizes:
+        try:
+            pages, notes = _one_size(options, size)
+            _report(options, size, pages, notes, load_at_start)
+        except Exception as error:
+            print(f"[{size:,}] failed: {type(error).__name__}: {error}", flush=True)
+    return 0
+
+
+def _one_size(options: argparse.Namespace, size: int) -> tuple[list[Page], list[str]]:
+    sqlite_file = None
+    if connection.vendor == "sqlite":
+        sqlite_file = Path(tempfile.mkdtemp(prefix="lsis-bench-")) / "dashboards.sqlite3"
+        connection.settings_dict.setdefault("TEST", {})["NAME"] = str(sqlite_file)
+    print(f"\n[{size:,}] creating a throwaway {connection.vendor} database and migrating it...", flush=True)
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False, serialize=False)
+    notes: list[str] = []
+    try:
+        updates = size * options.updates_per_commitment
+        print(f"[{size:,}] generating {updates:,} approved updates under “{LABEL}”...", flush=True)
+        started = time.perf_counter()
+        generate_synthetic(commitments=size, updates=updates, seed=options.seed)
+        notes.append(f"synthetic data generated in {time.perf_counter() - started:.0f} s")
+        latest, earlier = _store_figures(notes)
+        return _measure(options, latest, earlier), notes
+    finally:
+        connection.close()
+        connection.creation.destroy_test_db(old_name, verbosity=0, keepdb=False)
+        if sqlite_file is not None:
+            for leftover in sqlite_file.parent.glob("*"):
+                leftover.unlink(missing_ok=True)
+            sqlite_file.parent.rmdir()
+
+
+def _store_figures(notes: list[str]) -> tuple[Quarter, Quarter]:
+    """Compute the latest quarter's figures, and copy them into every earlier quarter."""
+    reporting = reporting_quarters_ensure()
+    latest = max(reporting)
+    started = time.perf_counter()
+    metrics_recompute(quarters=[latest])
+    notes.append(f"figures of {latest} computed in {time.perf_counter() - started:.0f} s; copied to earlier quarters")
+    computed = list(QuarterMetric.objects.filter(quarter=reporting[latest]))
+    names = [f.attname for f in QuarterMetric._meta.fields if f.attname not in {"id", "quarter_id"}]
+    copies = [
+        QuarterMetric(quarter_id=row.pk, **{name: getattr(item, name) for name in names})
+        for quarter, row in reporting.items()
+        if quarter != latest
+        for item in computed
+    ]
+    QuarterMetric.objects.bulk_create(copies, batch_size=5000)
+    _analyze()
+    return latest, Quarter(2020, 1)
+
+
+def _analyze() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+
+
+def _measure(options: argparse.Namespace, latest: Quarter, earlier: Quarter) -> list[Page]:
+    user = get_board_member()
+    client = Client()
+    client.force_login(user)
+    foundation = "SYNF1"
+    scope = reverse("dashboards:scope", args=["foundation", foundation])
+    targets = [
+        (Page("(a) baseline: the sign-in page"), Client(), reverse("login"), {}),
+        (Page(f"(b) quarter overview, {latest}"), client, reverse("dashboards:overview"), {}),
+        (Page(f"(c) scope detail, foundation {foundation}, {latest}"), client, scope, {}),
+        (Page(f"(d) scope detail, foundation {foundation}, {earlier}"), client, scope, {"quarter": earlier.label}),
+    ]
+    for page, who, url, params in targets:
+        print(f"  timing {page.label}...", flush=True)
+        response = who.get(url, params)
+        if response.status_code != 200:
+            raise RuntimeError(f"{url} answered {response.status_code}")
+        with CaptureQueriesContext(connection) as queries:
+            who.get(url, params)
+        page.queries = len(queries.captured_queries)
+        for _ in range(options.repeats):
+            started = time.perf_counter()
+            who.get(url, params)
+            page.seconds.append(time.perf_counter() - started)
+    return [page for page, *_ in targets]
+
+
+def get_board_member() -> object:
+    """A board member to sign in as."""
+    from django.contrib.auth import get_user_model
+
+    user, _ = get_user_model().objects.get_or_create(username="bench-board-member")
+    user.groups.add(Group.objects.get(name=roles.BOARD_MEMBER))
+    return user
+
+
+def _database() -> str:
+    if connection.vendor == "postgresql":
+        version = connection.pg_version  # type: ignore[attr-defined]
+        return f"PostgreSQL {version // 10000}.{version % 10000}"
+    import sqlite3
+
+    return f"SQLite {sqlite3.sqlite_version} (file)"
+
+
+def _report(options: argparse.Namespace, size: int, pages: list[Page], notes: list[str], load: float) -> None:
+    baseline = pages[0].percentile(0.95)
+    width = max(len(page.label) for page in pages)
+    print()
+    print(f"Dashboard rendering benchmark: {size:,} synthetic commitments, {options.repeats} renders per page")
+    print(
+        f"machine:  {os.cpu_count()} cores, {platform.machine()}, {platform.system()} {platform.release()}; "
+        f"load average {load:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
+    )
+    print(f"software: Python {platform.python_version()}, Django {django.get_version()}; database: {_database()}")
+    for note in notes:
+        print(f"note:     {note}")
+    print()
+    print(f"{'page'.ljust(width)}  {'p50 ms':>7}  {'p95 ms':>7}  {'ratio':>6}  {'queries':>7}")
+    for page in pages:
+        p95 = page.percentile(0.95)
+        print(
+            f"{page.label.ljust(width)}  {page.percentile(0.5) * 1000:7.1f}  {p95 * 1000:7.1f}  "
+            f"{p95 / baseline if baseline else float('nan'):6.1f}  {page.queries:7d}"
+        )
+    print()
+    print(
+        f"goal: the overview and a scope detail page p95 under {GOAL_P95 * 1000:.0f} ms, at most {GOAL_QUERIES} queries"
+    )
+    for page in pages[1:]:
+        p95 = page.percentile(0.95)
+        verdict = "met" if p95 < GOAL_P95 and page.queries <= GOAL_QUERIES else "NOT MET"
+        print(f"  {page.label.split(':')[0].split(',')[0]}: {p95 * 1000:.1f} ms, {page.queries} queries: {verdict}")
+    sys.stdout.flush()

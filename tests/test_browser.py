@@ -1,0 +1,244 @@
+"""The dashboards in a real browser, as a board member uses them: Debian's Chromium driven by Playwright.
+
+A ``manage.py runserver`` of its own serves a SQLite file that this module migrates and fills with the real
+Sector Deal data, the quarterly figures and the demo users; the suite's seeded test database is not touched.
+Every page type is checked with axe-core (WCAG 2.2 AA: no violations) and saved as a screenshot in
+``test-results/``. Skipped, saying why, where /usr/bin/chromium is missing (CI installs it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parent.parent
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+RESULTS = ROOT / "test-results"
+PASSWORD = "lsis-demo-only"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed at /usr/bin/chromium"),
+    pytest.mark.skipif(not AXE.exists(), reason="axe-core is not installed: run make install"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True)  # noqa: S603
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[str]:
+    """A running server on its own database of the real data with its figures; yields its base URL."""
+    folder = Path(tempfile.mkdtemp(prefix="lsis-browser-"))
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "lsis.settings.test",
+        "DATABASE_URL": f"sqlite:///{folder / 'browser.sqlite3'}",
+        "CELERY_BROKER_URL": "",
+    }
+    _manage(env, "migrate", "--no-input")
+    _manage(env, "seed")
+    _manage(env, "recompute_metrics")
+    _manage(env, "create_demo_users")
+    port = _free_port()
+    server = subprocess.Popen(  # noqa: S603
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/accounts/login/", timeout=2)  # noqa: S310
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("the dashboard server did not start") from None
+                time.sleep(0.3)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless, never a downloaded browser."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def _signed_in(browser: Any, site: str, username: str = "board", **options: Any) -> Any:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, **options)
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    page.goto(f"{site}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("load")
+    return page
+
+
+def _axe(page: Any) -> list[dict[str, Any]]:
+    # Evaluated through the DevTools protocol, so the page's own content security policy stays in force.
+    page.evaluate(AXE.read_text())
+    result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_TAGS)
+    return [
+        {"id": item["id"], "help": item["help"], "targets": [node["target"] for node in item["nodes"]][:5]}
+        for item in result["violations"]
+    ]
+
+
+def _check(page: Any, name: str) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(RESULTS / f"{name}.png"), full_page=True)
+    violations = _axe(page)
+    assert violations == [], f"{name}: {json.dumps(violations, indent=1)}"
+
+
+def test_every_page_type_is_accessible_and_saved_as_a_screenshot(browser: Any, site: str) -> None:
+    anonymous = browser.new_page()
+    anonymous.goto(f"{site}/")
+    assert "/accounts/login/" in anonymous.url
+    _check(anonymous, "sign-in")
+    anonymous.close()
+
+    page = _signed_in(browser, site)
+    assert page.url.rstrip("/") == site
+    pages = {
+        "overview": "/",
+        "breakdown-foundations": "/breakdown/foundation/",
+        "breakdown-programmes": "/breakdown/programme/",
+        "breakdown-themes": "/breakdown/theme/",
+        "scope-actor": "/scope/actor/government/",
+        "what-changed": "/changes/?since=2018-19+Q3&until=2020-21+Q1",
+        "funding": "/funding/",
+        "board-pack": "/board-pack/",
+        "time-travel": "/?as_of=2020-01-31",
+        "not-found": "/?quarter=1990-91+Q1",
+        "bad-request": "/?as_of=31-01-2020",
+    }
+    for name, path in pages.items():
+        page.goto(site + path)
+        _check(page, name)
+    page.goto(site + "/breakdown/deal/")
+    page.click("table#table-deal tbody a >> nth=0")
+    page.click("table#table-commitments tbody a >> nth=0")
+    assert "/commitments/" in page.url
+    _check(page, "commitment")
+    partner = _signed_in(browser, site, "partner")
+    partner.goto(f"{site}/")
+    _check(partner, "forbidden")
+    assert "You cannot see this page" in partner.content()
+
+
+def test_a_board_member_drills_down_from_a_foundation_to_a_commitments_evidence(browser: Any, site: str) -> None:
+    page = _signed_in(browser, site)
+    page.click("table#table-foundations >> a:text-is('Ideas')")
+    assert "/scope/foundation/" in page.url
+    assert page.locator("h1").inner_text() == "Ideas"
+    # Sort by the last update, latest first (the column header twice), to reach a commitment with evidence.
+    for state in ("ascending", "descending"):
+        page.click("table#table-commitments thead a:has-text('Last update')")
+        assert page.locator("table#table-commitments th:has-text('Last update')").get_attribute("aria-sort") == state
+    page.click("table#table-commitments tbody a >> nth=0")
+    assert "/commitments/" in page.url
+    timeline = page.locator("ol.lsis-timeline > li")
+    assert timeline.count() >= 1
+    assert "Reported in" in timeline.first.inner_text()
+    assert not page.locator("table#table-updates").is_visible()
+    page.click("summary:has-text('The updates as a table')")
+    assert page.locator("table#table-updates").is_visible()
+
+
+def test_keyboard_only_through_the_quarter_selector_and_tables(browser: Any, site: str) -> None:
+    page = _signed_in(browser, site)
+    selected = page.locator("#quarter").input_value()
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "quarter":
+            break
+    assert page.evaluate("document.activeElement.id") == "quarter"
+    page.keyboard.press("ArrowDown")
+    chosen = page.locator("#quarter").input_value()
+    assert chosen != selected
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Show quarter"
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "quarter=" in page.url
+    assert page.locator("h1").inner_text().startswith(f"Delivery in {chosen}")
+    for _ in range(80):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.closest('table') !== null"):
+            break
+    link = page.evaluate("document.activeElement.getAttribute('href')")
+    assert link
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "/scope/" in page.url
+
+
+def test_charts_draw_with_javascript_and_the_tables_remain_without(browser: Any, site: str) -> None:
+    page = _signed_in(browser, site)
+    assert page.locator("figure.lsis-chart canvas").first.is_visible()
+    assert page.evaluate("document.querySelector('figure.lsis-chart canvas').width") > 0
+    plain = _signed_in(browser, site, java_script_enabled=False)
+    assert not plain.locator("figure.lsis-chart").first.is_visible()
+    assert plain.locator("table#table-foundations").is_visible()
+    RESULTS.mkdir(exist_ok=True)
+    plain.screenshot(path=str(RESULTS / "overview-without-javascript.png"), full_page=True)
+
+
+def test_the_board_pack_prints_and_downloads(browser: Any, site: str) -> None:
+    page = _signed_in(browser, site)
+    page.goto(f"{site}/board-pack/")
+    page.emulate_media(media="print")
+    assert not page.locator(".govuk-service-navigation__wrapper").is_visible()
+    assert page.locator("table#table-red").is_visible()
+    RESULTS.mkdir(exist_ok=True)
+    page.pdf(path=str(RESULTS / "board-pack-printed.pdf"))
+    response = page.request.get(f"{site}/board-pack/pdf/")
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.body().startswith(b"%PDF")
