@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework.request import Request
+from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 
 
@@ -13,6 +14,10 @@ class TokenScopedRateThrottle(ScopedRateThrottle):
 
     A view names its scope in ``throttle_scope``; list views switch to ``export`` for CSV and XLSX.
     """
+
+    def get_rate(self) -> str | None:
+        """The scope's rate as the settings say now (DRF reads them once, at import)."""
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         """Key on the token's public key when a token is used, else on the user or the address."""
