@@ -17,7 +17,8 @@ class TokenScopedRateThrottle(ScopedRateThrottle):
 
     def get_rate(self) -> str | None:
         """The scope's rate as the settings say now (DRF reads them once, at import)."""
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        rate = api_settings.DEFAULT_THROTTLE_RATES.get(str(self.scope))
+        return str(rate) if rate is not None else None
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         """Key on the token's public key when a token is used, else on the user or the address."""
