@@ -26,7 +26,7 @@ from commitments.models import (
     ThemeKind,
     UpdateState,
 )
-from lsis.api.filters import StrictBooleanFilter
+from lsis.api.filters import StrictBooleanFilter, StrictIsoDateTimeFilter
 from programmes.models import Programme
 
 _ERRORS = {"invalid_choice": "“%(value)s” is not one of the values this filter takes."}
@@ -80,7 +80,7 @@ class CommitmentFilter(django_filters.FilterSet):
     )
     target_date_from = django_filters.DateFilter(field_name="target_date", lookup_expr="gte")
     target_date_to = django_filters.DateFilter(field_name="target_date", lookup_expr="lte")
-    updated_since = django_filters.IsoDateTimeFilter(
+    updated_since = StrictIsoDateTimeFilter(
         field_name="modified_at", lookup_expr="gte", help_text="ISO 8601 date-time, e.g. 2026-01-31T00:00:00Z."
     )
     top_level = StrictBooleanFilter(field_name="parent", lookup_expr="isnull", help_text="true: leave out sub-items.")
@@ -127,7 +127,7 @@ class StatusUpdateFilter(django_filters.FilterSet):
     state = django_filters.ChoiceFilter(choices=UpdateState.choices, help_text="Staff only: review state.")
     as_of_from = django_filters.DateFilter(field_name="as_of", lookup_expr="gte")
     as_of_to = django_filters.DateFilter(field_name="as_of", lookup_expr="lte")
-    updated_since = django_filters.IsoDateTimeFilter(field_name="modified_at", lookup_expr="gte")
+    updated_since = StrictIsoDateTimeFilter(field_name="modified_at", lookup_expr="gte")
 
     class Meta:
         model = StatusUpdate

@@ -54,7 +54,7 @@ class ThemeSerializer(serializers.ModelSerializer):
 
     framework: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="code", read_only=True)
     parent: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(  # type: ignore[assignment]
-        slug_field="uuid", read_only=True, help_text="UUID of the foundation."
+        slug_field="uuid", read_only=True, allow_null=True, help_text="UUID of the foundation."
     )
     source_document: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="code", read_only=True)
 
@@ -120,7 +120,7 @@ class FundingRefSerializer(serializers.ModelSerializer):
     """An amount of money attached to a commitment, as written and as bounds in pounds."""
 
     funder: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="uuid", read_only=True, help_text="UUID of the funder."
+        slug_field="uuid", read_only=True, allow_null=True, help_text="UUID of the funder."
     )
 
     class Meta:
@@ -141,7 +141,10 @@ class DeliveryStateSerializer(serializers.Serializer):
 
     status = serializers.ChoiceField(choices=DeliveryStatus.choices, source="delivery_status")
     confidence = serializers.ChoiceField(
-        choices=[*DeliveryConfidence.choices, ("", "Not rated")], source="delivery_confidence"
+        choices=DeliveryConfidence.choices,
+        allow_blank=True,
+        source="delivery_confidence",
+        help_text="Empty: not rated.",
     )
     progress = serializers.IntegerField(allow_null=True, min_value=0, max_value=100)
     as_of = serializers.DateField(allow_null=True, source="delivery_as_of")
@@ -156,13 +159,17 @@ class CommitmentSerializer(serializers.ModelSerializer):
     themes = ThemeRefSerializer(many=True, read_only=True)
     source_document: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="code", read_only=True)
     parent: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(  # type: ignore[assignment]
-        slug_field="reference", read_only=True
+        slug_field="reference", read_only=True, allow_null=True
     )
     children: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         slug_field="reference", many=True, read_only=True
     )
-    continues: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="reference", read_only=True)
-    elaborates: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="reference", read_only=True)
+    continues: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="reference", read_only=True, allow_null=True
+    )
+    elaborates: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="reference", read_only=True, allow_null=True
+    )
     organisations = InvolvementSerializer(source="involvements", many=True, read_only=True)
     funding = FundingRefSerializer(many=True, read_only=True)
     programmes = ProgrammeRefSerializer(many=True, read_only=True)
@@ -230,8 +237,16 @@ class StatusUpdateSerializer(serializers.ModelSerializer):
 
     commitment: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="reference", read_only=True)
     evidence_links = EvidenceLinkSerializer(many=True, read_only=True)
-    supersedes: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="uuid", read_only=True)
-    source_document: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    supersedes: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="uuid", read_only=True, allow_null=True
+    )
+    source_document: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True
+    )
+    # Declared so that the schema allows the empty value (not rated); the serializer is only ever read.
+    confidence = serializers.ChoiceField(
+        choices=DeliveryConfidence.choices, allow_blank=True, help_text="Empty: not rated."
+    )
     # Not read-only, so that the schema does not require it: partners never receive it.
     workflow = WorkflowSerializer(source="*", required=False)
 

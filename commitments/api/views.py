@@ -352,22 +352,19 @@ class StatusUpdateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiV
         return self._respond(services.update_return(update=update, reviewer=request.user, reason=reason))
 
 
-@extend_schema_view(
-    list=extend_schema(
-        summary="Meanings of the status and confidence values",
-        description="Published from the definitions the tracker itself uses.",
-        responses={200: GlossarySerializer},
-    )
-)
 class GlossaryViewSet(ApiViewSet):
     """What every delivery status and confidence value means (from ``commitments.delivery``)."""
 
     pagination_class = None
     filter_backends = []
-    list_renderer_classes = ApiViewSet.renderer_classes
     serializer_class = GlossarySerializer
 
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    @extend_schema(
+        summary="Meanings of the status and confidence values",
+        description="Published from the definitions the tracker itself uses.",
+        responses={200: GlossarySerializer},
+    )
+    def glossary(self, request: Request) -> Response:
         """The two vocabularies, each value with its label and meaning."""
         data = {
             "statuses": [

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.urls import include, re_path
+from django.urls import include, path, re_path
 from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.routers import SimpleRouter
@@ -31,7 +31,6 @@ router.register("commitments", commitments.CommitmentViewSet, basename="commitme
 router.register("updates", commitments.StatusUpdateViewSet, basename="statusupdate")
 router.register("quarters", metrics.ReportingQuarterViewSet, basename="quarter")
 router.register("metrics", metrics.QuarterMetricViewSet, basename="metric")
-router.register("glossary", commitments.GlossaryViewSet, basename="glossary")
 
 
 class NotFoundView(APIView):
@@ -49,6 +48,7 @@ class NotFoundView(APIView):
 app_name = "api"
 urlpatterns = [
     re_path(r"^", include(router.urls)),
+    path("glossary/", commitments.GlossaryViewSet.as_view({"get": "glossary"}), name="glossary"),
     # Only paths ending in a slash, so that Django still redirects a path missing its slash.
     re_path(r"^.*/$", NotFoundView.as_view()),
 ]

@@ -44,12 +44,33 @@ class StrictOrderingFilter(filters.OrderingFilter):
                 )
         return super().get_ordering(request, queryset, view)
 
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        """``ordering`` as a comma-separated list of the fields the view orders by."""
+        fields = list(getattr(view, "ordering_fields", None) or [])
+        if not fields:
+            return []
+        return [
+            {
+                "name": self.ordering_param,
+                "required": False,
+                "in": "query",
+                "description": "Order by these fields, comma-separated; `-` before a field for descending.",
+                "style": "form",
+                "explode": False,
+                "schema": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {"type": "string", "enum": [*fields, *(f"-{name}" for name in fields)]},
+                },
+            }
+        ]
+
 
 class ApiViewSet(viewsets.GenericViewSet):
     """Behaviour every endpoint shares.
 
-    - Query strings are strict: a parameter the endpoint does not take, a repeated one, or a bad value is a
-      400 naming it.
+    - Query strings are strict: a parameter the endpoint does not take, a repeated or empty one (only
+      ``cursor=`` may be empty), or a bad value is a 400 naming it.
     - Throttle scope: ``read``, ``export`` (CSV/XLSX) or ``write``, counted per token.
     - GET answers carry an ETag (the version for versioned records, else a hash of the body) and honour
       If-None-Match (304); errors are always JSON.
@@ -95,6 +116,8 @@ class ApiViewSet(viewsets.GenericViewSet):
                 errors[name] = [f"Unknown parameter. This endpoint takes: {', '.join(sorted(allowed))}."]
             elif len(request.query_params.getlist(name)) > 1:
                 errors[name] = ["Give this parameter once."]
+            elif request.query_params[name] == "" and name != "cursor":
+                errors[name] = ["Give a value, or leave the parameter out."]
         if request.query_params.get("format", "json") in EXPORT_FORMATS:
             for name in (*PAGING_PARAMS, "cursor"):
                 if name in request.query_params:

@@ -13,10 +13,10 @@ class ProgrammeSerializer(serializers.ModelSerializer):
     """A programme, fund, challenge or initiative."""
 
     funder: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="uuid", read_only=True, help_text="UUID of the funder."
+        slug_field="uuid", read_only=True, allow_null=True, help_text="UUID of the funder."
     )
     parent: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(  # type: ignore[assignment]
-        slug_field="uuid", read_only=True, help_text="UUID of the parent."
+        slug_field="uuid", read_only=True, allow_null=True, help_text="UUID of the parent."
     )
     source_document: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="code", read_only=True)
 
@@ -29,11 +29,17 @@ class FundingAmountSerializer(serializers.ModelSerializer):
     """An amount of money as a document states it, with its bounds in pounds."""
 
     funder: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="uuid", read_only=True, help_text="UUID of the funder."
+        slug_field="uuid", read_only=True, allow_null=True, help_text="UUID of the funder."
     )
-    commitment: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="reference", read_only=True)
-    programme: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="uuid", read_only=True)
-    part_of: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    commitment: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="reference", read_only=True, allow_null=True
+    )
+    programme: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="uuid", read_only=True, allow_null=True
+    )
+    part_of: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="key", read_only=True, allow_null=True
+    )
     source_document: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="code", read_only=True)
 
     class Meta:

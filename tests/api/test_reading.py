@@ -95,6 +95,7 @@ def test_updated_since(partner: APIClient) -> None:
         ("overdue=maybe", "overdue"),
         ("target_date_from=2020-13-45", "target_date_from"),
         ("updated_since=yesterday", "updated_since"),
+        ("updated_since=2063-03-04T10:07:51%2B19:09", "updated_since"),
         ("page_size=0", "page_size"),
         ("page_size=201", "page_size"),
         ("page_size=ten", "page_size"),
