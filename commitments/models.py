@@ -247,6 +247,42 @@ def _programme_model() -> type[models.Model]:
     return apps.get_model("programmes", "Programme")
 
 
+_DETAIL_FIELDS = (
+    "uuid",
+    "reference",
+    "actor",
+    "section",
+    "position",
+    "lead_in",
+    "text",
+    "source_quote",
+    "target_date_text",
+    "target_date",
+    "jobs",
+    "jobs_text",
+    "published",
+    "delivery_status",
+    "delivery_confidence",
+    "progress",
+    "delivery_as_of",
+    "modified_at",
+    "version",
+    "deal__code",
+    "deal__title",
+    "foundation__code",
+    "foundation__name",
+    "area__code",
+    "area__name",
+    "source_document__code",
+    "parent",
+    "continues",
+    "elaborates",
+)
+
+
+_LINKS = ("parent", "continues", "elaborates")
+
+
 class CommitmentQuerySet(models.QuerySet["Commitment"]):
     """Reads of commitments, with the joins each reader needs declared once."""
 
@@ -283,21 +319,41 @@ class CommitmentQuerySet(models.QuerySet["Commitment"]):
         children = Commitment.objects.only("pk", "reference", "parent_id").order_by("position", "reference")
         if published_only:
             children = children.published()
-        return self.select_related(
-            "deal", "foundation", "area", "source_document", "parent", "continues", "elaborates"
-        ).prefetch_related(
-            models.Prefetch("themes", queryset=Theme.objects.select_related("framework")),
-            models.Prefetch(
-                "involvements",
-                queryset=CommitmentOrganisation.objects.select_related("organisation").order_by(
-                    "role", "organisation__name"
+        return (
+            self.select_related("deal", "foundation", "area", "source_document")
+            # Only the columns the record shows: the joined rows carry long texts that would otherwise be read
+            # (and sorted, for a page) for nothing.
+            .only(*_DETAIL_FIELDS)
+            # The references of linked commitments as subqueries: evaluated for the rows returned only, rather
+            # than joined to every row before a page is sorted out.
+            .annotate(
+                **{
+                    f"{link}_reference": models.Subquery(
+                        Commitment.objects.filter(pk=models.OuterRef(f"{link}_id")).values("reference")[:1]
+                    )
+                    for link in _LINKS
+                }
+            )
+            .prefetch_related(
+                models.Prefetch(
+                    "themes",
+                    queryset=Theme.objects.select_related("framework").only("uuid", "code", "name", "framework__code"),
                 ),
-            ),
-            models.Prefetch(
-                "funding", queryset=_funding_model()._default_manager.select_related("funder").order_by("key")
-            ),
-            models.Prefetch("programmes", queryset=_programme_model()._default_manager.order_by("name")),
-            models.Prefetch("children", queryset=children),
+                models.Prefetch(
+                    "involvements",
+                    queryset=CommitmentOrganisation.objects.select_related("organisation")
+                    .only("commitment", "role", "organisation__uuid", "organisation__name")
+                    .order_by("role", "organisation__name"),
+                ),
+                models.Prefetch(
+                    "funding", queryset=_funding_model()._default_manager.select_related("funder").order_by("key")
+                ),
+                models.Prefetch(
+                    "programmes",
+                    queryset=_programme_model()._default_manager.only("uuid", "name", "short_name").order_by("name"),
+                ),
+                models.Prefetch("children", queryset=children),
+            )
         )
 
     def without_approved_update_between(self, start: date, end: date) -> CommitmentQuerySet:

@@ -158,17 +158,23 @@ class CommitmentSerializer(serializers.ModelSerializer):
     area = ClassificationRefSerializer(read_only=True, allow_null=True)
     themes = ThemeRefSerializer(many=True, read_only=True)
     source_document: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    parent: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(  # type: ignore[assignment]
-        slug_field="reference", read_only=True, allow_null=True
+    parent = serializers.CharField(  # type: ignore[assignment]
+        source="parent_reference", read_only=True, allow_null=True, help_text="The commitment this is a sub-item of."
     )
     children: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         slug_field="reference", many=True, read_only=True
     )
-    continues: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="reference", read_only=True, allow_null=True
+    continues = serializers.CharField(
+        source="continues_reference",
+        read_only=True,
+        allow_null=True,
+        help_text="The commitment of an earlier deal this one continues.",
     )
-    elaborates: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="reference", read_only=True, allow_null=True
+    elaborates = serializers.CharField(
+        source="elaborates_reference",
+        read_only=True,
+        allow_null=True,
+        help_text="The key commitment this one elaborates.",
     )
     organisations = InvolvementSerializer(source="involvements", many=True, read_only=True)
     funding = FundingRefSerializer(many=True, read_only=True)

@@ -2,7 +2,8 @@
 
 ``python -m tests.bench [options]`` runs the spreadsheet import benchmark (with those options), then the
 metrics benchmark with its defaults; ``python -m tests.bench import ...`` only the first,
-``python -m tests.bench metrics ...`` only the second.
+``python -m tests.bench metrics ...`` only the second; ``python -m tests.bench api ...`` the partner API
+benchmark (PostgreSQL, gunicorn and wrk).
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ def main() -> int:
     from tests.bench.run import run
 
     argv = sys.argv[1:]
+    # --- partner API (tests/bench/api.py): only when asked for by name ---
+    if argv[:1] == ["api"]:
+        from tests.bench import api
+
+        return api.run(argv[1:])
     if argv[:1] == ["metrics"]:
         return metrics.run(argv[1:])
     if argv[:1] == ["import"]:
