@@ -27,6 +27,7 @@ from commitments.periods import Quarter
 from commitments.resources import CommitmentExportResource
 from commitments.services import PUBLISHER_PERMISSION, commitment_set_published
 from lsis.admin import READ_ONLY_AUDIT_FIELDS, AuditedAdminMixin
+from lsis.api import admin_tokens  # noqa: F401  # API tokens: issue and revoke
 from programmes.models import FundingAmount, Programme
 
 

@@ -228,6 +228,61 @@ class Section(models.TextChoices):
     CHAPTER = "chapter", "Detailed chapter"
 
 
+def overdue_condition(*, on: date) -> models.Q:
+    """The one definition of overdue: target date passed by ``on``, not delivered, not withdrawn."""
+    return models.Q(target_date__lt=on) & ~models.Q(
+        delivery_status__in=[DeliveryStatus.DELIVERED, DeliveryStatus.NOT_BEING_PURSUED]
+    )
+
+
+def _funding_model() -> type[models.Model]:
+    from django.apps import apps
+
+    return apps.get_model("programmes", "FundingAmount")
+
+
+def _programme_model() -> type[models.Model]:
+    from django.apps import apps
+
+    return apps.get_model("programmes", "Programme")
+
+
+_DETAIL_FIELDS = (
+    "uuid",
+    "reference",
+    "actor",
+    "section",
+    "position",
+    "lead_in",
+    "text",
+    "source_quote",
+    "target_date_text",
+    "target_date",
+    "jobs",
+    "jobs_text",
+    "published",
+    "delivery_status",
+    "delivery_confidence",
+    "progress",
+    "delivery_as_of",
+    "modified_at",
+    "version",
+    "deal__code",
+    "deal__title",
+    "foundation__code",
+    "foundation__name",
+    "area__code",
+    "area__name",
+    "source_document__code",
+    "parent",
+    "continues",
+    "elaborates",
+)
+
+
+_LINKS = ("parent", "continues", "elaborates")
+
+
 class CommitmentQuerySet(models.QuerySet["Commitment"]):
     """Reads of commitments, with the joins each reader needs declared once."""
 
@@ -245,8 +300,60 @@ class CommitmentQuerySet(models.QuerySet["Commitment"]):
 
     def overdue(self, *, on: date) -> CommitmentQuerySet:
         """Commitments whose target date has passed by ``on`` and that are not delivered or withdrawn."""
-        return self.filter(target_date__lt=on).exclude(
-            delivery_status__in=[DeliveryStatus.DELIVERED, DeliveryStatus.NOT_BEING_PURSUED]
+        return self.filter(overdue_condition(on=on))
+
+    def with_overdue(self, *, on: date) -> CommitmentQuerySet:
+        """Annotate ``is_overdue``: whether the commitment is overdue on ``on``."""
+        return self.annotate(
+            is_overdue=models.Case(
+                models.When(overdue_condition(on=on), then=True), default=False, output_field=models.BooleanField()
+            )
+        )
+
+    def with_details(self, *, published_only: bool) -> CommitmentQuerySet:
+        """Join and prefetch everything a commitment's full record shows (API, exports).
+
+        A fixed number of queries whatever the number of rows; with ``published_only``, its sub-items are
+        only the published ones.
+        """
+        children = Commitment.objects.only("pk", "reference", "parent_id").order_by("position", "reference")
+        if published_only:
+            children = children.published()
+        return (
+            self.select_related("deal", "foundation", "area", "source_document")
+            # Only the columns the record shows: the joined rows carry long texts that would otherwise be read
+            # (and sorted, for a page) for nothing.
+            .only(*_DETAIL_FIELDS)
+            # The references of linked commitments as subqueries: evaluated for the rows returned only, rather
+            # than joined to every row before a page is sorted out.
+            .annotate(
+                **{
+                    f"{link}_reference": models.Subquery(
+                        Commitment.objects.filter(pk=models.OuterRef(f"{link}_id")).values("reference")[:1]
+                    )
+                    for link in _LINKS
+                }
+            )
+            .prefetch_related(
+                models.Prefetch(
+                    "themes",
+                    queryset=Theme.objects.select_related("framework").only("uuid", "code", "name", "framework__code"),
+                ),
+                models.Prefetch(
+                    "involvements",
+                    queryset=CommitmentOrganisation.objects.select_related("organisation")
+                    .only("commitment", "role", "organisation__uuid", "organisation__name")
+                    .order_by("role", "organisation__name"),
+                ),
+                models.Prefetch(
+                    "funding", queryset=_funding_model()._default_manager.select_related("funder").order_by("key")
+                ),
+                models.Prefetch(
+                    "programmes",
+                    queryset=_programme_model()._default_manager.only("uuid", "name", "short_name").order_by("name"),
+                ),
+                models.Prefetch("children", queryset=children),
+            )
         )
 
     def without_approved_update_between(self, start: date, end: date) -> CommitmentQuerySet:
@@ -505,6 +612,16 @@ class StatusUpdateQuerySet(models.QuerySet["StatusUpdate"]):
     def latest_first(self) -> StatusUpdateQuerySet:
         """Order so that the first approved update is the one that sets the current state."""
         return self.order_by(*LATEST_FIRST)
+
+    def published(self) -> StatusUpdateQuerySet:
+        """What partners see: approved updates of published commitments."""
+        return self.approved().filter(commitment__published=True)
+
+    def with_details(self) -> StatusUpdateQuerySet:
+        """Join and prefetch everything an update's full record shows (API, exports)."""
+        return self.select_related(
+            "commitment", "author", "reviewed_by", "supersedes", "source_document"
+        ).prefetch_related(models.Prefetch("evidence_links", queryset=EvidenceLink.objects.order_by("pk")))
 
 
 class StatusUpdate(VersionedModel, PublicModel):

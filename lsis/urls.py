@@ -11,6 +11,9 @@ admin.site.index_title = "Delivery of the Life Sciences Industrial Strategy"
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
+    # --- Partner REST API (lsis/api/) ---
+    path("api/v1/", include("lsis.api.urls")),
+    path("api/", include("lsis.api.docs_urls")),
 ]
 
 # --- Board dashboards (metrics/urls.py): the home page, sign-in and sign-out ---

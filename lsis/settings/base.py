@@ -155,20 +155,60 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
-# --- REST framework (the API itself is built in the API issue) --------------------------------------
+# --- Partner REST API v1 (lsis/api/, <app>/api/; docs/api.md) ---------------------------------------
+# Partners authenticate with hashed, expiring, revocable django-rest-knox tokens (docs/adr/0003-api-tokens.md);
+# staff may also use their admin session. Anonymous users may read only the schema and the docs.
+
+INSTALLED_APPS.insert(INSTALLED_APPS.index("commitments"), "knox")
 
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "lsis.api.schema.ApiAutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "lsis.api.auth.ThrottledTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "lsis.api.pagination.PageNumberPagination",
+    "DEFAULT_THROTTLE_CLASSES": ["lsis.api.throttles.TokenScopedRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "read": env.str("API_THROTTLE_READ", default="1200/minute"),
+        "export": env.str("API_THROTTLE_EXPORT", default="30/minute"),
+        "write": env.str("API_THROTTLE_WRITE", default="120/minute"),
+    },
+    "EXCEPTION_HANDLER": "lsis.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+# Failed token attempts from one address before further attempts are refused (429) for the period.
+API_FAILED_TOKEN_LIMIT = env.int("API_FAILED_TOKEN_LIMIT", default=20)
+API_FAILED_TOKEN_PERIOD = 300  # seconds
+REST_KNOX = {
+    "TOKEN_TTL": None,  # each token's expiry is chosen when it is issued (issue_token --expires-days)
+    "TOKEN_PREFIX": "lsis_",
+    "AUTO_REFRESH": False,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "LSIS Tracker API",
-    "DESCRIPTION": "Delivery of the Life Sciences Industrial Strategy and its Sector Deals.",
+    "DESCRIPTION": (
+        "Delivery of the Life Sciences Industrial Strategy and its Sector Deals, for partners and OLS staff. "
+        "Authenticate with `Authorization: Token <token>`. Every failure has the same JSON body (`Error`). "
+        "Guide: docs/api.md."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "DeliveryStatusEnum": "commitments.delivery.DeliveryStatus",
+        "DeliveryConfidenceEnum": "commitments.delivery.DeliveryConfidence",
+    },
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
 }
 
 # --- Celery ----------------------------------------------------------------------------------------

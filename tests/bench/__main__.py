@@ -3,7 +3,8 @@
 ``python -m tests.bench [options]`` runs the spreadsheet import benchmark (with those options), then the
 metrics and the dashboards benchmarks with their defaults; ``python -m tests.bench import ...`` only the first,
 ``python -m tests.bench metrics ...`` only the second; ``python -m tests.bench dashboards ...`` times the board
-dashboards' pages.
+dashboards' pages; ``python -m tests.bench api ...`` the partner API (PostgreSQL, gunicorn and wrk), only when
+asked for by name.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 
 
 def main() -> int:
-    """Configure Django for the benchmark, then run the one asked for, or both."""
+    """Configure Django for the benchmark, then run the one asked for, or the import, metrics and dashboards ones."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lsis.settings.test")
     import django
 
@@ -27,6 +28,11 @@ def main() -> int:
         from tests.bench import dashboards
 
         return dashboards.run(argv[1:])
+    # --- partner API (tests/bench/api.py): only when asked for by name ---
+    if argv[:1] == ["api"]:
+        from tests.bench import api
+
+        return api.run(argv[1:])
     if argv[:1] == ["metrics"]:
         return metrics.run(argv[1:])
     if argv[:1] == ["import"]:

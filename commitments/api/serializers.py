@@ -1,0 +1,340 @@
+"""How documents, themes, organisations, commitments and status updates look in the API.
+
+Records are identified by their reference, code or UUID, never by database id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from commitments.delivery import DeliveryConfidence, DeliveryStatus
+from commitments.models import (
+    Commitment,
+    CommitmentOrganisation,
+    Document,
+    EvidenceLink,
+    Framework,
+    Organisation,
+    StatusUpdate,
+    Theme,
+)
+from programmes.models import FundingAmount, Programme
+
+
+class DocumentSerializer(serializers.ModelSerializer):
+    """A strategy document or deal."""
+
+    class Meta:
+        model = Document
+        fields = ["code", "uuid", "title", "kind", "published_on", "published_label"]
+
+
+class DocumentRefSerializer(serializers.ModelSerializer):
+    """A document, named."""
+
+    class Meta:
+        model = Document
+        fields = ["code", "title"]
+
+
+class FrameworkSerializer(serializers.ModelSerializer):
+    """A way of classifying commitments."""
+
+    source_document: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = Framework
+        fields = ["code", "uuid", "name", "source_document", "source_quote"]
+
+
+class ThemeSerializer(serializers.ModelSerializer):
+    """A theme, foundation or area."""
+
+    framework: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    parent: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(  # type: ignore[assignment]
+        slug_field="uuid", read_only=True, allow_null=True, help_text="UUID of the foundation."
+    )
+    source_document: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = Theme
+        fields = [
+            "uuid",
+            "code",
+            "name",
+            "kind",
+            "framework",
+            "parent",
+            "statement",
+            "context",
+            "position",
+            "source_document",
+            "source_quote",
+        ]
+
+
+class ThemeRefSerializer(serializers.ModelSerializer):
+    """A theme, named."""
+
+    framework = serializers.CharField(source="framework.code", read_only=True)
+
+    class Meta:
+        model = Theme
+        fields = ["uuid", "code", "name", "framework"]
+
+
+class ClassificationRefSerializer(serializers.ModelSerializer):
+    """A foundation or area, named."""
+
+    class Meta:
+        model = Theme
+        fields = ["code", "name"]
+
+
+class OrganisationSerializer(serializers.ModelSerializer):
+    """An organisation taking part in commitments."""
+
+    aliases: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="name", many=True, read_only=True
+    )
+
+    class Meta:
+        model = Organisation
+        fields = ["uuid", "name", "kind", "aliases", "modified_at"]
+
+
+class InvolvementSerializer(serializers.ModelSerializer):
+    """An organisation's part in a commitment."""
+
+    uuid = serializers.UUIDField(source="organisation.uuid", read_only=True)
+    name = serializers.CharField(source="organisation.name", read_only=True)
+
+    class Meta:
+        model = CommitmentOrganisation
+        fields = ["uuid", "name", "role"]
+
+
+class FundingRefSerializer(serializers.ModelSerializer):
+    """An amount of money attached to a commitment, as written and as bounds in pounds."""
+
+    funder: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="uuid", read_only=True, allow_null=True, help_text="UUID of the funder."
+    )
+
+    class Meta:
+        model = FundingAmount
+        fields = ["key", "amount_text", "qualifier", "low", "high", "nature", "period_text", "funder"]
+
+
+class ProgrammeRefSerializer(serializers.ModelSerializer):
+    """A programme, named."""
+
+    class Meta:
+        model = Programme
+        fields = ["uuid", "name", "short_name"]
+
+
+class DeliveryStateSerializer(serializers.Serializer):
+    """A commitment's current delivery state: its latest approved update's, by as-of date."""
+
+    status = serializers.ChoiceField(choices=DeliveryStatus.choices, source="delivery_status")
+    confidence = serializers.ChoiceField(
+        choices=DeliveryConfidence.choices,
+        allow_blank=True,
+        source="delivery_confidence",
+        help_text="Empty: not rated.",
+    )
+    progress = serializers.IntegerField(allow_null=True, min_value=0, max_value=100)
+    as_of = serializers.DateField(allow_null=True, source="delivery_as_of")
+
+
+class CommitmentSerializer(serializers.ModelSerializer):
+    """A commitment as printed, with its classification, organisations, money and delivery state."""
+
+    deal = DocumentRefSerializer(read_only=True)
+    foundation = ClassificationRefSerializer(read_only=True)
+    area = ClassificationRefSerializer(read_only=True, allow_null=True)
+    themes = ThemeRefSerializer(many=True, read_only=True)
+    source_document: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    parent = serializers.CharField(  # type: ignore[assignment]
+        source="parent_reference", read_only=True, allow_null=True, help_text="The commitment this is a sub-item of."
+    )
+    children: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="reference", many=True, read_only=True
+    )
+    continues = serializers.CharField(
+        source="continues_reference",
+        read_only=True,
+        allow_null=True,
+        help_text="The commitment of an earlier deal this one continues.",
+    )
+    elaborates = serializers.CharField(
+        source="elaborates_reference",
+        read_only=True,
+        allow_null=True,
+        help_text="The key commitment this one elaborates.",
+    )
+    organisations = InvolvementSerializer(source="involvements", many=True, read_only=True)
+    funding = FundingRefSerializer(many=True, read_only=True)
+    programmes = ProgrammeRefSerializer(many=True, read_only=True)
+    delivery = DeliveryStateSerializer(source="*", read_only=True)
+    overdue = serializers.BooleanField(
+        source="is_overdue", read_only=True, help_text="Target date passed, not delivered, not withdrawn."
+    )
+
+    class Meta:
+        model = Commitment
+        fields = [
+            "reference",
+            "uuid",
+            "deal",
+            "foundation",
+            "area",
+            "themes",
+            "actor",
+            "section",
+            "position",
+            "lead_in",
+            "text",
+            "source_document",
+            "source_quote",
+            "parent",
+            "children",
+            "continues",
+            "elaborates",
+            "organisations",
+            "funding",
+            "programmes",
+            "target_date_text",
+            "target_date",
+            "jobs",
+            "jobs_text",
+            "delivery",
+            "overdue",
+            "published",
+            "modified_at",
+        ]
+
+
+class EvidenceLinkSerializer(serializers.ModelSerializer):
+    """A link to evidence an update cites."""
+
+    class Meta:
+        model = EvidenceLink
+        fields = ["url", "title"]
+
+
+class WorkflowSerializer(serializers.Serializer):
+    """Where an update is in review (staff only; partners see approved updates and never this)."""
+
+    state = serializers.CharField()
+    version = serializers.IntegerField(help_text="Send it back in If-Match to change the update.")
+    author = serializers.CharField(source="author.username", allow_null=True, default=None)
+    submitted_at = serializers.DateTimeField(allow_null=True)
+    reviewed_by = serializers.CharField(source="reviewed_by.username", allow_null=True, default=None)
+    reviewed_at = serializers.DateTimeField(allow_null=True)
+    return_reason = serializers.CharField(help_text="Why a reviewer returned the update.")
+
+
+class StatusUpdateSerializer(serializers.ModelSerializer):
+    """A dated statement of where delivery of a commitment stands."""
+
+    commitment: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="reference", read_only=True)
+    evidence_links = EvidenceLinkSerializer(many=True, read_only=True)
+    supersedes: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="uuid", read_only=True, allow_null=True
+    )
+    source_document: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True
+    )
+    # Declared so that the schema allows the empty value (not rated); the serializer is only ever read.
+    confidence = serializers.ChoiceField(
+        choices=DeliveryConfidence.choices, allow_blank=True, help_text="Empty: not rated."
+    )
+    # Not read-only, so that the schema does not require it: partners never receive it.
+    workflow = WorkflowSerializer(source="*", required=False)
+
+    class Meta:
+        model = StatusUpdate
+        fields = [
+            "uuid",
+            "commitment",
+            "as_of",
+            "status",
+            "confidence",
+            "progress",
+            "narrative",
+            "funding_spent",
+            "evidence_links",
+            "supersedes",
+            "source_document",
+            "source_quote",
+            "approved_at",
+            "workflow",
+        ]
+        read_only_fields = fields[:-1]
+
+    def get_fields(self) -> dict[str, Any]:
+        """Leave out the review workflow for anyone but staff (in JSON and in exports alike)."""
+        fields = super().get_fields()
+        if not self.context.get("sees_unpublished", True):
+            del fields["workflow"]
+        return fields
+
+
+class StatusUpdateWriteSerializer(serializers.Serializer):
+    """A new draft update, or changes to one."""
+
+    commitment: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="reference", queryset=Commitment.objects.all(), help_text="The commitment's reference."
+    )
+    as_of = serializers.DateField(help_text="The date the update is true as of; not in the future.")
+    status = serializers.ChoiceField(choices=DeliveryStatus.choices)
+    confidence = serializers.ChoiceField(choices=DeliveryConfidence.choices, required=False, allow_blank=True)
+    progress = serializers.IntegerField(min_value=0, max_value=100, required=False, allow_null=True)
+    narrative = serializers.CharField(max_length=20000)
+    funding_spent = serializers.DecimalField(
+        max_digits=16, decimal_places=2, min_value=0, required=False, allow_null=True
+    )
+    evidence_links = EvidenceLinkSerializer(many=True, required=False)
+    supersedes: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="uuid",
+        queryset=StatusUpdate.objects.approved(),
+        required=False,
+        allow_null=True,
+        help_text="UUID of the approved update this one corrects.",
+    )
+
+
+class StatusUpdateEditSerializer(StatusUpdateWriteSerializer):
+    """Changes to a draft or returned update (every field optional; the commitment cannot change)."""
+
+    commitment = None  # type: ignore[assignment]
+    supersedes = None  # type: ignore[assignment]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["partial"] = True
+        super().__init__(*args, **kwargs)
+
+
+class ReturnSerializer(serializers.Serializer):
+    """Why a reviewer returns an update."""
+
+    reason = serializers.CharField(max_length=5000, help_text="What the author should put right.")
+
+
+class GlossaryTermSerializer(serializers.Serializer):
+    """One value of a vocabulary and what it means."""
+
+    value = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
+    meaning = serializers.CharField()
+
+
+class GlossarySerializer(serializers.Serializer):
+    """The meaning of every delivery status and confidence value."""
+
+    statuses = GlossaryTermSerializer(many=True)
+    confidences = GlossaryTermSerializer(many=True)

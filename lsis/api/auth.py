@@ -1,0 +1,41 @@
+"""Token authentication that refuses an address after repeated failed token attempts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from knox.auth import TokenAuthentication
+from rest_framework import exceptions
+from rest_framework.request import Request
+
+_FAILURES_KEY = "api:failed-token:{}"
+
+
+def _client_address(request: Request) -> str:
+    return str(request.META.get("REMOTE_ADDR", "unknown"))
+
+
+class ThrottledTokenAuthentication(TokenAuthentication):
+    """Knox tokens (``Authorization: Token <token>``); too many wrong tokens from one address get 429.
+
+    Guessing tokens is pointless (they are 64 random characters, stored hashed), but a client that keeps
+    sending a wrong or expired one is refused quickly, before any lookup, until the period has passed.
+    """
+
+    def authenticate(self, request: Request) -> Any:
+        """Refuse an address that has failed too often; count each failure."""
+        key = _FAILURES_KEY.format(_client_address(request))
+        failures = cache.get(key, 0)
+        if failures >= settings.API_FAILED_TOKEN_LIMIT and request.META.get("HTTP_AUTHORIZATION"):
+            raise exceptions.Throttled(
+                wait=settings.API_FAILED_TOKEN_PERIOD,
+                detail="Too many requests with a wrong or expired token from this address; try again later.",
+            )
+        try:
+            return super().authenticate(request)
+        except exceptions.AuthenticationFailed:
+            if not cache.add(key, 1, timeout=settings.API_FAILED_TOKEN_PERIOD):
+                cache.incr(key)
+            raise

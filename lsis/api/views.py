@@ -1,0 +1,215 @@
+"""The base of every API view: strict query strings, scoped throttles, conditional GET, exports, JSON errors."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import HttpResponseBase
+from django.utils.cache import get_conditional_response
+from django.utils.http import parse_etags, quote_etag
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework import exceptions, filters, viewsets
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from lsis.api.errors import PreconditionFailed, PreconditionRequired
+from lsis.api.exports import CHUNK_SIZE, CSVRenderer, XLSXRenderer, csv_response, xlsx_response
+from lsis.api.pagination import BrowseOrWalkPagination
+
+EXPORT_FORMATS = ("csv", "xlsx")
+PAGING_PARAMS = ("page", "page_size")
+
+
+class StrictOrderingFilter(filters.OrderingFilter):
+    """``ordering``: a comma-separated list of the view's ordering fields, ``-`` for descending; others are a 400."""
+
+    def get_ordering(self, request: Request, queryset: QuerySet[Any], view: Any) -> Any:
+        """Refuse unknown fields instead of silently ignoring them."""
+        raw = request.query_params.get(self.ordering_param)
+        if raw is not None:
+            allowed = {name for name, _ in self.get_valid_fields(queryset, view, {"request": request})}
+            wanted = [term.strip() for term in raw.split(",")]
+            unknown = [term for term in wanted if term.lstrip("-") not in allowed]
+            if unknown or not raw.strip():
+                raise exceptions.ValidationError(
+                    {
+                        self.ordering_param: [
+                            f"Order by one or more of: {', '.join(sorted(allowed))} (- for descending)."
+                        ]
+                    }
+                )
+        return super().get_ordering(request, queryset, view)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        """``ordering`` as a comma-separated list of the fields the view orders by."""
+        fields = list(getattr(view, "ordering_fields", None) or [])
+        if not fields:
+            return []
+        return [
+            {
+                "name": self.ordering_param,
+                "required": False,
+                "in": "query",
+                "description": "Order by these fields, comma-separated; `-` before a field for descending.",
+                "style": "form",
+                "explode": False,
+                "schema": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {"type": "string", "enum": [*fields, *(f"-{name}" for name in fields)]},
+                },
+            }
+        ]
+
+
+class ApiViewSet(viewsets.GenericViewSet):
+    """Behaviour every endpoint shares.
+
+    - Query strings are strict: a parameter the endpoint does not take, a repeated or empty one (only
+      ``cursor=`` may be empty), or a bad value is a 400 naming it.
+    - Throttle scope: ``read``, ``export`` (CSV/XLSX) or ``write``, counted per token.
+    - GET answers carry an ETag (the version for versioned records, else a hash of the body) and honour
+      If-None-Match (304); errors are always JSON.
+    - List endpoints export all matching rows as CSV or XLSX with ``?format=``.
+    """
+
+    lookup_value_regex = "[^/]+"
+    filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
+    renderer_classes = [JSONRenderer]
+    list_renderer_classes = [JSONRenderer, CSVRenderer, XLSXRenderer]
+    throttle_scope = "read"
+    export_name = "export"
+    search_fields: tuple[str, ...] = ()
+
+    def get_renderers(self) -> list[Any]:
+        """Lists may also be exported; everything else is JSON."""
+        if self.action == "list":
+            return [renderer() for renderer in self.list_renderer_classes]
+        return super().get_renderers()
+
+    def allowed_query_params(self) -> set[str]:
+        """The query parameters this endpoint takes."""
+        allowed = {"format"}
+        if self.action == "list":
+            filterset_class = getattr(self, "filterset_class", None)
+            if filterset_class is not None:
+                allowed |= set(filterset_class.base_filters)
+            if getattr(self, "ordering_fields", None):
+                allowed.add("ordering")
+            if self.search_fields:
+                allowed.add("search")
+            if self.pagination_class is not None:
+                allowed |= set(PAGING_PARAMS)
+                if issubclass(self.pagination_class, BrowseOrWalkPagination):
+                    allowed.add("cursor")
+        return allowed
+
+    def _check_query_params(self, request: Request) -> None:
+        allowed = self.allowed_query_params()
+        errors: dict[str, list[str]] = {}
+        for name in request.query_params:
+            if name not in allowed:
+                errors[name] = [f"Unknown parameter. This endpoint takes: {', '.join(sorted(allowed))}."]
+            elif len(request.query_params.getlist(name)) > 1:
+                errors[name] = ["Give this parameter once."]
+            elif request.query_params[name] == "" and name != "cursor":
+                errors[name] = ["Give a value, or leave the parameter out."]
+        if request.query_params.get("format", "json") in EXPORT_FORMATS:
+            for name in (*PAGING_PARAMS, "cursor"):
+                if name in request.query_params:
+                    errors[name] = ["An export holds every matching row; leave out paging."]
+        if errors:
+            raise exceptions.ValidationError(errors)
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        """An unknown ``format`` is a 400 saying which formats there are."""
+        wanted = request.query_params.get("format")
+        if not force and wanted is not None:
+            formats = [renderer.format for renderer in self.get_renderers()]
+            if wanted not in formats:
+                raise exceptions.ValidationError({"format": [f"Choose one of: {', '.join(formats)}."]})
+        return super().perform_content_negotiation(request, force)
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        """Pick the throttle scope, authenticate, check permissions and throttles, then the query string."""
+        if request.method not in SAFE_METHODS:
+            self.throttle_scope = "write"
+        elif request.query_params.get("format") in EXPORT_FORMATS:
+            self.throttle_scope = "export"
+        super().initial(request, *args, **kwargs)
+        self._check_query_params(request)
+
+    # --- lists and exports -------------------------------------------------------------------------
+
+    def list_records(self, request: Request) -> HttpResponseBase:
+        """A page of the filtered rows, or all of them as CSV or XLSX."""
+        queryset = self.filter_queryset(self.get_queryset())
+        export_format = request.accepted_renderer.format
+        if export_format in EXPORT_FORMATS:
+            serializer_class = self.get_serializer_class()
+            context = self.get_serializer_context()
+            header = list(serializer_class(context=context).fields)  # type: ignore[attr-defined]
+            records = (
+                serializer_class(item, context=context).data for item in queryset.iterator(chunk_size=CHUNK_SIZE)
+            )
+            if export_format == "csv":
+                return csv_response(header, records, self.export_name)
+            return xlsx_response(header, records, self.export_name)
+        page = self.paginate_queryset(queryset)
+        serializer = self.get_serializer(page, many=True)
+        return self.get_paginated_response(serializer.data)
+
+    def retrieve_record(self, request: Request) -> Response:
+        """One record, with its ETag."""
+        instance = self.get_object()
+        return Response(self.get_serializer(instance).data, headers=self.etag_headers(instance))
+
+    # --- versions and conditional requests -----------------------------------------------------------
+
+    def etag_headers(self, instance: Any) -> dict[str, str]:
+        """An ETag for the record, if the view has a cheaper one than the hash of the body (the default)."""
+        return {}
+
+    def expect_version(self, request: Request, instance: Any) -> None:
+        """Check If-Match against the record's version (428 without it, 412 when stale).
+
+        The instance is then saved on the condition that the row still has that version, so a change
+        that lands between this check and the save is refused too.
+        """
+        header = request.headers.get("If-Match")
+        if not header:
+            raise PreconditionRequired()
+        etags = parse_etags(header)
+        if header.strip() == "*" or len(etags) != 1 or not etags[0].strip('"W/').isdigit():
+            raise exceptions.ValidationError(
+                {"If-Match": ['Give the ETag of the version you read, e.g. "3" (one value, not *).']}
+            )
+        version = int(etags[0].strip('"W/'))
+        if version != instance.version:
+            raise PreconditionFailed(
+                f"The record is at version {instance.version}; you sent {version}. "
+                "Read it again, check the changes, then retry."
+            )
+        instance.version = version
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        """Errors in JSON whatever format was asked for; ETag and 304 on successful reads."""
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if not isinstance(response, Response):
+            return response
+        if response.status_code >= 400:
+            response.accepted_renderer = JSONRenderer()
+            response.accepted_media_type = JSONRenderer.media_type
+            return response
+        if request.method in ("GET", "HEAD") and response.status_code == 200:
+            if not response.has_header("ETag"):
+                response.render()
+                response["ETag"] = quote_etag(hashlib.md5(response.content, usedforsecurity=False).hexdigest())
+            response["Cache-Control"] = "private, no-cache"
+            response["Vary"] = "Accept, Authorization, Cookie"
+            return get_conditional_response(request, etag=response["ETag"], response=response)
+        return response
