@@ -242,3 +242,23 @@ def test_the_board_pack_prints_and_downloads(browser: Any, site: str) -> None:
     response = page.request.get(f"{site}/board-pack/pdf/")
     assert response.headers["content-type"] == "application/pdf"
     assert response.body().startswith(b"%PDF")
+
+
+def test_the_overview_shows_the_numbers_the_metrics_api_gives_for_the_same_quarter(browser: Any, site: str) -> None:
+    page = _signed_in(browser, site)
+    label = page.locator("#quarter").input_value()
+    headlines = {
+        item.locator(".lsis-headline__label").inner_text(): item.locator(".lsis-headline__figure").inner_text()
+        for item in page.locator(".lsis-headline").all()
+    }
+    code = label.replace(" ", "-")
+    answer = page.request.get(f"{site}/api/v1/metrics/?scope_type=tracker&basis=live&quarter={code}")
+    assert answer.status == 200, answer.text()
+    (tracker,) = answer.json()["results"]
+    assert tracker["quarter"] == code
+    assert headlines["commitments"] == str(tracker["commitments"])
+    assert headlines[f"delivered ({tracker['delivered']})"]
+    assert headlines["on track (green, amber/green)"] == str(tracker["green"] + tracker["amber_green"])
+    assert headlines["at risk (amber/red, red)"] == str(tracker["amber_red"] + tracker["red"])
+    assert headlines["overdue"] == str(tracker["overdue"])
+    assert headlines["no update this quarter"] == str(tracker["stale"])

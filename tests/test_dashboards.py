@@ -312,3 +312,29 @@ def test_repeated_failed_sign_ins_lock_the_account_out(client, user_with_role, f
     locked = client.post(reverse("login"), {"username": "forgetful", "password": "the-right-password-at-last"})
     assert locked.status_code == 429
     assert client.get(OVERVIEW).status_code == 302
+
+
+def test_an_approval_in_the_admin_changes_the_overview_at_once_on_the_embedded_default(
+    board, client_for, user_with_role, figures, django_capture_on_commit_callbacks, settings
+):
+    settings.CELERY_TASK_ALWAYS_EAGER = True  # the embedded default, even when the suite runs with a broker
+    latest = figures.quarter
+    before = board.get(OVERVIEW).context["overview"].tracker.delivered
+    commitment = Commitment.objects.exclude(delivery_status=DeliveryStatus.DELIVERED).get(reference="SD2-PEOPLE-G2")
+    editor = user_with_role(roles.EDITOR)
+    update = update_submit(
+        update=update_create(
+            commitment=commitment,
+            author=editor,
+            as_of=latest.start,
+            status=DeliveryStatus.DELIVERED,
+            confidence=DeliveryConfidence.GREEN,
+            narrative="Delivered.",
+        ),
+        user=editor,
+    )
+    reviewer = client_for(roles.REVIEWER)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = reviewer.post(reverse("admin:commitments_statusupdate_transition", args=[update.pk, "approve"]))
+    assert response.status_code == 302
+    assert board.get(OVERVIEW).context["overview"].tracker.delivered == before + 1
