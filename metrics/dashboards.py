@@ -22,7 +22,7 @@ from django.utils import timezone
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
 from commitments.models import Commitment, CommitmentQuerySet, Framework, StatusUpdate, Theme, ThemeKind
 from commitments.periods import Quarter
-from metrics.engine import FIGURE_FIELDS, SCOPES, TRACKER_KEY, Scope
+from metrics.engine import CONFIDENCE_RANK, FIGURE_FIELDS, SCOPES, STATUS_RANK, TRACKER_KEY, Scope
 from metrics.models import Basis, QuarterMetric, ReportingQuarter, ScopeType
 from metrics.services import metrics_as_of
 from programmes.models import AmountNature, FundingAmount
@@ -30,17 +30,8 @@ from programmes.models import AmountNature, FundingAmount
 ON_TRACK = (DeliveryConfidence.GREEN, DeliveryConfidence.AMBER_GREEN)
 AT_RISK = (DeliveryConfidence.AMBER_RED, DeliveryConfidence.RED)
 FINISHED = (DeliveryStatus.DELIVERED, DeliveryStatus.NOT_BEING_PURSUED)
-# The order "improved" and "worsened" are read in (docs/metrics.md, Measures): status first, then confidence.
-STATUS_ORDER: dict[str, int] = {
-    DeliveryStatus.NOT_BEING_PURSUED: -1,
-    DeliveryStatus.NOT_STARTED: 0,
-    DeliveryStatus.IN_PROGRESS: 1,
-    DeliveryStatus.DELIVERED: 2,
-}
-CONFIDENCE_ORDER: dict[str, int] = {
-    "": 0,
-    **{value: rank for rank, value in enumerate(reversed(DeliveryConfidence.values), 1)},
-}
+STATUS_ORDER = STATUS_RANK
+CONFIDENCE_ORDER: dict[str, int] = {"": 0, **CONFIDENCE_RANK}
 
 BREAKDOWN_SCOPES: dict[str, str] = {
     ScopeType.DEAL: "Deals",

@@ -48,20 +48,21 @@ from commitments.models import Actor, Commitment, OrganisationRole, StatusUpdate
 from metrics.models import ScopeType
 from programmes.models import AmountNature, FundingAmount
 
-_STATUS_RANK: dict[str, int] = {
+# The order "improved" and "worsened" are read in (docs/metrics.md, Measures): status first, then confidence.
+STATUS_RANK: dict[str, int] = {
     DeliveryStatus.NOT_BEING_PURSUED: -1,
     DeliveryStatus.NOT_STARTED: 0,
     DeliveryStatus.IN_PROGRESS: 1,
     DeliveryStatus.DELIVERED: 2,
 }
-_CONFIDENCE_RANK: dict[str, int] = {
+CONFIDENCE_RANK: dict[str, int] = {
     DeliveryConfidence.RED: 1,
     DeliveryConfidence.AMBER_RED: 2,
     DeliveryConfidence.AMBER: 3,
     DeliveryConfidence.AMBER_GREEN: 4,
     DeliveryConfidence.GREEN: 5,
 }
-_NOT_STARTED_RANK = _STATUS_RANK[DeliveryStatus.NOT_STARTED]
+_NOT_STARTED_RANK = STATUS_RANK[DeliveryStatus.NOT_STARTED]
 _IMPLIED_PROGRESS = {DeliveryStatus.DELIVERED: 100, DeliveryStatus.NOT_STARTED: 0}
 _UNFINISHED = [DeliveryStatus.NOT_STARTED, DeliveryStatus.IN_PROGRESS]
 _STARTED = [DeliveryStatus.IN_PROGRESS, DeliveryStatus.DELIVERED, DeliveryStatus.NOT_BEING_PURSUED]
@@ -222,10 +223,10 @@ def compute_figures(
     if previous_end is not None:
         commitments = commitments.annotate(
             before=_governing(previous_end),
-            now_rank=_rank("now__status", _STATUS_RANK),
-            before_rank=Coalesce(_rank("before__status", _STATUS_RANK), Value(_NOT_STARTED_RANK)),
-            now_confidence_rank=_rank("now__confidence", _CONFIDENCE_RANK),
-            before_confidence_rank=_rank("before__confidence", _CONFIDENCE_RANK),
+            now_rank=_rank("now__status", STATUS_RANK),
+            before_rank=Coalesce(_rank("before__status", STATUS_RANK), Value(_NOT_STARTED_RANK)),
+            now_confidence_rank=_rank("now__confidence", CONFIDENCE_RANK),
+            before_confidence_rank=_rank("before__confidence", CONFIDENCE_RANK),
         )
     funding = FundingAmount.objects.filter(commitment__isnull=False, commitment__deal__published_on__lte=day).exclude(
         part_of__isnull=False, part_of__nature=F("nature")
@@ -399,10 +400,10 @@ def contribution(
     figures["spent"] = (now.spent if now else None) or ZERO
     if previous_end is not None and now and now.starts > previous_end:
         before = next((span for span in spans if span.covers(previous_end)), None)
-        status_rank, before_rank = _STATUS_RANK[status], _STATUS_RANK[before.status] if before else _NOT_STARTED_RANK
+        status_rank, before_rank = STATUS_RANK[status], STATUS_RANK[before.status] if before else _NOT_STARTED_RANK
         # An unrated side makes confidence neither better nor worse, as NULL compares in the SQL.
-        confidence_rank = _CONFIDENCE_RANK.get(now.confidence, 0)
-        before_confidence_rank = _CONFIDENCE_RANK.get(before.confidence, 0) if before else 0
+        confidence_rank = CONFIDENCE_RANK.get(now.confidence, 0)
+        before_confidence_rank = CONFIDENCE_RANK.get(before.confidence, 0) if before else 0
         rated = bool(confidence_rank and before_confidence_rank)
         same = status_rank == before_rank
         figures["improved"] = int(
