@@ -237,6 +237,8 @@ def compute_figures(
     # them what GROUPING SETS would (the ORM cannot write it). Many-valued types get a query each.
     single = [scope for scope in SCOPES if not scope.many]
     states = _rolled_up(commitments, single, "", state_aggregates)
+    # The whole tracker has figures for every day, zeros before any deal was published.
+    states[ScopeType.TRACKER].setdefault(TRACKER_KEY, {"_label": None} | dict.fromkeys(state_aggregates, 0))
     money = _rolled_up(funding, single, "commitment__", _MONEY_AGGREGATES)
     results: list[Figures] = []
     for scope in single:

@@ -437,10 +437,10 @@ def _kill_the_marker_task_mid_write(live: Stack, conn: Any) -> KilledMarkerTask:
     """Approve an update; SIGKILL the pool process while its recompute is mid-way; let the redelivery run.
 
     The recompute is held at the tracker row of the last quarter, which the test locks, after it has
-    claimed the marker and rewritten the quarters before. Once the pool process is killed, the message is
-    redelivered at once; the killed run's database session lives on, holding its locks, until the test
-    releases the row and PostgreSQL notices the client is gone. The redelivered run is given time to
-    finish or to queue behind that session before the row is released.
+    claimed the marker, rewritten the commitment's spans and adjusted the quarters before. Once the pool
+    process is killed, the message is redelivered at once; the killed run's database session lives on,
+    holding its locks, until the test releases the row and PostgreSQL notices the client is gone. The
+    redelivered run is given time to finish or to queue behind that session before the row is released.
     """
     as_of = _kill_test_as_of()
     commitment_id, _ = unused_commitment(conn, published_by=as_of)
@@ -458,7 +458,8 @@ def _kill_the_marker_task_mid_write(live: Stack, conn: Any) -> KilledMarkerTask:
         )
         # Checks, not assertions: the run is mid-write, holding the marker it claimed,
         # and what it has written is not committed.
-        expect(orphan.query.startswith('INSERT INTO "metrics_quartermetric"'), f"blocked elsewhere: {orphan.query}")
+        # One approval adjusts the stored rows in place (the incremental path), quarter by quarter.
+        expect(orphan.query.startswith('UPDATE "metrics_quartermetric"'), f"blocked elsewhere: {orphan.query}")
         expect(pending_markers(conn, commitment_id) == 1, "the marker is not pending")
         expect(live_figure(conn, quarter, *TRACKER, "delivered") == delivered_before, "uncommitted writes are seen")
 

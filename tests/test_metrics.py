@@ -409,3 +409,10 @@ def test_spending_reported_in_an_approval_reaches_the_figures(user_with_role, dj
     after = stored(CHECKED[2])[(ScopeType.TRACKER, TRACKER_KEY)]
     assert after["spent"] - before == Decimal("1250000.50")
     assert after == oracle(CHECKED[2])[(ScopeType.TRACKER, TRACKER_KEY)]
+
+
+def test_the_tracker_has_figures_before_any_deal_was_published():
+    metrics_recompute(quarters=[FIRST_QUARTER])
+    tracker = stored(FIRST_QUARTER)[(ScopeType.TRACKER, TRACKER_KEY)]
+    assert tracker["commitments"] == 0
+    assert set(stored(FIRST_QUARTER)) == {(ScopeType.TRACKER, TRACKER_KEY)}
