@@ -21,6 +21,7 @@ amounts count their floor towards the high total and are counted as open-ended.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass, field, fields, replace
 from datetime import date
@@ -240,30 +241,30 @@ def compute_figures(
     # The whole tracker has figures for every day, zeros before any deal was published.
     states[ScopeType.TRACKER].setdefault(TRACKER_KEY, {"_label": None} | dict.fromkeys(state_aggregates, 0))
     money = _rolled_up(funding, single, "commitment__", _MONEY_AGGREGATES)
+    wanted: dict[str, set[str]] | None = None
+    if commitment_ids is not None:
+        wanted = defaultdict(set)
+        for pairs in scope_keys(commitment_ids).values():
+            for scope_type, key in pairs:
+                wanted[scope_type].add(key)
     results: list[Figures] = []
     for scope in single:
-        keys = _keys_of(scope, commitment_ids)
-        wanted = {str(key) for key in keys} if keys is not None else None
-        scope_states = {key: row for key, row in states[scope.scope_type].items() if wanted is None or key in wanted}
+        scope_states = {
+            key: row
+            for key, row in states[scope.scope_type].items()
+            if wanted is None or key in wanted[scope.scope_type]
+        }
         results.extend(_assemble(scope, scope_states, money[scope.scope_type]))
     for scope in SCOPES:
         if not scope.many:
             continue
-        keys = _keys_of(scope, commitment_ids)
-        if keys is not None:
+        if wanted is not None:
             # In the same filter() as the scope's own condition, so a many-to-many scope (themes,
             # programmes, lead organisations) is joined once and grouped by the row it was filtered on.
-            scope = replace(scope, condition={**scope.condition, f"{scope.key}__in": keys})
+            scope = replace(scope, condition={**scope.condition, f"{scope.key}__in": sorted(wanted[scope.scope_type])})
         scope_states = _grouped(commitments, scope, "", **state_aggregates)
         results.extend(_assemble(scope, scope_states, _grouped(funding, scope, "commitment__", **_MONEY_AGGREGATES)))
     return results
-
-
-def _keys_of(scope: Scope, commitment_ids: Collection[int] | None) -> list[Any] | None:
-    if commitment_ids is None or scope.key is None:
-        return None
-    rows = Commitment.objects.filter(pk__in=commitment_ids, **scope.condition).values_list(scope.key, flat=True)
-    return list(set(rows))
 
 
 def _rolled_up(
