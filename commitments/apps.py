@@ -10,3 +10,9 @@ class CommitmentsConfig(AppConfig):
 
     name = "commitments"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        """Move the data stamp on every change of the data people read (``commitments.changes``)."""
+        from commitments.changes import connect_signals
+
+        connect_signals()

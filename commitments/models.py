@@ -8,6 +8,7 @@ status updates and stored on it for speed.
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
 from django.conf import settings
@@ -750,3 +751,21 @@ class EvidenceLink(AuditedModel):
 
     def __str__(self) -> str:
         return self.title
+
+
+class DataStamp(models.Model):
+    """How many times, and when last, the data the API and the dashboards show has changed.
+
+    One row, moved on after every committed change to a tracked record (``commitments.changes``). A
+    read can then tell whether anything it would show has changed since a client's copy, without
+    building the answer: the API's ETag and Last-Modified come from it. ``epoch`` is new whenever the
+    row is created, so validators from before a database was emptied never match again.
+    """
+
+    key = models.CharField(max_length=20, primary_key=True)
+    epoch = models.UUIDField(default=uuid.uuid4, editable=False)
+    version = models.PositiveBigIntegerField(default=1)
+    changed_at = models.DateTimeField(help_text="Whole seconds, strictly later for every version.")
+
+    def __str__(self) -> str:
+        return f"{self.key} version {self.version}"

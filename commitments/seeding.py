@@ -25,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from commitments.changes import data_changed
 from commitments.dates import parse_target_date
 from commitments.delivery import DeliveryStatus
 from commitments.models import (
@@ -566,4 +567,5 @@ def seed_reference_data(*, fixtures_dir: Path) -> SeedReport:
     if ctx.updated:
         # These approved updates are written directly, not through the review workflow's outbox.
         spans_rebuild(commitment_ids=ctx.updated)
+    data_changed()
     return ctx.report

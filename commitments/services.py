@@ -27,6 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
+from commitments.changes import data_changed
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
 from commitments.models import LATEST_FIRST, Commitment, EvidenceLink, StatusUpdate, UpdateState
 from metrics.services import metrics_mark_stale
@@ -295,6 +296,7 @@ def update_create_many(*, author: Any, drafts: Sequence[DraftData]) -> list[Stat
         default_user=author,
         default_change_reason="Draft written",
     )
+    data_changed()  # bulk writes send no signals
     return created
 
 

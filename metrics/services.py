@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from django.db.models import Case, F, Min, Q, Value, When
 from django.utils import timezone
 
+from commitments.changes import data_changed
 from commitments.models import Commitment
 from commitments.periods import Quarter
 from metrics.engine import (
@@ -159,7 +160,9 @@ def metrics_recompute(
         markers_process()
         if quarters is None:
             spans_rebuild()
-    return _recompute_quarters(quarters=quarters, commitment_ids=commitment_ids)
+    report = _recompute_quarters(quarters=quarters, commitment_ids=commitment_ids)
+    data_changed()
+    return report
 
 
 def _recompute_quarters(
@@ -189,6 +192,7 @@ def quarter_lock(*, quarter: Quarter, user: Any, today: date | None = None) -> R
     reporting.locked_at = timezone.now()
     reporting.locked_by = user
     reporting.save(update_fields=["locked_at", "locked_by"])
+    data_changed()
     return reporting
 
 
@@ -250,6 +254,7 @@ def markers_process(*, today: date | None = None) -> int:
         if missing:  # a scope with no row yet for some quarter: compute those scopes in full
             _recompute_quarters(quarters=missing, commitment_ids=commitment_ids)
     RecomputeMarker.objects.filter(pk__in=[marker.pk for marker in claimed]).delete()
+    data_changed()  # the figures and their "updating" flags, written in bulk
     return len(claimed)
 
 

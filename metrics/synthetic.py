@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from commitments.changes import data_changed
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
 from commitments.models import (
     Actor,
@@ -233,4 +234,5 @@ def generate_synthetic(*, commitments: int, updates: int, seed: int) -> Syntheti
             batch = []
     StatusUpdate.objects.bulk_create(batch)
     spans_rebuild()  # approved updates written directly, not through the outbox; no real data here
+    data_changed()
     return SyntheticReport(len(created), updates, len(organisations), len(programmes))

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.db import transaction
 from django.test import Client
 
 from commitments import roles
@@ -46,3 +47,20 @@ def client_for(user_with_role: Callable[..., Any]) -> Callable[..., Client]:
         return client
 
     return make
+
+
+@pytest.fixture
+def commit() -> Callable[[], None]:
+    """Run what runs when a transaction commits (``on_commit`` callbacks registered so far).
+
+    A test runs inside a transaction that is never committed, so the data stamp, which moves after
+    commit, would never move; calling this is the commit a request would end with.
+    """
+
+    def run_callbacks() -> None:
+        connection = transaction.get_connection()
+        pending, connection.run_on_commit = connection.run_on_commit, []
+        for _, callback, _ in pending:
+            callback()
+
+    return run_callbacks

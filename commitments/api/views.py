@@ -225,6 +225,7 @@ class StatusUpdateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiV
     filterset_class = StatusUpdateFilter
     pagination_class = BrowseOrWalkPagination
     cursor_ordering = ("created_at", "uuid")
+    versioned_actions = ("retrieve",)
     ordering_fields = ["as_of", "approved_at", "modified_at"]
     export_name = "status-updates"
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime, time
 from typing import Any
 
 from django.db.models import QuerySet
 from django.http import HttpResponseBase
+from django.utils import timezone
 from django.utils.cache import get_conditional_response
-from django.utils.http import parse_etags, quote_etag
+from django.utils.http import http_date, parse_etags, quote_etag
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import exceptions, filters, viewsets
 from rest_framework.permissions import SAFE_METHODS
@@ -16,12 +18,53 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from commitments.changes import data_stamp
 from lsis.api.errors import PreconditionFailed, PreconditionRequired
 from lsis.api.exports import CHUNK_SIZE, CSVRenderer, XLSXRenderer, csv_response, xlsx_response
 from lsis.api.pagination import BrowseOrWalkPagination
 
 EXPORT_FORMATS = ("csv", "xlsx")
 PAGING_PARAMS = ("page", "page_size")
+
+
+class ReadValidators:
+    """The ETag and Last-Modified of a read, known before the answer is built (from the data stamp).
+
+    The answer to a GET depends only on the data, the day (a commitment becomes overdue when its target
+    date passes), who asks, the URL and the format; the ETag is a digest of exactly these. Last-Modified
+    is when the data last changed, or midnight if that is later.
+    """
+
+    def __init__(self, request: Request) -> None:
+        stamp = data_stamp()
+        self.usable = stamp is not None
+        if stamp is None:
+            return
+        today = timezone.localdate()
+        parts = (
+            stamp.epoch,
+            stamp.version,
+            today,
+            request.user.pk,
+            request.get_full_path(),
+            request.accepted_media_type,
+        )
+        digest = hashlib.md5("|".join(map(str, parts)).encode(), usedforsecurity=False).hexdigest()[:20]
+        self.etag = quote_etag(f"{stamp.version}-{digest}")
+        midnight = timezone.make_aware(datetime.combine(today, time.min))
+        self.last_modified = int(max(stamp.changed_at, midnight).timestamp())
+
+    def headers(self) -> dict[str, str]:
+        """The validators as response headers."""
+        return {"ETag": self.etag, "Last-Modified": http_date(self.last_modified)}
+
+
+class NotModified(Exception):  # noqa: N818 - how a read ends early, not an error
+    """The client's copy is current (or, for If-Match on a read, stale): answer without building a body."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
 
 
 class StrictOrderingFilter(filters.OrderingFilter):
@@ -72,8 +115,9 @@ class ApiViewSet(viewsets.GenericViewSet):
     - Query strings are strict: a parameter the endpoint does not take, a repeated or empty one (only
       ``cursor=`` may be empty), or a bad value is a 400 naming it.
     - Throttle scope: ``read``, ``export`` (CSV/XLSX) or ``write``, counted per token.
-    - GET answers carry an ETag (the version for versioned records, else a hash of the body) and honour
-      If-None-Match (304); errors are always JSON.
+    - GET answers carry an ETag and Last-Modified from the data stamp (``ReadValidators``; the version
+      for versioned records) and honour If-None-Match and If-Modified-Since with a 304 before any of
+      the answer is built; errors are always JSON.
     - List endpoints export all matching rows as CSV or XLSX with ``?format=``.
     """
 
@@ -84,6 +128,9 @@ class ApiViewSet(viewsets.GenericViewSet):
     throttle_scope = "read"
     export_name = "export"
     search_fields: tuple[str, ...] = ()
+    # Actions whose ETag is the record's version, which If-Match names to change it.
+    versioned_actions: tuple[str, ...] = ()
+    read_validators: ReadValidators | None = None
 
     def get_renderers(self) -> list[Any]:
         """Lists may also be exported; everything else is JSON."""
@@ -142,6 +189,23 @@ class ApiViewSet(viewsets.GenericViewSet):
             self.throttle_scope = "export"
         super().initial(request, *args, **kwargs)
         self._check_query_params(request)
+        if request.method in ("GET", "HEAD") and self.action not in self.versioned_actions:
+            validators = ReadValidators(request)
+            if validators.usable:
+                self.read_validators = validators
+                answer = get_conditional_response(
+                    request._request, etag=validators.etag, last_modified=validators.last_modified
+                )
+                if answer is not None:
+                    raise NotModified(answer.status_code)
+
+    def handle_exception(self, exc: Exception) -> Any:
+        """A current copy gets its 304 (or a failed If-Match its 412) with no body; the rest as DRF does."""
+        if isinstance(exc, NotModified):
+            if exc.status == 412:
+                return super().handle_exception(PreconditionFailed("The data has changed since that version."))
+            return Response(status=exc.status)
+        return super().handle_exception(exc)
 
     # --- lists and exports -------------------------------------------------------------------------
 
@@ -197,19 +261,24 @@ class ApiViewSet(viewsets.GenericViewSet):
         instance.version = version
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
-        """Errors in JSON whatever format was asked for; ETag and 304 on successful reads."""
+        """Errors in JSON whatever format was asked for; validators, and 304 when current, on reads."""
         response = super().finalize_response(request, response, *args, **kwargs)
-        if not isinstance(response, Response):
-            return response
-        if response.status_code >= 400:
+        if isinstance(response, Response) and response.status_code >= 400:
             response.accepted_renderer = JSONRenderer()
             response.accepted_media_type = JSONRenderer.media_type
             return response
-        if request.method in ("GET", "HEAD") and response.status_code == 200:
+        if request.method not in ("GET", "HEAD") or response.status_code not in (200, 304):
+            return response
+        response["Cache-Control"] = "private, no-cache"
+        response["Vary"] = "Accept, Authorization, Cookie"
+        if self.read_validators is not None:
+            for name, value in self.read_validators.headers().items():
+                response[name] = value
+            return response
+        if isinstance(response, Response) and response.status_code == 200:
+            # No data stamp yet, or a versioned record: the version, else a digest of the body.
             if not response.has_header("ETag"):
                 response.render()
                 response["ETag"] = quote_etag(hashlib.md5(response.content, usedforsecurity=False).hexdigest())
-            response["Cache-Control"] = "private, no-cache"
-            response["Vary"] = "Accept, Authorization, Cookie"
             return get_conditional_response(request, etag=response["ETag"], response=response)
         return response

@@ -198,7 +198,7 @@ def test_exports_are_csv_or_xlsx_of_lists_only(partner: APIClient) -> None:
     assert response["Content-Type"] == "application/json"
 
 
-def test_conditional_get_answers_304_until_the_data_changes(partner: APIClient) -> None:
+def test_conditional_get_answers_304_until_the_data_changes(partner: APIClient, commit: Any) -> None:
     commitment = Commitment.objects.published().filter(organisations__isnull=False).first()
     assert commitment is not None
     url = f"{V1}/commitments/{commitment.reference}/"
@@ -217,6 +217,7 @@ def test_conditional_get_answers_304_until_the_data_changes(partner: APIClient) 
     assert organisation is not None
     organisation.name = organisation.name + " (renamed)"
     organisation.save()
+    commit()
     changed = partner.get(url, HTTP_IF_NONE_MATCH=etag)
     assert changed.status_code == 200
     assert changed["ETag"] != etag

@@ -1,0 +1,98 @@
+"""The data stamp: one counter that moves on whenever the data the API and the dashboards show changes.
+
+Every save, delete and many-to-many change of a tracked model (everything in the ``commitments`` and
+``programmes`` apps, users and groups, and the metrics rows people read) calls ``data_changed``. Code
+that writes in bulk, bypassing signals (``bulk_create``, ``QuerySet.update``, raw SQL), calls it
+itself. The stamp moves once per transaction, after it commits: a reader that sees the new stamp also
+sees the new data, and a rolled-back transaction moves nothing.
+
+A process killed between a commit and the stamp's move leaves the stamp behind until the next change;
+the validators built on it also carry the date, so such a stale validator lasts until midnight at most.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.utils import timezone
+
+from commitments.models import DataStamp
+
+STAMP_KEY = "data"
+TRACKED_APPS = ("commitments", "programmes", "metrics")
+# Derived rows written in bulk; the services that write them call data_changed() themselves, and
+# listening to their deletes would stop Django deleting them in one statement.
+UNTRACKED_MODELS = {"metrics.deliveryspan", "metrics.quartermetric", "metrics.recomputemarker", "commitments.datastamp"}
+
+
+def data_changed() -> None:
+    """Move the data stamp on once the current transaction commits (at once outside a transaction).
+
+    Called any number of times in one transaction, it moves the stamp once. If the part of the
+    transaction that called it is rolled back to a savepoint, Django drops the callback with it, and
+    the next call registers it again.
+    """
+    connection = transaction.get_connection()
+    if connection.in_atomic_block and any(callback is _move_stamp for _, callback, _ in connection.run_on_commit):
+        return
+    # Robust: the data has committed by then, so a failure to move the stamp must not fail the request.
+    transaction.on_commit(_move_stamp, robust=True)
+
+
+def _move_stamp() -> None:
+    now = timezone.now().replace(microsecond=0)
+    with transaction.atomic():
+        stamp = DataStamp.objects.select_for_update().filter(key=STAMP_KEY).first()
+        if stamp is None:
+            DataStamp.objects.get_or_create(key=STAMP_KEY, defaults={"changed_at": now})
+            return
+        stamp.version += 1
+        # Strictly later in whole seconds, so that Last-Modified tells every version apart.
+        stamp.changed_at = max(now, stamp.changed_at + timedelta(seconds=1))
+        stamp.save(update_fields=["version", "changed_at"])
+
+
+def data_stamp() -> DataStamp | None:
+    """The current stamp, or None before the first change was recorded."""
+    return DataStamp.objects.filter(key=STAMP_KEY).first()
+
+
+def tracked_models() -> list[type[models.Model]]:
+    """The models whose every change moves the stamp (not their history tables)."""
+    candidates = [
+        *(model for label in TRACKED_APPS for model in apps.get_app_config(label).get_models()),
+        apps.get_model(settings.AUTH_USER_MODEL),
+        apps.get_model("auth", "Group"),
+    ]
+    return [
+        model
+        for model in candidates
+        if model._meta.label_lower not in UNTRACKED_MODELS and not hasattr(model, "instance_type")
+    ]
+
+
+def _on_change(sender: Any, **kwargs: Any) -> None:
+    if kwargs.get("raw"):  # loaddata: the loading code moves the stamp when it is done
+        return
+    data_changed()
+
+
+def _on_m2m_change(sender: Any, action: str, **kwargs: Any) -> None:
+    if action in ("post_add", "post_remove", "post_clear"):
+        data_changed()
+
+
+def connect_signals() -> None:
+    """Listen to every tracked model and its many-to-many relations (called once, when apps are ready)."""
+    for model in tracked_models():
+        uid = f"data-stamp-{model._meta.label_lower}"
+        post_save.connect(_on_change, sender=model, dispatch_uid=uid)
+        post_delete.connect(_on_change, sender=model, dispatch_uid=uid)
+        for field in model._meta.local_many_to_many:
+            through: Any = field.remote_field.through  # a model once the apps are ready
+            m2m_changed.connect(_on_m2m_change, sender=through, dispatch_uid=f"data-stamp-{through._meta.label_lower}")
