@@ -7,7 +7,8 @@ else does not exist for them (404). Staff see everything their role may view. Wr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from functools import cached_property
 from typing import Any
 
 from django.db.models import QuerySet
@@ -17,11 +18,13 @@ from django.utils.http import quote_etag
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from commitments import services
+from commitments.api import representation
 from commitments.api.filters import (
     CommitmentFilter,
     DocumentFilter,
@@ -52,6 +55,7 @@ from commitments.models import (
     Theme,
     ThemeKind,
 )
+from lsis.api.exports import CHUNK_SIZE
 from lsis.api.pagination import BrowseOrWalkPagination
 from lsis.api.permissions import CanReviewUpdates, CanWriteUpdates, sees_unpublished
 from lsis.api.schema import IF_MATCH
@@ -182,10 +186,35 @@ class CommitmentViewSet(ReadOnlyApiViewSet):
     export_name = "commitments"
 
     def get_queryset(self) -> QuerySet[Commitment]:
-        """What the user may see, with everything the record shows."""
-        staff = sees_unpublished(self.request.user)
-        queryset = Commitment.objects.all() if staff else Commitment.objects.published()
-        return queryset.with_details(published_only=not staff).with_overdue(on=timezone.localdate())
+        """What the user may see, by reference unless ``ordering`` says otherwise."""
+        queryset = Commitment.objects.all() if self._staff else Commitment.objects.published()
+        return queryset.with_overdue(on=timezone.localdate()).order_by("reference")
+
+    @cached_property
+    def _staff(self) -> bool:
+        return sees_unpublished(self.request.user)
+
+    def listing(self, queryset: QuerySet[Commitment]) -> QuerySet[Any]:
+        """Pages are cut from plain rows (``commitments.api.representation``)."""
+        return representation.rows(queryset)
+
+    def represent(self, page: list[Any]) -> Any:
+        """Records built from the page's rows, without a serializer."""
+        return representation.records(page, published_only=not self._staff)
+
+    def represent_all(self, queryset: QuerySet[Commitment]) -> Iterator[Any]:
+        """Every record, built a chunk of rows at a time."""
+        return representation.records_in_chunks(
+            representation.rows(queryset), published_only=not self._staff, chunk_size=CHUNK_SIZE
+        )
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+        """One commitment, built like a page of one."""
+        found = representation.rows(self.get_queryset().filter(reference=kwargs[self.lookup_field]))
+        items = representation.records(found, published_only=not self._staff)
+        if not items:
+            raise NotFound("No commitment has that reference.")
+        return Response(items[0])
 
     @extend_schema(
         summary="Approved status updates of one commitment",

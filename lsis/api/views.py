@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from datetime import datetime, time
 from typing import Any
 
@@ -12,9 +13,9 @@ from django.utils import timezone
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date, parse_etags, quote_etag
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_orjson_renderer.renderers import ORJSONRenderer as JSONRenderer  # type: ignore[import-untyped]
 from rest_framework import exceptions, filters, viewsets
 from rest_framework.permissions import SAFE_METHODS
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -132,6 +133,13 @@ class ApiViewSet(viewsets.GenericViewSet):
     versioned_actions: tuple[str, ...] = ()
     read_validators: ReadValidators | None = None
 
+    def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        """Filter and order as the query string asks; with nothing asked, skip building the filter forms."""
+        asked = set(self.request.query_params) - {"format", "cursor", *PAGING_PARAMS}
+        if not asked:
+            return queryset
+        return super().filter_queryset(queryset)
+
     def get_renderers(self) -> list[Any]:
         """Lists may also be exported; everything else is JSON."""
         if self.action == "list":
@@ -214,18 +222,28 @@ class ApiViewSet(viewsets.GenericViewSet):
         queryset = self.filter_queryset(self.get_queryset())
         export_format = request.accepted_renderer.format
         if export_format in EXPORT_FORMATS:
-            serializer_class = self.get_serializer_class()
-            context = self.get_serializer_context()
-            header = list(serializer_class(context=context).fields)  # type: ignore[attr-defined]
-            records = (
-                serializer_class(item, context=context).data for item in queryset.iterator(chunk_size=CHUNK_SIZE)
-            )
+            header = list(self.get_serializer_class()(context=self.get_serializer_context()).fields)  # type: ignore[attr-defined]
+            records = self.represent_all(queryset)
             if export_format == "csv":
                 return csv_response(header, records, self.export_name)
             return xlsx_response(header, records, self.export_name)
-        page = self.paginate_queryset(queryset)
-        serializer = self.get_serializer(page, many=True)
-        return self.get_paginated_response(serializer.data)
+        page = self.paginate_queryset(self.listing(queryset))
+        return self.get_paginated_response(self.represent(page or []))
+
+    def listing(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        """What a page is cut from: the filtered queryset itself, unless the view represents rows its own way."""
+        return queryset
+
+    def represent(self, page: list[Any]) -> Any:
+        """The records of a page: the serializer's, unless the view builds them its own way."""
+        return self.get_serializer(page, many=True).data
+
+    def represent_all(self, queryset: QuerySet[Any]) -> Iterator[Any]:
+        """Every record of the filtered queryset, read a chunk at a time (exports)."""
+        serializer_class = self.get_serializer_class()
+        context = self.get_serializer_context()
+        for item in queryset.iterator(chunk_size=CHUNK_SIZE):
+            yield serializer_class(item, context=context).data
 
     def retrieve_record(self, request: Request) -> Response:
         """One record, with its ETag."""

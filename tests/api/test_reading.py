@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
@@ -11,11 +12,13 @@ from typing import Any
 import pytest
 from django.utils import timezone
 from openpyxl import load_workbook
+from rest_framework.renderers import JSONRenderer
 from rest_framework.test import APIClient
 
 from commitments import roles
+from commitments.api.serializers import CommitmentSerializer
 from commitments.delivery import CONFIDENCE_MEANINGS, STATUS_MEANINGS
-from commitments.models import Commitment, Organisation, OrganisationRole, StatusUpdate
+from commitments.models import Commitment, Organisation, OrganisationRole, StatusUpdate, Theme, ThemeKind
 from programmes.models import Programme
 
 pytestmark = pytest.mark.django_db
@@ -303,3 +306,32 @@ def test_quarters_say_whether_they_are_signed_off(partner: APIClient, quarterly_
     body = partner.get(f"{V1}/quarters/2019-20-Q1/").json()
     assert body == {**body, "label": "2019-20 Q1", "start": "2019-04-01", "end": "2019-06-30", "locked": True}
     assert partner.get(f"{V1}/quarters/2019-Q1/").status_code == 404
+
+
+@pytest.mark.parametrize("role", [roles.PARTNER, roles.REVIEWER])
+def test_commitment_records_are_what_the_documented_serializer_gives(
+    role: str, api_for: Callable[[str], APIClient], unpublished: Commitment
+) -> None:
+    """The list and detail build records from plain rows; they must equal CommitmentSerializer's, field for field."""
+    # The seeded data tags no themes; tag some, so that themes are compared too.
+    harp = Commitment.objects.get(reference="SD2-IDEAS-HARP-G1")
+    harp.themes.add(*Theme.objects.filter(kind=ThemeKind.FOUNDATION)[:2])
+    parent = Commitment.objects.filter(children__isnull=False).first()
+    assert parent is not None
+    Commitment.objects.filter(pk=parent.children.order_by("reference")[0].pk).update(published=False)
+    client = api_for(role)
+    staff = role != roles.PARTNER
+    visible = Commitment.objects.all() if staff else Commitment.objects.published()
+    expected = CommitmentSerializer(
+        visible.with_details(published_only=not staff).with_overdue(on=timezone.localdate()).order_by("reference"),
+        many=True,
+    ).data
+    listed = client.get(f"{V1}/commitments/", {"page_size": 200}).json()["results"]
+    assert json.loads(JSONRenderer().render(expected)) == listed
+    assert listed[0] == client.get(f"{V1}/commitments/{listed[0]['reference']}/").json()
+    assert any(record["themes"] for record in listed)
+    assert any(record["children"] for record in listed)
+    assert any(record["continues"] for record in listed)
+    assert any(amount["funder"] for record in listed for amount in record["funding"])
+    assert any(record["programmes"] for record in listed)
+    assert (unpublished.reference in {record["reference"] for record in listed}) == staff

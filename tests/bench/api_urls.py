@@ -62,7 +62,7 @@ def baseline_commitments(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"detail": "not authenticated"}, status=401)
     published = Commitment.objects.published()
     count = published.count()
-    rows = list(published.order_by("deal__published_on", "position", "reference").values(*FIELDS)[:PAGE])
+    rows = list(published.order_by("reference").values(*FIELDS)[:PAGE])
     ids = [row.pop("pk") for row in rows]
     organisations: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for item in (
