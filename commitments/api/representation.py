@@ -1,15 +1,17 @@
 """Commitments as the API shows them, built from ``values()`` rows rather than model instances.
 
-A page of 50 commitments with their themes, organisations, funding, programmes and sub-items takes eight
-queries and no per-field serializer work: DRF's nested serializers cost more than the queries did.
-``CommitmentSerializer`` declares the same shape, which the schema documents; a test holds the two
-together, record by record, over the whole Sector Deal data, as a partner and as staff.
+A page of 50 commitments with their themes, organisations, funding, programmes and sub-items takes six
+queries (eight without cached reference names) and no per-field serializer work: DRF's nested
+serializers cost more than the queries did. ``CommitmentSerializer`` declares the same shape, which
+the schema documents; a test holds the two together, record by record, over the whole Sector Deal
+data, as a partner and as staff.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -36,9 +38,9 @@ _SCALARS = (
     "published",
     "modified_at",
 )
-# Records a commitment points to, read by id afterwards: joining them to the page's query would cost
-# PostgreSQL more time planning the joins than reading the page. Linked commitments' references come
-# from subqueries, evaluated for the page's rows only.
+# Records a commitment points to are looked up by id (ReferenceNames): joining them to the page's query
+# would cost PostgreSQL more time planning the joins than reading the page. Linked commitments'
+# references come from subqueries, evaluated for the page's rows only.
 _LINKS = ("parent", "continues", "elaborates")
 _DOCUMENTS = ("deal_id", "source_document_id")
 _THEMES = ("foundation_id", "area_id")
@@ -98,25 +100,39 @@ def rows(queryset: QuerySet[Commitment]) -> QuerySet[Any]:
     return queryset.annotate(**linked).values(*_COLUMNS)
 
 
-def records(page: Iterable[dict[str, Any]], *, published_only: bool) -> list[dict[str, Any]]:
-    """The records of a page of ``rows``: seven more queries, whatever the page's size.
+@dataclass(frozen=True)
+class ReferenceNames:
+    """The codes and names of every document and theme, which records name their deal, foundation and area by."""
 
-    With ``published_only``, a commitment's sub-items are its published ones only.
+    documents: dict[int, dict[str, str]]
+    themes: dict[int, dict[str, str]]
+
+
+def reference_names() -> ReferenceNames:
+    """Read the reference names: two small tables, whatever the number of commitments."""
+    return ReferenceNames(
+        documents={
+            pk: {"code": code, "title": title}
+            for pk, code, title in Document.objects.values_list("pk", "code", "title").order_by()
+        },
+        themes={
+            pk: {"code": code, "name": name}
+            for pk, code, name in Theme.objects.values_list("pk", "code", "name").order_by()
+        },
+    )
+
+
+def records(
+    page: Iterable[dict[str, Any]], *, published_only: bool, names: ReferenceNames | None = None
+) -> list[dict[str, Any]]:
+    """The records of a page of ``rows``: five more queries, whatever the page's size.
+
+    With ``published_only``, a commitment's sub-items are its published ones only. ``names`` may come
+    from a cache; without them, two more queries read them.
     """
     page = list(page)
     ids = [row["pk"] for row in page]
-    documents = {
-        pk: {"code": code, "title": title}
-        for pk, code, title in Document.objects.filter(pk__in=_ids_in(page, _DOCUMENTS))
-        .values_list("pk", "code", "title")
-        .order_by()
-    }
-    classification = {
-        pk: {"code": code, "name": name}
-        for pk, code, name in Theme.objects.filter(pk__in=_ids_in(page, _THEMES))
-        .values_list("pk", "code", "name")
-        .order_by()
-    }
+    names = names or reference_names()
     themes = _grouped(
         Commitment.themes.through.objects.filter(commitment_id__in=ids).order_by(
             "theme__framework__code", "theme__position"
@@ -172,23 +188,20 @@ def records(page: Iterable[dict[str, Any]], *, published_only: bool) -> list[dic
         "programmes": programmes,
         "children": children,
     }
-    return [_record(row, nested, documents, classification) for row in page]
+    return [_record(row, nested, names) for row in page]
 
 
 def records_in_chunks(queryset: QuerySet[Any], *, published_only: bool, chunk_size: int) -> Iterator[dict[str, Any]]:
     """Every record of a queryset of ``rows``, read a chunk at a time (exports)."""
+    names = reference_names()
     chunk: list[dict[str, Any]] = []
     for row in queryset.iterator(chunk_size=chunk_size):
         chunk.append(row)
         if len(chunk) == chunk_size:
-            yield from records(chunk, published_only=published_only)
+            yield from records(chunk, published_only=published_only, names=names)
             chunk = []
     if chunk:
-        yield from records(chunk, published_only=published_only)
-
-
-def _ids_in(page: list[dict[str, Any]], columns: tuple[str, ...]) -> set[int]:
-    return {row[column] for row in page for column in columns if row[column] is not None}
+        yield from records(chunk, published_only=published_only, names=names)
 
 
 def _grouped(queryset: QuerySet[Any], owner_column: str, /, **columns: str) -> dict[int, list[dict[str, Any]]]:
@@ -215,19 +228,18 @@ def _date(value: Any) -> str | None:
 def _record(
     row: dict[str, Any],
     nested: dict[str, dict[int, list[Any]]],
-    documents: dict[int, dict[str, str]],
-    classification: dict[int, dict[str, str]],
+    names: ReferenceNames,
 ) -> dict[str, Any]:
     pk = row["pk"]
     record: dict[str, Any] = {column: row[column] for column in _SCALARS}
     record["uuid"] = str(record["uuid"])
     record["target_date"] = _date(record["target_date"])
     record["modified_at"] = _DATETIME.to_representation(record["modified_at"])
-    record["deal"] = documents[row["deal_id"]]
-    source_document = documents.get(row["source_document_id"])
+    record["deal"] = names.documents[row["deal_id"]]
+    source_document = names.documents.get(row["source_document_id"])
     record["source_document"] = None if source_document is None else source_document["code"]
-    record["foundation"] = classification[row["foundation_id"]]
-    record["area"] = classification.get(row["area_id"])
+    record["foundation"] = names.themes[row["foundation_id"]]
+    record["area"] = names.themes.get(row["area_id"])
     for link in _LINKS:
         record[link] = row[f"{link}_reference"]
     record["delivery"] = {

@@ -192,7 +192,7 @@ class CommitmentViewSet(ReadOnlyApiViewSet):
 
     @cached_property
     def _staff(self) -> bool:
-        return sees_unpublished(self.request.user)
+        return self.remember("sees-unpublished", lambda: sees_unpublished(self.request.user))
 
     def listing(self, queryset: QuerySet[Commitment]) -> QuerySet[Any]:
         """Pages are cut from plain rows (``commitments.api.representation``)."""
@@ -200,7 +200,8 @@ class CommitmentViewSet(ReadOnlyApiViewSet):
 
     def represent(self, page: list[Any]) -> Any:
         """Records built from the page's rows, without a serializer."""
-        return representation.records(page, published_only=not self._staff)
+        names = self.remember("reference-names", representation.reference_names)
+        return representation.records(page, published_only=not self._staff, names=names)
 
     def represent_all(self, queryset: QuerySet[Commitment]) -> Iterator[Any]:
         """Every record, built a chunk of rows at a time."""

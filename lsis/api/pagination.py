@@ -8,8 +8,11 @@ cannot be combined with ``page`` or ``ordering``. Bad values are refused with 40
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cached_property, partial
 from typing import Any
 
+from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from rest_framework import exceptions, pagination
 from rest_framework.request import Request
@@ -28,6 +31,19 @@ def _page_size(request: Request) -> int:
     return int(raw)
 
 
+class _CountedPaginator(Paginator):
+    """Django's paginator, taking the row count from the view (which may have it cached)."""
+
+    def __init__(self, object_list: Any, per_page: int, *, count_rows: Callable[[Any], int]) -> None:
+        super().__init__(object_list, per_page)
+        self._count_rows = count_rows
+
+    @cached_property
+    def count(self) -> int:
+        """The number of rows, as the view counts them."""
+        return self._count_rows(self.object_list)
+
+
 class PageNumberPagination(pagination.PageNumberPagination):
     """Numbered pages; a page number or size that is not a whole number in range is a 400."""
 
@@ -44,6 +60,9 @@ class PageNumberPagination(pagination.PageNumberPagination):
         raw = request.query_params.get(self.page_query_param)
         if raw is not None and (not raw.isdigit() or int(raw) < 1):
             raise exceptions.ValidationError({"page": ["Give a page number: a whole number from 1."]})
+        count_rows = getattr(view, "count_rows", None)
+        if count_rows is not None:
+            self.django_paginator_class = partial(_CountedPaginator, count_rows=count_rows)  # type: ignore[assignment]
         return super().paginate_queryset(queryset, request, view)
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, time
-from typing import Any
+from typing import Any, TypeVar, cast
 
+from django.core.cache import cache
 from django.db.models import QuerySet
 from django.http import HttpResponseBase
 from django.utils import timezone
@@ -26,6 +27,12 @@ from lsis.api.pagination import BrowseOrWalkPagination
 
 EXPORT_FORMATS = ("csv", "xlsx")
 PAGING_PARAMS = ("page", "page_size")
+# Parameters that choose a page or a format but not which rows match.
+PAGE_PARAMS = {*PAGING_PARAMS, "cursor", "format"}
+# How long derived values (row counts, permissions) stay cached: their keys change with the data stamp
+# anyway, so this only bounds the memory they hold.
+DERIVED_CACHE_SECONDS = 600
+T = TypeVar("T")
 
 
 class ReadValidators:
@@ -42,18 +49,15 @@ class ReadValidators:
         if stamp is None:
             return
         today = timezone.localdate()
-        parts = (
-            stamp.epoch,
-            stamp.version,
-            today,
-            request.user.pk,
-            request.get_full_path(),
-            request.accepted_media_type,
-        )
-        digest = hashlib.md5("|".join(map(str, parts)).encode(), usedforsecurity=False).hexdigest()[:20]
-        self.etag = quote_etag(f"{stamp.version}-{digest}")
+        self._scope = (stamp.epoch, stamp.version, today, request.user.pk)
+        self.etag = quote_etag(f"{stamp.version}-{self.digest(request.get_full_path(), request.accepted_media_type)}")
         midnight = timezone.make_aware(datetime.combine(today, time.min))
         self.last_modified = int(max(stamp.changed_at, midnight).timestamp())
+
+    def digest(self, *parts: Any) -> str:
+        """A digest of ``parts`` with the data stamp, the day and the user: a key that changes when they do."""
+        key = "|".join(map(str, (*self._scope, *parts)))
+        return hashlib.md5(key.encode(), usedforsecurity=False).hexdigest()[:20]
 
     def headers(self) -> dict[str, str]:
         """The validators as response headers."""
@@ -229,6 +233,31 @@ class ApiViewSet(viewsets.GenericViewSet):
             return xlsx_response(header, records, self.export_name)
         page = self.paginate_queryset(self.listing(queryset))
         return self.get_paginated_response(self.represent(page or []))
+
+    def remember(self, name: str, compute: Callable[[], T], *parts: Any) -> T:
+        """``compute()``, kept in the cache for this user until the data stamp moves (or the day ends).
+
+        ``name`` says what is kept (a word); ``parts``, what else it depends on.
+        """
+        if self.read_validators is None:
+            return compute()
+        key = f"api:{name}:{self.read_validators.digest(name, *parts)}"
+        value = cache.get(key)
+        if value is None:
+            value = compute()
+            cache.set(key, value, timeout=DERIVED_CACHE_SECONDS)
+        return cast(T, value)
+
+    def count_rows(self, queryset: QuerySet[Any]) -> int:
+        """How many rows match, for the page envelope; kept in the cache until the data stamp moves.
+
+        Counting is the one part of a page whose cost grows with the table, and a partner paging through
+        a list asks the same count for every page.
+        """
+        if self.read_validators is None:
+            return queryset.count()
+        asked = sorted((name, value) for name, value in self.request.query_params.items() if name not in PAGE_PARAMS)
+        return self.remember("count", queryset.count, self.request.path, asked)
 
     def listing(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         """What a page is cut from: the filtered queryset itself, unless the view represents rows its own way."""
