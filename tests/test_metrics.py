@@ -431,3 +431,154 @@ def test_the_tracker_has_figures_before_any_deal_was_published():
     tracker = stored(FIRST_QUARTER)[(ScopeType.TRACKER, TRACKER_KEY)]
     assert tracker["commitments"] == 0
     assert set(stored(FIRST_QUARTER)) == {(ScopeType.TRACKER, TRACKER_KEY)}
+
+
+# --- publication: only published commitments count --------------------------------------------------------
+
+TRACKER = (ScopeType.TRACKER, TRACKER_KEY)
+
+
+def _funded() -> Commitment:
+    """A published Sector Deal 2 commitment with new money of its own."""
+    return Commitment.objects.filter(
+        deal__code="SD2", published=True, funding__nature=AmountNature.NEW_MONEY, funding__low__gt=0
+    ).first()
+
+
+def _set_published(references, published, reviewer):
+    for reference in references:
+        commitment = Commitment.objects.get(reference=reference)
+        commitment_set_published(commitment=commitment, user=reviewer, published=published)
+
+
+def test_an_unpublished_commitments_money_is_not_in_the_figures():
+    funded = _funded()
+    quarter = CHECKED[-1]
+    metrics_recompute(quarters=[quarter])
+    with_it = stored(quarter)[TRACKER]
+    Commitment.objects.filter(pk=funded.pk).update(published=False)
+    metrics_recompute(quarters=[quarter])
+    without = stored(quarter)[TRACKER]
+    assert without == oracle(quarter)[TRACKER]
+    assert without["commitments"] == with_it["commitments"] - 1
+    assert without["new_money_low"] < with_it["new_money_low"]
+
+
+def test_withdrawing_and_publishing_through_the_service_move_the_figures(
+    user_with_role, django_capture_on_commit_callbacks
+):
+    metrics_recompute(quarters=CHECKED)
+    published = {quarter: stored(quarter) for quarter in CHECKED}
+    reviewer = user_with_role(roles.REVIEWER)
+    funded = _funded()
+    with django_capture_on_commit_callbacks(execute=False):
+        _set_published([funded.reference], False, reviewer)
+    marker = RecomputeMarker.objects.get()
+    assert (marker.commitment_id, marker.was_published, marker.from_date) == (funded.pk, True, date(2018, 12, 1))
+    assert markers_process(today=CHECKED[-1].end) == 1
+    assert markers_process(today=CHECKED[-1].end) == 0  # idempotent
+    withdrawn = {quarter: stored(quarter) for quarter in CHECKED}
+    for quarter in CHECKED:
+        assert withdrawn[quarter] == oracle(quarter), quarter.label
+        assert withdrawn[quarter][TRACKER]["commitments"] == published[quarter][TRACKER]["commitments"] - 1
+        assert withdrawn[quarter][TRACKER]["new_money_low"] < published[quarter][TRACKER]["new_money_low"]
+    metrics_recompute(quarters=CHECKED)
+    assert {quarter: stored(quarter) for quarter in CHECKED} == withdrawn  # a full recompute agrees
+    with django_capture_on_commit_callbacks(execute=False):
+        _set_published([funded.reference], True, reviewer)
+    markers_process(today=CHECKED[-1].end)
+    assert {quarter: stored(quarter) for quarter in CHECKED} == published
+
+
+def test_withdrawing_and_publishing_again_before_processing_changes_nothing(
+    user_with_role, django_capture_on_commit_callbacks
+):
+    metrics_recompute(quarters=CHECKED)
+    before = {quarter: stored(quarter) for quarter in CHECKED}
+    reviewer = user_with_role(roles.REVIEWER)
+    with django_capture_on_commit_callbacks(execute=False):
+        _set_published(SAMPLE[:2], False, reviewer)
+        _set_published(SAMPLE[:1], True, reviewer)
+    assert markers_process(today=CHECKED[-1].end) == 3
+    for quarter in CHECKED:
+        assert stored(quarter) == oracle(quarter), quarter.label
+    assert stored(CHECKED[-1])[TRACKER]["commitments"] == before[CHECKED[-1]][TRACKER]["commitments"] - 1
+
+
+def test_publication_queries_do_not_grow_with_the_commitments_toggled(
+    user_with_role, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    metrics_recompute(quarters=CHECKED)
+    reviewer = user_with_role(roles.REVIEWER)
+    sd2 = [reference for reference in SAMPLE if reference.startswith("SD2")]
+    counts = []
+    for references in (sd2[:1], sd2[1:]):
+        with django_capture_on_commit_callbacks(execute=False):
+            _set_published(references, False, reviewer)
+        with CaptureQueriesContext(connection) as queries:
+            assert markers_process(today=CHECKED[-1].end) == len(references)
+        counts.append(len(queries))
+    assert len(sd2[1:]) == 4
+    assert counts[0] == counts[1]
+    for quarter in CHECKED:
+        assert stored(quarter) == oracle(quarter), quarter.label
+
+
+def test_a_withdrawal_beyond_the_delta_limit_recomputes_the_scopes(
+    monkeypatch, user_with_role, django_capture_on_commit_callbacks
+):
+    from metrics import services
+
+    monkeypatch.setattr(services, "DELTA_LIMIT", 0)
+    metrics_recompute(quarters=CHECKED)
+    reviewer = user_with_role(roles.REVIEWER)
+    with django_capture_on_commit_callbacks(execute=False):
+        _set_published(SAMPLE, False, reviewer)
+    markers_process(today=CHECKED[-1].end)
+    incremental = {quarter: stored(quarter) for quarter in CHECKED}
+    metrics_recompute(quarters=CHECKED)
+    assert {quarter: stored(quarter) for quarter in CHECKED} == incremental
+    for quarter in CHECKED:
+        assert incremental[quarter] == oracle(quarter), quarter.label
+
+
+def _withdraw_in_the_admin(client, reviewer, commitment):
+    from django.urls import reverse
+
+    client.force_login(reviewer)
+    client.post(
+        reverse("admin:commitments_commitment_changelist"),
+        {"action": "withdraw_selected", "_selected_action": [commitment.pk]},
+    )
+
+
+def _withdraw_in_the_change_form(client, reviewer, commitment):
+    from django.urls import reverse
+
+    from tests.admin_forms import change_form_data
+
+    client.force_login(reviewer)
+    url = reverse("admin:commitments_commitment_change", args=[commitment.pk])
+    client.post(url, change_form_data(client.get(url), published=""))
+
+
+@pytest.mark.usefixtures("eager_tasks")
+@pytest.mark.parametrize("withdraw", [_withdraw_in_the_admin, _withdraw_in_the_change_form])
+def test_withdrawing_in_the_admin_moves_the_figures(
+    withdraw, client, user_with_role, django_capture_on_commit_callbacks
+):
+    quarter = CHECKED[-1]
+    metrics_recompute(quarters=[quarter])
+    before = stored(quarter)[TRACKER]
+    funded = _funded()
+    with django_capture_on_commit_callbacks(execute=True):  # eager recompute, as on the embedded default
+        withdraw(client, user_with_role(roles.REVIEWER), funded)
+    funded.refresh_from_db()
+    assert not funded.published
+    assert not RecomputeMarker.objects.exists()
+    after = stored(quarter)[TRACKER]
+    assert after["commitments"] == before["commitments"] - 1
+    assert after == oracle(quarter)[TRACKER]
