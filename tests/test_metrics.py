@@ -511,7 +511,13 @@ def test_publication_queries_do_not_grow_with_the_commitments_toggled(
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    metrics_recompute(quarters=CHECKED)
+    # Rows for every quarter the commitments count in (from Sector Deal 2's publication on): the
+    # set-based path for missing rows is not what is measured here.
+    quarter, quarters = Quarter.containing(date(2018, 12, 1)), []
+    while quarter <= CHECKED[-1]:
+        quarters.append(quarter)
+        quarter = quarter.next()
+    metrics_recompute(quarters=quarters)
     reviewer = user_with_role(roles.REVIEWER)
     sd2 = [reference for reference in SAMPLE if reference.startswith("SD2")]
     counts = []
