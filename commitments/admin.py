@@ -286,6 +286,16 @@ class CommitmentAdmin(ExportMixin, AuditedAdminMixin, SimpleHistoryAdmin):
         readonly = tuple(super().get_readonly_fields(request, obj))
         return readonly if self.has_publish_permission(request) else (*readonly, "published")
 
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        """Save; a change of the published flag goes through the publishing service, so the figures follow."""
+        if "published" not in form.changed_data:
+            super().save_model(request, obj, form, change)
+            return
+        published = obj.published
+        obj.published = not published  # as it was: the service makes the change
+        super().save_model(request, obj, form, change)
+        commitment_set_published(commitment=obj, user=request.user, published=published)
+
     @admin.action(description="Publish selected commitments to partners", permissions=["publish"])
     def publish_selected(self, request: HttpRequest, queryset: QuerySet[Commitment]) -> None:
         """Make the selected commitments visible through the partner API."""

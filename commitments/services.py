@@ -29,7 +29,7 @@ from simple_history.utils import bulk_create_with_history
 
 from commitments.changes import data_changed
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
-from commitments.models import LATEST_FIRST, Commitment, EvidenceLink, StatusUpdate, UpdateState
+from commitments.models import LATEST_FIRST, Commitment, Document, EvidenceLink, StatusUpdate, UpdateState
 from metrics.services import metrics_mark_stale
 
 User = AbstractBaseUser | AnonymousUser
@@ -422,10 +422,18 @@ def update_delete(*, update: StatusUpdate, user: Any) -> None:
 
 @transaction.atomic
 def commitment_set_published(*, commitment: Commitment, user: Any, published: bool) -> Commitment:
-    """Publish a commitment to partners, or withdraw it."""
+    """Publish a commitment to partners, or withdraw it.
+
+    The figures count published commitments only: a marker written in this transaction brings them up to
+    date (``metrics.services.metrics_mark_stale``).
+    """
     _require(user, PUBLISHER_PERMISSION, "publish commitments")
     if commitment.published != published:
         commitment.published = published
         _stamp(commitment, user, "Published" if published else "Withdrawn from partners")
+        # The version check of the save makes sure the flag changed from the one read here.
         commitment.save(update_fields=["published", "modified_at", "modified_by"])
+        # From the deal's publication on: every quarter the commitment can count in.
+        from_date = Document.objects.values_list("published_on", flat=True).get(pk=commitment.deal_id)
+        metrics_mark_stale(commitment_id=commitment.pk, from_date=from_date, was_published=not published)
     return commitment

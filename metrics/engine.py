@@ -13,7 +13,9 @@ scope key, never per commitment.
 ``contribution`` reads the same rules for one commitment: what it adds to each of its scopes. The
 incremental recompute adjusts the stored rows by the change of a commitment's contribution.
 
-Only commitments of deals published by the day in question count. Money is summed like with like:
+Only published commitments (``Commitment.published``: visible to partners) of deals published by the day
+in question count (``counted_on``), for every reader: partners read these figures through the API, so an
+unpublished commitment is not in them, neither as a count nor as money. Money is summed like with like:
 new money, restated money and targets apart, and an amount that is ``part_of`` another of the same
 nature is left out so it is not counted twice. "Up to" amounts count 0 towards the low total; "over"
 amounts count their floor towards the high total and are counted as open-ended.
@@ -22,7 +24,7 @@ amounts count their floor towards the high total and are counted as open-ended.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from decimal import Decimal
@@ -182,6 +184,19 @@ SPAN_COLUMNS = ("commitment_id", "update_id", "starts", "ends", "status", "confi
 SPAN_SOURCES = ("commitment_id", "pk", "as_of", "span_ends", "status", "confidence", "span_progress", "funding_spent")
 
 
+def counted_on(day: date, prefix: str = "") -> Q:
+    """The commitments that count on ``day``: published ones of deals published by then.
+
+    ``prefix`` is the path from the queried model to the commitment (``commitment__`` for funding).
+    """
+    return Q(**{f"{prefix}published": True, f"{prefix}deal__published_on__lte": day})
+
+
+def counts(*, published: bool, deal_published_on: date | None, day: date) -> bool:
+    """Whether one commitment counts on ``day``: ``counted_on`` read for a single commitment."""
+    return published and deal_published_on is not None and deal_published_on <= day
+
+
 def _governing(day: date) -> FilteredRelation:
     """The commitment's span that covers ``day``: its delivery state as of that day."""
     return FilteredRelation(
@@ -220,7 +235,7 @@ def compute_figures(
     fresh, not stale); ``previous_end`` is the day movement is measured from. With ``commitment_ids``,
     only the scopes those commitments belong to are returned (the figures of each are complete).
     """
-    commitments = Commitment.objects.filter(deal__published_on__lte=day).annotate(now=_governing(day))
+    commitments = Commitment.objects.filter(counted_on(day)).annotate(now=_governing(day))
     if previous_end is not None:
         commitments = commitments.annotate(
             before=_governing(previous_end),
@@ -229,9 +244,7 @@ def compute_figures(
             now_confidence_rank=_rank("now__confidence", CONFIDENCE_RANK),
             before_confidence_rank=_rank("before__confidence", CONFIDENCE_RANK),
         )
-    funding = FundingAmount.objects.filter(commitment__isnull=False, commitment__deal__published_on__lte=day).exclude(
-        part_of__isnull=False, part_of__nature=F("nature")
-    )
+    funding = _counted_funding().filter(counted_on(day, "commitment__"))
     state_aggregates = _state_aggregates(day, period_start, previous_end)
     # Every commitment is in exactly one scope of each single-valued type (tracker, deal, foundation,
     # area, actor): one query grouped by all their keys at once, summed per scope here, does for all of
@@ -344,6 +357,13 @@ def _money_aggregates(nature: str, name: str) -> dict[str, Any]:
     }
 
 
+def _counted_funding() -> QuerySet[FundingAmount]:
+    """Commitments' amounts, less those that are part of another of the same nature (counted there)."""
+    return FundingAmount.objects.filter(commitment__isnull=False).exclude(
+        part_of__isnull=False, part_of__nature=F("nature")
+    )
+
+
 _MONEY_AGGREGATES: dict[str, Any] = {
     **_money_aggregates(AmountNature.NEW_MONEY, "new_money"),
     "new_money_open_ended": Count("pk", filter=Q(nature=AmountNature.NEW_MONEY, high__isnull=True)),
@@ -353,8 +373,6 @@ _MONEY_AGGREGATES: dict[str, Any] = {
 
 
 # --- one commitment at a time: what the incremental recompute adds and takes away ------------------------
-
-DELIVERY_FIELDS = [name for name in FIGURE_FIELDS if not name.startswith(("new_money", "restated", "target"))]
 
 
 @dataclass(frozen=True)
@@ -381,18 +399,22 @@ def contribution(
     previous_end: date | None,
     target_date: date | None,
     counted: bool,
+    money: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """What one commitment adds to the delivery figures of each of its scopes as of ``day``.
+    """What one commitment adds to the figures of each of its scopes as of ``day``, by ``FIGURE_FIELDS``.
 
     The same rules as ``compute_figures`` applies set-based, read for a single commitment: summing this
-    over a scope's commitments gives the scope's delivery figures (money aside, which no update moves).
-    ``counted`` says whether the commitment's deal was published by ``day``.
+    over a scope's commitments gives the scope's figures. ``counted`` says whether the commitment counts
+    on ``day`` (``counts``: it is published and its deal was published by then). ``money`` is what it
+    adds to the money figures when it counts (``money_contributions``); without it the money figures
+    are left at zero, for a caller that only compares delivery states (no update moves money).
     """
+    figures: dict[str, Any] = dict.fromkeys(FIGURE_FIELDS, 0)
     if not counted:
-        return dict.fromkeys(DELIVERY_FIELDS, 0)
+        return figures
+    figures.update(money or {})
     now = next((span for span in spans if span.covers(day)), None)
     status = now.status if now else DeliveryStatus.NOT_STARTED
-    figures: dict[str, Any] = dict.fromkeys(DELIVERY_FIELDS, 0)
     figures["commitments"] = 1
     figures[status] = 1
     figures[(now.confidence if now else "") or "no_confidence"] = 1
@@ -419,8 +441,28 @@ def contribution(
     return figures
 
 
+def money_contributions(commitment_ids: Collection[int]) -> dict[int, dict[str, Any]]:
+    """What each commitment adds to the money figures of its scopes whenever it counts, by commitment id.
+
+    One grouped query whatever the number of commitments; a commitment with no amounts is left out.
+    """
+    rows = (
+        _counted_funding()
+        .filter(commitment_id__in=commitment_ids)
+        .values("commitment_id")
+        .annotate(**_MONEY_AGGREGATES)
+        .order_by()
+    )
+    return {
+        row.pop("commitment_id"): {
+            name: value if name == "new_money_open_ended" else Decimal(value or 0) for name, value in row.items()
+        }
+        for row in rows
+    }
+
+
 def scope_keys(commitment_ids: Collection[int]) -> dict[int, list[tuple[str, str]]]:
-    """The (scope type, scope key) pairs each commitment counts in, by commitment id."""
+    """The (scope type, scope key) pairs each commitment belongs to, by commitment id, whether it counts or not."""
     keys: dict[int, list[tuple[str, str]]] = {pk: [] for pk in commitment_ids}
     single = [(scope, scope.key) for scope in SCOPES if scope.key is not None and not scope.many]
     rows = Commitment.objects.filter(pk__in=commitment_ids).order_by()

@@ -153,13 +153,20 @@ class QuarterMetric(models.Model):
 class RecomputeMarker(models.Model):
     """Outbox: a commitment whose figures changed from a date on, written in the approval's transaction.
 
-    A task deletes markers once it has recomputed what they name, in the same transaction as its
-    results; a periodic sweep picks up any marker whose task never ran, so nothing is lost when the
-    broker is down or a worker dies.
+    A publication or withdrawal records the flag it changed (``was_published``): the first such marker
+    of a commitment holds the flag its stored figures were computed with. A task deletes markers once it
+    has recomputed what they name, in the same transaction as its results; a periodic sweep picks up any
+    marker whose task never ran, so nothing is lost when the broker is down or a worker dies.
     """
 
     commitment = models.ForeignKey("commitments.Commitment", on_delete=models.CASCADE, related_name="+")
     from_date = models.DateField(help_text="The earliest as-of date whose figures may have changed.")
+    was_published = models.BooleanField(
+        null=True,
+        blank=True,
+        help_text="For a publication or withdrawal: whether the commitment was published before it. "
+        "Empty for a change of delivery state.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -25,17 +25,19 @@ from commitments.changes import data_changed
 from commitments.models import Commitment
 from commitments.periods import Quarter
 from metrics.engine import (
-    DELIVERY_FIELDS,
     FIGURE_FIELDS,
     SPAN_COLUMNS,
+    TRACKER_KEY,
     Figures,
     Span,
     compute_figures,
     contribution,
+    counts,
+    money_contributions,
     scope_keys,
     span_rows,
 )
-from metrics.models import Basis, DeliverySpan, QuarterMetric, RecomputeMarker, ReportingQuarter
+from metrics.models import Basis, DeliverySpan, QuarterMetric, RecomputeMarker, ReportingQuarter, ScopeType
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +120,14 @@ def metrics_as_of(*, day: date) -> list[Figures]:
     return compute_figures(day=day, period_start=quarter.start, previous_end=previous_end)
 
 
-def _write(reporting_quarter: ReportingQuarter, basis: str, figures: list[Figures], *, complete: bool) -> int:
+def _write(
+    reporting_quarter: ReportingQuarter,
+    basis: str,
+    figures: list[Figures],
+    *,
+    complete: bool,
+    scopes: Collection[tuple[str, str]] = (),
+) -> int:
     now = timezone.now()
     rows = [QuarterMetric(quarter=reporting_quarter, basis=basis, computed_at=now, **item.values()) for item in figures]
     # Upsert: one statement whatever the number of scopes; QuarterMetric holds derived figures, not audited data.
@@ -139,6 +148,17 @@ def _write(reporting_quarter: ReportingQuarter, basis: str, figures: list[Figure
             if (scope_type, scope_key) not in current
         ]
         QuarterMetric.objects.filter(pk__in=gone).delete()
+    else:
+        # The figures are complete for ``scopes``: one left with no commitment that counts has no row,
+        # as a full recompute would leave it (a withdrawal can empty a scope).
+        current = {(item.scope_type, item.scope_key) for item in figures}
+        emptied = [
+            Q(scope_type=scope_type, scope_key=key) for scope_type, key in scopes if (scope_type, key) not in current
+        ]
+        if emptied:
+            QuarterMetric.objects.filter(quarter=reporting_quarter, basis=basis).filter(
+                reduce(operator.or_, emptied)
+            ).delete()
     return len(rows)
 
 
@@ -149,20 +169,27 @@ def metrics_recompute(
     """Recompute and store the live figures of ``quarters`` (all, if None).
 
     With ``commitment_ids``, only those commitments' spans and the scopes they belong to are recomputed.
-    Without, pending markers are processed first, so that every quarter reflects the spans; a recompute of
-    every quarter (the nightly rebuild) also rewrites every span from the approved updates. Figures of a
-    locked quarter keep their signed-off copy; the live rows then show what they would be now.
+    Pending markers are processed first, so that every quarter reflects the spans and the published
+    flags; a recompute of every quarter (the nightly rebuild) also rewrites every span from the approved
+    updates. Figures of a locked quarter keep their signed-off copy; the live rows then show what they
+    would be now.
     """
     _exclusive_recompute_lock()
+    _markers_drain()
     if commitment_ids is not None:
         spans_rebuild(commitment_ids=commitment_ids)
-    else:
-        markers_process()
-        if quarters is None:
-            spans_rebuild()
+    elif quarters is None:
+        spans_rebuild()
     report = _recompute_quarters(quarters=quarters, commitment_ids=commitment_ids)
     data_changed()
     return report
+
+
+def _markers_drain() -> None:
+    # Every pending marker, not only a first batch: what is computed next reads the commitments' current
+    # published flags, and a publication marker left pending would later apply its change a second time.
+    while markers_process():
+        pass
 
 
 def _recompute_quarters(
@@ -170,10 +197,13 @@ def _recompute_quarters(
 ) -> RecomputeReport:
     reporting = reporting_quarters_ensure()
     selected = sorted(set(quarters) & set(reporting)) if quarters is not None else sorted(reporting)
+    scopes: set[tuple[str, str]] = set()
+    if commitment_ids is not None:
+        scopes = {pair for pairs in scope_keys(commitment_ids).values() for pair in pairs}
     written = 0
     for quarter in selected:
         figures = figures_for(quarter, commitment_ids=commitment_ids)
-        written += _write(reporting[quarter], Basis.LIVE, figures, complete=commitment_ids is None)
+        written += _write(reporting[quarter], Basis.LIVE, figures, complete=commitment_ids is None, scopes=scopes)
     return RecomputeReport(quarters=len(selected), rows=written)
 
 
@@ -186,6 +216,7 @@ def quarter_lock(*, quarter: Quarter, user: Any, today: date | None = None) -> R
     reporting = reporting_quarters_ensure(today=today)[quarter]
     if reporting.is_locked:
         return reporting
+    _markers_drain()
     figures = figures_for(quarter)
     _write(reporting, Basis.LIVE, figures, complete=True)
     _write(reporting, Basis.SIGNED_OFF, figures, complete=True)
@@ -196,13 +227,17 @@ def quarter_lock(*, quarter: Quarter, user: Any, today: date | None = None) -> R
     return reporting
 
 
-def metrics_mark_stale(*, commitment_id: int, from_date: date) -> None:
+def metrics_mark_stale(*, commitment_id: int, from_date: date, was_published: bool | None = None) -> None:
     """Record, in the caller's transaction, that a commitment's figures changed from a date on.
 
-    After the transaction commits, a task is asked to recompute; if the broker cannot be reached the
-    marker waits for the periodic sweep.
+    ``was_published`` is given for a publication or withdrawal: the flag before the change. Such a
+    change then waits for any recompute under way, so that no recompute reads the new flag while its
+    marker is still to come. After the transaction commits, a task is asked to recompute; if the broker
+    cannot be reached the marker waits for the periodic sweep.
     """
-    RecomputeMarker.objects.create(commitment_id=commitment_id, from_date=from_date)
+    if was_published is not None:
+        _exclusive_recompute_lock()
+    RecomputeMarker.objects.create(commitment_id=commitment_id, from_date=from_date, was_published=was_published)
     transaction.on_commit(_enqueue_recompute)
 
 
@@ -231,18 +266,27 @@ def markers_process(*, today: date | None = None) -> int:
     """Bring the figures up to date with what the pending markers name, delete them; return how many.
 
     The figures of the marked commitments' scopes are adjusted by the difference between what each
-    commitment contributed under its old spans and under its new ones, quarter by quarter: a handful of
-    single-row updates, whatever the number of commitments. Markers and the adjusted rows change in one
-    transaction, and the spans record what the figures were computed from, so a second run finds nothing
-    to do. Runs take the recompute lock first: a task redelivered after its worker was killed waits for
-    the dead session to be rolled back, then finds the markers again and reaches the same rows.
+    commitment contributed under its old spans and published flag and under its new ones, quarter by
+    quarter: a handful of single-row updates, whatever the number of commitments. Markers and the
+    adjusted rows change in one transaction, and the spans and the publication markers record what the
+    figures were computed from, so a second run finds nothing to do. Runs take the recompute lock first:
+    a task redelivered after its worker was killed waits for the dead session to be rolled back, then
+    finds the markers again and reaches the same rows.
     """
     _exclusive_recompute_lock()
-    claimed = list(RecomputeMarker.objects.select_for_update().order_by("pk")[:1000])
-    if not claimed:
+    batch = RecomputeMarker.objects.select_for_update().order_by("pk")[:1000].values_list("commitment_id", flat=True)
+    commitment_ids = set(batch)
+    if not commitment_ids:
         return 0
+    # Every marker of these commitments, not only those of the first batch: the figures are brought to the
+    # current published flags, so a later publication marker must not be applied again in another run.
+    claimed = list(RecomputeMarker.objects.select_for_update().filter(commitment_id__in=commitment_ids).order_by("pk"))
     earliest = min(marker.from_date for marker in claimed)
-    commitment_ids = {marker.commitment_id for marker in claimed}
+    # The first publication marker of a commitment holds the flag its stored figures were computed with.
+    was_published: dict[int, bool] = {}
+    for marker in claimed:
+        if marker.was_published is not None:
+            was_published.setdefault(marker.commitment_id, marker.was_published)
     quarters = [q for q in quarters_until(today or timezone.localdate()) if q.end >= earliest]
     if len(commitment_ids) > DELTA_LIMIT:
         spans_rebuild(commitment_ids=commitment_ids)
@@ -250,7 +294,7 @@ def markers_process(*, today: date | None = None) -> int:
     else:
         before = _spans_of(commitment_ids)
         spans_rebuild(commitment_ids=commitment_ids)
-        missing = _adjust(quarters, commitment_ids, before, _spans_of(commitment_ids))
+        missing = _adjust(quarters, commitment_ids, before, _spans_of(commitment_ids), was_published)
         if missing:  # a scope with no row yet for some quarter: compute those scopes in full
             _recompute_quarters(quarters=missing, commitment_ids=commitment_ids)
     RecomputeMarker.objects.filter(pk__in=[marker.pk for marker in claimed]).delete()
@@ -271,15 +315,26 @@ def _adjust(
     commitment_ids: Collection[int],
     before: dict[int, list[Span]],
     after: dict[int, list[Span]],
+    was_published: dict[int, bool],
 ) -> list[Quarter]:
-    """Add each commitment's change of contribution to its scopes' live rows; return quarters lacking rows."""
+    """Add each commitment's change of contribution to its scopes' live rows; return quarters lacking rows.
+
+    ``was_published`` gives, for a commitment published or withdrawn since its figures were computed,
+    the flag they were computed with; the others kept theirs.
+    """
     keys = scope_keys(commitment_ids)
-    facts = Commitment.objects.filter(pk__in=commitment_ids).values_list("pk", "target_date", "deal__published_on")
+    facts = list(
+        Commitment.objects.filter(pk__in=commitment_ids).values_list(
+            "pk", "target_date", "deal__published_on", "published"
+        )
+    )
+    republished = [pk for pk, *_, published in facts if was_published.get(pk, published) != published]
+    # Publishing or withdrawing moves the commitment's money too, which no update does.
+    money = money_contributions(republished) if republished else {}
     changes: dict[tuple[Quarter, str, str], Counter[str]] = defaultdict(Counter)
-    for pk, target_date, published_on in facts:
+    for pk, target_date, published_on, published in facts:
         for quarter in quarters:
             previous_end = quarter.previous().end if quarter > FIRST_QUARTER else None
-            counted = published_on is not None and published_on <= quarter.end
             old, new = (
                 contribution(
                     spans.get(pk, []),
@@ -287,11 +342,12 @@ def _adjust(
                     period_start=quarter.start,
                     previous_end=previous_end,
                     target_date=target_date,
-                    counted=counted,
+                    counted=counts(published=flag, deal_published_on=published_on, day=quarter.end),
+                    money=money.get(pk),
                 )
-                for spans in (before, after)
+                for spans, flag in ((before, was_published.get(pk, published)), (after, published))
             )
-            difference = Counter({name: new[name] - old[name] for name in DELIVERY_FIELDS if new[name] != old[name]})
+            difference = Counter({name: new[name] - old[name] for name in FIGURE_FIELDS if new[name] != old[name]})
             if difference:
                 for scope_type, scope_key in keys[pk]:
                     changes[(quarter, scope_type, scope_key)].update(difference)
@@ -316,11 +372,17 @@ def _adjust(
                 default=Value(0),
                 output_field=_FIGURE_FIELD_TYPES[name],
             )
-            for name in DELIVERY_FIELDS
+            for name in FIGURE_FIELDS
             if any(change[name] for change in scopes.values())
         }
         if rows.update(computed_at=now, **adjustments) != len(scopes):
             missing.add(quarter)
+    if republished and by_quarter:
+        # A withdrawal can leave a scope with no commitment that counts: a full recompute has no row for
+        # it, so neither do these figures. The whole tracker keeps its row, zeros included.
+        QuarterMetric.objects.filter(
+            quarter__in=[reporting[quarter] for quarter in by_quarter], basis=Basis.LIVE, commitments=0
+        ).exclude(scope_type=ScopeType.TRACKER, scope_key=TRACKER_KEY).delete()
     return sorted(missing)
 
 

@@ -299,6 +299,23 @@ def test_metrics_for_one_scope_and_quarter(partner: APIClient, quarterly_figures
     assert partner.get(f"{V1}/metrics/", {"scope_type": "galaxy"}).status_code == 400
 
 
+def test_metrics_do_not_count_an_unpublished_commitment(partner: APIClient, unpublished: Commitment) -> None:
+    from commitments.periods import Quarter
+    from metrics.services import metrics_recompute
+
+    metrics_recompute(quarters=[Quarter(2019, 1)])
+    published = Commitment.objects.published()
+    for scope_type, scope_key, expected in [
+        ("tracker", "all", published.count()),
+        ("deal", "SD2", published.filter(deal__code="SD2").count()),
+        ("foundation", unpublished.foundation.code, published.filter(foundation=unpublished.foundation).count()),
+    ]:
+        query = {"scope_type": scope_type, "scope_key": scope_key, "quarter": "2019-20-Q1"}
+        body = partner.get(f"{V1}/metrics/", query).json()
+        assert body["results"][0]["commitments"] == expected, scope_type
+    assert Commitment.objects.filter(deal__code="SD2").count() == published.filter(deal__code="SD2").count() + 1
+
+
 def test_quarters_say_whether_they_are_signed_off(partner: APIClient, quarterly_figures: list[Any]) -> None:
     from metrics.models import ReportingQuarter
 
