@@ -1,7 +1,8 @@
 """The data stamp: one counter that moves on whenever the data the API and the dashboards show changes.
 
 Every save, delete and many-to-many change of a tracked model (everything in the ``commitments`` and
-``programmes`` apps, users and groups, and the metrics rows people read) calls ``data_changed``. Code
+``programmes`` apps, users, groups and API tokens, and the metrics rows people read) calls
+``data_changed``. Code
 that writes in bulk, bypassing signals (``bulk_create``, ``QuerySet.update``, raw SQL), calls it
 itself. The stamp moves once per transaction, after it commits: a reader that sees the new stamp also
 sees the new data, and a rolled-back transaction moves nothing.
@@ -59,7 +60,17 @@ def _move_stamp() -> None:
 
 def data_stamp() -> DataStamp | None:
     """The current stamp, or None before the first change was recorded."""
-    return DataStamp.objects.filter(key=STAMP_KEY).first()
+    # Read on every API request, so by primary key with nothing else: no ordering, no limit.
+    found = list(DataStamp.objects.filter(pk=STAMP_KEY))
+    return found[0] if found else None
+
+
+def request_data_stamp(request: Any) -> DataStamp | None:
+    """The stamp as first read while answering ``request``: its validators and caches agree on one version."""
+    target = getattr(request, "_request", request)  # DRF's Request wraps Django's
+    if not hasattr(target, "_data_stamp"):
+        target._data_stamp = data_stamp()
+    return target._data_stamp
 
 
 def tracked_models() -> list[type[models.Model]]:
@@ -68,6 +79,8 @@ def tracked_models() -> list[type[models.Model]]:
         *(model for label in TRACKED_APPS for model in apps.get_app_config(label).get_models()),
         apps.get_model(settings.AUTH_USER_MODEL),
         apps.get_model("auth", "Group"),
+        # API tokens: authentication results are cached under the stamp, so a revoked token stops at once.
+        apps.get_model("knox", "AuthToken"),
     ]
     return [
         model

@@ -10,8 +10,10 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.http import Http404
 from rest_framework import exceptions, serializers, status
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -105,7 +107,14 @@ def _translate(exc: Exception) -> Exception:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler (headers such as Retry-After and WWW-Authenticate), with the API's one error body."""
     exc = _translate(exc)
+    request = context.get("request")
+    # DRF marks the enclosing transaction for rollback. Writes run in one of their own, which must roll
+    # back; reads run in none, so any transaction around them belongs to their caller and is left alone.
+    read = request is not None and request.method in SAFE_METHODS and transaction.get_connection().in_atomic_block
+    caller_rollback = transaction.get_rollback() if read else None
     response = drf_exception_handler(exc, context)
+    if caller_rollback is not None:
+        transaction.set_rollback(caller_rollback)
     if response is None or not isinstance(exc, exceptions.APIException):
         return response
     fields, detail = _fields_and_detail(exc.detail)

@@ -8,6 +8,7 @@ from datetime import datetime, time
 from typing import Any, TypeVar, cast
 
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpResponseBase
 from django.utils import timezone
@@ -20,7 +21,7 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from commitments.changes import data_stamp
+from commitments.changes import request_data_stamp
 from lsis.api.errors import PreconditionFailed, PreconditionRequired
 from lsis.api.exports import CHUNK_SIZE, CSVRenderer, XLSXRenderer, csv_response, xlsx_response
 from lsis.api.pagination import BrowseOrWalkPagination
@@ -44,7 +45,7 @@ class ReadValidators:
     """
 
     def __init__(self, request: Request) -> None:
-        stamp = data_stamp()
+        stamp = request_data_stamp(request)
         self.usable = stamp is not None
         if stamp is None:
             return
@@ -143,6 +144,22 @@ class ApiViewSet(viewsets.GenericViewSet):
         if not asked:
             return queryset
         return super().filter_queryset(queryset)
+
+    @classmethod
+    def as_view(cls, actions: Any = None, **initkwargs: Any) -> Any:
+        """The view, opted out of the request-wide transaction: ``dispatch`` opens one for writes only."""
+        return transaction.non_atomic_requests(super().as_view(actions, **initkwargs))
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        """Writes run in one transaction, as every other request does (ATOMIC_REQUESTS); reads need none.
+
+        A read's queries each see committed data, and its validators come from the data stamp, which
+        moves only after a change has committed; a transaction around them would only add round trips.
+        """
+        if request.method in SAFE_METHODS:
+            return super().dispatch(request, *args, **kwargs)
+        with transaction.atomic():
+            return super().dispatch(request, *args, **kwargs)
 
     def get_renderers(self) -> list[Any]:
         """Lists may also be exported; everything else is JSON."""
