@@ -58,10 +58,14 @@ def _move_stamp() -> None:
         stamp.save(update_fields=["version", "changed_at"])
 
 
+_STAMP_TABLE = DataStamp._meta.db_table
+_STAMP_SQL = f'SELECT "key", "epoch", "version", "changed_at" FROM "{_STAMP_TABLE}" WHERE "key" = %s'  # noqa: S608
+
+
 def data_stamp() -> DataStamp | None:
     """The current stamp, or None before the first change was recorded."""
-    # Read on every API request, so by primary key with nothing else: no ordering, no limit.
-    found = list(DataStamp.objects.filter(pk=STAMP_KEY))
+    # Read on every API request: a fixed statement costs a fraction of building the query each time.
+    found = list(DataStamp.objects.raw(_STAMP_SQL, [STAMP_KEY]))
     return found[0] if found else None
 
 

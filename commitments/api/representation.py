@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from django.db.models import OuterRef, QuerySet, Subquery
+from django.utils import timezone
 from rest_framework import serializers
 
 from commitments.models import Commitment, CommitmentOrganisation, Document, Theme
@@ -87,7 +88,7 @@ KEYS = (
     "published",
     "modified_at",
 )
-_DATETIME = serializers.DateTimeField()
+_UUID_KEYS = {"uuid", "funder"}
 _MONEY = serializers.DecimalField(max_digits=16, decimal_places=2)
 
 
@@ -207,18 +208,24 @@ def records_in_chunks(queryset: QuerySet[Any], *, published_only: bool, chunk_si
 def _grouped(queryset: QuerySet[Any], owner_column: str, /, **columns: str) -> dict[int, list[dict[str, Any]]]:
     grouped: dict[int, list[dict[str, Any]]] = defaultdict(list)
     names = list(columns)
-    for owner, *values in queryset.values_list(owner_column, *columns.values()):
-        grouped[owner].append(dict(zip(names, (_plain(value) for value in values), strict=True)))
-    return grouped
-
-
-def _plain(value: Any) -> Any:
     # UUIDs as strings, as the serializer gives them; everything else is already plain.
-    return str(value) if isinstance(value, UUID) else value
+    uuids = [index for index, name in enumerate(names) if name in _UUID_KEYS]
+    for owner, *values in queryset.values_list(owner_column, *columns.values()):
+        for index in uuids:
+            if values[index] is not None:
+                values[index] = str(values[index])
+        grouped[owner].append(dict(zip(names, values, strict=True)))
+    return grouped
 
 
 def _money(value: Any) -> str | None:
     return None if value is None else str(_MONEY.to_representation(value))
+
+
+def _datetime(value: datetime) -> str:
+    # As DRF's DateTimeField gives it: local time, ISO 8601, Z for UTC.
+    text = timezone.localtime(value).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def _date(value: Any) -> str | None:
@@ -234,7 +241,7 @@ def _record(
     record: dict[str, Any] = {column: row[column] for column in _SCALARS}
     record["uuid"] = str(record["uuid"])
     record["target_date"] = _date(record["target_date"])
-    record["modified_at"] = _DATETIME.to_representation(record["modified_at"])
+    record["modified_at"] = _datetime(record["modified_at"])
     record["deal"] = names.documents[row["deal_id"]]
     source_document = names.documents.get(row["source_document_id"])
     record["source_document"] = None if source_document is None else source_document["code"]
