@@ -10,7 +10,7 @@ from typing import Any, TypeVar, cast
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpResponseBase
+from django.http import HttpResponseBase, HttpResponseNotModified
 from django.utils import timezone
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date, parse_etags, quote_etag
@@ -233,7 +233,7 @@ class ApiViewSet(viewsets.GenericViewSet):
         if isinstance(exc, NotModified):
             if exc.status == 412:
                 return super().handle_exception(PreconditionFailed("The data has changed since that version."))
-            return Response(status=exc.status)
+            return HttpResponseNotModified()
         return super().handle_exception(exc)
 
     # --- lists and exports -------------------------------------------------------------------------
