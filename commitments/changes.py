@@ -13,14 +13,14 @@ the validators built on it also carry the date, so such a stale validator lasts 
 
 from __future__ import annotations
 
-from datetime import timedelta
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
-from django.utils import timezone
 
 from commitments.models import DataStamp
 
@@ -46,7 +46,7 @@ def data_changed() -> None:
 
 
 def _move_stamp() -> None:
-    now = timezone.now().replace(microsecond=0)
+    now = int(time.time())
     with transaction.atomic():
         stamp = DataStamp.objects.select_for_update().filter(key=STAMP_KEY).first()
         if stamp is None:
@@ -54,22 +54,33 @@ def _move_stamp() -> None:
             return
         stamp.version += 1
         # Strictly later in whole seconds, so that Last-Modified tells every version apart.
-        stamp.changed_at = max(now, stamp.changed_at + timedelta(seconds=1))
+        stamp.changed_at = max(now, stamp.changed_at + 1)
         stamp.save(update_fields=["version", "changed_at"])
 
 
+@dataclass(frozen=True)
+class Stamp:
+    """The data stamp as read: which database (epoch), which version, and when it changed (Unix seconds)."""
+
+    epoch: str
+    version: int
+    changed_at: int
+
+
 _STAMP_TABLE = DataStamp._meta.db_table
-_STAMP_SQL = f'SELECT "key", "epoch", "version", "changed_at" FROM "{_STAMP_TABLE}" WHERE "key" = %s'  # noqa: S608
+_STAMP_SQL = f'SELECT "epoch", "version", "changed_at" FROM "{_STAMP_TABLE}" WHERE "key" = %s'  # noqa: S608
 
 
-def data_stamp() -> DataStamp | None:
+def data_stamp() -> Stamp | None:
     """The current stamp, or None before the first change was recorded."""
     # Read on every API request: a fixed statement costs a fraction of building the query each time.
-    found = list(DataStamp.objects.raw(_STAMP_SQL, [STAMP_KEY]))
-    return found[0] if found else None
+    with connection.cursor() as cursor:
+        cursor.execute(_STAMP_SQL, [STAMP_KEY])
+        row = cursor.fetchone()
+    return None if row is None else Stamp(str(row[0]), int(row[1]), int(row[2]))
 
 
-def request_data_stamp(request: Any) -> DataStamp | None:
+def request_data_stamp(request: Any) -> Stamp | None:
     """The stamp as first read while answering ``request``: its validators and caches agree on one version."""
     target = getattr(request, "_request", request)  # DRF's Request wraps Django's
     if not hasattr(target, "_data_stamp"):

@@ -7,10 +7,11 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, time
 from typing import Any, TypeVar, cast
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpResponseBase, HttpResponseNotModified
+from django.http import HttpResponse, HttpResponseBase, HttpResponseNotModified
 from django.utils import timezone
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date, parse_etags, quote_etag
@@ -53,7 +54,7 @@ class ReadValidators:
         self._scope = (stamp.epoch, stamp.version, today, request.user.pk)
         self.etag = quote_etag(f"{stamp.version}-{self.digest(request.get_full_path(), request.accepted_media_type)}")
         midnight = timezone.make_aware(datetime.combine(today, time.min))
-        self.last_modified = int(max(stamp.changed_at, midnight).timestamp())
+        self.last_modified = max(stamp.changed_at, int(midnight.timestamp()))
 
     def digest(self, *parts: Any) -> str:
         """A digest of ``parts`` with the data stamp, the day and the user: a key that changes when they do."""
@@ -63,6 +64,15 @@ class ReadValidators:
     def headers(self) -> dict[str, str]:
         """The validators as response headers."""
         return {"ETag": self.etag, "Last-Modified": http_date(self.last_modified)}
+
+
+class KeptAnswer(Exception):  # noqa: N818 - how a read ends early, not an error
+    """The answer to this very request, for this data stamp, day and user, is in the cache."""
+
+    def __init__(self, content: bytes, content_type: str) -> None:
+        super().__init__(content_type)
+        self.content = content
+        self.content_type = content_type
 
 
 class NotModified(Exception):  # noqa: N818 - how a read ends early, not an error
@@ -123,7 +133,8 @@ class ApiViewSet(viewsets.GenericViewSet):
     - Throttle scope: ``read``, ``export`` (CSV/XLSX) or ``write``, counted per token.
     - GET answers carry an ETag and Last-Modified from the data stamp (``ReadValidators``; the version
       for versioned records) and honour If-None-Match and If-Modified-Since with a 304 before any of
-      the answer is built; errors are always JSON.
+      the answer is built. A JSON answer is kept in the cache under the same inputs as its ETag, so
+      the same request is answered from it until the data changes. Errors are always JSON.
     - List endpoints export all matching rows as CSV or XLSX with ``?format=``.
     """
 
@@ -227,9 +238,28 @@ class ApiViewSet(viewsets.GenericViewSet):
                 )
                 if answer is not None:
                     raise NotModified(answer.status_code)
+                kept = cache.get(self._answer_key()) if settings.API_ANSWER_CACHE_SECONDS else None
+                if kept is not None:
+                    raise KeptAnswer(*kept)
+
+    def _answer_key(self) -> str:
+        assert self.read_validators is not None  # noqa: S101 - only called once they are known
+        parts = ("answer", self.request.get_full_path(), self.request.accepted_media_type)
+        return f"api:answer:{self.read_validators.digest(*parts)}"
+
+    def _keep_answer(self, response: Response) -> None:
+        """Keep a JSON answer in the cache under its validators, so the same request is answered from it."""
+        if not settings.API_ANSWER_CACHE_SECONDS or self.request.accepted_renderer.format != "json":
+            return
+        response.render()
+        if len(response.content) <= settings.API_ANSWER_CACHE_MAX_BYTES:
+            kept = (response.content, response["Content-Type"])
+            cache.set(self._answer_key(), kept, timeout=settings.API_ANSWER_CACHE_SECONDS)
 
     def handle_exception(self, exc: Exception) -> Any:
         """A current copy gets its 304 (or a failed If-Match its 412) with no body; the rest as DRF does."""
+        if isinstance(exc, KeptAnswer):
+            return HttpResponse(exc.content, content_type=exc.content_type)
         if isinstance(exc, NotModified):
             if exc.status == 412:
                 return super().handle_exception(PreconditionFailed("The data has changed since that version."))
@@ -338,6 +368,8 @@ class ApiViewSet(viewsets.GenericViewSet):
         if self.read_validators is not None:
             for name, value in self.read_validators.headers().items():
                 response[name] = value
+            if isinstance(response, Response) and response.status_code == 200:
+                self._keep_answer(response)
             return response
         if isinstance(response, Response) and response.status_code == 200:
             # No data stamp yet, or a versioned record: the version, else a digest of the body.

@@ -184,6 +184,10 @@ REST_FRAMEWORK = {
 # Failed token attempts from one address before further attempts are refused (429) for the period.
 API_FAILED_TOKEN_LIMIT = env.int("API_FAILED_TOKEN_LIMIT", default=20)
 API_FAILED_TOKEN_PERIOD = 300  # seconds
+# JSON answers are kept in the cache under their ETag's inputs (data stamp, day, user, URL, format),
+# so the same request is answered from the cache until the data changes; 0 turns this off.
+API_ANSWER_CACHE_SECONDS = env.int("API_ANSWER_CACHE_SECONDS", default=300)
+API_ANSWER_CACHE_MAX_BYTES = 512 * 1024
 REST_KNOX = {
     "TOKEN_TTL": None,  # each token's expiry is chosen when it is issued (issue_token --expires-days)
     "TOKEN_PREFIX": "lsis_",

@@ -12,6 +12,10 @@ baseline URL) and runs wrk with 16 connections against, in turn:
 (d) ``GET /api/v1/metrics/?scope_type=deal&scope_key=SYNTHETIC`` (the figures of one scope);
 (e) the same detail as (c) with ``If-None-Match``: a 304 revalidation.
 
+(a) to (e) run with the answer cache off (``API_ANSWER_CACHE_SECONDS=0``), so that every request builds
+its answer. A second server, with the answer cache on as in production, then serves (b) to (d) again:
+the same requests answered from the cache until the data changes.
+
 It prints requests per second, p50/p95/p99 latency and each figure's ratio to (a), the machine, and the
 goals (list >= 0.6x baseline with p95 < 40 ms; 304 > 1,500 rps). It always exits 0.
 """
@@ -96,7 +100,20 @@ def run(argv: list[str]) -> int:
     test_name = str(connection.settings_dict["NAME"])
     try:
         token, urls = _prepare(options)
-        loads = _serve_and_load(options, test_name, token, urls)
+        built = [
+            ("(a) baseline: page of 50, values() + orjson", urls["baseline"], {}),
+            ("(b) commitments list, page of 50", urls["list"], {}),
+            ("(c) commitment detail", urls["detail"], {}),
+            ("(d) metrics of one scope", urls["metrics"], {}),
+            ("(e) detail revalidated: 304", urls["detail"], {"If-None-Match": "{etag}"}),
+        ]
+        kept = [
+            ("(b') list, answer kept in the cache", urls["list"], {}),
+            ("(c') detail, answer kept in the cache", urls["detail"], {}),
+            ("(d') metrics, answer kept in the cache", urls["metrics"], {}),
+        ]
+        loads = _serve_and_load(options, test_name, token, urls, built, answer_cache_seconds=0)
+        loads += _serve_and_load(options, test_name, token, urls, kept, answer_cache_seconds=300)
         _report(options, loads, load_at_start)
     except Exception as error:
         print(f"failed: {type(error).__name__}: {error}", flush=True)
@@ -140,7 +157,15 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _serve_and_load(options: argparse.Namespace, test_name: str, token: str, urls: dict[str, str]) -> list[Load]:
+def _serve_and_load(
+    options: argparse.Namespace,
+    test_name: str,
+    token: str,
+    urls: dict[str, str],
+    plan: list[tuple[str, str, dict[str, str]]],
+    *,
+    answer_cache_seconds: int,
+) -> list[Load]:
     port = _free_port()
     database = dict(connection.settings_dict)
     env = {
@@ -151,6 +176,7 @@ def _serve_and_load(options: argparse.Namespace, test_name: str, token: str, url
         ),
         "CELERY_BROKER_URL": "",
         "API_THROTTLE_READ": "100000000/minute",
+        "API_ANSWER_CACHE_SECONDS": str(answer_cache_seconds),
     }
     gunicorn = Path(sys.executable).with_name("gunicorn")
     server = subprocess.Popen(  # noqa: S603 - our own application on loopback
@@ -164,15 +190,9 @@ def _serve_and_load(options: argparse.Namespace, test_name: str, token: str, url
     try:
         _wait_for(base, urls["list"], token)
         etag = _etag(base + urls["detail"], token)
-        plan = [
-            ("(a) baseline: page of 50, values() + orjson", urls["baseline"], {}),
-            ("(b) commitments list, page of 50", urls["list"], {}),
-            ("(c) commitment detail", urls["detail"], {}),
-            ("(d) metrics of one scope", urls["metrics"], {}),
-            ("(e) detail revalidated: 304", urls["detail"], {"If-None-Match": etag}),
-        ]
         loads = []
-        for label, url, headers in plan:
+        for label, url, template in plan:
+            headers = {name: value.format(etag=etag) for name, value in template.items()}
             print(f"wrk: {label} ...", flush=True)
             _wrk(options, base + url, token, headers, seconds=3)  # warm up
             loads.append(_wrk(options, base + url, token, headers, seconds=options.seconds, label=label))
@@ -249,13 +269,14 @@ def _report(options: argparse.Namespace, loads: list[Load], load_at_start: float
             f"{load.label.ljust(width)}  {load.rps:8.0f}  {load.p50_ms:7.1f}  {load.p95_ms:7.1f}  {load.p99_ms:7.1f}  "
             f"{ratio:6.2f}  {load.errors:6d}"
         )
-    listing, revalidation = loads[1], loads[4]
+    listing, revalidation, kept = loads[1], loads[4], loads[5]
     ratio = listing.rps / baseline if baseline else 0.0
     print()
     print(
-        f"goal: list >= {GOAL_RATIO}x baseline rps ({ratio:.2f}x): {'met' if ratio >= GOAL_RATIO else 'NOT MET'}; "
-        f"list p95 < {GOAL_P95_MS:.0f} ms ({listing.p95_ms:.1f} ms): "
-        f"{'met' if listing.p95_ms < GOAL_P95_MS else 'NOT MET'}"
+        f"goal: list >= {GOAL_RATIO}x baseline rps ({ratio:.2f}x built, {kept.rps / baseline:.2f}x kept): "
+        f"{'met' if ratio >= GOAL_RATIO else 'NOT MET'}; "
+        f"list p95 < {GOAL_P95_MS:.0f} ms ({listing.p95_ms:.1f} ms built, {kept.p95_ms:.1f} ms kept): "
+        f"{'met' if listing.p95_ms < GOAL_P95_MS else 'met when kept' if kept.p95_ms < GOAL_P95_MS else 'NOT MET'}"
     )
     print(
         f"goal: 304 revalidation > {GOAL_304_RPS:,.0f} rps ({revalidation.rps:,.0f}): "
