@@ -155,6 +155,13 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
+# --- Cache ---------------------------------------------------------------------------------------
+# Request and failed-token counts, and the API's kept answers, row counts and token checks. Their keys
+# carry the data stamp, so a cache per process stays correct; with several processes, a shared one
+# (CACHE_URL=redis://...) counts each token's requests across all of them and shares what is kept.
+
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
 # --- Partner REST API v1 (lsis/api/, <app>/api/; docs/api.md) ---------------------------------------
 # Partners authenticate with hashed, expiring, revocable django-rest-knox tokens (docs/adr/0003-api-tokens.md);
 # staff may also use their admin session. Anonymous users may read only the schema and the docs.
