@@ -22,26 +22,30 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from rest_framework import serializers
 
+from commitments.api.serializers import CommitmentSerializer
 from commitments.models import Commitment, CommitmentOrganisation, Document, Framework, Organisation, Theme
 from programmes.models import FundingAmount, Programme
 
-# Columns of the commitment itself that a record shows as they are.
-_SCALARS = (
-    "reference",
-    "uuid",
-    "actor",
-    "section",
-    "position",
-    "lead_in",
-    "text",
-    "source_quote",
-    "target_date_text",
-    "target_date",
-    "jobs",
-    "jobs_text",
-    "published",
-    "modified_at",
-)
+# The keys of a record, in the order CommitmentSerializer (the documented shape) declares them.
+KEYS: tuple[str, ...] = tuple(CommitmentSerializer.Meta.fields)
+# Keys whose values are built from other columns or rows; the rest are the commitment's own columns.
+_BUILT = {
+    "deal",
+    "foundation",
+    "area",
+    "themes",
+    "source_document",
+    "parent",
+    "children",
+    "continues",
+    "elaborates",
+    "organisations",
+    "funding",
+    "programmes",
+    "delivery",
+    "overdue",
+}
+_SCALARS = tuple(key for key in KEYS if key not in _BUILT)
 # Records a commitment points to are looked up by id (ReferenceNames): joining them to the page's query
 # would cost PostgreSQL more time planning the joins than reading the page. Linked commitments'
 # references come from subqueries, evaluated for the page's rows only.
@@ -59,37 +63,6 @@ _COLUMNS = (
     "progress",
     "delivery_as_of",
     "is_overdue",
-)
-# The order of the keys in a record, as CommitmentSerializer declares them.
-KEYS = (
-    "reference",
-    "uuid",
-    "deal",
-    "foundation",
-    "area",
-    "themes",
-    "actor",
-    "section",
-    "position",
-    "lead_in",
-    "text",
-    "source_document",
-    "source_quote",
-    "parent",
-    "children",
-    "continues",
-    "elaborates",
-    "organisations",
-    "funding",
-    "programmes",
-    "target_date_text",
-    "target_date",
-    "jobs",
-    "jobs_text",
-    "delivery",
-    "overdue",
-    "published",
-    "modified_at",
 )
 _UUID_KEYS = {"uuid", "funder"}
 _MONEY = serializers.DecimalField(max_digits=16, decimal_places=2)
