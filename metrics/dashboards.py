@@ -22,7 +22,7 @@ from django.utils import timezone
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
 from commitments.models import Commitment, CommitmentQuerySet, Framework, StatusUpdate, Theme, ThemeKind
 from commitments.periods import Quarter
-from metrics.engine import CONFIDENCE_RANK, FIGURE_FIELDS, SCOPES, STATUS_RANK, TRACKER_KEY, Scope
+from metrics.engine import CONFIDENCE_RANK, FIGURE_FIELDS, SCOPES, STATUS_RANK, TRACKER_KEY, Scope, counted_on
 from metrics.models import Basis, QuarterMetric, ReportingQuarter, ScopeType
 from metrics.services import metrics_as_of
 from programmes.models import AmountNature, FundingAmount
@@ -370,7 +370,7 @@ def commitments_on(
     """Commitments counted on the period's day with their state then, filtered and sorted (one query)."""
     day = period.day
     rows: Any = (  # annotated: the plugin cannot see the state_* names
-        commitments.filter(deal__published_on__lte=day)
+        commitments.filter(counted_on(day))
         .with_state_on(None if period.is_current else day)
         .annotate(
             status_order=Case(
@@ -477,7 +477,7 @@ def changes_between(
 ) -> Changes:
     """Set-based: two annotated commitment queries, one of updates, two for signed-off quarters."""
     states: Any = (  # annotated: the plugin cannot see the state_* and before_* names
-        Commitment.objects.filter(deal__published_on__lte=later)
+        Commitment.objects.filter(counted_on(later))
         .with_state_on(later)
         .with_state_on(earlier, prefix="before")
         .select_related("deal")
@@ -560,7 +560,7 @@ def funding_by_funder_type(day: date) -> list[FunderTypeMoney]:
     nature is left out; "up to" counts 0 low; "over" counts its floor in both.
     """
     rows = (
-        FundingAmount.objects.filter(commitment__isnull=False, commitment__deal__published_on__lte=day)
+        FundingAmount.objects.filter(counted_on(day, prefix="commitment__"), commitment__isnull=False)
         .exclude(part_of__isnull=False, part_of__nature=F("nature"))
         .values("funder__kind", "nature")
         .annotate(

@@ -338,3 +338,18 @@ def test_an_approval_in_the_admin_changes_the_overview_at_once_on_the_embedded_d
         response = reviewer.post(reverse("admin:commitments_statusupdate_transition", args=[update.pk, "approve"]))
     assert response.status_code == 302
     assert board.get(OVERVIEW).context["overview"].tracker.delivered == before + 1
+
+
+def test_a_scope_lists_the_commitments_its_figures_count(board, figures):
+    """An unpublished commitment is not counted, so the scope's list leaves it out too."""
+    withdrawn = Commitment.objects.filter(actor="government").order_by("reference").first()
+    Commitment.objects.filter(pk=withdrawn.pk).update(published=False)
+    metrics_recompute(quarters=[Quarter.containing(date.today())])
+    page = board.get(reverse("dashboards:scope", args=["actor", "government"]))
+    listed = page.context["page_obj"].paginator.count
+    assert listed == Commitment.objects.filter(actor="government", published=True).count()
+    stored = QuarterMetric.objects.get(
+        quarter=figures, basis=Basis.LIVE, scope_type=ScopeType.ACTOR, scope_key="government"
+    )
+    assert stored.commitments == listed
+    assert not re.search(rf"\b{re.escape(withdrawn.reference)}(?![.\w])", _text(page))
