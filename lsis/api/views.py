@@ -41,8 +41,9 @@ class ReadValidators:
     """The ETag and Last-Modified of a read, known before the answer is built (from the data stamp).
 
     The answer to a GET depends only on the data, the day (a commitment becomes overdue when its target
-    date passes), who asks, the URL and the format; the ETag is a digest of exactly these. Last-Modified
-    is when the data last changed, or midnight if that is later.
+    date passes), who asks, the absolute URL (paging links carry its host) and the format; the ETag is
+    a digest of exactly these. Last-Modified is when the data last changed, or midnight if that is
+    later.
     """
 
     def __init__(self, request: Request) -> None:
@@ -52,7 +53,9 @@ class ReadValidators:
             return
         today = timezone.localdate()
         self._scope = (stamp.epoch, stamp.version, today, request.user.pk)
-        self.etag = quote_etag(f"{stamp.version}-{self.digest(request.get_full_path(), request.accepted_media_type)}")
+        # The absolute address: paging links in the answer carry the scheme and host it was asked at.
+        address = request.build_absolute_uri()
+        self.etag = quote_etag(f"{stamp.version}-{self.digest(address, request.accepted_media_type)}")
         midnight = timezone.make_aware(datetime.combine(today, time.min))
         self.last_modified = max(stamp.changed_at, int(midnight.timestamp()))
 
@@ -244,7 +247,7 @@ class ApiViewSet(viewsets.GenericViewSet):
 
     def _answer_key(self) -> str:
         assert self.read_validators is not None  # noqa: S101 - only called once they are known
-        parts = ("answer", self.request.get_full_path(), self.request.accepted_media_type)
+        parts = ("answer", self.request.build_absolute_uri(), self.request.accepted_media_type)
         return f"api:answer:{self.read_validators.digest(*parts)}"
 
     def _keep_answer(self, response: Response) -> None:

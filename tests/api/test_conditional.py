@@ -247,3 +247,14 @@ def test_the_same_request_is_answered_from_the_cache_until_a_change_commits(
     commit()
     changed = partner.get(url, {"deal": "SD2"}).json()["results"][0]
     assert changed["jobs_text"] == "1,000 jobs"
+
+
+@pytest.mark.usefixtures("stamped")
+def test_answers_asked_at_another_host_are_their_own(partner: APIClient) -> None:
+    """Paging links carry the host the list was asked at, so an answer kept for one host is not another's."""
+    url = f"{V1}/commitments/"
+    here = partner.get(url, HTTP_HOST="localhost")
+    there = partner.get(url, HTTP_HOST="127.0.0.1")
+    assert here.json()["next"].startswith("http://localhost/")
+    assert there.json()["next"].startswith("http://127.0.0.1/")
+    assert here["ETag"] != there["ETag"]
