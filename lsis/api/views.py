@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from datetime import datetime, time
+from time import time as time_now
 from typing import Any, TypeVar, cast
 
 from django.conf import settings
@@ -14,7 +15,7 @@ from django.db.models import QuerySet
 from django.http import HttpResponse, HttpResponseBase, HttpResponseNotModified
 from django.utils import timezone
 from django.utils.cache import get_conditional_response
-from django.utils.http import http_date, parse_etags, quote_etag
+from django.utils.http import http_date, parse_etags, parse_http_date_safe, quote_etag
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_orjson_renderer.renderers import ORJSONRenderer as JSONRenderer  # type: ignore[import-untyped]
 from rest_framework import exceptions, filters, viewsets
@@ -237,13 +238,25 @@ class ApiViewSet(viewsets.GenericViewSet):
             if validators.usable:
                 self.read_validators = validators
                 answer = get_conditional_response(
-                    request._request, etag=validators.etag, last_modified=validators.last_modified
+                    request._request, etag=validators.etag, last_modified=self._trusted_last_modified(request)
                 )
                 if answer is not None:
                     raise NotModified(answer.status_code)
                 kept = cache.get(self._answer_key()) if settings.API_ANSWER_CACHE_SECONDS else None
                 if kept is not None:
                     raise KeptAnswer(*kept)
+
+    def _trusted_last_modified(self, request: Request) -> int | None:
+        """Last-Modified to compare If-Modified-Since with; none when the client sent a date in the future.
+
+        A date later than now cannot have come from this server, which never sends one; honouring it
+        would answer 304 to a client whose clock runs ahead, whatever has changed since.
+        """
+        assert self.read_validators is not None  # noqa: S101 - only called once they are known
+        claimed = parse_http_date_safe(request.headers.get("If-Modified-Since", ""))
+        if claimed is not None and claimed > time_now():
+            return None
+        return self.read_validators.last_modified
 
     def _answer_key(self) -> str:
         assert self.read_validators is not None  # noqa: S101 - only called once they are known

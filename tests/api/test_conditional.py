@@ -258,3 +258,13 @@ def test_answers_asked_at_another_host_are_their_own(partner: APIClient) -> None
     assert here.json()["next"].startswith("http://localhost/")
     assert there.json()["next"].startswith("http://127.0.0.1/")
     assert here["ETag"] != there["ETag"]
+
+
+@pytest.mark.usefixtures("stamped")
+def test_if_modified_since_in_the_future_is_ignored(partner: APIClient) -> None:
+    """This server never sends a future date, so one in If-Modified-Since is a client's clock, not a copy."""
+    url = f"{V1}/commitments/"
+    tomorrow = http_date(timezone.now().timestamp() + 86400)
+    assert partner.get(url, HTTP_IF_MODIFIED_SINCE=tomorrow).status_code == 200
+    last_modified = partner.get(url)["Last-Modified"]
+    assert partner.get(url, HTTP_IF_MODIFIED_SINCE=last_modified).status_code == 304
