@@ -234,17 +234,22 @@ class ApiViewSet(viewsets.GenericViewSet):
         super().initial(request, *args, **kwargs)
         self._check_query_params(request)
         if request.method in ("GET", "HEAD") and self.action not in self.versioned_actions:
-            validators = ReadValidators(request)
-            if validators.usable:
-                self.read_validators = validators
-                answer = get_conditional_response(
-                    request._request, etag=validators.etag, last_modified=self._trusted_last_modified(request)
-                )
-                if answer is not None:
-                    raise NotModified(answer.status_code)
-                kept = cache.get(self._answer_key()) if settings.API_ANSWER_CACHE_SECONDS else None
-                if kept is not None:
-                    raise KeptAnswer(*kept)
+            self._answer_early(request)
+
+    def _answer_early(self, request: Request) -> None:
+        """End a read with a 304 (or 412), or with the answer kept for it, before building anything."""
+        validators = ReadValidators(request)
+        if not validators.usable:
+            return
+        self.read_validators = validators
+        answer = get_conditional_response(
+            request._request, etag=validators.etag, last_modified=self._trusted_last_modified(request)
+        )
+        if answer is not None:
+            raise NotModified(answer.status_code)
+        kept = cache.get(self._answer_key()) if settings.API_ANSWER_CACHE_SECONDS else None
+        if kept is not None:
+            raise KeptAnswer(*kept)
 
     def _trusted_last_modified(self, request: Request) -> int | None:
         """Last-Modified to compare If-Modified-Since with; none when the client sent a date in the future.
