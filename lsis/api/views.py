@@ -252,16 +252,18 @@ class ApiViewSet(viewsets.GenericViewSet):
             raise KeptAnswer(*kept)
 
     def _trusted_last_modified(self, request: Request) -> int | None:
-        """Last-Modified to compare If-Modified-Since with; none when the client sent a date in the future.
+        """Last-Modified to compare If-Modified-Since with; none when the client sent a date from nowhere.
 
-        A date later than now cannot have come from this server, which never sends one; honouring it
-        would answer 304 to a client whose clock runs ahead, whatever has changed since.
+        A date later than both now and the current Last-Modified cannot have come from this server (its
+        Last-Modified runs ahead of the clock only during a burst of changes, a second a change);
+        honouring it would answer 304 to a client whose clock runs ahead, whatever has changed since.
         """
         assert self.read_validators is not None  # noqa: S101 - only called once they are known
+        last_modified = self.read_validators.last_modified
         claimed = parse_http_date_safe(request.headers.get("If-Modified-Since", ""))
-        if claimed is not None and claimed > time_now():
+        if claimed is not None and claimed > max(time_now(), last_modified):
             return None
-        return self.read_validators.last_modified
+        return last_modified
 
     def _answer_key(self) -> str:
         assert self.read_validators is not None  # noqa: S101 - only called once they are known
