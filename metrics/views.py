@@ -815,30 +815,16 @@ def board_pack(request: HttpRequest) -> HttpResponse:
 @dashboard
 def board_pack_pdf(request: HttpRequest) -> HttpResponse:
     """The board pack as a PDF (WeasyPrint; docs/adr/0004-board-pack-pdf.md)."""
-    from weasyprint import HTML
+    # Imported here: WeasyPrint loads Pango, which only the PDF needs, not every process that loads the URLs.
+    from metrics.pdf import board_pack_pdf_render
 
     context, tables = _board_pack(request)
     html = render_to_string(
         "dashboards/board_pack.html", {**context, "tables": {t.id: t for t in tables}, "pdf": True}, request=request
     )
-    pdf = HTML(string=html, base_url=request.build_absolute_uri("/"), url_fetcher=_static_only).write_pdf()
+    pdf = board_pack_pdf_render(html=html, base_url=request.build_absolute_uri("/"))
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = (
         f'attachment; filename="board-pack-{context["period"].quarter.label.replace(" ", "-")}.pdf"'
     )
     return response
-
-
-def _static_only(url: str, *args: Any, **kwargs: Any) -> Any:
-    """Let the PDF renderer read our own static files from disk, and nothing from the network."""
-    from django.contrib.staticfiles import finders
-    from weasyprint.urls import URLFetcherResponse
-
-    path = url.split("/static/", 1)[1].split("?")[0] if "/static/" in url else ""
-    found = finders.find(path) if path else None
-    if not found:
-        raise ValueError(f"The board pack PDF only embeds the service's own static files, not {url}.")
-    with open(found, "rb") as handle:
-        body = handle.read()
-    content_type = "text/css; charset=utf-8" if path.endswith(".css") else "application/octet-stream"
-    return URLFetcherResponse(url, body=body, headers={"Content-Type": content_type})
