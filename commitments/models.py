@@ -311,11 +311,29 @@ class CommitmentQuerySet(models.QuerySet["Commitment"]):
             )
         )
 
+    def with_link_references(self, *, published_only: bool) -> CommitmentQuerySet:
+        """Annotate ``parent_reference``, ``continues_reference`` and ``elaborates_reference``.
+
+        Each is the linked commitment's reference, or None; with ``published_only``, None as well where
+        the linked commitment is not published, so that a link never names what a partner may not see.
+        Subqueries rather than joins: evaluated for the rows returned only, not for every row before a
+        page is sorted out.
+        """
+        linked = Commitment.objects.published() if published_only else Commitment.objects.all()
+        return self.annotate(
+            **{
+                f"{link}_reference": models.Subquery(
+                    linked.filter(pk=models.OuterRef(f"{link}_id")).values("reference")[:1]
+                )
+                for link in _LINKS
+            }
+        )
+
     def with_details(self, *, published_only: bool) -> CommitmentQuerySet:
         """Join and prefetch everything a commitment's full record shows (API, exports).
 
-        A fixed number of queries whatever the number of rows; with ``published_only``, its sub-items are
-        only the published ones.
+        A fixed number of queries whatever the number of rows; with ``published_only``, its sub-items and
+        links are only the published ones.
         """
         children = Commitment.objects.only("pk", "reference", "parent_id").order_by("position", "reference")
         if published_only:
@@ -325,16 +343,7 @@ class CommitmentQuerySet(models.QuerySet["Commitment"]):
             # Only the columns the record shows: the joined rows carry long texts that would otherwise be read
             # (and sorted, for a page) for nothing.
             .only(*_DETAIL_FIELDS)
-            # The references of linked commitments as subqueries: evaluated for the rows returned only, rather
-            # than joined to every row before a page is sorted out.
-            .annotate(
-                **{
-                    f"{link}_reference": models.Subquery(
-                        Commitment.objects.filter(pk=models.OuterRef(f"{link}_id")).values("reference")[:1]
-                    )
-                    for link in _LINKS
-                }
-            )
+            .with_link_references(published_only=published_only)
             .prefetch_related(
                 models.Prefetch(
                     "themes",

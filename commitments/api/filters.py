@@ -1,7 +1,7 @@
 """Query-string filters of the commitment and status update lists (django-filter).
 
 Every filter validates its value: an unknown code, reference or choice, or a malformed date, is a 400
-naming the parameter.
+naming the parameter. A commitment a partner may not see is unknown to them, in filters as everywhere.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from commitments.models import (
     ThemeKind,
     UpdateState,
 )
-from lsis.api.filters import StrictBooleanFilter, StrictIsoDateTimeFilter
+from lsis.api.filters import CommitmentReferenceFilter, StrictBooleanFilter, StrictIsoDateTimeFilter, commitments_for
 from programmes.models import Programme
 
 _ERRORS = {"invalid_choice": "“%(value)s” is not one of the values this filter takes."}
@@ -83,7 +83,7 @@ class CommitmentFilter(django_filters.FilterSet):
     updated_since = StrictIsoDateTimeFilter(
         field_name="modified_at", lookup_expr="gte", help_text="ISO 8601 date-time, e.g. 2026-01-31T00:00:00Z."
     )
-    top_level = StrictBooleanFilter(field_name="parent", lookup_expr="isnull", help_text="true: leave out sub-items.")
+    top_level = StrictBooleanFilter(method="filter_top_level", help_text="true: leave out sub-items.")
     search = django_filters.CharFilter(
         method="filter_search", max_length=200, help_text="Words that must all occur in the commitment's text."
     )
@@ -109,6 +109,15 @@ class CommitmentFilter(django_filters.FilterSet):
         overdue = queryset.overdue(on=timezone.localdate())
         return overdue if value else queryset.exclude(pk__in=overdue.values("pk"))
 
+    def filter_top_level(self, queryset: QuerySet[Commitment], name: str, value: bool | None) -> QuerySet[Commitment]:
+        """Sub-items are those of a commitment the user can see.
+
+        A partner sees a sub-item of an unpublished commitment as top-level (its ``parent`` is null): were
+        it left out of ``top_level=true``, the gap would give the hidden parent away.
+        """
+        parents = commitments_for(self.request)
+        return queryset.exclude(parent__in=parents) if value else queryset.filter(parent__in=parents)
+
     def filter_search(self, queryset: QuerySet[Commitment], name: str, value: str) -> QuerySet[Commitment]:
         """Every word must occur in the text or lead-in, ignoring case."""
         for word in value.split():
@@ -119,9 +128,7 @@ class CommitmentFilter(django_filters.FilterSet):
 class StatusUpdateFilter(django_filters.FilterSet):
     """Filters of status updates."""
 
-    commitment = django_filters.ModelChoiceFilter(
-        queryset=Commitment.objects.all(), to_field_name="reference", help_text="Commitment reference."
-    )
+    commitment = CommitmentReferenceFilter()
     status = django_filters.ChoiceFilter(choices=DeliveryStatus.choices)
     confidence = django_filters.ChoiceFilter(choices=DeliveryConfidence.choices)
     state = django_filters.ChoiceFilter(choices=UpdateState.choices, help_text="Staff only: review state.")

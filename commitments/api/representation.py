@@ -14,16 +14,24 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from django.db import connection
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework import serializers
 
 from commitments.api.serializers import CommitmentSerializer
-from commitments.models import Commitment, CommitmentOrganisation, Document, Framework, Organisation, Theme
+from commitments.models import (
+    Commitment,
+    CommitmentOrganisation,
+    CommitmentQuerySet,
+    Document,
+    Framework,
+    Organisation,
+    Theme,
+)
 from programmes.models import FundingAmount, Programme
 
 # The keys of a record, in the order CommitmentSerializer (the documented shape) declares them.
@@ -48,7 +56,7 @@ _BUILT = {
 _SCALARS = tuple(key for key in KEYS if key not in _BUILT)
 # Records a commitment points to are looked up by id (ReferenceNames): joining them to the page's query
 # would cost PostgreSQL more time planning the joins than reading the page. Linked commitments'
-# references come from subqueries, evaluated for the page's rows only.
+# references come from subqueries (CommitmentQuerySet.with_link_references), for the page's rows only.
 _LINKS = ("parent", "continues", "elaborates")
 _DOCUMENTS = ("deal_id", "source_document_id")
 _THEMES = ("foundation_id", "area_id")
@@ -68,13 +76,14 @@ _UUID_KEYS = {"uuid", "funder"}
 _MONEY = serializers.DecimalField(max_digits=16, decimal_places=2)
 
 
-def rows(queryset: QuerySet[Commitment]) -> QuerySet[Any]:
-    """The columns a record is built from, for a queryset annotated with ``is_overdue``; page it, then ``records``."""
-    linked = {
-        f"{link}_reference": Subquery(Commitment.objects.filter(pk=OuterRef(f"{link}_id")).values("reference")[:1])
-        for link in _LINKS
-    }
-    return queryset.annotate(**linked).values(*_COLUMNS)
+def rows(queryset: QuerySet[Commitment], *, published_only: bool) -> QuerySet[Any]:
+    """The columns a record is built from, for a queryset annotated with ``is_overdue``; page it, then ``records``.
+
+    With ``published_only``, a link to a commitment that is not published is None, as if there were none.
+    """
+    # Filtering and ordering keep the queryset's class: it is the commitments' own.
+    commitments = cast(CommitmentQuerySet, queryset)
+    return commitments.with_link_references(published_only=published_only).values(*_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -104,7 +113,8 @@ def records(
 ) -> list[dict[str, Any]]:
     """The records of a page of ``rows``: five more queries, whatever the page's size.
 
-    With ``published_only``, a commitment's sub-items are its published ones only. ``names`` may come
+    With ``published_only``, a commitment's sub-items are its published ones only (its links are, by
+    ``rows``). ``names`` may come
     from a cache; without them, two more queries read them.
     """
     page = list(page)

@@ -196,7 +196,7 @@ class CommitmentViewSet(ReadOnlyApiViewSet):
 
     def listing(self, queryset: QuerySet[Commitment]) -> QuerySet[Any]:
         """Pages are cut from plain rows (``commitments.api.representation``)."""
-        return representation.rows(queryset)
+        return representation.rows(queryset, published_only=not self._staff)
 
     def represent(self, page: list[Any]) -> Any:
         """Records built from the page's rows, without a serializer."""
@@ -206,12 +206,16 @@ class CommitmentViewSet(ReadOnlyApiViewSet):
     def represent_all(self, queryset: QuerySet[Commitment]) -> Iterator[Any]:
         """Every record, built a chunk of rows at a time."""
         return representation.records_in_chunks(
-            representation.rows(queryset), published_only=not self._staff, chunk_size=CHUNK_SIZE
+            representation.rows(queryset, published_only=not self._staff),
+            published_only=not self._staff,
+            chunk_size=CHUNK_SIZE,
         )
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         """One commitment, built like a page of one."""
-        found = representation.rows(self.get_queryset().filter(reference=kwargs[self.lookup_field]))
+        found = representation.rows(
+            self.get_queryset().filter(reference=kwargs[self.lookup_field]), published_only=not self._staff
+        )
         items = representation.records(found, published_only=not self._staff)
         if not items:
             raise NotFound("No commitment has that reference.")

@@ -37,8 +37,12 @@ class FundingAmountSerializer(serializers.ModelSerializer):
     programme: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         slug_field="uuid", read_only=True, allow_null=True
     )
-    part_of: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="key", read_only=True, allow_null=True
+    # The view annotates the key, null where the larger amount does not exist for the user.
+    part_of = serializers.CharField(
+        source="part_of_key",
+        read_only=True,
+        allow_null=True,
+        help_text="Key of the larger amount this one is part of.",
     )
     source_document: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="code", read_only=True)
 

@@ -1,20 +1,30 @@
 """API endpoints of programmes and funding amounts.
 
 Partners see the money of published commitments and of programmes; amounts attached to an unpublished
-commitment do not exist for them.
+commitment do not exist for them, and an amount that is part of one of those is, for them, part of none.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import django_filters
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from drf_spectacular.utils import extend_schema, extend_schema_view
 
 from commitments.api.views import ReadOnlyApiViewSet
-from commitments.models import Commitment, Organisation
-from lsis.api.permissions import sees_unpublished
+from commitments.models import Organisation
+from lsis.api.filters import CommitmentReferenceFilter
+from lsis.api.permissions import sees_unpublished, visible_commitments
 from programmes.api.serializers import FundingAmountSerializer, ProgrammeSerializer
 from programmes.models import AmountNature, FundingAmount, Programme, ProgrammeKind
+
+
+def visible_funding(user: Any) -> QuerySet[FundingAmount]:
+    """The amounts that exist for the user: those of programmes, and of the commitments the user may see."""
+    if sees_unpublished(user):
+        return FundingAmount.objects.all()
+    return FundingAmount.objects.filter(Q(commitment__isnull=True) | Q(commitment__in=visible_commitments(user)))
 
 
 class ProgrammeFilter(django_filters.FilterSet):
@@ -34,9 +44,7 @@ class FundingFilter(django_filters.FilterSet):
     """Filters of funding amounts."""
 
     nature = django_filters.ChoiceFilter(choices=AmountNature.choices)
-    commitment = django_filters.ModelChoiceFilter(
-        queryset=Commitment.objects.all(), to_field_name="reference", help_text="Commitment reference."
-    )
+    commitment = CommitmentReferenceFilter()
     programme = django_filters.ModelChoiceFilter(
         queryset=Programme.objects.all(), to_field_name="uuid", help_text="Programme UUID."
     )
@@ -78,10 +86,8 @@ class FundingAmountViewSet(ReadOnlyApiViewSet):
     export_name = "funding"
 
     def get_queryset(self) -> QuerySet[FundingAmount]:
-        """Partners: only money of published commitments, or of programmes."""
-        queryset = FundingAmount.objects.select_related(
-            "funder", "commitment", "programme", "part_of", "source_document"
+        """The amounts that exist for the user, each with the key of the larger one it is part of, if that one does."""
+        visible = visible_funding(self.request.user)
+        return visible.select_related("funder", "commitment", "programme", "source_document").annotate(
+            part_of_key=Subquery(visible.filter(pk=OuterRef("part_of_id")).values("key")[:1])
         )
-        if sees_unpublished(self.request.user):
-            return queryset
-        return queryset.filter(Q(commitment__isnull=True) | Q(commitment__published=True))
