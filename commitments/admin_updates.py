@@ -30,9 +30,11 @@ from commitments.services import (
     REVIEWER_PERMISSION,
     update_approve,
     update_delete,
+    update_may_review,
     update_return,
     update_save_draft,
     update_submit,
+    updates_awaiting_review,
 )
 from lsis.admin import READ_ONLY_AUDIT_FIELDS, AuditedAdminMixin
 from lsis.models import ConcurrentEditError
@@ -55,7 +57,7 @@ def _can_submit(update: StatusUpdate, user: Any) -> bool:
 
 
 def _can_review(update: StatusUpdate, user: Any) -> bool:
-    return user.has_perm(REVIEWER_PERMISSION) and update.state == UpdateState.SUBMITTED and update.author_id != user.pk
+    return update_may_review(update=update, user=user)
 
 
 TRANSITIONS: dict[str, Transition] = {
@@ -130,7 +132,7 @@ class WorkQueueFilter(admin.SimpleListFilter):
         if self.value() == "mine":
             return queryset.filter(author=request.user, state__in=[UpdateState.DRAFT, UpdateState.RETURNED])
         if self.value() == "review":
-            return queryset.filter(state=UpdateState.SUBMITTED).exclude(author=request.user)
+            return updates_awaiting_review(user=request.user, updates=queryset)
         return queryset
 
 

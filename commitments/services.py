@@ -6,7 +6,10 @@ The review workflow of status updates lives here and only here::
       ▲                   │
       └──(edit)── returned ◀──return (with a reason)
 
-Four eyes: nobody approves or returns their own update. An approved update is never changed; a
+Four eyes: nobody approves or returns an update whose content they wrote or changed (its author, and
+anyone who edited its values or its evidence links while it was a draft or returned; the audit trail
+records them, see ``update_content_editor_ids``). Reviewers may help with a colleague's wording, but
+then someone else reviews it. An approved update is never changed; a
 correction is a new update that ``supersedes`` it. Only approved updates change a commitment's
 delivery state, which is the latest approved update by as-of date, then by approval time. It is
 stored on the commitment for speed, and ``commitment_refresh_delivery_state`` is the one place that
@@ -24,6 +27,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
@@ -75,6 +79,12 @@ class EvidenceLinkData:
 def _require(user: Any, permission: str, action: str) -> None:
     if not (user and user.is_authenticated and user.has_perm(permission)):
         raise PermissionDenied(f"You do not have permission to {action}.")
+
+
+DRAFT_WRITTEN = "Draft written"
+DRAFT_EDITED = "Draft edited"
+# The reasons of the history entries that change what an update says, as opposed to steps of its review.
+CONTENT_CHANGE_REASONS = (DRAFT_WRITTEN, DRAFT_EDITED)
 
 
 def _stamp(instance: Any, user: Any, reason: str) -> None:
@@ -170,14 +180,17 @@ def _validated(update: StatusUpdate) -> None:
     update.full_clean(exclude=["commitment", "author"], validate_constraints=False)
 
 
-def _set_links(update: StatusUpdate, links: Sequence[EvidenceLinkData], user: Any) -> None:
+def _set_links(update: StatusUpdate, links: Sequence[EvidenceLinkData], user: Any, reason: str) -> None:
     existing = {(link.url, link.title): link for link in update.evidence_links.all()}
     wanted = {(link.url, link.title) for link in links}
     for key, link in existing.items():
         if key not in wanted:
+            # The history entry of the removal names who removed it: four eyes counts them as an editor.
+            _stamp(link, user, reason)
             link.delete()
     for url, title in wanted - set(existing):
-        link = EvidenceLink(update=update, url=url, title=title, created_by=user, modified_by=user)
+        link = EvidenceLink(update=update, url=url, title=title, created_by=user)
+        _stamp(link, user, reason)
         link.full_clean(exclude=["update"])
         link.save()
 
@@ -217,9 +230,9 @@ def update_create(
         created_by=author,
     )
     _validated(update)
-    _stamp(update, author, "Draft written")
+    _stamp(update, author, DRAFT_WRITTEN)
     update.save()
-    _set_links(update, evidence_links, author)
+    _set_links(update, evidence_links, author, DRAFT_WRITTEN)
     return update
 
 
@@ -284,8 +297,9 @@ def update_create_many(*, author: Any, drafts: Sequence[DraftData]) -> list[Stat
             links.append((index, link))
     if errors:
         raise DraftsRefusedError(errors)
+    # The history entries name ``author``: four eyes reads them to know who wrote each draft.
     created = bulk_create_with_history(
-        updates, StatusUpdate, batch_size=1000, default_user=author, default_change_reason="Draft written"
+        updates, StatusUpdate, batch_size=1000, default_user=author, default_change_reason=DRAFT_WRITTEN
     )
     for index, link in links:
         link.update = created[index]
@@ -294,7 +308,7 @@ def update_create_many(*, author: Any, drafts: Sequence[DraftData]) -> list[Stat
         EvidenceLink,
         batch_size=1000,
         default_user=author,
-        default_change_reason="Draft written",
+        default_change_reason=DRAFT_WRITTEN,
     )
     data_changed()  # bulk writes send no signals
     return created
@@ -322,10 +336,10 @@ def update_edit(
     for name, value in changes.items():
         setattr(update, name, value)
     _validated(update)
-    _stamp(update, user, "Draft edited")
+    _stamp(update, user, DRAFT_EDITED)
     update.save()
     if evidence_links is not None:
-        _set_links(update, evidence_links, user)
+        _set_links(update, evidence_links, user, DRAFT_EDITED)
     return update
 
 
@@ -340,12 +354,13 @@ def update_save_draft(*, update: StatusUpdate, user: Any) -> StatusUpdate:
         update.author = user
         update.state = UpdateState.DRAFT
         update.created_by = user
-        reason = "Draft written"
+        reason = DRAFT_WRITTEN
     else:
         stored_state = StatusUpdate.objects.values_list("state", flat=True).get(pk=update.pk)
         if stored_state not in (UpdateState.DRAFT, UpdateState.RETURNED):
             raise WorkflowError(f"This update is {stored_state} and can no longer be edited.")
-        reason = "Draft edited"
+        # Saving the form counts as an edit even where no value changed: four eyes cannot tell it apart.
+        reason = DRAFT_EDITED
     _validated(update)
     _stamp(update, user, reason)
     update.save()
@@ -369,9 +384,64 @@ def update_submit(*, update: StatusUpdate, user: Any) -> StatusUpdate:
     return update
 
 
+def _content_edits() -> tuple[QuerySet[Any], QuerySet[Any]]:
+    """The history entries that record a change to what an update says, and who made it.
+
+    An update's own entries written as a draft was written or edited (``CONTENT_CHANGE_REASONS``; a
+    submission, return or approval is not one), and every entry of its evidence links: adding, changing
+    or removing a link changes the evidence the update rests on. The one definition four eyes reads.
+    """
+    own = StatusUpdate.history.filter(
+        history_change_reason__in=CONTENT_CHANGE_REASONS, history_user__isnull=False
+    )
+    links = EvidenceLink.history.filter(history_user__isnull=False)
+    return own.order_by(), links.order_by()
+
+
+def update_content_editor_ids(*, update: StatusUpdate) -> set[int]:
+    """The ids of everyone who wrote or changed the content of ``update``: its author and its editors.
+
+    One query, whatever the length of the update's history.
+    """
+    own, links = _content_edits()
+    editors = set(
+        own.filter(id=update.pk)
+        .values_list("history_user_id", flat=True)
+        .union(links.filter(update_id=update.pk).values_list("history_user_id", flat=True))
+    )
+    if update.author_id is not None:
+        editors.add(update.author_id)
+    return editors
+
+
+def update_may_review(*, update: StatusUpdate, user: Any) -> bool:
+    """Whether ``user`` may approve or return ``update`` now: a reviewer, a submitted update, and four eyes.
+
+    The admin's buttons and anything else that offers the steps ask this; the services enforce the same.
+    """
+    return (
+        bool(user and user.is_authenticated and user.has_perm(REVIEWER_PERMISSION))
+        and update.state == UpdateState.SUBMITTED
+        and user.pk not in update_content_editor_ids(update=update)
+    )
+
+
+def updates_awaiting_review(*, user: Any, updates: QuerySet[StatusUpdate]) -> QuerySet[StatusUpdate]:
+    """Of ``updates``, the submitted ones ``user`` neither wrote nor changed: what awaits their review."""
+    own, links = _content_edits()
+    return (
+        updates.filter(state=UpdateState.SUBMITTED)
+        .exclude(author=user)
+        .exclude(pk__in=own.filter(history_user=user).values("id"))
+        .exclude(pk__in=links.filter(history_user=user).values("update_id"))
+    )
+
+
 def _check_four_eyes(update: StatusUpdate, reviewer: Any, verb: str) -> None:
     if update.author_id is not None and update.author_id == reviewer.pk:
         raise WorkflowError(f"You wrote this update, so someone else must {verb} it.")
+    if reviewer.pk in update_content_editor_ids(update=update):
+        raise WorkflowError(f"You changed this update's content, so someone else must {verb} it.")
 
 
 @transaction.atomic

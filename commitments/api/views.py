@@ -359,8 +359,9 @@ class StatusUpdateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiV
 
     @_transition_docs(
         "Approve an update",
-        "A submitted update by someone else becomes part of the record, and sets the commitment's delivery "
-        "state if it is the latest.",
+        "A submitted update becomes part of the record, and sets the commitment's delivery state if it is the "
+        "latest. Four eyes: if you wrote or changed the update (its values or its evidence links), the answer "
+        "is 409 and another reviewer must approve it.",
     )
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, uuid: str) -> Response:
@@ -371,7 +372,10 @@ class StatusUpdateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiV
 
     @extend_schema(
         summary="Return an update to its author",
-        description="A submitted update goes back to its author with the reason, which only staff see.",
+        description=(
+            "A submitted update goes back to its author with the reason, which only staff see. Four eyes: "
+            "409 if you wrote or changed the update."
+        ),
         request=ReturnSerializer,
         parameters=[IF_MATCH],
         responses={200: StatusUpdateSerializer},
