@@ -2,31 +2,39 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from knox.models import AuthToken
 
-from lsis.api.tokens import DEFAULT_EXPIRY_DAYS, api_token_issue
+from lsis.api.tokens import DEFAULT_EXPIRY_DAYS, MAX_EXPIRY_DAYS, api_token_expiry, api_token_issue
 
 
 class IssueTokenForm(forms.ModelForm):
     """Whom the token is for and how long it lasts."""
 
     expires_days = forms.IntegerField(
-        min_value=0,
         initial=DEFAULT_EXPIRY_DAYS,
         label="Expires in (days)",
-        help_text="0 for a token that never expires.",
+        help_text=f"At most {MAX_EXPIRY_DAYS}; 0 for a token that never expires.",
     )
 
     class Meta:
         model = AuthToken
         fields = ["user"]
+
+    def clean_expires_days(self) -> int:
+        """The token service's limit, as a message on the field."""
+        days: int = self.cleaned_data["expires_days"]
+        try:
+            api_token_expiry(days=days)
+        except ValueError as error:
+            raise ValidationError(str(error), code="expiry") from error
+        return days
 
 
 class AuthTokenAdmin(admin.ModelAdmin):
@@ -51,10 +59,8 @@ class AuthTokenAdmin(admin.ModelAdmin):
         return False if obj is not None else super().has_change_permission(request, obj)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        days = form.cleaned_data["expires_days"]
-        record, token = api_token_issue(
-            user=form.cleaned_data["user"], expires_in=timedelta(days=days) if days else None
-        )
+        expires_in = api_token_expiry(days=form.cleaned_data["expires_days"])
+        record, token = api_token_issue(user=form.cleaned_data["user"], expires_in=expires_in)
         form.instance = record
         obj.pk = record.pk
         obj.token_key = record.token_key

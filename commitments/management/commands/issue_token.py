@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from lsis.api.tokens import DEFAULT_EXPIRY_DAYS, api_token_issue
+from lsis.api.tokens import DEFAULT_EXPIRY_DAYS, MAX_EXPIRY_DAYS, api_token_expiry, api_token_issue
 
 
 class Command(BaseCommand):
@@ -23,18 +22,22 @@ class Command(BaseCommand):
             "--expires-days",
             type=int,
             default=DEFAULT_EXPIRY_DAYS,
-            help=f"days until the token expires (default {DEFAULT_EXPIRY_DAYS}; 0 for a token that never expires)",
+            help=(
+                f"days until the token expires, at most {MAX_EXPIRY_DAYS} (default {DEFAULT_EXPIRY_DAYS}; 0 for a "
+                "token that never expires)"
+            ),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        days = options["expires_days"]
-        if days < 0:
-            raise CommandError("--expires-days cannot be negative.")
+        try:
+            expires_in = api_token_expiry(days=options["expires_days"])
+        except ValueError as error:
+            raise CommandError(f"--expires-days: {error}") from error
         user = get_user_model()._default_manager.filter(username=options["username"]).first()
         if user is None:
             raise CommandError(f"There is no user called {options['username']!r}.")
         try:
-            record, token = api_token_issue(user=user, expires_in=timedelta(days=days) if days else None)
+            record, token = api_token_issue(user=user, expires_in=expires_in)
         except ValueError as error:
             raise CommandError(str(error)) from error
         expiry = f"expires {record.expiry:%d %B %Y %H:%M %Z}" if record.expiry else "never expires"
