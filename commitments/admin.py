@@ -9,7 +9,6 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from import_export.admin import ExportMixin
-from simple_history.admin import SimpleHistoryAdmin
 
 # Importing the module registers the status update admin and its review workflow.
 from commitments import admin_updates  # noqa: F401
@@ -26,7 +25,7 @@ from commitments.models import (
 from commitments.periods import Quarter
 from commitments.resources import CommitmentExportResource
 from commitments.services import PUBLISHER_PERMISSION, commitment_set_published
-from lsis.admin import READ_ONLY_AUDIT_FIELDS, AuditedAdminMixin
+from lsis.admin import READ_ONLY_AUDIT_FIELDS, AuditedAdminMixin, ReadOnlyHistoryMixin
 from lsis.api import admin_tokens  # noqa: F401  # API tokens: issue and revoke
 from programmes.models import FundingAmount, Programme
 
@@ -88,7 +87,7 @@ class OrganisationAliasInline(admin.TabularInline):
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
+class OrganisationAdmin(AuditedAdminMixin, ReadOnlyHistoryMixin):
     list_display = ("name", "kind", "alias_list", "commitment_count")
     list_filter = ("kind",)
     search_fields = ("name", "aliases__name")
@@ -218,7 +217,7 @@ class StaleFilter(admin.SimpleListFilter):
 
 
 @admin.register(Commitment)
-class CommitmentAdmin(ExportMixin, AuditedAdminMixin, SimpleHistoryAdmin):
+class CommitmentAdmin(ExportMixin, AuditedAdminMixin, ReadOnlyHistoryMixin):
     resource_classes = [CommitmentExportResource]
     list_display = (
         "reference",

@@ -21,7 +21,6 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from import_export.admin import ImportExportMixin
-from simple_history.admin import SimpleHistoryAdmin
 
 from commitments.models import EvidenceLink, StatusUpdate, UpdateState
 from commitments.resources import StatusUpdateResource
@@ -36,7 +35,7 @@ from commitments.services import (
     update_submit,
     updates_awaiting_review,
 )
-from lsis.admin import READ_ONLY_AUDIT_FIELDS, AuditedAdminMixin
+from lsis.admin import READ_ONLY_AUDIT_FIELDS, AuditedAdminMixin, ReadOnlyHistoryMixin
 from lsis.models import ConcurrentEditError
 
 
@@ -156,7 +155,7 @@ class EvidenceLinkInline(admin.TabularInline):
 
 
 @admin.register(StatusUpdate)
-class StatusUpdateAdmin(ImportExportMixin, AuditedAdminMixin, SimpleHistoryAdmin):
+class StatusUpdateAdmin(ImportExportMixin, AuditedAdminMixin, ReadOnlyHistoryMixin):
     resource_classes = [StatusUpdateResource]
     list_display = (
         "commitment",

@@ -1,4 +1,11 @@
-"""Admin building blocks shared by every app: who changed what, and no lost edits."""
+"""Admin building blocks shared by every app: who changed what, no lost edits, and no write past the services.
+
+Every admin of the project is built from these:
+
+- ``AuditedAdminMixin``: who created and changed a record, and the version check;
+- ``ReadOnlyHistoryMixin``: django-simple-history's pages show old versions but never revert to one, since a
+  revert would save the model directly, past the services and their checks.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +14,10 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import flatten_fieldsets
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
+from simple_history.admin import SimpleHistoryAdmin
 
 from lsis.models import ConcurrentEditError
 
@@ -44,6 +52,28 @@ class VersionedAdminForm(forms.ModelForm):
         version = self.cleaned_data.get("version")
         if version is not None and self.instance.pk is not None:
             self.instance.version = version
+
+
+class ReadOnlyHistoryMixin(SimpleHistoryAdmin):
+    """The history of a record, readable by whoever may view it; reverting through it is refused to everyone.
+
+    django-simple-history's "revert" form saves the model as posted, checking only that the user may view
+    it, and past the services that check permission, validate and audit. ``SIMPLE_HISTORY_REVERT_DISABLED``
+    only hides its button, so the form itself refuses anything but reading. To restore an old value, copy
+    it into the record's change form.
+    """
+
+    def revert_disabled(self, request: HttpRequest, obj: Any = None) -> bool:
+        """No revert button, whatever the user's permissions."""
+        return True
+
+    def history_form_view(
+        self, request: HttpRequest, object_id: str, version_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """Show an old version of the record; any other method than reading answers 403."""
+        if request.method not in ("GET", "HEAD"):
+            raise PermissionDenied("Old versions are shown here, not restored.")
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
 
 class AuditedAdminMixin(admin.ModelAdmin):

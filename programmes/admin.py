@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from simple_history.admin import SimpleHistoryAdmin
 
-from lsis.admin import READ_ONLY_AUDIT_FIELDS, AuditedAdminMixin
+from lsis.admin import READ_ONLY_AUDIT_FIELDS, AuditedAdminMixin, ReadOnlyHistoryMixin
 from programmes.models import FundingAmount, Programme
 
 
@@ -19,7 +18,7 @@ class ProgrammeFundingInline(admin.TabularInline):
 
 
 @admin.register(Programme)
-class ProgrammeAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
+class ProgrammeAdmin(AuditedAdminMixin, ReadOnlyHistoryMixin):
     list_display = ("name", "short_name", "kind", "funder", "parent")
     list_filter = ("kind", ("funder", admin.RelatedOnlyFieldListFilter))
     search_fields = ("name", "short_name")
@@ -30,7 +29,7 @@ class ProgrammeAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(FundingAmount)
-class FundingAmountAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
+class FundingAmountAdmin(AuditedAdminMixin, ReadOnlyHistoryMixin):
     list_display = ("key", "amount_text", "qualifier", "low", "high", "nature", "funder", "commitment", "programme")
     list_filter = ("nature", "qualifier", ("funder", admin.RelatedOnlyFieldListFilter))
     search_fields = ("key", "amount_text", "commitment__reference", "programme__name", "funder__name")

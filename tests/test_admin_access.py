@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -10,8 +11,61 @@ from django.urls import reverse
 from knox.models import AuthToken
 
 from commitments import roles
+from commitments.models import Commitment, Organisation
+from tests.admin_forms import change_form_data
 
 pytestmark = pytest.mark.django_db
+
+REFERENCE = "SD2-IDEAS-HARP-G1"
+
+
+def _change_url(record: Any) -> str:
+    opts = record._meta
+    return reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[record.pk])
+
+
+def _revert_url(record: Any) -> str:
+    opts = record._meta
+    latest = record.history.first()
+    return reverse(f"admin:{opts.app_label}_{opts.model_name}_simple_history", args=[record.pk, latest.history_id])
+
+
+# --- the history page never writes -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", [roles.BOARD_MEMBER, roles.EDITOR, roles.REVIEWER, roles.ADMINISTRATOR, None])
+@pytest.mark.parametrize(
+    ("model", "lookup", "field"),
+    [(Commitment, {"reference": REFERENCE}, "text"), (Organisation, {"name": "Wellcome Trust"}, "name")],
+    ids=["commitment", "organisation"],
+)
+def test_reverting_through_the_history_page_is_refused_for_everyone(client_for, role, model, lookup, field):
+    record = model.objects.get(**lookup)
+    client = client_for(role)
+    superuser = client_for(None)
+    # The model's fields as the change form sends them, with the current version: what a revert posts.
+    data = change_form_data(superuser.get(_change_url(record)), **{field: "Rewritten through the history page"})
+    versions = record.history.count()
+
+    page = client.get(_revert_url(record))
+    response = client.post(_revert_url(record), data)
+
+    assert page.status_code == 200  # those who may view still read the old version
+    assert 'name="_save"' not in page.content.decode()
+    assert response.status_code == 403
+    record.refresh_from_db()
+    assert getattr(record, field) != "Rewritten through the history page"
+    assert record.history.count() == versions
+
+
+@pytest.mark.parametrize("role", [roles.BOARD_MEMBER, roles.REVIEWER])
+def test_the_history_list_stays_readable_and_offers_no_revert(client_for, role):
+    commitment = Commitment.objects.get(reference=REFERENCE)
+    url = reverse("admin:commitments_commitment_history", args=[commitment.pk])
+    page = client_for(role).get(url)
+    assert page.status_code == 200
+    assert "View history" in page.content.decode()  # not "Change history", even for those who may change
+
 
 # --- token expiry ---------------------------------------------------------------------------------------
 

@@ -283,6 +283,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
 
+# --- Record history (django-simple-history) ---
+# The admin's history pages show old versions but never revert to one: a revert would save the record past
+# the services that check permission, validate and audit (lsis.admin.ReadOnlyHistoryMixin refuses it).
+
+SIMPLE_HISTORY_REVERT_DISABLED = True
+
 # --- Spreadsheet import and export (django-import-export) ---
 # Staff export commitments and status updates, and import status updates as their own drafts
 # (commitments/resources.py; docs/spreadsheets.md). CSV and Excel only; the dry-run preview always comes
