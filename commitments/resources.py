@@ -12,6 +12,9 @@ and writes nothing. Confirming runs the checks again, then writes each row throu
 one transaction: if any row has a problem, nothing is written. Problems are listed by spreadsheet row
 (the headings are row 1) and column in plain words. ``docs/spreadsheets.md`` is the staff guide.
 
+Every exported cell goes through ``lsis.spreadsheets.safe_cell`` (``SafeExportResource``): text that a
+spreadsheet program would run as a formula is written behind a single quote.
+
 For speed, the commitments a file names are read once per import (with whether each carries money),
 as are the updates that already exist for them; the only per-row queries left are those the workflow
 services make when they write.
@@ -33,7 +36,7 @@ from django.core.validators import URLValidator
 from django.db import DatabaseError, transaction
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
-from import_export import exceptions, fields, resources
+from import_export import exceptions, fields
 from import_export.results import Result, RowResult
 
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
@@ -47,6 +50,7 @@ from commitments.services import (
     update_edit,
 )
 from lsis.models import ConcurrentEditError
+from lsis.spreadsheets import SafeExportResource
 from programmes.models import FundingAmount
 
 # --- The columns ---------------------------------------------------------------------------------------
@@ -668,7 +672,7 @@ def _merged_links(draft: StatusUpdate, evidence: EvidenceLinkData | None) -> lis
 # --- The resources the admin uses ----------------------------------------------------------------------
 
 
-class CommitmentExportResource(resources.ModelResource):
+class CommitmentExportResource(SafeExportResource):
     """Commitments with their classification and current delivery state (export only)."""
 
     deal = fields.Field(attribute="deal__code", column_name="deal")
@@ -724,7 +728,7 @@ class CommitmentExportResource(resources.ModelResource):
         raise PermissionDenied("Commitments cannot be imported from a spreadsheet.")
 
 
-class StatusUpdateResource(resources.ModelResource):
+class StatusUpdateResource(SafeExportResource):
     """Status updates, keyed by commitment reference and as-of date; imported as the uploader's drafts."""
 
     commitment = fields.Field(column_name="commitment", dehydrate_method="dehydrate_commitment")

@@ -18,6 +18,7 @@ from django.http import Http404, HttpResponse
 from django.utils.safestring import SafeString, mark_safe
 
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
+from lsis.spreadsheets import safe_cell
 
 # GOV.UK tag colours for the RAG ratings; the label always says the rating too (never colour alone).
 CONFIDENCE_TAGS = {
@@ -109,9 +110,9 @@ class Table:
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{filename}-{self.id}.csv"'
         writer = csv.writer(response)
-        writer.writerow(self.headers)
+        writer.writerow([safe_cell(header) for header in self.headers])
         for row in self.rows:
-            writer.writerow([_csv_safe(cell.text) for cell in row])
+            writer.writerow([safe_cell(cell.text) for cell in row])
         return response
 
 
@@ -123,19 +124,6 @@ def _cell(value: Cell | str | int | Decimal | None, index: int, numeric_from: in
     if isinstance(value, int | Decimal) and not isinstance(value, bool):
         return Cell(f"{value:,}", numeric=True)
     return Cell(str(value), header=index == 0)
-
-
-def _csv_safe(text: str) -> str:
-    # A cell starting with = + - @ would run as a formula in a spreadsheet.
-    return f"'{text}" if text[:1] in ("=", "+", "@") or (text[:1] == "-" and not _number(text)) else text
-
-
-def _number(text: str) -> bool:
-    try:
-        Decimal(text.replace(",", "").replace("%", "").replace("£", ""))
-    except ArithmeticError:
-        return False
-    return True
 
 
 def download(tables: Iterable[Table], table_id: str, filename: str) -> HttpResponse:

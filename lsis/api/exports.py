@@ -5,6 +5,8 @@ by the endpoint's own serializer, so an export has exactly the fields of the JSO
 nested record becomes its code, reference or name, a list of them a ``; ``-separated cell. CSV is
 streamed to the client as it is produced. XLSX cannot be written front to back, so the workbook is
 built in openpyxl's write-only mode in a temporary file (constant memory) and that file is streamed.
+Every cell of both goes through ``lsis.spreadsheets.safe_cell``: text a spreadsheet program would run as
+a formula is written behind a single quote, and numbers stay numbers.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any
 from django.http import FileResponse, StreamingHttpResponse
 from openpyxl import Workbook
 from rest_framework import renderers
+
+from lsis.spreadsheets import safe_cell
 
 CHUNK_SIZE = 500
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -58,8 +62,9 @@ def cell(value: Any) -> str | int | float | bool | None:
 
 
 def _rows(header: list[str], records: Iterable[dict[str, Any]]) -> Iterator[list[Any]]:
+    yield [safe_cell(name) for name in header]
     for record in records:
-        yield [cell(record.get(name)) for name in header]
+        yield [safe_cell(cell(record.get(name))) for name in header]
 
 
 class _Echo:
@@ -67,21 +72,14 @@ class _Echo:
         return value
 
 
-def _csv_text(value: Any) -> Any:
-    # A cell a spreadsheet program would run as a formula is written as text.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
-
-
 def csv_response(header: list[str], records: Iterable[dict[str, Any]], filename: str) -> StreamingHttpResponse:
     """Stream the records as CSV, one line at a time."""
     writer = csv.writer(_Echo())
 
     def lines() -> Iterator[str]:
-        yield "\ufeff" + writer.writerow(header)  # the BOM makes Excel read UTF-8
+        yield "\ufeff"  # the BOM makes Excel read UTF-8
         for row in _rows(header, records):
-            yield writer.writerow([_csv_text(value) for value in row])
+            yield writer.writerow(row)
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
@@ -92,7 +90,6 @@ def xlsx_response(header: list[str], records: Iterable[dict[str, Any]], filename
     """Write the records to a write-only workbook in a temporary file, and stream that file."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=filename[:31])
-    sheet.append(header)
     for row in _rows(header, records):
         sheet.append(row)
     handle = tempfile.TemporaryFile(suffix=".xlsx")  # noqa: SIM115 - the response closes (and so removes) it
