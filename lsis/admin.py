@@ -24,10 +24,20 @@ from lsis.models import ConcurrentEditError
 READ_ONLY_AUDIT_FIELDS = ("uuid", "created_at", "created_by", "modified_at", "modified_by")
 
 
-class VersionedAdminForm(forms.ModelForm):
-    """Carries the version the user opened, so that saving cannot overwrite someone else's later change."""
+MISSING_VERSION = (
+    "This form did not say which version of the record it changes, so it could overwrite a later change by "
+    "someone else. Nothing has been saved: open the record again and make your change there."
+)
 
-    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+class VersionedAdminForm(forms.ModelForm):
+    """Carries the version the user opened, so that saving cannot overwrite someone else's later change.
+
+    A change of an existing record must send the version back: without it there is nothing to check the
+    save against, so the change is refused rather than saved unchecked.
+    """
+
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
     conflict: ConcurrentEditError | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -41,10 +51,13 @@ class VersionedAdminForm(forms.ModelForm):
             self.data = data
 
     def clean(self) -> dict[str, Any] | None:
-        """Refuse the save that lost the race, saying who won it and when."""
+        """Refuse the save that lost the race, saying who won it and when, and a change that names no version."""
         cleaned = super().clean()
         if self.conflict is not None:
             raise ValidationError(self.conflict.describe(), code="concurrent_edit")
+        if self.instance.pk is not None and self.cleaned_data.get("version") is None:
+            # Shown above the form: the field itself is hidden.
+            raise ValidationError(MISSING_VERSION, code="missing_version")
         return cleaned
 
     def _post_clean(self) -> None:

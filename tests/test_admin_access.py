@@ -12,6 +12,7 @@ from knox.models import AuthToken
 
 from commitments import roles
 from commitments.models import Commitment, Organisation
+from lsis.admin import MISSING_VERSION
 from tests.admin_forms import change_form_data
 
 pytestmark = pytest.mark.django_db
@@ -65,6 +66,40 @@ def test_the_history_list_stays_readable_and_offers_no_revert(client_for, role):
     page = client_for(role).get(url)
     assert page.status_code == 200
     assert "View history" in page.content.decode()  # not "Change history", even for those who may change
+
+
+# --- no save without the version the user opened ----------------------------------------------------------
+
+
+def test_a_change_without_the_version_it_was_read_at_is_refused(client_for, user_with_role):
+    commitment = Commitment.objects.get(reference=REFERENCE)
+    client = client_for(roles.REVIEWER)
+    url = _change_url(commitment)
+    data = change_form_data(client.get(url), text="An edit that did not say which version it changes.")
+    # Someone else saves in between; the stale form then arrives without its version.
+    commitment.refresh_from_db()
+    commitment.jobs_text = "changed meanwhile"
+    commitment.modified_by = user_with_role(roles.REVIEWER)
+    commitment.save()
+    del data["version"]
+
+    response = client.post(url, data)
+
+    assert response.status_code == 200
+    assert MISSING_VERSION in response.context["adminform"].form.non_field_errors()
+    commitment.refresh_from_db()
+    assert commitment.jobs_text == "changed meanwhile"
+    assert commitment.text != "An edit that did not say which version it changes."
+
+
+def test_a_change_with_its_version_is_saved(client_for):
+    commitment = Commitment.objects.get(reference=REFERENCE)
+    client = client_for(roles.REVIEWER)
+    url = _change_url(commitment)
+    response = client.post(url, change_form_data(client.get(url), jobs_text="Two hundred jobs"))
+    assert response.status_code == 302
+    commitment.refresh_from_db()
+    assert commitment.jobs_text == "Two hundred jobs"
 
 
 # --- token expiry ---------------------------------------------------------------------------------------
