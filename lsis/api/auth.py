@@ -1,4 +1,4 @@
-"""Token authentication that refuses an address after repeated failed token attempts."""
+"""Token authentication that refuses wrong tokens, not valid ones, from an address that keeps sending them."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 
 from commitments.changes import request_data_stamp
+from lsis.client_address import client_address
 
 _FAILURES_KEY = "api:failed-token:{}"
 # A cached authentication is keyed by the data stamp, which moves when a token is revoked. This bounds
@@ -22,15 +23,15 @@ _FAILURES_KEY = "api:failed-token:{}"
 TOKEN_CACHE_SECONDS = 60
 
 
-def _client_address(request: Request) -> str:
-    return str(request.META.get("REMOTE_ADDR", "unknown"))
-
-
 class ThrottledTokenAuthentication(TokenAuthentication):
     """Knox tokens (``Authorization: Token <token>``); too many wrong tokens from one address get 429.
 
     Guessing tokens is pointless (they are 64 random characters, stored hashed), but a client that keeps
-    sending a wrong or expired one is refused quickly, before any lookup, until the period has passed.
+    sending a wrong or expired one is told to stop (429) until the period has passed. The presented
+    token is always checked first, which costs one indexed lookup at most (none when cached): a valid
+    token is accepted whatever its address has sent before, so neither an attacker sharing the address
+    nor a proxy in front of many clients can lock partners out. The address is the client's by the one
+    configured rule (``lsis.client_address``).
     """
 
     _request: Request | None = None
@@ -68,18 +69,26 @@ class ThrottledTokenAuthentication(TokenAuthentication):
         return tuple(found)
 
     def authenticate(self, request: Request) -> Any:
-        """Refuse an address that has failed too often; count each failure."""
+        """Accept a valid token always; count a wrong one, and refuse it with 429 once its address is over the limit."""
         self._request = request
-        key = _FAILURES_KEY.format(_client_address(request))
-        failures = cache.get(key, 0)
-        if failures >= settings.API_FAILED_TOKEN_LIMIT and request.META.get("HTTP_AUTHORIZATION"):
-            raise exceptions.Throttled(
-                wait=settings.API_FAILED_TOKEN_PERIOD,
-                detail="Too many requests with a wrong or expired token from this address; try again later.",
-            )
         try:
             return super().authenticate(request)
         except exceptions.AuthenticationFailed:
-            if not cache.add(key, 1, timeout=settings.API_FAILED_TOKEN_PERIOD):
-                cache.incr(key)
+            if _count_failure(request) > settings.API_FAILED_TOKEN_LIMIT:
+                raise exceptions.Throttled(
+                    wait=settings.API_FAILED_TOKEN_PERIOD,
+                    detail="Too many requests with a wrong or expired token from this address; try again later.",
+                ) from None
             raise
+
+
+def _count_failure(request: Request) -> int:
+    """Count a failed token from the request's client address; the failures in its current period."""
+    key = _FAILURES_KEY.format(client_address(request) or "unknown")
+    if cache.add(key, 1, timeout=settings.API_FAILED_TOKEN_PERIOD):
+        return 1
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # the period ended between the two calls: this failure opens the next
+        cache.set(key, 1, timeout=settings.API_FAILED_TOKEN_PERIOD)
+        return 1

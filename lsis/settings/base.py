@@ -10,6 +10,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -99,6 +100,9 @@ AXES_COOLOFF_TIME = 1  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+# The client address by the same rule as the API's limits (API_CLIENT_IP_HEADER below). django-ipware,
+# which AXES_IPWARE_* would configure, is not installed: this callable is the only rule axes follows.
+AXES_CLIENT_IP_CALLABLE = "lsis.client_address.client_address"
 
 # --- Templates -------------------------------------------------------------------------------------
 
@@ -188,9 +192,18 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
-# Failed token attempts from one address before further attempts are refused (429) for the period.
+# Wrong or expired tokens from one client address before further wrong ones are refused (429) for the
+# period; a valid token is always accepted.
 API_FAILED_TOKEN_LIMIT = env.int("API_FAILED_TOKEN_LIMIT", default=20)
 API_FAILED_TOKEN_PERIOD = 300  # seconds
+# Where the client address comes from, for the failed-token limit, the request throttles and the sign-in
+# lockout alike (lsis/client_address.py). Unset: the connection's address; forwarding headers are ignored.
+# Behind reverse proxies: the header they fill in (X-Forwarded-For) and how many of them there are; the
+# client is the entry that many from the right. Set it only if every request comes through them.
+API_CLIENT_IP_HEADER = env.str("API_CLIENT_IP_HEADER", default="")
+API_TRUSTED_PROXY_COUNT = env.int("API_TRUSTED_PROXY_COUNT", default=1)
+if API_TRUSTED_PROXY_COUNT < 1:
+    raise ImproperlyConfigured("API_TRUSTED_PROXY_COUNT counts the proxies in front of the site: 1 or more.")
 # JSON answers are kept in the cache under their ETag's inputs (data stamp, day, user, URL, format),
 # so the same request is answered from the cache until the data changes; 0 turns this off.
 API_ANSWER_CACHE_SECONDS = env.int("API_ANSWER_CACHE_SECONDS", default=300)
