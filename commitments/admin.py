@@ -23,6 +23,7 @@ from commitments.models import (
     Theme,
 )
 from commitments.periods import Quarter
+from commitments.permissions import may_change_commitment
 from commitments.resources import CommitmentExportResource
 from commitments.services import PUBLISHER_PERMISSION, commitment_set_published
 from lsis.admin import READ_ONLY_AUDIT_FIELDS, AuditedAdminMixin, ReadOnlyHistoryMixin
@@ -115,7 +116,26 @@ class OrganisationAdmin(AuditedAdminMixin, ReadOnlyHistoryMixin):
         return int(organisation._commitments)
 
 
-class InvolvementInline(admin.TabularInline):
+class CommitmentPartInline(admin.TabularInline):
+    """Rows that are part of a commitment: changed only by those who may change the commitment itself."""
+
+    def _may_change_commitment(self, request: HttpRequest, commitment: Any) -> bool:
+        return commitment is None or may_change_commitment(request.user, commitment)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Add only to a commitment the user may change."""
+        return super().has_add_permission(request, obj) and self._may_change_commitment(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Change only on a commitment the user may change."""
+        return super().has_change_permission(request, obj) and self._may_change_commitment(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Remove only from a commitment the user may change."""
+        return super().has_delete_permission(request, obj) and self._may_change_commitment(request, obj)
+
+
+class InvolvementInline(CommitmentPartInline):
     model = CommitmentOrganisation
     fields = ("organisation", "role")
     autocomplete_fields = ("organisation",)
@@ -124,7 +144,7 @@ class InvolvementInline(admin.TabularInline):
     verbose_name_plural = "organisations involved"
 
 
-class ProgrammeLinkInline(admin.TabularInline):
+class ProgrammeLinkInline(CommitmentPartInline):
     model = Programme.commitments.through
     autocomplete_fields = ("programme",)
     extra = 0
@@ -132,7 +152,7 @@ class ProgrammeLinkInline(admin.TabularInline):
     verbose_name_plural = "programmes delivering this commitment"
 
 
-class FundingInline(admin.TabularInline):
+class FundingInline(CommitmentPartInline):
     model = FundingAmount
     fk_name = "commitment"
     fields = (
@@ -272,9 +292,7 @@ class CommitmentAdmin(ExportMixin, AuditedAdminMixin, ReadOnlyHistoryMixin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         """Editors change unpublished commitments; published ones only those who may publish."""
         allowed = super().has_change_permission(request, obj)
-        if obj is not None and obj.published:
-            return allowed and request.user.has_perm(PUBLISHER_PERMISSION)
-        return allowed
+        return allowed and (obj is None or may_change_commitment(request.user, obj))
 
     def has_publish_permission(self, request: HttpRequest) -> bool:
         """Whether the user may publish commitments to partners."""

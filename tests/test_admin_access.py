@@ -13,6 +13,7 @@ from knox.models import AuthToken
 from commitments import roles
 from commitments.models import Commitment, Organisation
 from lsis.admin import MISSING_VERSION
+from programmes.models import FundingAmount
 from tests.admin_forms import change_form_data
 
 pytestmark = pytest.mark.django_db
@@ -100,6 +101,97 @@ def test_a_change_with_its_version_is_saved(client_for):
     assert response.status_code == 302
     commitment.refresh_from_db()
     assert commitment.jobs_text == "Two hundred jobs"
+
+
+# --- editors and published commitments ------------------------------------------------------------------
+
+
+def _involvement_rows(response: Any, organisation: Organisation) -> dict[str, Any]:
+    """The change form's data with one more organisation involved (the involvement inline's management data)."""
+    data = change_form_data(response)
+    prefix = response.context["inline_admin_formsets"][0].formset.prefix
+    total = int(data[f"{prefix}-TOTAL_FORMS"])
+    data.update(
+        {
+            f"{prefix}-TOTAL_FORMS": str(total + 1),
+            f"{prefix}-{total}-organisation": organisation.pk,
+            f"{prefix}-{total}-role": "lead",
+        }
+    )
+    return data
+
+
+@pytest.mark.parametrize("published", [True, False], ids=["published", "unpublished"])
+def test_editors_change_the_organisations_of_an_unpublished_commitment_only(client_for, published):
+    commitment = Commitment.objects.get(reference=REFERENCE)
+    commitment.published = published
+    commitment.save()
+    organisation = Organisation.objects.exclude(involvements__commitment=commitment).first()
+    editor = client_for(roles.EDITOR)
+    url = _change_url(commitment)
+    page = editor.get(url)
+    # The rows are shown read-only on a published commitment: no field to add an organisation.
+    involvements = page.context["inline_admin_formsets"][0]
+    assert involvements.has_add_permission is not published
+    data = _involvement_rows(client_for(roles.REVIEWER).get(url), organisation)
+
+    response = editor.post(url, data)
+
+    assert response.status_code == (403 if published else 302)
+    assert commitment.involvements.filter(organisation=organisation).exists() is not published
+
+
+def _funding_of(*, published: bool) -> FundingAmount:
+    funding = FundingAmount.objects.filter(commitment__isnull=False).select_related("commitment").first()
+    commitment = funding.commitment
+    if commitment.published != published:
+        commitment.published = published
+        commitment.save()
+    return funding
+
+
+def test_editors_cannot_change_the_funding_of_a_published_commitment(client_for):
+    funding = _funding_of(published=True)
+    editor = client_for(roles.EDITOR)
+    data = change_form_data(client_for(roles.REVIEWER).get(_change_url(funding)), amount_text="£1")
+
+    page = editor.get(_change_url(funding))
+    response = editor.post(_change_url(funding), data)
+
+    assert page.status_code == 200
+    assert 'name="_save"' not in page.content.decode()
+    assert response.status_code == 403
+    funding.refresh_from_db()
+    assert funding.amount_text != "£1"
+
+
+def test_editors_change_the_funding_of_an_unpublished_commitment_but_cannot_move_it_to_a_published_one(client_for):
+    funding = _funding_of(published=False)
+    published = Commitment.objects.filter(published=True).exclude(pk=funding.commitment_id).first()
+    editor = client_for(roles.EDITOR)
+    url = _change_url(funding)
+
+    moved = editor.post(url, change_form_data(editor.get(url), commitment=published.pk, amount_text="£2"))
+    assert moved.status_code == 200
+    assert "commitment" in moved.context["adminform"].form.errors
+    funding.refresh_from_db()
+    assert (funding.commitment_id, funding.amount_text) != (published.pk, "£2")
+
+    assert editor.post(url, change_form_data(editor.get(url), amount_text="£3")).status_code == 302
+    funding.refresh_from_db()
+    assert funding.amount_text == "£3"
+
+
+def test_editors_cannot_add_funding_to_a_published_commitment(client_for):
+    published = Commitment.objects.filter(published=True).first()
+    before = FundingAmount.objects.count()
+    response = client_for(roles.EDITOR).post(
+        reverse("admin:programmes_fundingamount_add"),
+        {"key": "test-funding", "amount_text": "£5m", "commitment": published.pk, "nature": "new"},
+    )
+    assert response.status_code == 200
+    assert "commitment" in response.context["adminform"].form.errors
+    assert FundingAmount.objects.count() == before
 
 
 # --- token expiry ---------------------------------------------------------------------------------------
