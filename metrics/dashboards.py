@@ -25,7 +25,7 @@ from commitments.periods import Quarter
 from metrics.engine import CONFIDENCE_RANK, FIGURE_FIELDS, SCOPES, STATUS_RANK, TRACKER_KEY, Scope, counted_on
 from metrics.models import Basis, QuarterMetric, ReportingQuarter, ScopeType
 from metrics.services import metrics_as_of
-from programmes.models import AmountNature, FundingAmount
+from programmes.models import FundingAmount
 
 ON_TRACK = (DeliveryConfidence.GREEN, DeliveryConfidence.AMBER_GREEN)
 AT_RISK = (DeliveryConfidence.AMBER_RED, DeliveryConfidence.RED)
@@ -561,7 +561,7 @@ def funding_by_funder_type(day: date) -> list[FunderTypeMoney]:
     """
     rows = (
         FundingAmount.objects.filter(counted_on(day, prefix="commitment__"), commitment__isnull=False)
-        .exclude(part_of__isnull=False, part_of__nature=F("nature"))
+        .counted_in_totals()
         .values("funder__kind", "nature")
         .annotate(
             amounts=Count("pk"),
@@ -581,5 +581,4 @@ def funding_by_funder_type(day: date) -> list[FunderTypeMoney]:
             row["open_ended"],
         )
         for row in rows
-        if row["nature"] in (AmountNature.NEW_MONEY, AmountNature.RESTATED, AmountNature.TARGET)
     ]

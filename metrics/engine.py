@@ -358,10 +358,8 @@ def _money_aggregates(nature: str, name: str) -> dict[str, Any]:
 
 
 def _counted_funding() -> QuerySet[FundingAmount]:
-    """Commitments' amounts, less those that are part of another of the same nature (counted there)."""
-    return FundingAmount.objects.filter(commitment__isnull=False).exclude(
-        part_of__isnull=False, part_of__nature=F("nature")
-    )
+    """Commitments' amounts the totals count (``FundingAmountQuerySet.counted_in_totals``)."""
+    return FundingAmount.objects.filter(commitment__isnull=False).counted_in_totals()
 
 
 _MONEY_AGGREGATES: dict[str, Any] = {

@@ -61,13 +61,38 @@ class Programme(VersionedModel, PublicModel, SourcedModel):
 
 
 class AmountNature(models.TextChoices):
-    """What an amount of money is, so that only like is added to like."""
+    """What an amount of money is, so that only like is added to like.
+
+    Money already spent before the deal (a centre "opened in March 2018", a company that "has invested")
+    and economy-wide money (Budget 2018 science funding, the patient capital action plan) are context:
+    shown beside a commitment, never added to the life sciences totals. ``totalled`` is that rule.
+    """
 
     NEW_MONEY = "new_money", "New money"
     RESTATED = "restated", "Previously announced, restated"
     TARGET = "target", "Target or ambition"
     CONTEXT = "context", "Economy-wide context"
+    ALREADY_INVESTED = "already_invested", "Already invested (context)"
     LEVERAGED = "leveraged", "Leveraged or matched funding"
+
+    @classmethod
+    def totalled(cls) -> tuple[AmountNature, ...]:
+        """The natures summed into the life sciences totals, each apart from the others."""
+        return (cls.NEW_MONEY, cls.RESTATED, cls.TARGET)
+
+
+class FundingAmountQuerySet(models.QuerySet["FundingAmount"]):
+    """Queries over amounts of money."""
+
+    def counted_in_totals(self) -> FundingAmountQuerySet:
+        """The amounts the money totals add up: of a totalled nature, and not part of another of the same nature.
+
+        An amount that sits inside a larger one of the same nature is counted there, never twice; context,
+        already-invested and leveraged money is never counted. Every money total calls this.
+        """
+        return self.filter(nature__in=AmountNature.totalled()).exclude(
+            part_of__isnull=False, part_of__nature=models.F("nature")
+        )
 
 
 class FundingAmount(VersionedModel, PublicModel, SourcedModel):
@@ -108,6 +133,7 @@ class FundingAmount(VersionedModel, PublicModel, SourcedModel):
     )
     period_text = models.CharField(max_length=100, blank=True, help_text='As written, e.g. "over five years".')
 
+    objects = FundingAmountQuerySet.as_manager()
     history = HistoricalRecords(excluded_fields=["modified_at"])
 
     class Meta:
