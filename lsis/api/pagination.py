@@ -22,13 +22,23 @@ MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
 
 
+def whole_number(raw: str) -> int | None:
+    """``raw`` as a whole number of at most 18 digits 0 to 9 (any count, page or version fits), or None.
+
+    ``str.isdigit`` alone is not the test: it is true of superscripts and other digits that ``int``
+    refuses, and ``int`` refuses strings of more than 4,300 digits.
+    """
+    return int(raw) if len(raw) <= 18 and raw.isascii() and raw.isdigit() else None
+
+
 def _page_size(request: Request) -> int:
     raw = request.query_params.get("page_size")
     if raw is None:
         return DEFAULT_PAGE_SIZE
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+    size = whole_number(raw)
+    if size is None or not 1 <= size <= MAX_PAGE_SIZE:
         raise exceptions.ValidationError({"page_size": [f"Give a whole number from 1 to {MAX_PAGE_SIZE}."]})
-    return int(raw)
+    return size
 
 
 class _CountedPaginator(Paginator):
@@ -58,7 +68,8 @@ class PageNumberPagination(pagination.PageNumberPagination):
     def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> list[Any] | None:
         """Refuse a page number that is not a positive whole number."""
         raw = request.query_params.get(self.page_query_param)
-        if raw is not None and (not raw.isdigit() or int(raw) < 1):
+        number = None if raw is None else whole_number(raw)
+        if raw is not None and (number is None or number < 1):
             raise exceptions.ValidationError({"page": ["Give a page number: a whole number from 1."]})
         count_rows = getattr(view, "count_rows", None)
         if count_rows is not None:

@@ -26,7 +26,7 @@ from rest_framework.response import Response
 from commitments.changes import request_data_stamp
 from lsis.api.errors import PreconditionFailed, PreconditionRequired
 from lsis.api.exports import CHUNK_SIZE, CSVRenderer, XLSXRenderer, csv_response, xlsx_response
-from lsis.api.pagination import BrowseOrWalkPagination
+from lsis.api.pagination import BrowseOrWalkPagination, whole_number
 
 EXPORT_FORMATS = ("csv", "xlsx")
 PAGING_PARAMS = ("page", "page_size")
@@ -365,11 +365,11 @@ class ApiViewSet(viewsets.GenericViewSet):
         if not header:
             raise PreconditionRequired()
         etags = parse_etags(header)
-        if header.strip() == "*" or len(etags) != 1 or not etags[0].strip('"W/').isdigit():
+        version = whole_number(etags[0].strip('"W/')) if len(etags) == 1 and header.strip() != "*" else None
+        if version is None:
             raise exceptions.ValidationError(
                 {"If-Match": ['Give the ETag of the version you read, e.g. "3" (one value, not *).']}
             )
-        version = int(etags[0].strip('"W/'))
         if version != instance.version:
             raise PreconditionFailed(
                 f"The record is at version {instance.version}; you sent {version}. "
