@@ -24,6 +24,7 @@ from django.utils import timezone
 from commitments.changes import data_changed
 from commitments.models import Commitment
 from commitments.periods import Quarter
+from lsis.celery import enqueue_within_timeout
 from metrics.engine import (
     FIGURE_FIELDS,
     SPAN_COLUMNS,
@@ -233,11 +234,17 @@ def metrics_mark_stale(*, commitment_id: int, from_date: date, was_published: bo
     ``was_published`` is given for a publication or withdrawal: the flag before the change. Such a
     change then waits for any recompute under way, so that no recompute reads the new flag while its
     marker is still to come. After the transaction commits, a task is asked to recompute; if the broker
-    cannot be reached the marker waits for the periodic sweep.
+    cannot be reached, or does not answer within ``CELERY_ENQUEUE_TIMEOUT_SECONDS``, the marker waits for
+    the periodic sweep (``metrics.recompute_pending`` every minute). One task processes every pending
+    marker, so a transaction that marks many commitments (a bulk approval) asks once.
     """
     if was_published is not None:
         _exclusive_recompute_lock()
     RecomputeMarker.objects.create(commitment_id=commitment_id, from_date=from_date, was_published=was_published)
+    # Once per transaction, as ``commitments.changes.data_changed`` does: each attempt may wait on the broker.
+    db = transaction.get_connection()
+    if db.in_atomic_block and any(callback is _enqueue_recompute for _, callback, _ in db.run_on_commit):
+        return
     transaction.on_commit(_enqueue_recompute)
 
 
@@ -245,8 +252,8 @@ def _enqueue_recompute() -> None:
     from metrics.tasks import recompute_pending
 
     try:
-        recompute_pending.delay()
-    except Exception:  # the broker is unreachable: the sweep will pick the marker up
+        enqueue_within_timeout(recompute_pending)
+    except Exception:  # the broker is down or silent: the sweep will pick the marker up
         logger.warning("Could not enqueue a metrics recompute; the periodic sweep will do it.", exc_info=True)
 
 

@@ -256,11 +256,17 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # One connection attempt when publishing: an approval must not wait on a broker that is down.
     "max_retries": 0,
     "socket_connect_timeout": 1,
+    # The workers' and beat's own connections: a broker that stops answering fails them after this long.
     "socket_timeout": 5,
 }
 # Publishing must not hold up a request when the broker is down: the outbox sweep covers it.
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
+# How long a request waits for the broker when it enqueues work after its commit (the recompute an
+# approval asks for), connecting and for each reply, in seconds. A broker that is down or silent then
+# costs a request at most about this long; the work waits in the outbox for the periodic sweep
+# (lsis.celery.enqueue_within_timeout).
+CELERY_ENQUEUE_TIMEOUT_SECONDS = env.float("CELERY_ENQUEUE_TIMEOUT_SECONDS", default=0.5)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # The one place the periodic jobs are declared; django-celery-beat stores them at start-up.
