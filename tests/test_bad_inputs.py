@@ -139,3 +139,36 @@ def test_an_if_match_that_is_not_a_version_is_a_400(
     assert_api_error(_write(api_for, draft, method, target, data=body, HTTP_IF_MATCH=if_match), {400}, "If-Match")
     draft.refresh_from_db()
     assert draft.narrative == "Written by a colleague."
+
+
+# --- JSON bodies: nesting that exhausts a parser, text the database cannot hold -------------------------
+
+DEEP = 5000
+UPDATE = {"commitment": "SD2-PEOPLE-G3", "as_of": "2019-09-30", "status": "in_progress", "narrative": "Written."}
+
+
+def _deep(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "body"),
+    [
+        pytest.param("patch", "draft", _deep(DEEP), id="deep-array"),
+        pytest.param("patch", "draft", '{"narrative": ' + _deep(DEEP) + "}", id="deep-field"),
+        pytest.param("post", "list", _deep(DEEP), id="deep-create"),
+        pytest.param("post", "list", '{"a": ' * DEEP + "1" + "}" * DEEP, id="deep-objects"),
+        pytest.param("post", "list", '{"evidence_links": [' + "{" * 50 + "}" * 50 + "]}", id="nested"),
+        pytest.param("post", "list", json.dumps({**UPDATE, "commitment": "\x00"}), id="nul-reference"),
+        pytest.param("post", "list", json.dumps({**UPDATE, "narrative": "\ud800"}), id="lone-surrogate"),
+        pytest.param("patch", "draft", json.dumps({"narrative": "Changed.", "\x00": 1}), id="nul-key"),
+        pytest.param("patch", "draft", '{"narrative": "Changed.", "progress": NaN}', id="nan"),
+        pytest.param("patch", "draft", b'{"narrative": "\xff"}', id="not-utf-8"),
+    ],
+)
+def test_a_body_too_deep_or_holding_nul_is_a_400(
+    api_for: Callable[[str], APIClient], draft: StatusUpdate, method: str, target: str, body: str
+) -> None:
+    assert_api_error(_write(api_for, draft, method, target, data=body, HTTP_IF_MATCH="current"), {400})
+    draft.refresh_from_db()
+    assert draft.narrative == "Written by a colleague."

@@ -180,7 +180,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["drf_orjson_renderer.renderers.ORJSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["lsis.api.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "lsis.api.pagination.PageNumberPagination",
     "DEFAULT_THROTTLE_CLASSES": ["lsis.api.throttles.TokenScopedRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
