@@ -608,6 +608,9 @@ class UpdateState(models.TextChoices):
     APPROVED = "approved", "Approved"
 
 
+#: The longest narrative an update may have, in characters (the API and spreadsheet imports hold to it).
+NARRATIVE_MAX_LENGTH = 20_000
+
 # The order in which approved updates take precedence: latest as-of date, then latest approval.
 LATEST_FIRST = ("-as_of", models.F("approved_at").desc(nulls_last=True), "-pk")
 

@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
 from commitments.models import (
+    NARRATIVE_MAX_LENGTH,
     Commitment,
     CommitmentOrganisation,
     Document,
@@ -294,7 +295,7 @@ class StatusUpdateWriteSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=DeliveryStatus.choices)
     confidence = serializers.ChoiceField(choices=DeliveryConfidence.choices, required=False, allow_blank=True)
     progress = serializers.IntegerField(min_value=0, max_value=100, required=False, allow_null=True)
-    narrative = serializers.CharField(max_length=20000)
+    narrative = serializers.CharField(max_length=NARRATIVE_MAX_LENGTH)
     funding_spent = serializers.DecimalField(
         max_digits=16, decimal_places=2, min_value=0, required=False, allow_null=True
     )
