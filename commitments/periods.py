@@ -10,7 +10,24 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-_LABEL = re.compile(r"^(?P<start>\d{4})-(?P<end>\d{2}) Q(?P<number>[1-4])$")
+from django.core.exceptions import ValidationError
+
+_LABEL = re.compile(r"(?P<start>\d{4})-(?P<end>\d{2}) Q(?P<number>[1-4])", re.ASCII)
+# The financial years a label may name. Far wider than the tracker's (from 2017-18), but narrow enough
+# that every date reached from a quarter (its start and end, the next and previous quarters') is one
+# Python and the databases hold: years 0 and 10000 are not.
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+
+
+class NotAQuarterError(ValidationError, ValueError):
+    """A label that is not a quarter of the years allowed.
+
+    A ValidationError, so that a form or the API answers it with a 400 wherever it reaches one, and a
+    ValueError, as ``Quarter.from_label`` has always raised, for callers that catch that.
+    """
+
+    def __str__(self) -> str:
+        return " ".join(self.messages)
 
 
 @dataclass(frozen=True, order=True)
@@ -28,11 +45,19 @@ class Quarter:
 
     @classmethod
     def from_label(cls, label: str) -> Quarter:
-        """Parse a label such as ``2019-20 Q1``; raise ValueError for anything else."""
-        match = _LABEL.match(label.strip())
+        """Parse a label such as ``2019-20 Q1``: the one parser of quarters written by people.
+
+        Anything else, or a year outside FIRST_YEAR to LAST_YEAR, raises NotAQuarterError.
+        """
+        shown = label if len(label) <= 40 else label[:39] + "…"
+        match = _LABEL.fullmatch(label.strip())
         if match is None or (int(match["start"]) + 1) % 100 != int(match["end"]):
-            raise ValueError(f"“{label}” is not a quarter; write it like 2019-20 Q1.")
-        return cls(year=int(match["start"]), number=int(match["number"]))
+            raise NotAQuarterError(f"“{shown}” is not a quarter; write it like 2019-20 Q1.", code="invalid")
+        year = int(match["start"])
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            first, last = cls(FIRST_YEAR, 1), cls(LAST_YEAR, 4)
+            raise NotAQuarterError(f"“{shown}” is not a quarter from {first} to {last}.", code="invalid")
+        return cls(year=year, number=int(match["number"]))
 
     @property
     def start(self) -> date:

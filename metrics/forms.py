@@ -23,14 +23,11 @@ class QuarterField(forms.CharField):
     """A quarter written like ``2019-20 Q1``."""
 
     def to_python(self, value: Any) -> Quarter | None:  # type: ignore[override]
-        """Parse the label; empty means "not given"."""
+        """Parse the label (a ValidationError if it is not a quarter); empty means "not given"."""
         text = super().to_python(value)
         if not text:
             return None
-        try:
-            return Quarter.from_label(text)
-        except ValueError as error:
-            raise forms.ValidationError(str(error), code="invalid") from error
+        return Quarter.from_label(text)
 
 
 class PeriodForm(forms.Form):

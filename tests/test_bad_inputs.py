@@ -172,3 +172,58 @@ def test_a_body_too_deep_or_holding_nul_is_a_400(
     assert_api_error(_write(api_for, draft, method, target, data=body, HTTP_IF_MATCH="current"), {400})
     draft.refresh_from_db()
     assert draft.narrative == "Written by a colleague."
+
+
+# --- quarters and days: one parser, refusing years no quarter can have -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "statuses", "field"),
+    [
+        ("/api/v1/metrics/?quarter=9999-00-Q4", {400}, "quarter"),
+        ("/api/v1/metrics/?quarter=0000-01-Q1", {400}, "quarter"),
+        ("/api/v1/metrics/?quarter=%D9%A2%D9%A0%D9%A1%D9%A9-20-Q1", {400}, "quarter"),
+        ("/api/v1/quarters/9999-00-Q4/", {404}, None),
+        ("/api/v1/quarters/0000-01-Q1/", {404}, None),
+    ],
+)
+def test_api_quarters_out_of_range_are_refused(
+    api_for: Callable[[str], APIClient], url: str, statuses: set[int], field: str | None
+) -> None:
+    assert_api_error(api_for(roles.PARTNER).get(url), statuses, field)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/?quarter=9999-00%20Q4",
+        "/?quarter=0000-01%20Q1",
+        "/commitments/SD2-PEOPLE-G3/?quarter=9999-00%20Q4",
+        "/commitments/SD2-PEOPLE-G3/?quarter=0000-01%20Q1",
+        "/funding/?quarter=9999-00%20Q4",
+        "/board-pack/?quarter=0000-01%20Q1",
+        "/?as_of=0001-01-01",
+        "/?as_of=9999-12-31",
+        "/?as_of=10000-01-01",
+        "/commitments/SD2-PEOPLE-G3/?as_of=0001-01-01",
+        "/changes/?since=9999-00%20Q4&as_of=2019-08-01",
+        "/changes/?since=0000-01%20Q1",
+        "/changes/?until=0000-01%20Q1",
+        "/changes/?until=9999-00%20Q4",
+        "/scope/actor/sector/?page=%C2%B2",
+    ],
+)
+def test_dashboard_quarters_and_days_out_of_range_are_refused(board: Client, url: str) -> None:
+    assert_govuk_page(board.get(url), {400})
+
+
+def test_the_quarter_parser_refuses_years_out_of_range_with_a_validation_error() -> None:
+    from django.core.exceptions import ValidationError
+
+    assert Quarter.from_label("1900-01 Q1") == Quarter(1900, 1)
+    assert Quarter.from_label("2999-00 Q4").end == date(3000, 3, 31)
+    for label in ["1899-00 Q4", "3000-01 Q1", "9999-00 Q4", "0000-01 Q1"]:
+        with pytest.raises(ValidationError, match="is not a quarter from 1900-01 Q1 to 2999-00 Q4"):
+            Quarter.from_label(label)
+    with pytest.raises(ValueError, match="write it like 2019-20 Q1"):
+        Quarter.from_label("2019-21 Q1")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -26,8 +27,11 @@ QUARTER_CODE = r"\d{4}-\d{2}-Q[1-4]"
 
 
 def parse_quarter_code(code: str) -> Quarter:
-    """``2019-20-Q1`` (or the label ``2019-20 Q1``) as a quarter; ValueError otherwise."""
-    return Quarter.from_label(code.replace("-Q", " Q"))
+    """``2019-20-Q1`` (or the label ``2019-20 Q1``) as a quarter; a ValidationError in the code's form otherwise."""
+    try:
+        return Quarter.from_label(code.replace("-Q", " Q"))
+    except ValidationError as error:
+        raise ValidationError([message.replace(" Q", "-Q") for message in error.messages], code="invalid") from None
 
 
 class QuarterField(django_filters.CharFilter):
@@ -39,8 +43,8 @@ class QuarterField(django_filters.CharFilter):
             return queryset
         try:
             quarter = parse_quarter_code(value)
-        except ValueError as error:
-            raise serializers.ValidationError({self.field_name: [str(error).replace(" Q1", "-Q1")]}) from None
+        except ValidationError as error:
+            raise serializers.ValidationError({self.field_name: error.messages}) from None
         return queryset.filter(
             **{f"{self.field_name}__year": quarter.year, f"{self.field_name}__number": quarter.number}
         )
@@ -79,7 +83,7 @@ class ReportingQuarterViewSet(ReadOnlyApiViewSet):
         """Find the quarter by its code; a code that is not a quarter is simply not found."""
         try:
             quarter = parse_quarter_code(self.kwargs["code"])
-        except ValueError:
+        except ValidationError:
             quarter = None
         queryset = self.get_queryset()
         if quarter is None:
