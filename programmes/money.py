@@ -1,9 +1,9 @@
 """Reading amounts of money as the documents write them.
 
 The documents write money loosely: "up to £79m", "£150-200m", "over £20m", "around £1bn", "£740,000",
-"in excess of £7m", "$150m (£117m)". ``parse_amount`` turns such a phrase into a qualifier and the bounds it supports,
-in whole pounds, without rounding anything away. A phrase it cannot read raises ``ValueError`` rather
-than guessing.
+"in excess of £7m", "could exceed £640m", "$150m (£117m)". ``parse_amount`` turns such a phrase into a
+qualifier and the bounds it supports, in whole pounds, without rounding anything away. A phrase it cannot
+read raises ``ValueError`` rather than guessing.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ _MULTIPLIERS = {
 _QUALIFIER_WORDS: tuple[tuple[str, AmountQualifier], ...] = (
     ("up to", AmountQualifier.UP_TO),
     ("in excess of", AmountQualifier.OVER),
+    ("could exceed", AmountQualifier.OVER),
+    ("exceed", AmountQualifier.OVER),
     ("more than", AmountQualifier.OVER),
     ("at least", AmountQualifier.OVER),
     ("over", AmountQualifier.OVER),

@@ -77,7 +77,7 @@ def test_every_area_has_both_columns_where_the_document_prints_both():
 
 def test_totals_of_the_seeded_data_are_pinned():
     assert Commitment.objects.filter(deal__code="SD2", section=Section.KEY_COMMITMENTS).count() == 75
-    assert Commitment.objects.filter(deal__code="SD2", section=Section.CHAPTER).count() == 60
+    assert Commitment.objects.filter(deal__code="SD2", section=Section.CHAPTER).count() == 68
     assert Commitment.objects.filter(deal__code="SD1").count() == 34
     assert Commitment.objects.exclude(continues=None).count() > 0
 
