@@ -134,6 +134,20 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
+_QUOTED_MAX = 60
+
+
+def _quoted(text: str) -> str:
+    """A cell's text in quotation marks for a message, cut short: a message never repeats a whole long cell."""
+    return f"“{text}”" if len(text) <= _QUOTED_MAX else f"“{text[: _QUOTED_MAX - 1]}…”"
+
+
+NUL_MESSAGE = (
+    "This cell contains a NUL character (an invisible control character, often left by copying from another "
+    "system), which cannot be stored. Retype the text, or paste it as plain text."
+)
+
+
 _DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y", "%d %B %Y", "%d %b %Y")
 
 
@@ -155,7 +169,7 @@ def parse_as_of(value: Any, *, today: date) -> date:
             except ValueError:
                 continue
         else:
-            raise CellError(f"“{text}” is not a date we can read. Write dates as 31/03/2025 or 2025-03-31.")
+            raise CellError(f"{_quoted(text)} is not a date we can read. Write dates as 31/03/2025 or 2025-03-31.")
     if parsed > today:
         raise CellError(
             f"{_long_date(parsed)} is in the future. An update can only be true as of today or an earlier date."
@@ -171,7 +185,7 @@ def parse_status(value: Any) -> str:
     try:
         return _STATUS_SCALE[text.lower()]
     except KeyError:
-        raise CellError(f"“{text}” is not on the status scale. Use one of: {STATUS_CHOICES}.") from None
+        raise CellError(f"{_quoted(text)} is not on the status scale. Use one of: {STATUS_CHOICES}.") from None
 
 
 def parse_confidence(value: Any) -> str:
@@ -183,7 +197,7 @@ def parse_confidence(value: Any) -> str:
         return _CONFIDENCE_SCALE[text.lower()]
     except KeyError:
         raise CellError(
-            f"“{text}” is not on the confidence scale. Use one of: {CONFIDENCE_CHOICES}, or leave it empty."
+            f"{_quoted(text)} is not on the confidence scale. Use one of: {CONFIDENCE_CHOICES}, or leave it empty."
         ) from None
 
 
@@ -197,11 +211,15 @@ def parse_progress(value: Any) -> int | None:
     try:
         number = Decimal(text.removesuffix("%").strip())
     except InvalidOperation:
-        raise CellError(f"“{text}” is not a number: progress is a whole number from 0 to 100, or empty.") from None
+        raise CellError(
+            f"{_quoted(text)} is not a number: progress is a whole number from 0 to 100, or empty."
+        ) from None
     if not number.is_finite() or number != number.to_integral_value():
-        raise CellError(f"“{text}” is not a whole number: progress is a whole number from 0 to 100.")
+        raise CellError(f"{_quoted(text)} is not a whole number: progress is a whole number from 0 to 100.")
     if not 0 <= number <= 100:
-        raise CellError(f"{number:f} is not a percentage: progress must be a whole number from 0 to 100.")
+        # A number written with a huge exponent is quoted as written, never spelt out digit by digit.
+        shown = f"{number:f}" if number.adjusted() < 6 else _quoted(text)
+        raise CellError(f"{shown} is not a percentage: progress must be a whole number from 0 to 100.")
     return int(number)
 
 
@@ -219,16 +237,17 @@ def parse_money(value: Any) -> Decimal | None:
         amount = Decimal(cleaned)
     except InvalidOperation:
         raise CellError(
-            f"“{text}” is not an amount of money. Write pounds as a number, e.g. 1250000 or £1,250,000.50."
+            f"{_quoted(text)} is not an amount of money. Write pounds as a number, e.g. 1250000 or £1,250,000.50."
         ) from None
     if not amount.is_finite():
-        raise CellError(f"“{text}” is not an amount of money.")
+        raise CellError(f"{_quoted(text)} is not an amount of money.")
     if amount < 0:
         raise CellError("Money spent cannot be negative.")
-    if amount != amount.quantize(Decimal("0.01")):
-        raise CellError(f"“{text}” has more than two decimal places: give pounds and pence at most.")
+    # Before rounding: pence cannot be counted on a number with more digits than a Decimal holds (1e30).
     if amount >= Decimal(10) ** 14:
-        raise CellError(f"“{text}” is too large to be an amount spent.")
+        raise CellError(f"{_quoted(text)} is too large to be an amount spent.")
+    if amount != amount.quantize(Decimal("0.01")):
+        raise CellError(f"{_quoted(text)} has more than two decimal places: give pounds and pence at most.")
     return amount.quantize(Decimal("0.01"))
 
 
@@ -252,7 +271,7 @@ def parse_evidence(url_value: Any, title_value: Any) -> EvidenceLinkData | None:
         _url_validator(url)
     except ValidationError:
         raise CellError(
-            f"“{url}” is not a web address. Give the full link, starting https://.", "evidence_url"
+            f"{_quoted(url)} is not a web address. Give the full link, starting https://.", "evidence_url"
         ) from None
     if len(title) > _TITLE_MAX:
         raise CellError(f"The evidence title is longer than {_TITLE_MAX} characters.", "evidence_title")
@@ -313,6 +332,18 @@ class ImportRow:
         }
 
 
+def _refuse_nul_characters(row: ImportRow) -> None:
+    """Refuse each cell holding a NUL character, and read the row without them.
+
+    PostgreSQL cannot store (or even look up) text holding NUL, so the row is refused here, at the preview,
+    and nothing with a NUL reaches a query.
+    """
+    for column, value in row.cells.items():
+        if isinstance(value, str) and "\x00" in value:
+            row.refuse(column, NUL_MESSAGE)
+            row.cells[column] = value.replace("\x00", "")
+
+
 class UpdateImport:
     """Read an update file and write it as the uploader's drafts, or say what is wrong with it."""
 
@@ -353,7 +384,7 @@ class UpdateImport:
             problems.append(
                 ("The file has columns" if len(unknown) > 1 else "The file has a column")
                 + " the import does not know: "
-                + ", ".join(f"“{name}”" for name in unknown)
+                + ", ".join(_quoted(name) for name in unknown)
                 + ". Rename or remove "
                 + ("them" if len(unknown) > 1 else "it")
                 + "; the columns are "
@@ -388,6 +419,8 @@ class UpdateImport:
 
     def check(self, rows: list[ImportRow]) -> None:
         """Parse every cell, look the commitments and existing updates up once, and decide each row's fate."""
+        for row in rows:
+            _refuse_nul_characters(row)
         commitments = self._commitments({_text(row.cells["commitment"]).upper() for row in rows})
         for row in rows:
             self._parse(row, commitments)
@@ -396,7 +429,7 @@ class UpdateImport:
         for row in unknown:
             row.refuse(
                 "commitment",
-                f"There is no commitment with the reference “{row.unknown_reference}”."
+                f"There is no commitment with the reference {_quoted(row.unknown_reference)}."
                 + hints.get(row.unknown_reference, ""),
             )
         first_row_for: dict[tuple[int, date], int] = {}
