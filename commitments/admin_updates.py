@@ -21,9 +21,10 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from import_export.admin import ImportExportMixin
+from import_export.forms import ImportForm
 
 from commitments.models import EvidenceLink, StatusUpdate, UpdateState
-from commitments.resources import StatusUpdateResource
+from commitments.resources import IMPORT_FORMATS, StatusUpdateResource, import_limits, listed_problem_rows
 from commitments.services import (
     EDITOR_PERMISSION,
     REVIEWER_PERMISSION,
@@ -37,6 +38,7 @@ from commitments.services import (
 )
 from lsis.admin import READ_ONLY_AUDIT_FIELDS, AuditedAdminMixin, ReadOnlyHistoryMixin
 from lsis.models import ConcurrentEditError
+from lsis.spreadsheets import SpreadsheetRefusedError, check_upload_size
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,23 @@ class TransitionForm(forms.Form):
         if self.needs_reason and not reason:
             raise ValidationError("Say why the update is being returned, so its author can put it right.")
         return reason
+
+
+#: The code of a form error that says the file breaks a limit (as opposed to a file that cannot be read).
+OVER_A_LIMIT = "over_a_limit"
+
+
+class UpdateImportForm(ImportForm):
+    """The import form; a file larger than the upload limit is refused here, before it is read."""
+
+    def clean_import_file(self) -> Any:
+        """The uploaded file, if it is within the upload limit."""
+        upload = self.cleaned_data["import_file"]
+        try:
+            check_upload_size(upload.size, import_limits())
+        except SpreadsheetRefusedError as refusal:
+            raise ValidationError(str(refusal), code=OVER_A_LIMIT) from None
+        return upload
 
 
 class WorkQueueFilter(admin.SimpleListFilter):
@@ -197,14 +216,34 @@ class StatusUpdateAdmin(ImportExportMixin, AuditedAdminMixin, ReadOnlyHistoryMix
 
     # Excel reads a CSV with a byte-order mark as UTF-8, so pound signs and curly quotes survive.
     to_encoding = "utf-8-sig"
+    import_form_class = UpdateImportForm
+
+    def get_import_formats(self) -> list[Any]:
+        """CSV and Excel, each read within the limits (``commitments.resources.IMPORT_FORMATS``)."""
+        return list(IMPORT_FORMATS)
 
     def add_data_read_fail_error_to_form(self, form: Any, e: Exception) -> None:
-        """Say in plain words that the file could not be read."""
+        """Say in plain words which limit the file breaks, or that it could not be read."""
+        if isinstance(e, SpreadsheetRefusedError):
+            form.add_error("import_file", ValidationError(str(e), code=OVER_A_LIMIT))
+            return
         form.add_error(
             "import_file",
             "This file could not be read as the format chosen. Save it as CSV (UTF-8) or Excel (.xlsx), "
             "choose that format, and upload it again.",
         )
+
+    def import_action(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        """The import page, saying whether the file broke a limit, and listing the first rows' problems only."""
+        response = super().import_action(request, **kwargs)
+        context = getattr(response, "context_data", None)
+        if isinstance(context, dict):
+            form = context.get("form")
+            file_errors = form.errors.as_data().get("import_file", []) if form is not None else []
+            context["file_over_a_limit"] = any(error.code == OVER_A_LIMIT for error in file_errors)
+            if context.get("result") is not None:
+                context["listed_invalid_rows"], context["more_invalid_rows"] = listed_problem_rows(context["result"])
+        return response
 
     def process_import(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
         """Confirming an import twice (a double click, or the back button) must not fail with an error."""

@@ -15,6 +15,10 @@ one transaction: if any row has a problem, nothing is written. Problems are list
 Every exported cell goes through ``lsis.spreadsheets.safe_cell`` (``SafeExportResource``): text that a
 spreadsheet program would run as a formula is written behind a single quote.
 
+An upload is held to ``import_limits()`` (the ``IMPORT_MAX_*`` settings; no cell longer than a narrative may
+be) before any row is checked: its size on the import form, then, in ``IMPORT_FORMATS``, a workbook's zip
+archive before openpyxl parses it, and the rows, columns and cells while streaming through them.
+
 For speed, the commitments a file names are read once per import (with whether each carries money),
 as are the updates that already exist for them; the only per-row queries left are those the workflow
 services make when they write.
@@ -30,6 +34,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.core.validators import URLValidator
@@ -37,10 +42,11 @@ from django.db import DatabaseError, transaction
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 from import_export import exceptions, fields
+from import_export.formats import base_formats
 from import_export.results import Result, RowResult
 
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
-from commitments.models import Actor, Commitment, EvidenceLink, StatusUpdate, UpdateState
+from commitments.models import NARRATIVE_MAX_LENGTH, Actor, Commitment, EvidenceLink, StatusUpdate, UpdateState
 from commitments.services import (
     EDITOR_PERMISSION,
     DraftData,
@@ -50,7 +56,7 @@ from commitments.services import (
     update_edit,
 )
 from lsis.models import ConcurrentEditError
-from lsis.spreadsheets import SafeExportResource
+from lsis.spreadsheets import ImportLimits, SafeExportResource, check_csv, read_workbook
 from programmes.models import FundingAmount
 
 # --- The columns ---------------------------------------------------------------------------------------
@@ -702,6 +708,37 @@ def _merged_links(draft: StatusUpdate, evidence: EvidenceLinkData | None) -> lis
     return [*kept, evidence]
 
 
+# --- The formats an update file may be in ---------------------------------------------------------------
+
+
+def import_limits() -> ImportLimits:
+    """The limits an update file is held to: the settings', and no cell longer than a narrative may be."""
+    return ImportLimits.from_settings(max_cell_chars=NARRATIVE_MAX_LENGTH)
+
+
+class UpdateFileCSV(base_formats.CSV):
+    """CSV; refused at once if it breaks a limit, found by streaming through its records before it is parsed."""
+
+    def create_dataset(self, in_stream: Any, **kwargs: Any) -> Any:
+        """The file's records as a dataset, if the file is within the limits."""
+        if isinstance(in_stream, bytes):
+            in_stream = in_stream.decode(self.encoding or "utf-8-sig")
+        check_csv(in_stream, import_limits())
+        return super().create_dataset(in_stream, **kwargs)
+
+
+class UpdateFileXLSX(base_formats.XLSX):
+    """An Excel workbook; its zip archive is checked before openpyxl parses it, its rows while they are read."""
+
+    def create_dataset(self, in_stream: Any) -> Any:
+        """The first sheet as a dataset, if the workbook is within the limits."""
+        return read_workbook(in_stream, import_limits())
+
+
+#: The formats the import page offers, in the order of ``IMPORT_EXPORT_FORMATS`` (CSV, then Excel).
+IMPORT_FORMATS = [UpdateFileCSV, UpdateFileXLSX]
+
+
 # --- The resources the admin uses ----------------------------------------------------------------------
 
 
@@ -925,13 +962,29 @@ def _forget_written(result: Result) -> None:
         result.totals[import_type] = 0
 
 
+def listed_problem_rows(result: Result) -> tuple[list[Any], str]:
+    """The refused rows a page or message lists (the first ``IMPORT_ERROR_ROWS_SHOWN``), and what it says of the rest.
+
+    A file with thousands of bad rows would otherwise make a page (or a message) of megabytes.
+    """
+    shown = settings.IMPORT_ERROR_ROWS_SHOWN
+    rows = result.invalid_rows
+    rest = len(rows) - shown
+    if rest <= 0:
+        return list(rows), ""
+    return list(rows[:shown]), f"and {rest:,} more row{'s' if rest != 1 else ''} with errors"
+
+
 def _summary(result: Result) -> str:
-    """The problems of a refused import as one plain paragraph."""
+    """The problems of a refused import as one plain paragraph (those of the first rows, then a count)."""
     parts = [str(error.error) for error in result.base_errors]
-    for invalid in result.invalid_rows:
+    rows, rest = listed_problem_rows(result)
+    for invalid in rows:
         for column, problems in invalid.error_dict.items():
             where = f"Row {invalid.number}" + ("" if column == NON_FIELD_ERRORS else f", {column}")
             parts.extend(f"{where}: {problem}" for problem in problems)
+    if rest:
+        parts.append(rest[0].upper() + rest[1:] + ".")
     return " ".join(parts)
 
 

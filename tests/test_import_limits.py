@@ -1,21 +1,34 @@
-"""Cells that once failed after the preview (a huge number, a NUL character) are row problems at the preview."""
+"""Limits on a spreadsheet upload: a file over one is refused on the import form at once, nothing imported.
+
+Each limit (``IMPORT_MAX_*`` settings; the longest cell is the API's narrative limit) is tried one over
+(refused, with its message) and, where cheap, exactly at it (the preview comes back). A workbook that
+unzips to far more than its size is refused from its zip directory, before openpyxl parses it; 100,000
+junk rows are refused while streaming through them. Row problems are listed for the first rows only, with
+a count of the rest. Cells that once failed after the preview (a huge number, a NUL character) are row
+problems at the preview.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
+import math
 import tempfile
+import zipfile
+from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
 import openpyxl
+import openpyxl.styles
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from commitments import roles
-from commitments.models import StatusUpdate
-from commitments.resources import IMPORT_COLUMNS
+from commitments.models import NARRATIVE_MAX_LENGTH, StatusUpdate
+from commitments.resources import EXPORT_ONLY_COLUMNS, IMPORT_COLUMNS
 
 pytestmark = pytest.mark.django_db
 
@@ -97,6 +110,17 @@ def _previewed(response: Any) -> bool:
     return response.context.get("confirm_form") is not None
 
 
+def _refused_at_once(response: Any, message: str) -> None:
+    """Refused on the import form itself, with the message, before any row was checked."""
+    assert not _previewed(response)
+    assert response.context.get("result") is None, "refused before the rows were checked"
+    errors = " ".join(str(error) for error in response.context["form"].errors.get("import_file", []))
+    assert message in errors
+    page = response.content.decode()
+    assert "There is a problem" in page
+    assert 'href="#id_import_file"' in page
+
+
 def _problems(response: Any) -> dict[int, dict[str, list[str]]]:
     return {row.number: row.error_dict for row in response.context["result"].invalid_rows}
 
@@ -106,6 +130,172 @@ def nothing_imported():
     before = StatusUpdate.objects.count()
     yield
     assert StatusUpdate.objects.count() == before
+
+
+# --- upload size ----------------------------------------------------------------------------------------
+
+
+def test_a_file_over_the_upload_limit_is_refused_at_once(editor, settings, nothing_imported):
+    upload = _csv([_row()])
+    settings.IMPORT_MAX_UPLOAD_BYTES = upload.size - 1
+    _refused_at_once(_upload(editor, upload), f"at most {upload.size - 1:,} bytes")
+
+
+def test_a_file_at_the_upload_limit_is_previewed(editor, settings):
+    upload = _csv([_row()])
+    settings.IMPORT_MAX_UPLOAD_BYTES = upload.size
+    assert _previewed(_upload(editor, upload))
+
+
+# --- rows, columns, cells -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+def test_one_row_over_the_row_limit_is_refused(editor, settings, kind, nothing_imported):
+    settings.IMPORT_MAX_ROWS = 3
+    _refused_at_once(_upload(editor, _file(kind, [_row(n) for n in range(4)])), "more than 3 rows")
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+def test_a_file_at_the_row_limit_is_previewed(editor, settings, kind):
+    settings.IMPORT_MAX_ROWS = 3
+    # Blank rows below the last update do not count (spreadsheet programs keep formatting there).
+    preview = _upload(editor, _file(kind, [*(_row(n) for n in range(3)), [""] * len(IMPORT_COLUMNS)]))
+    assert _previewed(preview)
+    assert preview.context["result"].totals["new"] == 3
+
+
+def test_formatting_far_beside_and_below_the_data_does_not_count(editor, settings):
+    settings.IMPORT_MAX_ROWS = 2
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(list(IMPORT_COLUMNS))
+    for number in range(2):
+        sheet.append(_row(number))
+        sheet.cell(row=number + 2, column=16_384).font = openpyxl.styles.Font(bold=True)  # column XFD
+    sheet.cell(row=1_048_576, column=1).font = openpyxl.styles.Font(bold=True)  # the last row of a sheet
+    buffer = io.BytesIO()
+    book.save(buffer)
+    preview = _upload(editor, SimpleUploadedFile("updates.xlsx", buffer.getvalue(), content_type=XLSX_TYPE))
+    assert _previewed(preview)
+    assert preview.context["result"].totals["new"] == 2
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+def test_one_column_over_the_column_limit_is_refused(editor, settings, kind, nothing_imported):
+    headers = [*IMPORT_COLUMNS, *EXPORT_ONLY_COLUMNS]
+    settings.IMPORT_MAX_COLUMNS = len(headers)
+    upload = _file(kind, [[*_row(), "Draft", "", "notes"]], headers)
+    _refused_at_once(_upload(editor, upload), f"at most {len(headers)} columns")
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+def test_a_file_at_the_column_limit_is_previewed(editor, settings, kind):
+    headers = [*IMPORT_COLUMNS, *EXPORT_ONLY_COLUMNS]
+    settings.IMPORT_MAX_COLUMNS = len(headers)
+    assert _previewed(_upload(editor, _file(kind, [[*_row(), "Draft", "Someone"]], headers)))
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+def test_a_cell_longer_than_a_narrative_may_be_is_refused(editor, kind, nothing_imported):
+    upload = _file(kind, [_row(), _row(1, narrative="x" * (NARRATIVE_MAX_LENGTH + 1))])
+    response = _upload(editor, upload)
+    _refused_at_once(response, f"Row 3, column narrative: the cell holds {NARRATIVE_MAX_LENGTH + 1:,} characters")
+    assert f"at most {NARRATIVE_MAX_LENGTH:,}" in response.content.decode()
+
+
+def test_a_narrative_of_the_longest_length_imports(editor):
+    preview = _upload(editor, _csv([_row(narrative="x" * NARRATIVE_MAX_LENGTH)]))
+    assert _previewed(preview)
+    editor.post(PROCESS_URL, dict(preview.context["confirm_form"].initial))
+    assert StatusUpdate.objects.filter(narrative="x" * NARRATIVE_MAX_LENGTH).count() == 1
+
+
+def test_the_api_and_the_import_hold_narratives_to_the_same_length():
+    from commitments.api.serializers import StatusUpdateWriteSerializer
+
+    assert StatusUpdateWriteSerializer().fields["narrative"].max_length == NARRATIVE_MAX_LENGTH
+
+
+def test_100000_junk_rows_are_refused_without_checking_them(editor, nothing_imported):
+    junk = "".join(f"JUNK-{n},x,y\n" for n in range(100_000))
+    upload = SimpleUploadedFile("junk.csv", (",".join(IMPORT_COLUMNS) + "\n" + junk).encode(), "text/csv")
+    _refused_at_once(_upload(editor, upload), "more than 10,000 rows")
+
+
+# --- workbooks that unzip to too much -------------------------------------------------------------------
+
+
+def _with_member(data: bytes, name: str, pieces: Iterable[bytes]) -> bytes:
+    """The workbook with its member ``name`` written from ``pieces`` instead."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for member in source.infolist():
+            if member.filename == name:
+                with target.open(name, "w", force_zip64=True) as handle:
+                    for piece in pieces:
+                        handle.write(piece)
+            else:
+                target.writestr(member.filename, source.read(member.filename))
+    return out.getvalue()
+
+
+def _unzipped_and_zipped(data: bytes) -> tuple[int, int]:
+    members = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    return sum(m.file_size for m in members), sum(m.compress_size for m in members)
+
+
+def test_a_workbook_over_the_unzipped_limit_is_refused(editor, settings, nothing_imported):
+    data = _xlsx_bytes([_row()])
+    unzipped, _ = _unzipped_and_zipped(data)
+    settings.IMPORT_MAX_UNCOMPRESSED_BYTES = unzipped - 1
+    upload = SimpleUploadedFile("updates.xlsx", data, content_type=XLSX_TYPE)
+    _refused_at_once(_upload(editor, upload), f"at most {unzipped - 1:,} bytes can be imported")
+    settings.IMPORT_MAX_UNCOMPRESSED_BYTES = unzipped
+    assert _previewed(_upload(editor, SimpleUploadedFile("updates.xlsx", data, content_type=XLSX_TYPE)))
+
+
+def test_a_workbook_over_the_compression_ratio_is_refused(editor, settings, nothing_imported):
+    data = _xlsx_bytes([_row()])
+    unzipped, zipped = _unzipped_and_zipped(data)
+    ratio = math.ceil(unzipped / zipped)
+    settings.IMPORT_MAX_COMPRESSION_RATIO = ratio - 1
+    upload = SimpleUploadedFile("updates.xlsx", data, content_type=XLSX_TYPE)
+    _refused_at_once(_upload(editor, upload), f"less than {ratio - 1:,} times")
+    settings.IMPORT_MAX_COMPRESSION_RATIO = ratio
+    assert _previewed(_upload(editor, SimpleUploadedFile("updates.xlsx", data, content_type=XLSX_TYPE)))
+
+
+def test_a_small_workbook_that_unzips_to_60_mb_is_refused_without_parsing(editor, monkeypatch, nothing_imported):
+    import lsis.spreadsheets
+
+    def never(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("openpyxl parsed the workbook")
+
+    data = _xlsx_bytes([_row()])
+    sheet = zipfile.ZipFile(io.BytesIO(data)).read("xl/worksheets/sheet1.xml")
+    head, tail = sheet.split(b"</sheetData>")
+    # The same sheet with 60 MB of blank rows: a few kilobytes zipped.
+    blank_rows = itertools.repeat(b"<row/>" * 10_000, 1_000)
+    bomb = _with_member(data, "xl/worksheets/sheet1.xml", itertools.chain([head], blank_rows, [b"</sheetData>" + tail]))
+    assert len(bomb) < 1_000_000 < 50_000_000 < _unzipped_and_zipped(bomb)[0]
+    monkeypatch.setattr(lsis.spreadsheets, "load_workbook", never)
+    _refused_at_once(_upload(editor, SimpleUploadedFile("bomb.xlsx", bomb, content_type=XLSX_TYPE)), "once unzipped")
+
+
+# --- the problem list -----------------------------------------------------------------------------------
+
+
+def test_the_problem_list_shows_the_first_50_rows_and_counts_the_rest(editor, nothing_imported):
+    response = _upload(editor, _csv([_row(n, status="Finished") for n in range(120)]))
+    assert len(_problems(response)) == 120
+    page = response.content.decode()
+    assert "120 rows need correcting" in page
+    assert page.count("<li>Row ") == 50
+    assert "Row 51, status" in page
+    assert "Row 52, status" not in page
+    assert "and 70 more rows with errors" in page
 
 
 # --- cells that once failed after the preview -----------------------------------------------------------

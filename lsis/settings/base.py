@@ -324,6 +324,17 @@ IMPORT_EXPORT_SKIP_ADMIN_CONFIRM = False
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
 # Characters Excel cannot hold (control characters pasted into a narrative) become U+FFFD, not a failed export.
 IMPORT_EXPORT_ESCAPE_ILLEGAL_CHARS_ON_EXPORT = True
+# Limits on an uploaded file (lsis/spreadsheets.py; docs/spreadsheets.md): a file over one is refused on the
+# import form before its rows are checked. A 10,000-row file of updates is about 3 MB as CSV and 0.8 MB as a
+# workbook that unzips to 6 MB (8 times its size). No cell may be longer than a narrative (20,000 characters,
+# commitments.models.NARRATIVE_MAX_LENGTH, as in the API).
+IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=10_000_000)
+IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=10_000)  # rows below the headings
+IMPORT_MAX_COLUMNS = env.int("IMPORT_MAX_COLUMNS", default=50)
+IMPORT_MAX_UNCOMPRESSED_BYTES = env.int("IMPORT_MAX_UNCOMPRESSED_BYTES", default=50_000_000)  # a workbook, unzipped
+IMPORT_MAX_COMPRESSION_RATIO = env.int("IMPORT_MAX_COMPRESSION_RATIO", default=100)  # unzipped size / zipped size
+# The import page (and a refused confirmation's message) lists the problems of this many rows, then counts the rest.
+IMPORT_ERROR_ROWS_SHOWN = env.int("IMPORT_ERROR_ROWS_SHOWN", default=50)
 
 # --- Board dashboards ---
 # Server-rendered pages in the GOV.UK Design System (metrics/views.py, templates/dashboards/). Everyone signs in
