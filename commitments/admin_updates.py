@@ -246,9 +246,15 @@ class StatusUpdateAdmin(ImportExportMixin, AuditedAdminMixin, ReadOnlyHistoryMix
         return response
 
     def process_import(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
-        """Confirming an import twice (a double click, or the back button) must not fail with an error."""
+        """Confirming an import twice (a double click, or the back button) must not fail with an error.
+
+        Nor must a file that breaks a limit on confirming (the limits were lowered since its preview).
+        """
         try:
             return super().process_import(request, **kwargs)
+        except SpreadsheetRefusedError as refusal:
+            self.message_user(request, f"Nothing was imported. {refusal}", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:commitments_statusupdate_import"))
         except FileNotFoundError:
             self.message_user(
                 request,

@@ -223,6 +223,17 @@ def test_100000_junk_rows_are_refused_without_checking_them(editor, nothing_impo
     _refused_at_once(_upload(editor, upload), "more than 10,000 rows")
 
 
+def test_a_file_over_a_limit_at_confirmation_is_not_imported(editor, settings, nothing_imported):
+    """The limits are checked again on confirming (say they were lowered in between): a message, not an error."""
+    preview = _upload(editor, _csv([_row(n) for n in range(3)]))
+    settings.IMPORT_MAX_ROWS = 2
+    response = editor.post(PROCESS_URL, dict(preview.context["confirm_form"].initial), follow=True)
+    assert response.redirect_chain[-1][0] == IMPORT_URL
+    shown = " ".join(str(message) for message in response.context["messages"])
+    assert "Nothing was imported" in shown
+    assert "more than 2 rows" in shown
+
+
 # --- workbooks that unzip to too much -------------------------------------------------------------------
 
 
