@@ -9,6 +9,12 @@ admin.site.site_header = "LSIS Tracker"
 admin.site.site_title = "LSIS Tracker"
 admin.site.index_title = "Delivery of the Life Sciences Industrial Strategy"
 
+# Errors no view answered: JSON under /api/, GOV.UK pages elsewhere.
+handler400 = "lsis.handlers.bad_request"
+handler403 = "lsis.handlers.permission_denied"
+handler404 = "lsis.handlers.page_not_found"
+handler500 = "lsis.handlers.server_error"
+
 urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
     # --- Partner REST API (lsis/api/) ---

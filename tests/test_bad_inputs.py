@@ -227,3 +227,39 @@ def test_the_quarter_parser_refuses_years_out_of_range_with_a_validation_error()
             Quarter.from_label(label)
     with pytest.raises(ValueError, match="write it like 2019-20 Q1"):
         Quarter.from_label("2019-21 Q1")
+
+
+# --- every answer under /api/ is JSON, every other one a page of the service ------------------------------
+
+
+def test_an_address_under_the_api_that_nothing_answers_is_a_json_404(api_for: Callable[[str], APIClient]) -> None:
+    assert_api_error(api_for(roles.PARTNER).get("/api/nothing/"), {404})
+
+
+def test_an_unexpected_failure_in_the_api_is_a_json_500(
+    api_for: Callable[[str], APIClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from commitments.api.views import GlossaryViewSet
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a fault in the code")
+
+    monkeypatch.setattr(GlossaryViewSet, "glossary", broken)
+    client = api_for(roles.PARTNER)
+    client.raise_request_exception = False
+    body = assert_api_error(client.get("/api/v1/glossary/"), {500})
+    assert body["code"] == "server_error"
+    assert "a fault in the code" not in body["detail"]
+
+
+def test_an_unexpected_failure_on_a_page_is_the_govuk_500_page(board: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    from metrics import dashboards
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a fault in the code")
+
+    monkeypatch.setattr(dashboards, "reporting_quarters", broken)
+    board.raise_request_exception = False
+    response = board.get("/")
+    assert response.status_code == 500
+    assert "Sorry, there is a problem with the service" in response.content.decode()

@@ -127,6 +127,6 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return response
 
 
-def error_body(status_code: int, code: str, detail: str) -> dict[str, Any]:
+def error_body(status_code: int, code: str, detail: str, fields: dict[str, list[str]] | None = None) -> dict[str, Any]:
     """An error body for responses built outside DRF's exception handling."""
-    return {"status": status_code, "code": code, "detail": detail, "fields": {}}
+    return {"status": status_code, "code": code, "detail": detail, "fields": fields or {}}
