@@ -229,6 +229,57 @@ def test_the_quarter_parser_refuses_years_out_of_range_with_a_validation_error()
         Quarter.from_label("2019-21 Q1")
 
 
+# --- NUL: PostgreSQL can neither store nor compare text holding it ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/api/v1/commitments/%00/", "path"),
+        ("/api/v1/updates/%00/submit/", "path"),
+        ("/api/v1/commitments/?search=%00", "search"),
+        ("/api/v1/organisations/?name=a%00b", "name"),
+        ("/api/v1/commitments/?%00=1", "parameter"),
+        ("/api/schema/%00", "path"),
+        ("/api/v1/commitments/?cursor=cD0A", "cursor"),
+        ("/api/v1/updates/?cursor=cD0A", "cursor"),
+    ],
+)
+def test_api_nul_in_a_path_parameter_or_cursor_is_a_400(
+    api_for: Callable[[str], APIClient], url: str, field: str
+) -> None:
+    assert_api_error(api_for(roles.PARTNER).get(url), {400}, field)
+
+
+def test_api_nul_is_refused_before_authentication() -> None:
+    assert_api_error(APIClient().get("/api/v1/commitments/%00/"), {400}, "path")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/scope/area/%00/",
+        "/commitments/%00/",
+        "/breakdown/%00/",
+        "/?quarter=%00",
+        "/changes/?since=%00",
+        "/breakdown/theme/?framework=%00",
+    ],
+)
+def test_dashboard_nul_in_a_path_or_parameter_is_a_govuk_400_page(board: Client, url: str) -> None:
+    assert_govuk_page(board.get(url), {400})
+
+
+def test_the_admin_autocomplete_answers_a_nul_with_a_govuk_page(client_for: Callable[..., Client]) -> None:
+    url = "/admin/autocomplete/?term=%00&app_label=commitments&model_name=commitment&field_name=parent"
+    assert_govuk_page(client_for(None).get(url), {400})
+
+
+def test_a_form_field_holding_a_nul_is_a_govuk_page(client: Client) -> None:
+    response = client.post("/accounts/login/", {"username": "board\x00", "password": "a-long-enough-password"})
+    assert_govuk_page(response, {400})
+
+
 # --- every answer under /api/ is JSON, every other one a page of the service ------------------------------
 
 

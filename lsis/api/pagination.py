@@ -121,12 +121,17 @@ class _Cursor(pagination.CursorPagination):
         return tuple(view.cursor_ordering)
 
     def decode_cursor(self, request: Request) -> Any:
+        invalid = exceptions.ValidationError(
+            {"cursor": ["This cursor is not valid; start again with cursor= and follow the next links."]}
+        )
         try:
-            return super().decode_cursor(request)
+            cursor = super().decode_cursor(request)
         except exceptions.NotFound:
-            raise exceptions.ValidationError(
-                {"cursor": ["This cursor is not valid; start again with cursor= and follow the next links."]}
-            ) from None
+            raise invalid from None
+        # A position holding NUL is no row's: PostgreSQL refuses to compare text with it.
+        if cursor is not None and "\x00" in str(cursor.position or ""):
+            raise invalid
+        return cursor
 
 
 class BrowseOrWalkPagination(PageNumberPagination):
