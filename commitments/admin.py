@@ -26,6 +26,7 @@ from commitments.periods import Quarter
 from commitments.permissions import may_change_commitment
 from commitments.resources import CommitmentExportResource
 from commitments.services import PUBLISHER_PERMISSION, commitment_set_published
+from lsis import admin_accounts  # noqa: F401  # user accounts and roles, without ways to raise one's own rights
 from lsis.admin import READ_ONLY_AUDIT_FIELDS, AuditedAdminMixin, ReadOnlyHistoryMixin
 from lsis.api import admin_tokens  # noqa: F401  # API tokens: issue and revoke
 from programmes.models import FundingAmount, Programme

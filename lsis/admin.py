@@ -1,8 +1,10 @@
-"""Admin building blocks shared by every app: who changed what, no lost edits, and no write past the services.
+"""Admin building blocks shared by every app: who changed what, no lost edits, and no write a role may not make.
 
 Every admin of the project is built from these:
 
-- ``AuditedAdminMixin``: who created and changed a record, and the version check;
+- ``GuardedAdminMixin``: an action the user is not offered answers 403, and an action that declares no
+  permission of its own needs the permission to change the model;
+- ``AuditedAdminMixin`` (a ``GuardedAdminMixin``): who created and changed a record, and the version check;
 - ``ReadOnlyHistoryMixin``: django-simple-history's pages show old versions but never revert to one, since a
   revert would save the model directly, past the services and their checks.
 """
@@ -67,6 +69,30 @@ class VersionedAdminForm(forms.ModelForm):
             self.instance.version = version
 
 
+class GuardedAdminMixin(admin.ModelAdmin):
+    """Actions are writes: each is offered only to those who may make it, and refused (403) to anyone else.
+
+    Django offers an action that declares no ``permissions`` to anyone who may see the list; here such an
+    action needs the permission to change the model. A POST naming an action the user is not offered
+    answers 403 instead of being quietly ignored.
+    """
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        """The actions this user may take: those declaring no permission need the change permission."""
+        actions: dict[str, Any] = super().get_actions(request)
+        if self.has_change_permission(request):
+            return actions
+        return {name: action for name, action in actions.items() if getattr(action[0], "allowed_permissions", None)}
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        """Refuse an action this user is not offered before the list does anything else."""
+        if request.method == "POST":
+            offered = self.get_actions(request)
+            if any(name and name not in offered for name in request.POST.getlist("action")):
+                raise PermissionDenied("You may not take that action.")
+        return super().changelist_view(request, extra_context)
+
+
 class ReadOnlyHistoryMixin(SimpleHistoryAdmin):
     """The history of a record, readable by whoever may view it; reverting through it is refused to everyone.
 
@@ -89,7 +115,7 @@ class ReadOnlyHistoryMixin(SimpleHistoryAdmin):
         return super().history_form_view(request, object_id, version_id, extra_context)
 
 
-class AuditedAdminMixin(admin.ModelAdmin):
+class AuditedAdminMixin(GuardedAdminMixin):
     """Record who created and last changed a record edited in the admin, and refuse lost updates.
 
     Records with a ``version`` (``lsis.models.VersionedModel``) are saved with an UPDATE that checks the

@@ -9,12 +9,13 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from lsis.admin import GuardedAdminMixin
 from metrics.models import QuarterMetric, RegionalStatistic, ReportingQuarter, ScopeType
 from metrics.services import QuarterNotOverError, quarter_lock
 
 
 @admin.register(RegionalStatistic)
-class RegionalStatisticAdmin(admin.ModelAdmin):
+class RegionalStatisticAdmin(GuardedAdminMixin, admin.ModelAdmin):
     list_display = ("region", "region_as_printed", "employment", "turnover_text", "turnover_millions")
     search_fields = ("region",)
     readonly_fields = ("uuid", "created_at", "modified_at")
@@ -36,7 +37,7 @@ class QuarterMetricInline(admin.TabularInline):
 
 
 @admin.register(ReportingQuarter)
-class ReportingQuarterAdmin(admin.ModelAdmin):
+class ReportingQuarterAdmin(GuardedAdminMixin, admin.ModelAdmin):
     list_display = ("__str__", "start", "end", "locked_at", "locked_by")
     list_filter = (("locked_at", admin.EmptyFieldListFilter),)
     readonly_fields = ("year", "number", "locked_at", "locked_by")
@@ -72,7 +73,7 @@ class ReportingQuarterAdmin(admin.ModelAdmin):
 
 
 @admin.register(QuarterMetric)
-class QuarterMetricAdmin(admin.ModelAdmin):
+class QuarterMetricAdmin(GuardedAdminMixin, admin.ModelAdmin):
     list_display = (
         "quarter",
         "basis",

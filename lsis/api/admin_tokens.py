@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from knox.models import AuthToken
 
+from lsis.admin import GuardedAdminMixin
 from lsis.api.tokens import DEFAULT_EXPIRY_DAYS, MAX_EXPIRY_DAYS, api_token_expiry, api_token_issue
 
 
@@ -37,7 +38,7 @@ class IssueTokenForm(forms.ModelForm):
         return days
 
 
-class AuthTokenAdmin(admin.ModelAdmin):
+class AuthTokenAdmin(GuardedAdminMixin, admin.ModelAdmin):
     list_display = ("token_key", "user", "created", "expiry")
     list_filter = ("created", "expiry")
     search_fields = ("token_key", "user__username")
