@@ -65,8 +65,12 @@ class Document(PublicModel):
 
     @property
     def is_deal(self) -> bool:
-        """Whether commitments can belong to this document."""
-        return self.kind == DocumentKind.SECTOR_DEAL
+        """Whether commitments can belong to this document.
+
+        A Sector Deal, or the strategy whose recommendations the deals answer: its recommendations are its
+        commitments, so that lineage runs from recommendation to deal to delivery.
+        """
+        return self.kind in (DocumentKind.SECTOR_DEAL, DocumentKind.STRATEGY)
 
 
 class Framework(PublicModel, SourcedModel):
@@ -439,7 +443,7 @@ class Commitment(VersionedModel, PublicModel, SourcedModel):
         Document,
         on_delete=models.PROTECT,
         related_name="commitments",
-        limit_choices_to={"kind": DocumentKind.SECTOR_DEAL},
+        limit_choices_to={"kind__in": [DocumentKind.SECTOR_DEAL, DocumentKind.STRATEGY]},
     )
     foundation = models.ForeignKey(
         Theme,

@@ -435,7 +435,7 @@ def _load_commitment(
             target_date=parse_target_date(target_text, written_on=source.published_on) if target_text else None,
             jobs=item.get("jobs"),
             jobs_text=item.get("jobs_text") or "",
-            published=True,
+            published=item.get("published", True),
             source_document=source,
             source_quote=quote,
         )
@@ -541,7 +541,8 @@ def _load_regional_statistics(ctx: _Context, data: dict[str, Any]) -> None:
 
 
 def commitment_files(fixtures_dir: Path) -> Iterator[Path]:
-    """The commitment files, key commitments before the chapters that elaborate them."""
+    """The commitment files: the strategy's recommendations, then the deal's key commitments, then the chapters."""
+    yield from sorted(fixtures_dir.glob("lsis_*.yaml"))
     yield from sorted(fixtures_dir.glob("sd2_*.yaml"), key=lambda path: ("chapters" in path.stem, path.name))
 
 

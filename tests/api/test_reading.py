@@ -259,7 +259,7 @@ def test_children_and_continued_commitments_are_named_by_reference(
     staff_view = api_for(roles.EDITOR).get(f"{V1}/commitments/{parent.reference}/").json()
     assert child.reference not in partner_view["children"]
     assert child.reference in staff_view["children"]
-    continuing = Commitment.objects.filter(continues__isnull=False, published=True).first()
+    continuing = Commitment.objects.filter(continues__isnull=False, continues__published=True, published=True).first()
     if continuing is not None:
         body = partner.get(f"{V1}/commitments/{continuing.reference}/").json()
         assert body["continues"] == continuing.continues.reference  # type: ignore[union-attr]
