@@ -49,6 +49,8 @@ class Transition:
     label: str
     done: str
     needs_reason: bool
+    # The permission the service checks: without it the step's page and action answer 403.
+    permission: str
     allowed: Callable[[StatusUpdate, Any], bool]
     perform: Callable[[StatusUpdate, Any, str], StatusUpdate]
 
@@ -69,6 +71,7 @@ TRANSITIONS: dict[str, Transition] = {
             "Submit for review",
             "submitted for review",
             False,
+            EDITOR_PERMISSION,
             _can_submit,
             lambda update, user, reason: update_submit(update=update, user=user),
         ),
@@ -77,6 +80,7 @@ TRANSITIONS: dict[str, Transition] = {
             "Approve",
             "approved",
             False,
+            REVIEWER_PERMISSION,
             _can_review,
             lambda update, user, reason: update_approve(update=update, reviewer=user),
         ),
@@ -85,6 +89,7 @@ TRANSITIONS: dict[str, Transition] = {
             "Return to author",
             "returned to its author",
             True,
+            REVIEWER_PERMISSION,
             _can_review,
             lambda update, user, reason: update_return(update=update, reviewer=user, reason=reason),
         ),
@@ -328,7 +333,7 @@ class StatusUpdateAdmin(ImportExportMixin, AuditedAdminMixin, ReadOnlyHistoryMix
         update = self.get_object(request, unquote(object_id))
         if step is None or update is None:
             raise Http404("No such update or workflow step.")
-        if not self.has_view_permission(request, update):
+        if not (self.has_view_permission(request, update) and request.user.has_perm(step.permission)):
             raise PermissionDenied
         change_url = reverse("admin:commitments_statusupdate_change", args=[update.pk])
         form = TransitionForm(request.POST if request.method == "POST" else None, needs_reason=step.needs_reason)
@@ -349,17 +354,25 @@ class StatusUpdateAdmin(ImportExportMixin, AuditedAdminMixin, ReadOnlyHistoryMix
 
     # --- the same steps as actions on the list ----------------------------------------------------------
 
-    @admin.action(description="Submit selected updates for review")
+    def has_submit_permission(self, request: HttpRequest) -> bool:
+        """Whether the user may submit updates for review (the list action is offered only then)."""
+        return request.user.has_perm(TRANSITIONS["submit"].permission)
+
+    def has_review_permission(self, request: HttpRequest) -> bool:
+        """Whether the user may approve or return updates (the list actions are offered only then)."""
+        return request.user.has_perm(TRANSITIONS["approve"].permission)
+
+    @admin.action(description="Submit selected updates for review", permissions=["submit"])
     def submit_selected(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
         """Submit the selected drafts, after confirmation."""
         return self._confirm_action(request, queryset, TRANSITIONS["submit"], "submit_selected")
 
-    @admin.action(description="Approve selected updates")
+    @admin.action(description="Approve selected updates", permissions=["review"])
     def approve_selected(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
         """Approve the selected updates, after confirmation."""
         return self._confirm_action(request, queryset, TRANSITIONS["approve"], "approve_selected")
 
-    @admin.action(description="Return selected updates to their authors")
+    @admin.action(description="Return selected updates to their authors", permissions=["review"])
     def return_selected(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
         """Return the selected updates with a reason, after confirmation."""
         return self._confirm_action(request, queryset, TRANSITIONS["return"], "return_selected")
