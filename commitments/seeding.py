@@ -8,6 +8,12 @@ Seeding is idempotent and never overwrites staff edits: a record is identified b
 (document code, organisation name, commitment reference, funding key, ...). A record that is missing
 is created with everything attached to it; a record that exists is left exactly as it is, whoever
 last changed it. See docs/adr/0001-domain-model.md.
+
+``seed_reference_data(apply_corrections=True)`` (``python manage.py seed --apply-corrections``) is the one
+deliberate exception, for databases seeded from earlier fixtures: it brings each record the seed wrote to
+what the fixtures now say (fields, amounts, links, new amounts of existing records, records the fixtures
+no longer hold), records each change in the history with a reason naming it, and leaves alone (and
+reports) every record staff have changed since the seed last wrote it. See docs/fixtures.md.
 """
 
 from __future__ import annotations
@@ -21,7 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.db.models.deletion import ProtectedError
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -52,6 +60,41 @@ from programmes.models import AmountNature, FundingAmount, Programme, ProgrammeK
 from programmes.money import parse_amount
 
 SEED_REASON = "Loaded from fixtures by seed"
+# The history reason of a correction starts with this and names what it corrected.
+CORRECTION_REASON = "Fixture correction"
+_WRITTEN_BY_SEED = models.Q(history_change_reason=SEED_REASON) | models.Q(
+    history_change_reason__startswith=CORRECTION_REASON
+)
+# The fields of a commitment and of an amount that transcribe the documents, and so may be corrected.
+_COMMITMENT_FIELDS = (
+    "deal_id",
+    "foundation_id",
+    "area_id",
+    "actor",
+    "section",
+    "lead_in",
+    "text",
+    "parent_id",
+    "target_date_text",
+    "target_date",
+    "jobs",
+    "jobs_text",
+    "source_document_id",
+    "source_quote",
+)
+_AMOUNT_FIELDS = (
+    "amount_text",
+    "qualifier",
+    "low",
+    "high",
+    "nature",
+    "funder_id",
+    "commitment_id",
+    "programme_id",
+    "period_text",
+    "source_document_id",
+    "source_quote",
+)
 IS_FRAMEWORK = "IS-FOUNDATIONS"
 _WHITESPACE = re.compile(r"\s+")
 
@@ -70,11 +113,17 @@ class SeedReport:
 
     created: Counter[str] = field(default_factory=Counter)
     existing: Counter[str] = field(default_factory=Counter)
+    # With corrections applied: one line per record corrected, and per record left alone because staff edited it.
+    corrected: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        """One line per kind of record, for the command's output."""
+        """One line per kind of record, then each correction made and each skipped, for the command's output."""
         kinds = sorted(set(self.created) | set(self.existing))
-        return [f"{kind}: {self.created[kind]} created, {self.existing[kind]} already present" for kind in kinds]
+        lines = [f"{kind}: {self.created[kind]} created, {self.existing[kind]} already present" for kind in kinds]
+        lines += [f"corrected: {line}" for line in self.corrected]
+        lines += [f"skipped (edited since it was seeded): {line}" for line in self.skipped]
+        return lines
 
 
 @dataclass
@@ -83,14 +132,18 @@ class _Context:
 
     fixtures_dir: Path
     report: SeedReport
+    apply_corrections: bool = False
     errors: list[str] = field(default_factory=list)
     documents: dict[str, Document] = field(default_factory=dict)
     organisations: dict[str, Organisation] = field(default_factory=dict)
     programmes: dict[str, Programme] = field(default_factory=dict)
     commitments: dict[str, Commitment] = field(default_factory=dict)
     amounts: dict[str, FundingAmount] = field(default_factory=dict)
-    # Links resolved once every record exists: (place, record, field name, key).
-    pending_links: list[tuple[str, Any, str, str]] = field(default_factory=list)
+    # Links resolved once every record exists: (place, record, field name, key); a key of None (a link the
+    # fixtures leave empty) only when correcting an existing record.
+    pending_links: list[tuple[str, Any, str, str | None]] = field(default_factory=list)
+    # Records that existed before this run: their links are corrected, not set.
+    existing_records: set[tuple[str, int]] = field(default_factory=set)
     # Commitments given an approved update from a document: their delivery spans are rewritten at the end.
     updated: set[int] = field(default_factory=set)
 
@@ -135,6 +188,13 @@ class _Context:
     def record(self, kind: str, created: bool) -> None:
         (self.report.created if created else self.report.existing)[kind] += 1
 
+    def new_reason(self, label: str) -> str:
+        """The history reason of a record created now: seeded, or (correcting) added by a correction."""
+        if not self.apply_corrections:
+            return SEED_REASON
+        self.report.corrected.append(f"{label}: added")
+        return f"{CORRECTION_REASON}: added {label}"
+
 
 def _load_yaml(path: Path) -> dict[str, Any]:
     with path.open(encoding="utf-8") as handle:
@@ -142,11 +202,48 @@ def _load_yaml(path: Path) -> dict[str, Any]:
     return data or {}
 
 
-def _save(instance: Any) -> None:
-    """Validate and save a new record, tagging its history entry as seeded."""
+def _save(instance: Any, *, reason: str = SEED_REASON) -> None:
+    """Validate and save a new record, tagging its history entry as seeded (or as a correction)."""
     instance.full_clean(validate_unique=False, validate_constraints=False)
-    instance._change_reason = SEED_REASON
+    instance._change_reason = reason[:100]
     instance.save()
+
+
+def _seeded_as(record: Any) -> Any | None:
+    """The record as the seed (or a correction) last wrote it: its latest history entry written by either."""
+    return record.history.filter(_WRITTEN_BY_SEED).order_by("-history_date", "-history_id").first()
+
+
+def _edited_since_seeded(record: Any, names: Any) -> list[str]:
+    """The fields among ``names`` that someone other than the seed has changed since the seed last wrote them."""
+    seeded = _seeded_as(record)
+    if seeded is None:
+        return list(names)
+    return [name for name in names if getattr(seeded, name) != getattr(record, name)]
+
+
+def _correct(ctx: _Context, record: Any, desired: dict[str, Any], label: str) -> None:
+    """Bring a record the seed wrote to the fixtures' values, unless staff have edited it since.
+
+    Each correction is one save whose history reason names the record and the fields corrected; a record
+    with a field staff changed (among those the fixtures transcribe) is left as it is and reported.
+    """
+    changed = [name for name, value in desired.items() if getattr(record, name) != value]
+    if not changed:
+        return
+    edited = _edited_since_seeded(record, desired)
+    if edited:
+        ctx.report.skipped.append(f"{label}: {', '.join(edited)} edited; fixtures would change {', '.join(changed)}")
+        return
+    for name in changed:
+        setattr(record, name, desired[name])
+    fields = ", ".join(name.removesuffix("_id") for name in changed)
+    try:
+        _save(record, reason=f"{CORRECTION_REASON}: {label} ({fields})")
+    except ValidationError as error:
+        ctx.error(label, f"the correction of {fields} does not validate: {error}")
+        return
+    ctx.report.corrected.append(f"{label}: {fields}")
 
 
 def _load_documents(ctx: _Context, data: dict[str, Any]) -> None:
@@ -256,7 +353,7 @@ def _load_organisations(ctx: _Context, data: dict[str, Any]) -> None:
             organisation = Organisation(
                 name=item["name"], kind=item["kind"], source_document=source, source_quote=quote
             )
-            _save(organisation)
+            _save(organisation, reason=ctx.new_reason(f"organisation {organisation.name}"))
             for key, name in spellings.items():
                 if key != item["name"].casefold():
                     _save(OrganisationAlias(organisation=organisation, name=name))
@@ -271,6 +368,7 @@ def _load_organisations(ctx: _Context, data: dict[str, Any]) -> None:
 def _load_programmes(ctx: _Context, data: dict[str, Any]) -> None:
     items = data.get("programmes", [])
     created: list[tuple[Programme, dict[str, Any]]] = []
+    corrected: list[tuple[Programme, dict[str, Any]]] = []
     for item in items:
         place = f"programmes.yaml “{item.get('name')}”"
         source = ctx.document(item.get("source"), place)
@@ -289,8 +387,10 @@ def _load_programmes(ctx: _Context, data: dict[str, Any]) -> None:
                 source_document=source,
                 source_quote=quote,
             )
-            _save(programme)
+            _save(programme, reason=ctx.new_reason(f"programme {programme.name}"))
             created.append((programme, item))
+        elif programme is not None and ctx.apply_corrections:
+            corrected.append((programme, item))
         if programme is None:
             continue
         for name in filter(None, [item["name"], item.get("short_name"), *(item.get("aliases") or [])]):
@@ -303,8 +403,23 @@ def _load_programmes(ctx: _Context, data: dict[str, Any]) -> None:
             programme.parent = ctx.programme(item["parent"], place)
             programme._change_reason = SEED_REASON  # type: ignore[attr-defined]
             programme.save(update_fields=["parent"])
-        owner_key = f"PRG-{slugify(item.get('short_name') or item['name']).upper()}"
-        _load_amounts(ctx, item.get("amounts") or [], owner_key, programme.source_document, place, programme=programme)
+        _load_amounts(
+            ctx, item.get("amounts") or [], _programme_key(item), programme.source_document, place, programme=programme
+        )
+    for programme, item in corrected:
+        place = f"programmes.yaml “{item['name']}”"
+        _load_amounts(
+            ctx,
+            item.get("amounts") or [],
+            _programme_key(item),
+            programme.source_document,
+            place,
+            programme=programme,
+        )
+
+
+def _programme_key(item: dict[str, Any]) -> str:
+    return f"PRG-{slugify(item.get('short_name') or item['name']).upper()}"
 
 
 def _load_amounts(
@@ -333,8 +448,30 @@ def _load_amounts(
             continue
         amount = FundingAmount.objects.filter(key=key).first()
         ctx.record("funding amounts", amount is None)
+        amount_programme = programme or ctx.programme(item.get("programme"), amount_place)
+        if amount is not None and ctx.apply_corrections and source is not None:
+            desired = {
+                "amount_text": text,
+                "qualifier": parsed.qualifier,
+                "low": parsed.low,
+                "high": parsed.high,
+                "nature": item["nature"],
+                "funder_id": getattr(ctx.organisation(item.get("funder"), amount_place), "pk", None),
+                "commitment_id": getattr(commitment, "pk", None),
+                "programme_id": getattr(amount_programme, "pk", None),
+                "period_text": item.get("period") or "",
+                "source_document_id": source.pk,
+                "source_quote": item.get("quote") or text,
+            }
+            ctx.check_quote(desired["source_quote"], source, amount_place)
+            _correct(ctx, amount, desired, f"amount {key}")
+            ctx.existing_records.add(("amount", amount.pk))
+            ctx.pending_links.append((amount_place, amount, "part_of", item.get("part_of")))
+        elif amount is None and ctx.apply_corrections and FundingAmount.history.filter(key=key).exists():
+            # It was seeded once and staff deleted it since: that removal is an edit, and it stands.
+            ctx.report.skipped.append(f"amount {key}: deleted by staff; not restored")
+            continue
         if amount is None and source is not None:
-            amount_programme = programme or ctx.programme(item.get("programme"), amount_place)
             amount = FundingAmount(
                 key=key,
                 amount_text=text,
@@ -350,7 +487,7 @@ def _load_amounts(
                 source_quote=item.get("quote") or text,
             )
             ctx.check_quote(amount.source_quote, source, amount_place)
-            _save(amount)
+            _save(amount, reason=ctx.new_reason(f"amount {key}"))
             if item.get("part_of"):
                 ctx.pending_links.append((amount_place, amount, "part_of", item["part_of"]))
         if amount is not None:
@@ -439,31 +576,74 @@ def _load_commitment(
             source_document=source,
             source_quote=quote,
         )
-        _save(commitment)
+        _save(commitment, reason=ctx.new_reason(f"commitment {reference}"))
         _attach_to_commitment(ctx, commitment, item, place)
+    elif ctx.apply_corrections and deal is not None and source is not None and foundation is not None:
+        target_text = item.get("target_date") or ""
+        desired = {
+            "deal_id": deal.pk,
+            "foundation_id": foundation.pk,
+            "area_id": getattr(area, "pk", None),
+            "actor": item["actor"],
+            "section": item.get("section") or block.get("section") or Section.KEY_COMMITMENTS,
+            "lead_in": item.get("lead_in") or "",
+            "text": text,
+            "parent_id": getattr(parent, "pk", None),
+            "target_date_text": target_text,
+            "target_date": parse_target_date(target_text, written_on=source.published_on) if target_text else None,
+            "jobs": item.get("jobs"),
+            "jobs_text": item.get("jobs_text") or "",
+            "source_document_id": source.pk,
+            "source_quote": quote,
+        }
+        _correct(ctx, commitment, desired, f"commitment {reference}")
+        ctx.existing_records.add(("commitment", commitment.pk))
+        _attach_to_commitment(ctx, commitment, item, place, existing=True)
     ctx.commitments[reference] = commitment
     for child in item.get("children") or []:
         _load_commitment(ctx, file_name, block, area_code, child, parent=commitment)
 
 
-def _attach_to_commitment(ctx: _Context, commitment: Commitment, item: dict[str, Any], place: str) -> None:
+def _attach_to_commitment(
+    ctx: _Context, commitment: Commitment, item: dict[str, Any], place: str, *, existing: bool = False
+) -> None:
+    """Attach organisations, programmes, amounts and links; for an ``existing`` commitment, what is missing.
+
+    An organisation's role that staff removed from an existing commitment stays removed.
+    """
     for involvement in item.get("organisations") or []:
         organisation = ctx.organisation(involvement.get("name"), place)
         role = involvement.get("role")
         if role not in OrganisationRole.values:
             ctx.error(place, f"unknown role {role!r} for {involvement.get('name')}; use lead, partner or funder")
-        elif organisation is not None:
+        elif organisation is not None and not existing:
             CommitmentOrganisation.objects.get_or_create(commitment=commitment, organisation=organisation, role=role)
+        elif organisation is not None:
+            involved = CommitmentOrganisation.objects.filter(
+                commitment=commitment, organisation=organisation, role=role
+            )
+            if (
+                not involved.exists()
+                and not involved.model.history.filter(
+                    commitment_id=commitment.pk, organisation_id=organisation.pk, role=role
+                ).exists()
+            ):
+                _save(
+                    CommitmentOrganisation(commitment=commitment, organisation=organisation, role=role),
+                    reason=ctx.new_reason(f"{organisation} as {role} of {commitment.reference}"),
+                )
     for name in item.get("programmes") or []:
         programme = ctx.programme(name, place)
-        if programme is not None:
+        if programme is not None and not programme.commitments.filter(pk=commitment.pk).exists():
             programme.commitments.add(commitment)
+            if existing:
+                ctx.report.corrected.append(f"{commitment.reference}: linked to {programme}")
     _load_amounts(
         ctx, item.get("amounts") or [], commitment.reference, commitment.source_document, place, commitment=commitment
     )
     for link in ("continues", "elaborates"):
-        if item.get(link):
-            ctx.pending_links.append((place, commitment, link, item[link]))
+        if item.get(link) or existing:
+            ctx.pending_links.append((place, commitment, link, item.get(link)))
 
 
 def _load_evidence(ctx: _Context, place: str, item: dict[str, Any]) -> None:
@@ -493,13 +673,19 @@ def _load_evidence(ctx: _Context, place: str, item: dict[str, Any]) -> None:
             source_document=source,
             source_quote=quote,
         )
-        _save(update)
+        _save(update, reason=ctx.new_reason(f"status record of {commitment.reference} from {source.code}"))
         commitment_refresh_delivery_state(commitment_id=commitment.pk)
         ctx.updated.add(commitment.pk)
 
 
 def _resolve_links(ctx: _Context) -> None:
     for place, record, field_name, key in ctx.pending_links:
+        kind = "amount" if field_name == "part_of" else "commitment"
+        if (kind, record.pk) in ctx.existing_records:
+            _correct_link(ctx, record, field_name, key, f"{kind} {getattr(record, 'key', None) or record.reference}")
+            continue
+        if key is None:
+            continue
         if field_name == "part_of":
             # An amount of a record that already existed was not read this run; it is in the database.
             target: Any = ctx.amounts.get(key) or FundingAmount.objects.filter(key=key).first()
@@ -516,6 +702,65 @@ def _resolve_links(ctx: _Context) -> None:
             continue
         record._change_reason = SEED_REASON
         record.save(update_fields=[field_name])
+
+
+def _correct_link(ctx: _Context, record: Any, field_name: str, key: str | None, label: str) -> None:
+    """Correct a link of a record that existed before this run to what the fixtures name (or to none)."""
+    target: Any = None
+    if key is not None:
+        if field_name == "part_of":
+            target = ctx.amounts.get(key) or FundingAmount.objects.filter(key=key).first()
+        else:
+            target = ctx.commitments.get(key)
+        if target is None:
+            ctx.error(label, f"{field_name} names {key!r}, which is not in the fixtures")
+            return
+    record.refresh_from_db()
+    _correct(ctx, record, {f"{field_name}_id": getattr(target, "pk", None)}, label)
+
+
+def _remove_withdrawn(ctx: _Context) -> None:
+    """Delete what the seed wrote that the fixtures no longer hold, unless staff have edited or used it since.
+
+    Amounts first (a commitment cannot go while money hangs on it), then commitments, sub-items before
+    their parents. A record that something else still depends on (status updates, links) stays, reported.
+    """
+    amounts = FundingAmount.objects.exclude(key__in=list(ctx.amounts)).filter(
+        pk__in=FundingAmount.history.filter(_WRITTEN_BY_SEED, history_type="+").values("id")
+    )
+    commitments = Commitment.objects.exclude(reference__in=list(ctx.commitments)).filter(
+        pk__in=Commitment.history.filter(_WRITTEN_BY_SEED, history_type="+").values("id")
+    )
+    withdrawn: list[tuple[str, Any, tuple[str, ...]]] = [
+        *((f"amount {a.key}", a, _AMOUNT_FIELDS) for a in amounts),
+        *(
+            (f"commitment {c.reference}", c, _COMMITMENT_FIELDS)
+            # Sub-items before their parents.
+            for c in sorted(commitments, key=lambda commitment: commitment.parent_id is None)
+        ),
+    ]
+    for label, record, names in withdrawn:
+        edited = _edited_since_seeded(record, names)
+        if edited:
+            ctx.report.skipped.append(f"{label}: {', '.join(edited)} edited; the fixtures no longer hold it")
+            continue
+        if isinstance(record, Commitment) and record.updates.exists():
+            ctx.report.skipped.append(f"{label}: has status updates; the fixtures no longer hold it")
+            continue
+        reason = f"{CORRECTION_REASON}: removed {label}"[:100]
+        record._change_reason = reason
+        try:
+            with transaction.atomic():
+                if isinstance(record, Commitment):
+                    for involvement in record.involvements.all():
+                        involvement._change_reason = reason  # type: ignore[attr-defined]
+                        involvement.delete()
+                    record.programmes.clear()
+                record.delete()
+        except ProtectedError:
+            ctx.report.skipped.append(f"{label}: other records still depend on it; the fixtures no longer hold it")
+            continue
+        ctx.report.corrected.append(f"{label}: removed")
 
 
 def _load_regional_statistics(ctx: _Context, data: dict[str, Any]) -> None:
@@ -547,17 +792,22 @@ def commitment_files(fixtures_dir: Path) -> Iterator[Path]:
 
 
 @transaction.atomic
-def seed_reference_data(*, fixtures_dir: Path) -> SeedReport:
+def seed_reference_data(*, fixtures_dir: Path, apply_corrections: bool = False) -> SeedReport:
     """Load every fixture file in ``fixtures_dir``; all or nothing.
 
-    Raises ``SeedError`` listing every problem found, after rolling back whatever was written.
+    With ``apply_corrections``, also bring the records earlier fixtures seeded to what these fixtures say,
+    each correction recorded in the history, every record staff have edited since left alone and reported
+    (see the module docstring). Raises ``SeedError`` listing every problem found, after rolling back
+    whatever was written.
     """
-    ctx = _Context(fixtures_dir=fixtures_dir, report=SeedReport())
+    ctx = _Context(fixtures_dir=fixtures_dir, report=SeedReport(), apply_corrections=apply_corrections)
     _load_documents(ctx, _load_yaml(fixtures_dir / "documents.yaml"))
     _load_organisations(ctx, _load_yaml(fixtures_dir / "organisations.yaml"))
     _load_programmes(ctx, _load_yaml(fixtures_dir / "programmes.yaml"))
     evidence = [item for path in commitment_files(fixtures_dir) for item in _load_commitment_file(ctx, path)]
     _resolve_links(ctx)
+    if apply_corrections:
+        _remove_withdrawn(ctx)
     for place, item in evidence:
         _load_evidence(ctx, place, item)
     regional = fixtures_dir / "regional_statistics.yaml"

@@ -1,0 +1,193 @@
+"""`seed --apply-corrections` brings a database seeded from the previous fixtures to what the fixtures now
+say, records each correction in the history, and leaves alone every record staff have edited since."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.apps import apps
+from django.conf import settings
+from django.core.management import call_command
+
+from commitments.models import Commitment, Document, Framework, Organisation, StatusUpdate, Theme
+from commitments.seeding import CORRECTION_REASON, seed_reference_data
+from metrics.models import RegionalStatistic
+from programmes.models import AmountNature, FundingAmount, Programme
+
+pytestmark = pytest.mark.django_db
+
+# The last commit whose fixtures databases were seeded from before these corrections.
+PREVIOUS_FIXTURES = "cb84aa03b7b1b24fcf4af1ba0e03074a7bae15e9"
+STAFF_EDITED = "SD2-IDEAS-RD-G2-A1"  # £1.6bn at Budget 2018: the fixtures now class it as context, HM Treasury's
+
+
+def _previous_fixtures(into: Path) -> Path:
+    """The fixtures as they were at PREVIOUS_FIXTURES, read from git into a folder of their own."""
+    repo = Path(settings.BASE_DIR)
+    try:
+        # A fixed git command on a fixed commit of this repository, not outside input.
+        names = subprocess.run(  # noqa: S603
+            ["git", "ls-tree", "--name-only", PREVIOUS_FIXTURES, "fixtures/"],  # noqa: S607
+            cwd=repo,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("the git history of the fixtures is not available")
+    into.mkdir()
+    for name in names:
+        if name.endswith(".yaml"):
+            content = subprocess.run(  # noqa: S603
+                ["git", "show", f"{PREVIOUS_FIXTURES}:{name}"],  # noqa: S607
+                cwd=repo,
+                check=True,
+                capture_output=True,
+            ).stdout
+            (into / Path(name).name).write_bytes(content)
+    return into
+
+
+def _wipe_seeded_data() -> None:
+    """Remove everything the session's seed wrote, history included, inside this test's transaction."""
+    FundingAmount.objects.update(part_of=None)
+    Commitment.objects.update(parent=None, continues=None, elaborates=None)
+    Programme.objects.update(parent=None)
+    Theme.objects.update(parent=None)
+    delivery_span = apps.get_model("metrics", "DeliverySpan")
+    for model in (delivery_span, StatusUpdate, FundingAmount, Commitment, Programme, Organisation, Theme, Framework):
+        model.objects.all().delete()
+    RegionalStatistic.objects.all().delete()
+    Document.objects.all().delete()
+    for model in apps.get_models():
+        if model.__name__.startswith("Historical"):
+            model.objects.all().delete()
+
+
+def _snapshot() -> dict[str, dict]:
+    """What the fixtures determine, keyed by natural keys."""
+    commitments = {
+        c.reference: (
+            c.deal.code,
+            c.text,
+            c.source_quote,
+            c.jobs,
+            c.jobs_text,
+            c.target_date_text,
+            getattr(c.parent, "reference", None),
+            getattr(c.continues, "reference", None),
+            getattr(c.elaborates, "reference", None),
+            c.published,
+            tuple(sorted((i.organisation.name, i.role) for i in c.involvements.all())),
+            tuple(sorted(p.name for p in c.programmes.all())),
+        )
+        for c in Commitment.objects.select_related("deal", "parent", "continues", "elaborates")
+    }
+    amounts = {
+        a.key: (
+            a.amount_text,
+            a.qualifier,
+            a.low,
+            a.high,
+            a.nature,
+            getattr(a.funder, "name", None),
+            getattr(a.commitment, "reference", None),
+            getattr(a.programme, "name", None),
+            getattr(a.part_of, "key", None),
+            a.period_text,
+            a.source_quote,
+        )
+        for a in FundingAmount.objects.select_related("funder", "commitment", "programme", "part_of")
+    }
+    updates = {
+        (u.commitment.reference, u.source_document.code, u.source_quote): (u.status, u.as_of)
+        for u in StatusUpdate.objects.exclude(source_document=None).select_related("commitment", "source_document")
+    }
+    organisations = {o.name: o.kind for o in Organisation.objects.all()}
+    return {"commitments": commitments, "amounts": amounts, "updates": updates, "organisations": organisations}
+
+
+@pytest.fixture
+def seeded_from_previous_fixtures(tmp_path):
+    """The current seed's snapshot; then the database as a seed of the previous fixtures left it."""
+    current = _snapshot()
+    _wipe_seeded_data()
+    seed_reference_data(fixtures_dir=_previous_fixtures(tmp_path / "previous"))
+    return current
+
+
+def test_corrections_bring_a_database_seeded_before_to_the_fixtures(seeded_from_previous_fixtures):
+    current = seeded_from_previous_fixtures
+    assert _snapshot() != current  # the previous fixtures differ, or there is nothing to test
+
+    output = StringIO()
+    call_command("seed", "--apply-corrections", stdout=output)
+
+    assert _snapshot() == current
+    assert "correction(s) applied, 0 skipped." in output.getvalue()
+    assert "corrected: commitment SD2-INFRA-G5.2: removed" in output.getvalue()
+
+
+def test_each_correction_is_in_the_history_with_its_reason(seeded_from_previous_fixtures):
+    call_command("seed", "--apply-corrections", stdout=StringIO())
+
+    digital_pathology = FundingAmount.objects.get(key="SD2-IDEAS-HARP-G2-A1")
+    reasons = list(
+        digital_pathology.history.filter(history_change_reason__startswith=CORRECTION_REASON).values_list(
+            "history_change_reason", flat=True
+        )
+    )
+    assert f"{CORRECTION_REASON}: amount SD2-IDEAS-HARP-G2-A1 (amount_text, funder, source_quote)" in reasons
+    assert f"{CORRECTION_REASON}: amount SD2-IDEAS-HARP-G2-A1 (part_of)" in reasons
+    assert digital_pathology.history.last().history_change_reason == "Loaded from fixtures by seed"
+    genomes = Commitment.objects.get(reference="SD2-IDEAS-HARP-GC3")
+    assert genomes.history.last().history_change_reason == f"{CORRECTION_REASON}: added commitment SD2-IDEAS-HARP-GC3"
+
+
+def test_a_record_staff_edited_since_is_left_alone_and_reported(seeded_from_previous_fixtures):
+    current = seeded_from_previous_fixtures
+    edited = FundingAmount.objects.get(key=STAFF_EDITED)
+    edited.period_text = "announced at Budget 2018"
+    edited.save()
+    before = FundingAmount.objects.get(key=STAFF_EDITED)
+
+    output = StringIO()
+    call_command("seed", "--apply-corrections", stdout=output)
+
+    after = FundingAmount.objects.get(key=STAFF_EDITED)
+    assert (after.nature, after.funder, after.period_text) == (before.nature, None, "announced at Budget 2018")
+    assert after.nature != AmountNature.CONTEXT
+    assert f"skipped (edited since it was seeded): amount {STAFF_EDITED}: period_text edited" in output.getvalue()
+    snapshot = _snapshot()
+    snapshot["amounts"].pop(STAFF_EDITED)
+    current["amounts"].pop(STAFF_EDITED)
+    assert snapshot == current
+
+
+def test_applying_the_corrections_twice_changes_nothing_the_second_time(seeded_from_previous_fixtures):
+    call_command("seed", "--apply-corrections", stdout=StringIO())
+    once = _snapshot()
+    output = StringIO()
+    call_command("seed", "--apply-corrections", stdout=output)
+    assert "0 record(s) created. 0 correction(s) applied, 0 skipped." in output.getvalue()
+    assert _snapshot() == once
+
+
+def test_a_plain_seed_still_corrects_nothing(seeded_from_previous_fixtures):
+    before = FundingAmount.objects.get(key=STAFF_EDITED)
+    call_command("seed", stdout=StringIO())
+    assert FundingAmount.objects.get(key=STAFF_EDITED).nature == before.nature
+    assert not FundingAmount.history.filter(history_change_reason__startswith=CORRECTION_REASON).exists()
+
+
+def test_previous_fixtures_are_not_edited_by_the_test(tmp_path):
+    """The fixtures the corrections start from come from git, never from the working copy."""
+    folder = _previous_fixtures(tmp_path / "previous")
+    assert (folder / "sd2_ideas.yaml").read_text(encoding="utf-8") != (
+        Path(settings.FIXTURES_DIR) / "sd2_ideas.yaml"
+    ).read_text(encoding="utf-8")
+    shutil.rmtree(folder)
