@@ -89,7 +89,7 @@ def test_overview_shows_the_latest_quarter_with_the_stored_figures(board, figure
     text = _text(response)
     assert f"Delivery in {figures.quarter.label}" in text
     assert f"{tracker.commitments} commitments" in text
-    assert tracker.commitments == Commitment.objects.count()
+    assert tracker.commitments == Commitment.objects.published().count()
     headline = response.context["tables"]["headline"]
     assert headline.rows[0][1].text == f"{tracker.commitments:,}"
     for label in ("Ideas", "Government", "Sector"):
@@ -157,7 +157,7 @@ def test_every_table_downloads_as_csv(board, figures):
 
 
 def test_what_changed_between_two_quarters(board, figures, user_with_role):
-    commitment = Commitment.objects.filter(delivery_status=DeliveryStatus.IN_PROGRESS).first()
+    commitment = Commitment.objects.published().filter(delivery_status=DeliveryStatus.IN_PROGRESS).first()
     editor, reviewer = user_with_role(roles.EDITOR), user_with_role(roles.REVIEWER)
     update = update_create(
         commitment=commitment,
