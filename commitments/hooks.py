@@ -1,0 +1,32 @@
+"""Named hooks: how code in ``commitments`` tells the apps above it that something happened.
+
+``commitments`` sits below ``programmes`` and ``metrics`` and imports neither. Where a commitment's
+change matters to them (the figures must follow an edit), the service fires a named hook, and the app
+that cares registers a function for it when it is ready (``AppConfig.ready``). Functions run in the
+caller's transaction, in the order they were registered; a hook nobody registered for does nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+#: Fired before a change to what the figures read about some commitments (their attributes, links or
+#: money), in the transaction making it: ``commitment_ids`` (the commitments concerned) and
+#: ``from_date`` (the earliest day whose figures the change can move).
+COMMITMENTS_CHANGING = "commitments_changing"
+
+_registry: dict[str, list[Callable[..., Any]]] = defaultdict(list)
+
+
+def register(name: str, fn: Callable[..., Any]) -> None:
+    """Call ``fn`` whenever ``name`` is fired; registering the same function twice has no effect."""
+    if fn not in _registry[name]:
+        _registry[name].append(fn)
+
+
+def fire(name: str, **kwargs: Any) -> None:
+    """Call every function registered for ``name`` with ``kwargs``."""
+    for fn in list(_registry.get(name, ())):
+        fn(**kwargs)
