@@ -12,7 +12,7 @@ class CommitmentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        """Move the data stamp on every change of the data people read (``commitments.changes``)."""
-        from commitments.changes import connect_signals
+        """Move the data stamp on every change of the data people read (``lsis.core.changes``)."""
+        from lsis.core.changes import track_app
 
-        connect_signals()
+        track_app(self)

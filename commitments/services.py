@@ -34,6 +34,7 @@ from simple_history.utils import bulk_create_with_history
 from commitments.changes import data_changed
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
 from commitments.models import LATEST_FIRST, Commitment, Document, EvidenceLink, StatusUpdate, UpdateState
+from lsis.core.errors import StateConflictError
 from metrics.services import metrics_mark_stale
 
 User = AbstractBaseUser | AnonymousUser
@@ -44,8 +45,8 @@ REVIEWER_PERMISSION = "commitments.review_statusupdate"
 PUBLISHER_PERMISSION = "commitments.publish_commitment"
 
 
-class WorkflowError(ValidationError):
-    """The action is not allowed in the update's current state; the message says why."""
+class WorkflowError(StateConflictError):
+    """The action is not allowed in the update's current state; the message says why (the API answers 409)."""
 
 
 @dataclass(frozen=True)

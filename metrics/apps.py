@@ -10,3 +10,12 @@ class MetricsConfig(AppConfig):
 
     name = "metrics"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        """Move the data stamp on every change of the metrics rows people read (``lsis.core.changes``).
+
+        Derived rows written in bulk are left out: the services that write them move the stamp themselves.
+        """
+        from lsis.core.changes import track_app
+
+        track_app(self, untracked=["DeliverySpan", "QuarterMetric", "RecomputeMarker"])

@@ -10,3 +10,9 @@ class ProgrammesConfig(AppConfig):
 
     name = "programmes"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        """Move the data stamp on every change of programmes and funding (``lsis.core.changes``)."""
+        from lsis.core.changes import track_app
+
+        track_app(self)

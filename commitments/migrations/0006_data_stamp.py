@@ -2,7 +2,7 @@
 
 from django.db import migrations, models
 
-import commitments.models
+import lsis.core.models
 
 
 class Migration(migrations.Migration):
@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
                 ("key", models.CharField(max_length=20, primary_key=True, serialize=False)),
                 (
                     "epoch",
-                    models.CharField(default=commitments.models._random_hex, editable=False, max_length=32),
+                    models.CharField(default=lsis.core.models._random_hex, editable=False, max_length=32),
                 ),
                 ("version", models.PositiveBigIntegerField(default=1)),
                 (

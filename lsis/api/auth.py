@@ -13,8 +13,8 @@ from knox.signals import token_expired
 from rest_framework import exceptions
 from rest_framework.request import Request
 
-from commitments.changes import request_data_stamp
 from lsis.client_address import client_address
+from lsis.core.changes import request_data_stamp
 
 _FAILURES_KEY = "api:failed-token:{}"
 # A cached authentication is keyed by the data stamp, which moves when a token is revoked. This bounds

@@ -17,7 +17,7 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from commitments.services import WorkflowError
+from lsis.core.errors import StateConflictError
 from lsis.models import ConcurrentEditError
 
 
@@ -90,7 +90,7 @@ def _code(exc: exceptions.APIException) -> str:
 
 def _translate(exc: Exception) -> Exception:
     """Turn the errors the services and models raise into the API's exceptions."""
-    if isinstance(exc, WorkflowError):
+    if isinstance(exc, StateConflictError):
         return Conflict(" ".join(exc.messages))
     if isinstance(exc, ConcurrentEditError):
         return PreconditionFailed(exc.describe())

@@ -23,10 +23,10 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from commitments.changes import request_data_stamp
 from lsis.api.errors import PreconditionFailed, PreconditionRequired
 from lsis.api.exports import CHUNK_SIZE, CSVRenderer, XLSXRenderer, csv_response, xlsx_response
 from lsis.api.pagination import BrowseOrWalkPagination, whole_number
+from lsis.core.changes import request_data_stamp
 
 EXPORT_FORMATS = ("csv", "xlsx")
 PAGING_PARAMS = ("page", "page_size")

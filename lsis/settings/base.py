@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     # ours
+    "lsis.core",
     "commitments",
     "programmes",
     "metrics",

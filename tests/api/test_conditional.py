@@ -17,10 +17,10 @@ from django.utils.http import http_date, parse_http_date
 from rest_framework.test import APIClient
 
 from commitments import roles
-from commitments.changes import data_changed, data_stamp
 from commitments.models import Commitment, Organisation, Theme, ThemeKind
 from commitments.periods import Quarter
 from commitments.services import update_approve, update_create, update_submit
+from lsis.core.changes import data_changed, data_stamp
 from metrics.services import metrics_recompute
 
 V1 = "/api/v1"
