@@ -12,10 +12,12 @@ import django_filters
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from commitments.api.permissions import visible_commitments
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
 from commitments.models import (
     Actor,
     Commitment,
+    CommitmentQuerySet,
     Document,
     DocumentKind,
     Organisation,
@@ -26,8 +28,28 @@ from commitments.models import (
     ThemeKind,
     UpdateState,
 )
-from lsis.api.filters import CommitmentReferenceFilter, StrictBooleanFilter, StrictIsoDateTimeFilter, commitments_for
+from lsis.api.filters import StrictBooleanFilter, StrictIsoDateTimeFilter
 from programmes.models import Programme
+
+
+def commitments_for(request: Any) -> CommitmentQuerySet:
+    """The commitments that exist for whoever asks; the published ones when no one does (schema)."""
+    return visible_commitments(getattr(request, "user", None))
+
+
+class CommitmentReferenceFilter(django_filters.ModelChoiceFilter):
+    """A commitment by reference, among those that exist for the user.
+
+    To a partner, an unpublished commitment's reference is refused exactly as an unknown one is: same
+    status, same message, so that a filter never tells the two apart.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("queryset", commitments_for)
+        kwargs.setdefault("to_field_name", "reference")
+        kwargs.setdefault("help_text", "Commitment reference.")
+        super().__init__(*args, **kwargs)
+
 
 _ERRORS = {"invalid_choice": "“%(value)s” is not one of the values this filter takes."}
 

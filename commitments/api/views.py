@@ -32,6 +32,7 @@ from commitments.api.filters import (
     StatusUpdateFilter,
     ThemeFilter,
 )
+from commitments.api.permissions import CanReviewUpdates, CanWriteUpdates, sees_unpublished
 from commitments.api.serializers import (
     CommitmentSerializer,
     DocumentSerializer,
@@ -57,7 +58,6 @@ from commitments.models import (
 )
 from lsis.api.exports import CHUNK_SIZE
 from lsis.api.pagination import BrowseOrWalkPagination
-from lsis.api.permissions import CanReviewUpdates, CanWriteUpdates, sees_unpublished
 from lsis.api.schema import IF_MATCH
 from lsis.api.views import ApiViewSet
 

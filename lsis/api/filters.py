@@ -10,9 +10,6 @@ from django.core.exceptions import ValidationError
 from django_filters.fields import IsoDateTimeField
 from drf_spectacular.utils import extend_schema_field
 
-from commitments.models import CommitmentQuerySet
-from lsis.api.permissions import visible_commitments
-
 _BOOLEAN_CHOICES = [("true", "true"), ("false", "false")]
 
 
@@ -50,22 +47,3 @@ class StrictIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     """An ISO 8601 date-time filter that never passes an impossible moment to the database."""
 
     field_class = UtcIsoDateTimeField
-
-
-def commitments_for(request: Any) -> CommitmentQuerySet:
-    """The commitments that exist for whoever asks; the published ones when no one does (schema)."""
-    return visible_commitments(getattr(request, "user", None))
-
-
-class CommitmentReferenceFilter(django_filters.ModelChoiceFilter):
-    """A commitment by reference, among those that exist for the user.
-
-    To a partner, an unpublished commitment's reference is refused exactly as an unknown one is: same
-    status, same message, so that a filter never tells the two apart.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("queryset", commitments_for)
-        kwargs.setdefault("to_field_name", "reference")
-        kwargs.setdefault("help_text", "Commitment reference.")
-        super().__init__(*args, **kwargs)

@@ -12,10 +12,10 @@ import django_filters
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from drf_spectacular.utils import extend_schema, extend_schema_view
 
+from commitments.api.filters import CommitmentReferenceFilter
+from commitments.api.permissions import sees_unpublished, visible_commitments
 from commitments.api.views import ReadOnlyApiViewSet
 from commitments.models import Organisation
-from lsis.api.filters import CommitmentReferenceFilter
-from lsis.api.permissions import sees_unpublished, visible_commitments
 from programmes.api.serializers import FundingAmountSerializer, ProgrammeSerializer
 from programmes.models import AmountNature, FundingAmount, Programme, ProgrammeKind
 
