@@ -25,7 +25,7 @@ from commitments.delivery import (
     DeliveryConfidence,
     DeliveryStatus,
 )
-from lsis.models import AuditedModel, PublicModel, SourcedModel, VersionedModel, link_chain_reaches
+from lsis.models import AuditedModel, PublicModel, VersionedModel, link_chain_reaches
 
 CODE_VALIDATOR = RegexValidator(
     r"^[A-Z0-9]+(?:[-.][A-Z0-9]+)*$",
@@ -70,6 +70,27 @@ class Document(PublicModel):
         commitments, so that lineage runs from recommendation to deal to delivery.
         """
         return self.kind in (DocumentKind.SECTOR_DEAL, DocumentKind.STRATEGY)
+
+
+class SourcedModel(models.Model):
+    """A record transcribed from a source document, with the verbatim words it rests on.
+
+    Abstract: the programmes and metrics apps' transcribed records use it too, which they may, sitting
+    above this app.
+    """
+
+    source_document = models.ForeignKey(
+        Document,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The document this record is taken from.",
+    )
+    source_quote = models.TextField(
+        help_text="The words of the source document this record rests on, verbatim.",
+    )
+
+    class Meta:
+        abstract = True
 
 
 class Framework(PublicModel, SourcedModel):

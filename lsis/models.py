@@ -1,8 +1,8 @@
 """Abstract base models shared by every app.
 
 Every record the tracker keeps says when it was made and changed and by whom; anything the API exposes
-has a UUID that never changes, so that partners never see database ids; anything taken from a source
-document says which document and quotes it.
+has a UUID that never changes, so that partners never see database ids. (What is taken from a source
+document says which one in ``commitments.models.SourcedModel``: documents are the commitments app's.)
 """
 
 from __future__ import annotations
@@ -53,23 +53,6 @@ class PublicModel(AuditedModel):
     """An audited record with a stable public identifier for the API and exports."""
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name="UUID")
-
-    class Meta:
-        abstract = True
-
-
-class SourcedModel(models.Model):
-    """A record transcribed from a source document, with the verbatim words it rests on."""
-
-    source_document = models.ForeignKey(
-        "commitments.Document",
-        on_delete=models.PROTECT,
-        related_name="+",
-        help_text="The document this record is taken from.",
-    )
-    source_quote = models.TextField(
-        help_text="The words of the source document this record rests on, verbatim.",
-    )
 
     class Meta:
         abstract = True

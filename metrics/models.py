@@ -13,8 +13,9 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 
+from commitments.models import SourcedModel
 from commitments.periods import Quarter
-from lsis.models import PublicModel, SourcedModel
+from lsis.models import PublicModel
 
 
 class RegionalStatistic(PublicModel, SourcedModel):

@@ -11,8 +11,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from commitments.models import CODE_VALIDATOR, Commitment, Organisation
-from lsis.models import PublicModel, SourcedModel, VersionedModel, link_chain_reaches
+from commitments.models import CODE_VALIDATOR, Commitment, Organisation, SourcedModel
+from lsis.models import PublicModel, VersionedModel, link_chain_reaches
 from programmes.money import AmountQualifier
 
 _NOT_NEGATIVE = MinValueValidator(0, message="An amount of money cannot be negative.")
