@@ -248,11 +248,14 @@ def metrics_mark_stale(*, commitment_id: int, from_date: date, was_published: bo
     transaction.on_commit(_enqueue_recompute)
 
 
-def _enqueue_recompute() -> None:
-    from metrics.tasks import recompute_pending
+# The task that processes the markers, by the name metrics.tasks registers it under: the tasks import
+# these services, never the other way round.
+RECOMPUTE_TASK = "metrics.recompute_pending"
 
+
+def _enqueue_recompute() -> None:
     try:
-        enqueue_within_timeout(recompute_pending)
+        enqueue_within_timeout(RECOMPUTE_TASK)
     except Exception:  # the broker is down or silent: the sweep will pick the marker up
         logger.warning("Could not enqueue a metrics recompute; the periodic sweep will do it.", exc_info=True)
 

@@ -13,7 +13,7 @@ from celery import shared_task
 from django.db import DatabaseError, InterfaceError, OperationalError
 
 from commitments.periods import Quarter
-from metrics.services import markers_process, metrics_recompute
+from metrics.services import RECOMPUTE_TASK, markers_process, metrics_recompute
 
 _RELIABLE: dict[str, Any] = {
     "acks_late": True,
@@ -28,7 +28,7 @@ _RELIABLE: dict[str, Any] = {
 }
 
 
-@shared_task(name="metrics.recompute_pending", **_RELIABLE)
+@shared_task(name=RECOMPUTE_TASK, **_RELIABLE)
 def recompute_pending() -> int:
     """Recompute what the pending outbox markers name. Also the periodic sweep."""
     return markers_process()
