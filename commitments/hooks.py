@@ -14,8 +14,11 @@ from typing import Any
 
 #: Fired before a change to what the figures read about some commitments (their attributes, links or
 #: money), in the transaction making it: ``commitment_ids`` (the commitments concerned) and
-#: ``from_date`` (the earliest day whose figures the change can move).
+#: ``from_date`` (the earliest day whose figures the change can move); with ``created=True``, just
+#: after new commitments were added (they were in no figure before).
 COMMITMENTS_CHANGING = "commitments_changing"
+#: Fired before commitments are deleted, in the transaction deleting them: ``commitment_ids``.
+COMMITMENTS_DELETING = "commitments_deleting"
 
 _registry: dict[str, list[Callable[..., Any]]] = defaultdict(list)
 

@@ -155,7 +155,8 @@ class RecomputeMarker(models.Model):
     """Outbox: a commitment whose figures changed from a date on, written in the approval's transaction.
 
     A publication or withdrawal records the flag it changed (``was_published``): the first such marker
-    of a commitment holds the flag its stored figures were computed with. A task deletes markers once it
+    of a commitment holds the flag its stored figures were computed with; likewise an edit of the commitment
+    itself records what the figures read about it before (``before``). A task deletes markers once it
     has recomputed what they name, in the same transaction as its results; a periodic sweep picks up any
     marker whose task never ran, so nothing is lost when the broker is down or a worker dies.
     """
@@ -167,6 +168,12 @@ class RecomputeMarker(models.Model):
         blank=True,
         help_text="For a publication or withdrawal: whether the commitment was published before it. "
         "Empty for a change of delivery state.",
+    )
+    before = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="For an edit of the commitment itself (its dates, scopes or money): what the figures read "
+        "about it before the edit. Empty for a change of delivery state or publication.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from functools import reduce
 from typing import Any
 
@@ -21,6 +22,7 @@ from django.db import connection, transaction
 from django.db.models import Case, F, Min, Q, Value, When
 from django.utils import timezone
 
+from commitments import hooks
 from commitments.changes import data_changed
 from commitments.models import Commitment
 from commitments.periods import Quarter
@@ -253,6 +255,86 @@ def metrics_mark_stale(*, commitment_id: int, from_date: date, was_published: bo
 RECOMPUTE_TASK = "metrics.recompute_pending"
 
 
+def metrics_mark_changing(*, commitment_ids: Collection[int], from_date: date | None, created: bool = False) -> None:
+    """Record, before an edit writes, that it changes what the figures read about ``commitment_ids``.
+
+    Written in the caller's transaction; ``from_date`` is the earliest day whose figures the edit can
+    move (their dates, scopes or money). Registered for ``commitments.hooks.COMMITMENTS_CHANGING``. Each
+    marker keeps what the figures read about its commitment now (``RecomputeMarker.before``: target
+    date, deal publication date, scope keys and money), so processing can take away what the commitment
+    contributed under those and add what it contributes after the edit, scope by scope (a commitment
+    that moved area leaves one area and joins another). ``created``: the commitments are new and
+    contributed nothing before. Like a publication, an edit waits for a recompute under way. A fixed
+    number of queries whatever the number of commitments.
+    """
+    ids = sorted(set(commitment_ids))
+    if not ids or from_date is None:
+        return
+    _exclusive_recompute_lock()
+    basis = {pk: {"keys": []} for pk in ids} if created else _basis(ids)
+    RecomputeMarker.objects.bulk_create(
+        [RecomputeMarker(commitment_id=pk, from_date=from_date, before=basis[pk]) for pk in ids]
+    )
+    db = transaction.get_connection()
+    if db.in_atomic_block and any(callback is _enqueue_recompute for _, callback, _ in db.run_on_commit):
+        return
+    transaction.on_commit(_enqueue_recompute)
+
+
+def metrics_before_delete(*, commitment_ids: Collection[int]) -> None:
+    """Bring the figures up to date with the pending markers of commitments about to be deleted.
+
+    Their markers go with them: a withdrawal still pending would otherwise never leave the figures.
+    Registered for ``commitments.hooks.COMMITMENTS_DELETING``.
+    """
+    if RecomputeMarker.objects.filter(commitment_id__in=commitment_ids).exists():
+        _markers_drain()
+
+
+# Registered when this module is first imported (the admin imports it as Django starts, in every process).
+# TODO(metrics): move into MetricsConfig.ready() with the app's other start-up wiring.
+hooks.register(hooks.COMMITMENTS_CHANGING, metrics_mark_changing)
+hooks.register(hooks.COMMITMENTS_DELETING, metrics_before_delete)
+
+
+def _basis(commitment_ids: Collection[int]) -> dict[int, dict[str, Any]]:
+    """What the figures read about each commitment now, as a marker stores it (JSON)."""
+    keys = scope_keys(commitment_ids)
+    money = money_contributions(commitment_ids)
+    facts = Commitment.objects.filter(pk__in=commitment_ids).values_list("pk", "target_date", "deal__published_on")
+    return {
+        pk: {
+            "target_date": target_date.isoformat() if target_date else None,
+            "deal_published_on": published_on.isoformat() if published_on else None,
+            "keys": [list(pair) for pair in keys[pk]],
+            "money": {name: str(value) for name, value in money.get(pk, {}).items()},
+        }
+        for pk, target_date, published_on in facts
+    }
+
+
+@dataclass(frozen=True)
+class _Before:
+    """What a commitment's stored figures were computed from, as ``_basis`` recorded it."""
+
+    target_date: date | None
+    deal_published_on: date | None
+    keys: list[tuple[str, str]]
+    money: dict[str, Any]
+
+    @classmethod
+    def read(cls, stored: dict[str, Any]) -> _Before:
+        def day(value: str | None) -> date | None:
+            return date.fromisoformat(value) if value else None
+
+        money = {
+            name: int(value) if name == "new_money_open_ended" else Decimal(value)
+            for name, value in (stored.get("money") or {}).items()
+        }
+        keys = [(scope_type, key) for scope_type, key in stored.get("keys", [])]
+        return cls(day(stored.get("target_date")), day(stored.get("deal_published_on")), keys, money)
+
+
 def _enqueue_recompute() -> None:
     try:
         enqueue_within_timeout(RECOMPUTE_TASK)
@@ -294,17 +376,26 @@ def markers_process(*, today: date | None = None) -> int:
     earliest = min(marker.from_date for marker in claimed)
     # The first publication marker of a commitment holds the flag its stored figures were computed with.
     was_published: dict[int, bool] = {}
+    # Likewise the first edit marker holds what the figures read about the commitment before its edits.
+    edited: dict[int, _Before] = {}
     for marker in claimed:
         if marker.was_published is not None:
             was_published.setdefault(marker.commitment_id, marker.was_published)
+        if marker.before is not None and marker.commitment_id not in edited:
+            edited[marker.commitment_id] = _Before.read(marker.before)
     quarters = [q for q in quarters_until(today or timezone.localdate()) if q.end >= earliest]
     if len(commitment_ids) > DELTA_LIMIT:
         spans_rebuild(commitment_ids=commitment_ids)
-        _recompute_quarters(quarters=quarters, commitment_ids=commitment_ids)
+        current = {pair for pairs in scope_keys(commitment_ids).values() for pair in pairs}
+        if any(set(before.keys) - current for before in edited.values()):
+            # Some left scopes the set-based recompute of their current ones does not cover: every scope.
+            _recompute_quarters(quarters=quarters, commitment_ids=None)
+        else:
+            _recompute_quarters(quarters=quarters, commitment_ids=commitment_ids)
     else:
         before = _spans_of(commitment_ids)
         spans_rebuild(commitment_ids=commitment_ids)
-        missing = _adjust(quarters, commitment_ids, before, _spans_of(commitment_ids), was_published)
+        missing = _adjust(quarters, commitment_ids, before, _spans_of(commitment_ids), was_published, edited)
         if missing:  # a scope with no row yet for some quarter: compute those scopes in full
             _recompute_quarters(quarters=missing, commitment_ids=commitment_ids)
     RecomputeMarker.objects.filter(pk__in=[marker.pk for marker in claimed]).delete()
@@ -326,12 +417,17 @@ def _adjust(
     before: dict[int, list[Span]],
     after: dict[int, list[Span]],
     was_published: dict[int, bool],
+    edited: dict[int, _Before] | None = None,
 ) -> list[Quarter]:
     """Add each commitment's change of contribution to its scopes' live rows; return quarters lacking rows.
 
     ``was_published`` gives, for a commitment published or withdrawn since its figures were computed,
-    the flag they were computed with; the others kept theirs.
+    the flag they were computed with; ``edited``, for a commitment edited since, what they read about
+    it then (target date, deal publication date, scopes, money). The others kept theirs. What a
+    commitment contributed is taken from the scopes it was in, and what it contributes added to those it
+    is in now.
     """
+    edited = edited or {}
     keys = scope_keys(commitment_ids)
     facts = list(
         Commitment.objects.filter(pk__in=commitment_ids).values_list(
@@ -339,28 +435,45 @@ def _adjust(
         )
     )
     republished = [pk for pk, *_, published in facts if was_published.get(pk, published) != published]
-    # Publishing or withdrawing moves the commitment's money too, which no update does.
-    money = money_contributions(republished) if republished else {}
+    # Publishing or withdrawing moves the commitment's money too, which no update does; so can an edit.
+    with_money = [*republished, *(pk for pk in edited if pk not in republished)]
+    money = money_contributions(with_money) if with_money else {}
     changes: dict[tuple[Quarter, str, str], Counter[str]] = defaultdict(Counter)
     for pk, target_date, published_on, published in facts:
+        old_facts = edited.get(pk)
+        old_keys = old_facts.keys if old_facts else keys[pk]
+        old_money = old_facts.money if old_facts else money.get(pk)
         for quarter in quarters:
             previous_end = quarter.previous().end if quarter > FIRST_QUARTER else None
-            old, new = (
-                contribution(
-                    spans.get(pk, []),
+            common: dict[str, Any] = {"day": quarter.end, "period_start": quarter.start, "previous_end": previous_end}
+            flag = was_published.get(pk, published)
+            old = contribution(
+                before.get(pk, []),
+                **common,
+                target_date=old_facts.target_date if old_facts else target_date,
+                counted=counts(
+                    published=flag,
+                    deal_published_on=old_facts.deal_published_on if old_facts else published_on,
                     day=quarter.end,
-                    period_start=quarter.start,
-                    previous_end=previous_end,
-                    target_date=target_date,
-                    counted=counts(published=flag, deal_published_on=published_on, day=quarter.end),
-                    money=money.get(pk),
-                )
-                for spans, flag in ((before, was_published.get(pk, published)), (after, published))
+                ),
+                money=old_money,
             )
-            difference = Counter({name: new[name] - old[name] for name in FIGURE_FIELDS if new[name] != old[name]})
-            if difference:
-                for scope_type, scope_key in keys[pk]:
-                    changes[(quarter, scope_type, scope_key)].update(difference)
+            new = contribution(
+                after.get(pk, []),
+                **common,
+                target_date=target_date,
+                counted=counts(published=published, deal_published_on=published_on, day=quarter.end),
+                money=money.get(pk),
+            )
+            for pair in set(old_keys) | set(keys[pk]):
+                difference = Counter(
+                    {
+                        name: (new[name] if pair in keys[pk] else 0) - (old[name] if pair in old_keys else 0)
+                        for name in FIGURE_FIELDS
+                    }
+                )
+                if any(difference.values()):
+                    changes[(quarter, *pair)].update(difference)
     by_quarter: dict[Quarter, dict[tuple[str, str], Counter[str]]] = defaultdict(dict)
     for (quarter, scope_type, scope_key), change in changes.items():
         if any(change.values()):
@@ -387,8 +500,8 @@ def _adjust(
         }
         if rows.update(computed_at=now, **adjustments) != len(scopes):
             missing.add(quarter)
-    if republished and by_quarter:
-        # A withdrawal can leave a scope with no commitment that counts: a full recompute has no row for
+    if (republished or edited) and by_quarter:
+        # A withdrawal or an edit can leave a scope with no commitment that counts: a full recompute has no row for
         # it, so neither do these figures. The whole tracker keeps its row, zeros included.
         QuarterMetric.objects.filter(
             quarter__in=[reporting[quarter] for quarter in by_quarter], basis=Basis.LIVE, commitments=0
