@@ -18,7 +18,7 @@ writes it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -31,9 +31,20 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
+from commitments import hooks
 from commitments.changes import data_changed
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
-from commitments.models import LATEST_FIRST, Commitment, Document, EvidenceLink, StatusUpdate, UpdateState
+from commitments.models import (
+    LATEST_FIRST,
+    Commitment,
+    CommitmentOrganisation,
+    Document,
+    EvidenceLink,
+    OrganisationRole,
+    StatusUpdate,
+    Theme,
+    UpdateState,
+)
 from lsis.core.errors import StateConflictError
 from metrics.services import metrics_mark_stale
 
@@ -392,9 +403,7 @@ def _content_edits() -> tuple[QuerySet[Any], QuerySet[Any]]:
     submission, return or approval is not one), and every entry of its evidence links: adding, changing
     or removing a link changes the evidence the update rests on. The one definition four eyes reads.
     """
-    own = StatusUpdate.history.filter(
-        history_change_reason__in=CONTENT_CHANGE_REASONS, history_user__isnull=False
-    )
+    own = StatusUpdate.history.filter(history_change_reason__in=CONTENT_CHANGE_REASONS, history_user__isnull=False)
     links = EvidenceLink.history.filter(history_user__isnull=False)
     return own.order_by(), links.order_by()
 
@@ -508,3 +517,214 @@ def commitment_set_published(*, commitment: Commitment, user: Any, published: bo
         from_date = Document.objects.values_list("published_on", flat=True).get(pk=commitment.deal_id)
         metrics_mark_stale(commitment_id=commitment.pk, from_date=from_date, was_published=not published)
     return commitment
+
+
+# --- edits of commitments and what belongs to them ---------------------------------------------------
+#
+# Everything the figures read about a commitment (its deal, foundation, area, actor, themes, target date,
+# lead organisations, programmes and money) changes through these services, and each tells the figures
+# before it writes (``hooks.COMMITMENTS_CHANGING``: the metrics app records what they read so far), so
+# an edit reaches them the way an approval does.
+
+ADD_COMMITMENT_PERMISSION = "commitments.add_commitment"
+DELETE_COMMITMENT_PERMISSION = "commitments.delete_commitment"
+ADD_DOCUMENT_PERMISSION = "commitments.add_document"
+CHANGE_DOCUMENT_PERMISSION = "commitments.change_document"
+COMMITMENT_EDITED = "Commitment edited"
+# Written by their own services: the published flag (``commitment_set_published``) and the delivery
+# state (``commitment_refresh_delivery_state``, from approved updates).
+_NOT_EDITED_HERE = {"id", "published", "delivery_status", "delivery_confidence", "progress", "delivery_as_of"}
+_COMMITMENT_EDITABLE = {
+    field.name for field in Commitment._meta.concrete_fields if field.editable and field.name not in _NOT_EDITED_HERE
+}
+# The attributes a commitment's figures depend on besides its target date: they decide its scopes.
+_SCOPE_ATTRIBUTES = ("deal_id", "foundation_id", "area_id", "actor")
+
+
+def require_may_change_commitment(user: Any, commitment: Commitment) -> None:
+    """Refuse (403) a change to ``commitment`` as stored, or to what belongs to it, that ``user`` may not make."""
+    # The rule is stated once, in commitments.permissions, which reads this module's permission names.
+    from commitments.permissions import may_change_commitment
+
+    if not may_change_commitment(user, commitment):
+        raise PermissionDenied(
+            f"You may not change {commitment.reference}: once a commitment is published, only those who may "
+            "publish commitments change it or what belongs to it."
+        )
+
+
+def deals_published_on(deal_ids: Iterable[int]) -> list[date]:
+    """The publication dates of the deals ``deal_ids``: a commitment counts in the figures from its deal's."""
+    return list(Document.objects.filter(pk__in=set(deal_ids)).values_list("published_on", flat=True))
+
+
+def commitments_changing(*, commitments: Iterable[Commitment], from_date: date | None) -> None:
+    """Tell the figures, before writing, that what they read about ``commitments`` changes from ``from_date``.
+
+    For services of this app and of the apps above it (programmes, funding): the one way they say it.
+    """
+    ids = sorted({commitment.pk for commitment in commitments if commitment.pk is not None})
+    if ids and from_date is not None:
+        hooks.fire(hooks.COMMITMENTS_CHANGING, commitment_ids=ids, from_date=from_date)
+
+
+def _edit_from_date(stored: Commitment, commitment: Commitment, themes_changed: bool) -> date | None:
+    """The earliest day whose figures the edit moves, from the old and the new values."""
+    days: list[date] = []
+    if stored.target_date != commitment.target_date:
+        # Overdue changes from the earlier of the two dates on.
+        days += [day for day in (stored.target_date, commitment.target_date) if day is not None]
+    if themes_changed or any(getattr(stored, name) != getattr(commitment, name) for name in _SCOPE_ATTRIBUTES):
+        # Scopes: every quarter either deal counts in.
+        days += deals_published_on([stored.deal_id, commitment.deal_id])
+    return min(days) if days else None
+
+
+@transaction.atomic
+def commitment_create(*, commitment: Commitment, user: Any, themes: Iterable[Theme] | None = None) -> Commitment:
+    """Add a commitment (with its themes); a published one reaches the figures at once."""
+    _require(user, ADD_COMMITMENT_PERMISSION, "add commitments")
+    if commitment.published:
+        _require(user, PUBLISHER_PERMISSION, "publish commitments")
+    commitment.full_clean()
+    commitment.created_by = user if getattr(user, "is_authenticated", False) else None
+    _stamp(commitment, user, "Commitment added")
+    commitment.save()
+    if themes is not None:
+        commitment.themes.set(themes)
+    if commitment.published:
+        hooks.fire(
+            hooks.COMMITMENTS_CHANGING,
+            commitment_ids=[commitment.pk],
+            from_date=min(deals_published_on([commitment.deal_id])),
+            created=True,
+        )
+    return commitment
+
+
+@transaction.atomic
+def commitment_edit(
+    *, commitment: Commitment, user: Any, changes: Mapping[str, Any], themes: Iterable[Theme] | None = None
+) -> Commitment:
+    """Change a commitment's fields (``changes``, by name) and, if given, its themes.
+
+    Only those who may change the commitment as stored do (a published one: those who may publish). The
+    published flag and the delivery state have services of their own. ``commitment.version`` must be the
+    version the user read. The figures follow from the earliest day the change moves (the earlier of
+    the old and new target dates; for a change of deal, classification, actor or themes, every quarter
+    the commitment counts in).
+    """
+    stored = Commitment.objects.select_for_update().get(pk=commitment.pk)
+    require_may_change_commitment(user, stored)
+    unknown = set(changes) - _COMMITMENT_EDITABLE
+    if unknown:
+        raise ValidationError(f"These cannot be changed by editing a commitment: {', '.join(sorted(unknown))}.")
+    for name, value in changes.items():
+        setattr(commitment, name, value)
+    commitment.full_clean()
+    wanted = None if themes is None else {theme.pk for theme in themes}
+    themes_changed = wanted is not None and wanted != set(stored.themes.values_list("pk", flat=True))
+    fields_changed = any(
+        getattr(stored, field.attname) != getattr(commitment, field.attname)
+        for field in Commitment._meta.concrete_fields
+        if field.name in _COMMITMENT_EDITABLE
+    )
+    if not (fields_changed or themes_changed):
+        return commitment
+    from_date = _edit_from_date(stored, commitment, themes_changed)
+    if from_date is not None:
+        hooks.fire(hooks.COMMITMENTS_CHANGING, commitment_ids=[commitment.pk], from_date=from_date)
+    _stamp(commitment, user, COMMITMENT_EDITED if fields_changed else "Themes changed")
+    commitment.save()
+    if themes_changed:
+        commitment.themes.set(wanted or ())
+    return commitment
+
+
+@transaction.atomic
+def commitment_delete(*, commitment: Commitment, user: Any) -> None:
+    """Delete an unpublished commitment; a published one is withdrawn from partners first.
+
+    An unpublished commitment is in no figure, so its deletion changes none once the figures have taken
+    in its withdrawal (``hooks.COMMITMENTS_DELETING`` lets them do so before its pending changes go).
+    """
+    _require(user, DELETE_COMMITMENT_PERMISSION, "delete commitments")
+    stored = Commitment.objects.select_for_update().get(pk=commitment.pk)
+    require_may_change_commitment(user, stored)
+    if stored.published:
+        raise ValidationError(f"{stored.reference} is published: withdraw it from partners before deleting it.")
+    hooks.fire(hooks.COMMITMENTS_DELETING, commitment_ids=[stored.pk])
+    _stamp(stored, user, "Commitment deleted")
+    stored.delete()
+
+
+def _involvement_changing(involvements: Iterable[CommitmentOrganisation], user: Any) -> None:
+    """Check the user may change each involvement's commitment; tell the figures where a lead changes."""
+    commitments = {
+        commitment.pk: commitment
+        for commitment in Commitment.objects.select_for_update().filter(
+            pk__in={involvement.commitment_id for involvement in involvements}
+        )
+    }
+    for commitment in commitments.values():
+        require_may_change_commitment(user, commitment)
+    # Only lead organisations are scopes of the figures.
+    leading = {involvement.commitment_id for involvement in involvements if involvement.role == OrganisationRole.LEAD}
+    if leading:
+        deals = deals_published_on(commitments[pk].deal_id for pk in leading)
+        commitments_changing(commitments=[commitments[pk] for pk in leading], from_date=min(deals))
+
+
+@transaction.atomic
+def commitment_involvement_save(*, involvement: CommitmentOrganisation, user: Any) -> CommitmentOrganisation:
+    """Add or change an organisation's part in a commitment: only for a commitment the user may change."""
+    stored = CommitmentOrganisation.objects.filter(pk=involvement.pk).first() if involvement.pk else None
+    _involvement_changing([involvement, *([stored] if stored else [])], user)
+    involvement.full_clean()
+    if involvement.pk is None:
+        involvement.created_by = user if getattr(user, "is_authenticated", False) else None
+    _stamp(involvement, user, "Organisation involved" if stored is None else "Involvement changed")
+    involvement.save()
+    return involvement
+
+
+@transaction.atomic
+def commitment_involvement_delete(*, involvement: CommitmentOrganisation, user: Any) -> None:
+    """Remove an organisation's part in a commitment the user may change."""
+    stored = CommitmentOrganisation.objects.get(pk=involvement.pk)
+    _involvement_changing([stored], user)
+    _stamp(stored, user, "Involvement removed")
+    stored.delete()
+
+
+@transaction.atomic
+def document_create(*, document: Document, user: Any) -> Document:
+    """Add a document; it has no commitments yet, so no figure moves."""
+    _require(user, ADD_DOCUMENT_PERMISSION, "add documents")
+    document.full_clean()
+    document.created_by = user if getattr(user, "is_authenticated", False) else None
+    _stamp(document, user, "Document added")
+    document.save()
+    return document
+
+
+@transaction.atomic
+def document_edit(*, document: Document, user: Any, changes: Mapping[str, Any]) -> Document:
+    """Change a document. Moving a deal's publication date moves every quarter its commitments count from.
+
+    A wide change: every commitment of the deal is marked from the earlier of the two dates, and the
+    figures recompute them (set-based beyond a couple of hundred).
+    """
+    _require(user, CHANGE_DOCUMENT_PERMISSION, "change documents")
+    stored = Document.objects.select_for_update().get(pk=document.pk)
+    for name, value in changes.items():
+        setattr(document, name, value)
+    document.full_clean()
+    if stored.published_on != document.published_on:
+        commitments_changing(
+            commitments=Commitment.objects.filter(deal_id=document.pk).only("pk"),
+            from_date=min(stored.published_on, document.published_on),
+        )
+    _stamp(document, user, "Document edited")
+    document.save()
+    return document

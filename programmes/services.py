@@ -1,0 +1,135 @@
+"""Writes of the programmes app: the programmes delivering commitments, and funding amounts.
+
+The admin and anything else that changes these calls here. A programme link or an amount of money is part
+of its commitment: only those who may change the commitment change it (``commitments.permissions``), and
+the figures are told before the write (``commitments.services.commitments_changing``), so a change reaches
+them the way an approval does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+
+from commitments.models import Commitment
+from commitments.services import commitments_changing, deals_published_on, require_may_change_commitment
+from programmes.models import FundingAmount, Programme
+
+CHANGE_PROGRAMME_PERMISSION = "programmes.change_programme"
+ADD_PROGRAMME_PERMISSION = "programmes.add_programme"
+DELETE_PROGRAMME_PERMISSION = "programmes.delete_programme"
+ADD_FUNDING_PERMISSION = "programmes.add_fundingamount"
+CHANGE_FUNDING_PERMISSION = "programmes.change_fundingamount"
+DELETE_FUNDING_PERMISSION = "programmes.delete_fundingamount"
+
+
+def _require(user: Any, permission: str, action: str) -> None:
+    if not (user and user.is_authenticated and user.has_perm(permission)):
+        raise PermissionDenied(f"You do not have permission to {action}.")
+
+
+def _stamp(instance: Any, user: Any, reason: str) -> None:
+    instance.modified_by = user if getattr(user, "is_authenticated", False) else None
+    instance._history_user = instance.modified_by
+    instance._change_reason = reason
+    if instance.pk is None:
+        instance.created_by = instance.modified_by
+
+
+def _changing(commitment_ids: Iterable[int | None], user: Any) -> None:
+    """Lock and check the commitments concerned; tell the figures they change from their deals' publication."""
+    ids = {pk for pk in commitment_ids if pk is not None}
+    if not ids:
+        return
+    commitments = list(Commitment.objects.select_for_update().filter(pk__in=ids))
+    for commitment in commitments:
+        require_may_change_commitment(user, commitment)
+    deals = deals_published_on(commitment.deal_id for commitment in commitments)
+    commitments_changing(commitments=commitments, from_date=min(deals) if deals else None)
+
+
+@transaction.atomic
+def commitment_programmes_set(*, commitment: Commitment, user: Any, programmes: Iterable[Programme]) -> None:
+    """Set the programmes delivering ``commitment``: only for a commitment the user may change."""
+    _require(user, CHANGE_PROGRAMME_PERMISSION, "change the programmes delivering commitments")
+    wanted = {programme.pk for programme in programmes}
+    if wanted == set(commitment.programmes.values_list("pk", flat=True)):
+        return
+    _changing([commitment.pk], user)
+    commitment.programmes.set(wanted)
+
+
+@transaction.atomic
+def programme_save(*, programme: Programme, user: Any, commitments: Iterable[Commitment] | None = None) -> Programme:
+    """Add or change a programme and, if given, the commitments it delivers.
+
+    Adding or removing a commitment needs the right to change it (a published one: those who may publish).
+    """
+    _require(
+        user,
+        ADD_PROGRAMME_PERMISSION if programme.pk is None else CHANGE_PROGRAMME_PERMISSION,
+        "add programmes" if programme.pk is None else "change programmes",
+    )
+    programme.full_clean()
+    _stamp(programme, user, "Programme added" if programme.pk is None else "Programme edited")
+    programme.save()
+    if commitments is not None:
+        wanted = {commitment.pk for commitment in commitments}
+        current = set(programme.commitments.values_list("pk", flat=True))
+        if wanted != current:
+            _changing(wanted ^ current, user)
+            programme.commitments.set(wanted)
+    return programme
+
+
+@transaction.atomic
+def programme_delete(*, programme: Programme, user: Any) -> None:
+    """Delete a programme; the commitments it delivered leave its scope."""
+    _require(user, DELETE_PROGRAMME_PERMISSION, "delete programmes")
+    _changing(programme.commitments.values_list("pk", flat=True), user)
+    _stamp(programme, user, "Programme deleted")
+    programme.delete()
+
+
+def _commitments_of_amount(amount: FundingAmount) -> set[int | None]:
+    """The commitments whose money an amount's change moves: its own, before and after, and its parts'.
+
+    An amount that is part of another of the same nature is left out of the totals, so changing the
+    larger amount's nature moves the money of the commitments of its parts too.
+    """
+    ids: set[int | None] = {amount.commitment_id}
+    if amount.pk is not None:
+        ids |= set(FundingAmount.objects.filter(pk=amount.pk).values_list("commitment_id", flat=True))
+        ids |= set(FundingAmount.objects.filter(part_of_id=amount.pk).values_list("commitment_id", flat=True))
+    return ids
+
+
+@transaction.atomic
+def funding_amount_save(*, amount: FundingAmount, user: Any) -> FundingAmount:
+    """Add or change an amount of money; on a commitment, only one the user may change.
+
+    ``amount.version`` must be the version the user read. The figures of its commitment (before and after
+    a move to another) follow.
+    """
+    _require(
+        user,
+        ADD_FUNDING_PERMISSION if amount.pk is None else CHANGE_FUNDING_PERMISSION,
+        "add funding amounts" if amount.pk is None else "change funding amounts",
+    )
+    amount.full_clean()
+    _changing(_commitments_of_amount(amount), user)
+    _stamp(amount, user, "Amount added" if amount.pk is None else "Amount edited")
+    amount.save()
+    return amount
+
+
+@transaction.atomic
+def funding_amount_delete(*, amount: FundingAmount, user: Any) -> None:
+    """Delete an amount of money; on a commitment, only one the user may change."""
+    _require(user, DELETE_FUNDING_PERMISSION, "delete funding amounts")
+    _changing(_commitments_of_amount(amount), user)
+    _stamp(amount, user, "Amount deleted")
+    amount.delete()
