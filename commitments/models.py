@@ -260,18 +260,6 @@ def overdue_condition(*, on: date) -> models.Q:
     )
 
 
-def _funding_model() -> type[models.Model]:
-    from django.apps import apps
-
-    return apps.get_model("programmes", "FundingAmount")
-
-
-def _programme_model() -> type[models.Model]:
-    from django.apps import apps
-
-    return apps.get_model("programmes", "Programme")
-
-
 _DETAIL_FIELDS = (
     "uuid",
     "reference",
@@ -354,10 +342,11 @@ class CommitmentQuerySet(models.QuerySet["Commitment"]):
         )
 
     def with_details(self, *, published_only: bool) -> CommitmentQuerySet:
-        """Join and prefetch everything a commitment's full record shows (API, exports).
+        """Join and prefetch everything of this app a commitment's full record shows (API, exports).
 
         A fixed number of queries whatever the number of rows; with ``published_only``, its sub-items and
-        links are only the published ones.
+        links are only the published ones. Its money and programmes belong to the programmes app, above
+        this one: ``programmes.models.with_funding_and_programmes`` adds them.
         """
         children = Commitment.objects.only("pk", "reference", "parent_id").order_by("position", "reference")
         if published_only:
@@ -378,13 +367,6 @@ class CommitmentQuerySet(models.QuerySet["Commitment"]):
                     queryset=CommitmentOrganisation.objects.select_related("organisation")
                     .only("commitment", "role", "organisation__uuid", "organisation__name")
                     .order_by("role", "organisation__name"),
-                ),
-                models.Prefetch(
-                    "funding", queryset=_funding_model()._default_manager.select_related("funder").order_by("key")
-                ),
-                models.Prefetch(
-                    "programmes",
-                    queryset=_programme_model()._default_manager.only("uuid", "name", "short_name").order_by("name"),
                 ),
                 models.Prefetch("children", queryset=children),
             )

@@ -11,7 +11,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from commitments.models import CODE_VALIDATOR, Commitment, Organisation, SourcedModel
+from commitments.models import CODE_VALIDATOR, Commitment, CommitmentQuerySet, Organisation, SourcedModel
 from lsis.models import PublicModel, VersionedModel, link_chain_reaches
 from programmes.money import AmountQualifier
 
@@ -178,3 +178,16 @@ class FundingAmount(VersionedModel, PublicModel, SourcedModel):
             )
         if errors:
             raise ValidationError(errors)
+
+
+def with_funding_and_programmes(commitments: CommitmentQuerySet) -> CommitmentQuerySet:
+    """``commitments`` with the money and the programmes their full record shows (API, exports) prefetched.
+
+    Here rather than in the commitments app, which sits below this one and knows neither: whoever composes
+    a commitment's record with its money adds this to ``Commitment.objects.with_details()``. Two queries
+    whatever the number of commitments.
+    """
+    return commitments.prefetch_related(
+        models.Prefetch("funding", queryset=FundingAmount.objects.select_related("funder").order_by("key")),
+        models.Prefetch("programmes", queryset=Programme.objects.only("uuid", "name", "short_name").order_by("name")),
+    )

@@ -26,7 +26,7 @@ from commitments import roles
 from commitments.api.serializers import CommitmentSerializer
 from commitments.models import Commitment, Document
 from lsis.api.urls import router
-from programmes.models import AmountNature, FundingAmount
+from programmes.models import AmountNature, FundingAmount, with_funding_and_programmes
 from programmes.money import AmountQualifier
 from tests.factories import CommitmentFactory
 
@@ -127,9 +127,11 @@ def test_the_documented_serializer_agrees_on_links_to_unpublished_commitments(
     CommitmentFactory(reference="SHOWN-LINKED", published=True, text=PROBE, **links)
     staff = role != roles.PARTNER
     expected = CommitmentSerializer(
-        Commitment.objects.filter(text=PROBE)
-        .with_details(published_only=not staff)
-        .with_overdue(on=timezone.localdate()),
+        with_funding_and_programmes(
+            Commitment.objects.filter(text=PROBE)
+            .with_details(published_only=not staff)
+            .with_overdue(on=timezone.localdate())
+        ),
         many=True,
     ).data
     listed = api_for(role).get(f"{V1}/commitments/", {"search": PROBE}).json()["results"]

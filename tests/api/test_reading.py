@@ -19,7 +19,7 @@ from commitments import roles
 from commitments.api.serializers import CommitmentSerializer
 from commitments.delivery import CONFIDENCE_MEANINGS, STATUS_MEANINGS
 from commitments.models import Commitment, Organisation, OrganisationRole, StatusUpdate, Theme, ThemeKind
-from programmes.models import Programme
+from programmes.models import Programme, with_funding_and_programmes
 
 pytestmark = pytest.mark.django_db
 V1 = "/api/v1"
@@ -340,7 +340,9 @@ def test_commitment_records_are_what_the_documented_serializer_gives(
     staff = role != roles.PARTNER
     visible = Commitment.objects.all() if staff else Commitment.objects.published()
     expected = CommitmentSerializer(
-        visible.with_details(published_only=not staff).with_overdue(on=timezone.localdate()).order_by("reference"),
+        with_funding_and_programmes(
+            visible.with_details(published_only=not staff).with_overdue(on=timezone.localdate()).order_by("reference")
+        ),
         many=True,
     ).data
     listed = client.get(f"{V1}/commitments/", {"page_size": 200}).json()["results"]
