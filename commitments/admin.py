@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from django.contrib import admin, messages
-from django.db.models import Count, QuerySet
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.db.models import Count, Model, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from import_export.admin import ExportMixin
@@ -25,7 +27,17 @@ from commitments.models import (
 from commitments.periods import Quarter
 from commitments.permissions import may_change_commitment
 from commitments.resources import CommitmentExportResource
-from commitments.services import PUBLISHER_PERMISSION, commitment_set_published
+from commitments.services import (
+    PUBLISHER_PERMISSION,
+    commitment_create,
+    commitment_delete,
+    commitment_edit,
+    commitment_involvement_delete,
+    commitment_involvement_save,
+    commitment_set_published,
+    document_create,
+    document_edit,
+)
 from lsis import admin_accounts  # noqa: F401  # user accounts and roles, without ways to raise one's own rights
 from lsis.admin import READ_ONLY_AUDIT_FIELDS, AuditedAdminMixin, ReadOnlyHistoryMixin
 from lsis.api import admin_tokens  # noqa: F401  # API tokens: issue and revoke
@@ -38,6 +50,15 @@ class DocumentAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_filter = ("kind",)
     search_fields = ("code", "title")
     readonly_fields = READ_ONLY_AUDIT_FIELDS
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        """Through the services: moving a deal's publication date moves the figures of its commitments."""
+        if change:
+            document_edit(
+                document=obj, user=request.user, changes={name: form.cleaned_data[name] for name in form.changed_data}
+            )
+        else:
+            document_create(document=obj, user=request.user)
 
 
 class ThemeInline(admin.TabularInline):
@@ -304,15 +325,77 @@ class CommitmentAdmin(ExportMixin, AuditedAdminMixin, ReadOnlyHistoryMixin):
         readonly = tuple(super().get_readonly_fields(request, obj))
         return readonly if self.has_publish_permission(request) else (*readonly, "published")
 
+    # Inline rows of the apps above this one (programmes, funding) are saved by their services, which
+    # those apps register here (``register_row_service``): this app imports neither.
+    row_services: ClassVar[dict[type[Model], tuple[Callable[..., None], Callable[..., None]]]] = {}
+
+    @classmethod
+    def register_row_service(
+        cls, model: type[Model], *, save: Callable[..., None], delete: Callable[..., None]
+    ) -> None:
+        """Have inline rows of ``model`` saved by ``save(request, row)`` and deleted by ``delete(request, row)``."""
+        cls.row_services[model] = (save, delete)
+
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        """Save; a change of the published flag goes through the publishing service, so the figures follow."""
-        if "published" not in form.changed_data:
-            super().save_model(request, obj, form, change)
+        """Through the services, themes included, so the figures follow every change.
+
+        A change of the published flag goes through the publishing service.
+        """
+        themes = form.cleaned_data.get("themes") if "themes" in form.fields else None
+        if not change:
+            commitment_create(commitment=obj, user=request.user, themes=themes)
             return
+        publish = "published" in form.changed_data
         published = obj.published
-        obj.published = not published  # as it was: the service makes the change
-        super().save_model(request, obj, form, change)
-        commitment_set_published(commitment=obj, user=request.user, published=published)
+        if publish:
+            obj.published = not published  # as it was: the service makes the change
+        fields = {name for name in form.changed_data if name not in ("themes", "published", "version")}
+        commitment_edit(
+            commitment=obj, user=request.user, changes={name: form.cleaned_data[name] for name in fields}, themes=themes
+        )
+        if publish:
+            commitment_set_published(commitment=obj, user=request.user, published=published)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        """Save the inline rows; the themes (the form's one many-to-many field) were saved with the commitment."""
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def save_inline_row(self, request: HttpRequest, instance: Any) -> None:
+        """Each row through its service: organisations here, programmes and funding through theirs."""
+        if isinstance(instance, CommitmentOrganisation):
+            commitment_involvement_save(involvement=instance, user=request.user)
+        else:
+            self._row_service(instance)[0](request, instance)
+
+    def delete_inline_row(self, request: HttpRequest, instance: Any) -> None:
+        """Each removal through its row's service."""
+        if isinstance(instance, CommitmentOrganisation):
+            commitment_involvement_delete(involvement=instance, user=request.user)
+        else:
+            self._row_service(instance)[1](request, instance)
+
+    def _row_service(self, instance: Any) -> tuple[Callable[..., None], Callable[..., None]]:
+        try:
+            return self.row_services[type(instance)]
+        except KeyError:
+            raise ImproperlyConfigured(f"No service saves {type(instance).__name__} rows of a commitment.") from None
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """A published commitment is withdrawn from partners before it can be deleted."""
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or (not obj.published and may_change_commitment(request.user, obj)))
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        """Through the service."""
+        commitment_delete(commitment=obj, user=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Commitment]) -> None:
+        """Each through the service; none if one of them is published."""
+        if queryset.filter(published=True).exists():
+            raise PermissionDenied("Withdraw published commitments from partners before deleting them.")
+        for commitment in queryset:
+            commitment_delete(commitment=commitment, user=request.user)
 
     @admin.action(description="Publish selected commitments to partners", permissions=["publish"])
     def publish_selected(self, request: HttpRequest, queryset: QuerySet[Commitment]) -> None:

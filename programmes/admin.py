@@ -7,12 +7,21 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from commitments.admin import CommitmentAdmin
 from commitments.models import Commitment
 from commitments.permissions import may_change_commitment
 from lsis.admin import READ_ONLY_AUDIT_FIELDS, AuditedAdminMixin, ReadOnlyHistoryMixin, VersionedAdminForm
 from programmes.models import FundingAmount, Programme
+from programmes.services import (
+    commitment_programmes_set,
+    funding_amount_delete,
+    funding_amount_save,
+    programme_delete,
+    programme_save,
+)
 
 
 class FundingCommitmentForm(forms.ModelForm):
@@ -56,6 +65,42 @@ class ProgrammeFundingInline(admin.TabularInline):
         return formset
 
 
+def _save_amount(request: HttpRequest, amount: FundingAmount) -> None:
+    funding_amount_save(amount=amount, user=request.user)
+
+
+def _delete_amount(request: HttpRequest, amount: FundingAmount) -> None:
+    funding_amount_delete(amount=amount, user=request.user)
+
+
+ProgrammeLink = Programme.commitments.through
+
+
+def _programmes_after(link: Any, *, removed: bool) -> set[int]:
+    """The programmes of a link's commitment once the link (a commitment admin's inline row) is saved or removed."""
+    programmes = set(Programme.objects.filter(commitments=link.commitment_id).values_list("pk", flat=True))
+    if link.pk is not None:  # the programme the row named until now
+        programmes -= set(ProgrammeLink.objects.filter(pk=link.pk).values_list("programme_id", flat=True))
+    return programmes if removed else programmes | {link.programme_id}
+
+
+def _save_link(request: HttpRequest, link: Any) -> None:
+    commitment = Commitment.objects.get(pk=link.commitment_id)
+    programmes = Programme.objects.filter(pk__in=_programmes_after(link, removed=False))
+    commitment_programmes_set(commitment=commitment, user=request.user, programmes=programmes)
+
+
+def _delete_link(request: HttpRequest, link: Any) -> None:
+    commitment = Commitment.objects.get(pk=link.commitment_id)
+    programmes = Programme.objects.filter(pk__in=_programmes_after(link, removed=True))
+    commitment_programmes_set(commitment=commitment, user=request.user, programmes=programmes)
+
+
+# The commitment's change form shows its programmes and funding: their rows go through these services.
+CommitmentAdmin.register_row_service(FundingAmount, save=_save_amount, delete=_delete_amount)
+CommitmentAdmin.register_row_service(ProgrammeLink, save=_save_link, delete=_delete_link)
+
+
 @admin.register(Programme)
 class ProgrammeAdmin(AuditedAdminMixin, ReadOnlyHistoryMixin):
     list_display = ("name", "short_name", "kind", "funder", "parent")
@@ -65,6 +110,33 @@ class ProgrammeAdmin(AuditedAdminMixin, ReadOnlyHistoryMixin):
     readonly_fields = READ_ONLY_AUDIT_FIELDS
     list_select_related = ("funder", "parent")
     inlines = [ProgrammeFundingInline]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        """Through the service, with the commitments it delivers, so the programme scopes' figures follow."""
+        commitments = form.cleaned_data.get("commitments") if "commitments" in form.fields else None
+        programme_save(programme=obj, user=request.user, commitments=commitments)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        """The funding rows; the commitments (the form's one many-to-many field) were saved with the programme."""
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def save_inline_row(self, request: HttpRequest, instance: Any) -> None:
+        """A funding row through its service."""
+        funding_amount_save(amount=instance, user=request.user)
+
+    def delete_inline_row(self, request: HttpRequest, instance: Any) -> None:
+        """A funding row's removal through its service."""
+        funding_amount_delete(amount=instance, user=request.user)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        """Through the service: the commitments it delivered leave its scope."""
+        programme_delete(programme=obj, user=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Programme]) -> None:
+        """Each through the service."""
+        for programme in queryset:
+            programme_delete(programme=programme, user=request.user)
 
 
 @admin.register(FundingAmount)
@@ -91,3 +163,16 @@ class FundingAmountAdmin(AuditedAdminMixin, ReadOnlyHistoryMixin):
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         """The form, told who is saving it."""
         return _form_for(super().get_form(request, obj, change, **kwargs), request)
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        """Through the service, so the figures of its commitment follow."""
+        funding_amount_save(amount=obj, user=request.user)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        """Through the service."""
+        funding_amount_delete(amount=obj, user=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[FundingAmount]) -> None:
+        """Each through the service."""
+        for amount in queryset:
+            funding_amount_delete(amount=amount, user=request.user)

@@ -1,0 +1,275 @@
+"""Edits of commitments reach the figures at once, through the admin, as approvals do.
+
+After each kind of edit (target date, area, themes, organisations, programmes, deal, a deal's publication
+date, a funding amount added, changed or deleted) the stored figures equal a full recompute and the
+plain-Python oracle of ``tests/test_metrics.py``, with no nightly rebuild: on the embedded default the
+recompute runs as the edit commits.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from commitments import roles
+from commitments.models import Commitment, Document, Organisation, OrganisationRole, Theme, ThemeKind
+from metrics.models import RecomputeMarker
+from metrics.services import metrics_recompute
+from programmes.models import AmountNature, AmountQualifier, FundingAmount, Programme
+from tests.admin_forms import change_form_data
+from tests.test_metrics import CHECKED, oracle, stored
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_tasks")]
+
+
+@pytest.fixture
+def eager_tasks(settings):
+    """Run tasks in-process, as the embedded default does, even when the suite runs with a broker."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+
+
+def _figures():
+    return {quarter: stored(quarter) for quarter in CHECKED}
+
+
+@pytest.fixture
+def figures_follow(commit):
+    """Compute the checked quarters, run the edit as a request commits, and check the figures followed.
+
+    Yields a runner: ``edit()`` is called with the commit callbacks executed (the eager recompute); the
+    figures must then differ from before where the edit moves them, equal the oracle, and a full
+    recompute must leave them as they are.
+    """
+    metrics_recompute(quarters=CHECKED)
+
+    def run(edit, *, moves=True):
+        before = _figures()
+        edit()
+        commit()  # what the request's transaction runs as it commits: the eager recompute
+        assert not RecomputeMarker.objects.exists()
+        after = _figures()
+        if moves:
+            assert after != before, "the edit should have moved some figure"
+        for quarter in CHECKED:
+            assert after[quarter] == oracle(quarter), quarter.label
+        metrics_recompute(quarters=CHECKED)
+        assert _figures() == after
+        return after
+
+    return run
+
+
+def _counted(**filters) -> Commitment:
+    """A published Sector Deal 2 commitment, with no links that would stop it moving deal."""
+    return (
+        Commitment.objects.filter(deal__code="SD2", published=True, **filters)
+        .filter(parent__isnull=True, elaborates__isnull=True, continues__isnull=True)
+        .exclude(children__isnull=False)
+        .exclude(elaborated_by__isnull=False)
+        .exclude(continued_by__isnull=False)
+        .order_by("reference")
+        .first()
+    )
+
+
+def _post_change_form(client, user, commitment, **changes):
+    client.force_login(user)
+    url = reverse("admin:commitments_commitment_change", args=[commitment.pk])
+    response = client.post(url, change_form_data(client.get(url), **changes))
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else response
+    return response
+
+
+def test_moving_the_target_date_moves_overdue_from_the_earlier_date(client, user_with_role, figures_follow):
+    commitment = _counted(delivery_status="not_started")
+    assert commitment is not None
+    after = figures_follow(
+        lambda: _post_change_form(client, user_with_role(roles.REVIEWER), commitment, target_date="2019-05-01")
+    )
+    tracker = after[CHECKED[-1]][("tracker", "all")]
+    assert tracker["overdue"] >= 1
+    commitment.refresh_from_db()
+    assert commitment.target_date == date(2019, 5, 1)
+
+
+def test_moving_area_moves_the_commitment_between_areas(client, user_with_role, figures_follow):
+    commitment = _counted(area__isnull=False)
+    other = Theme.objects.filter(kind=ThemeKind.AREA, parent=commitment.foundation).exclude(pk=commitment.area_id)
+    new_area = other.first()
+    assert new_area is not None
+    old_key, new_key = ("area", commitment.area.code), ("area", new_area.code)
+    before = stored(CHECKED[-1])
+    after = figures_follow(
+        lambda: _post_change_form(client, user_with_role(roles.REVIEWER), commitment, area=new_area.pk)
+    )
+    assert after[CHECKED[-1]].get(old_key, {}).get("commitments", 0) == before[old_key]["commitments"] - 1
+    assert after[CHECKED[-1]][new_key]["commitments"] == before.get(new_key, {}).get("commitments", 0) + 1
+
+
+def test_changing_themes_moves_the_theme_scopes(client, user_with_role, figures_follow):
+    commitment = _counted()
+    first, second = Theme.objects.filter(kind=ThemeKind.THEME).order_by("framework__code", "position")[:2]
+    reviewer = user_with_role(roles.REVIEWER)
+    after = figures_follow(lambda: _post_change_form(client, reviewer, commitment, themes=[first.pk]))
+    assert after[CHECKED[-1]][("theme", str(first.uuid))]["commitments"] == 1
+    after = figures_follow(lambda: _post_change_form(client, reviewer, commitment, themes=[second.pk]))
+    assert ("theme", str(first.uuid)) not in after[CHECKED[-1]]  # no commitment left in it: no row
+    assert list(commitment.themes.all()) == [second]
+
+
+def _inline_prefix(response, model):
+    for inline in response.context["inline_admin_formsets"]:
+        if inline.formset.model is model:
+            return inline.formset.prefix, inline.formset
+    raise AssertionError(f"no inline for {model}")
+
+
+def _add_inline_row(client, user, commitment, model, values):
+    client.force_login(user)
+    url = reverse("admin:commitments_commitment_change", args=[commitment.pk])
+    response = client.get(url)
+    prefix, _ = _inline_prefix(response, model)
+    data = change_form_data(response)
+    index = int(data[f"{prefix}-TOTAL_FORMS"])
+    data[f"{prefix}-TOTAL_FORMS"] = index + 1
+    data.update({f"{prefix}-{index}-{name}": value for name, value in values.items()})
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context and [
+        inline.formset.errors for inline in response.context["inline_admin_formsets"]
+    ]
+
+
+def _delete_inline_row(client, user, commitment, model, row_pk):
+    client.force_login(user)
+    url = reverse("admin:commitments_commitment_change", args=[commitment.pk])
+    response = client.get(url)
+    prefix, formset = _inline_prefix(response, model)
+    data = change_form_data(response)
+    index = next(i for i, form in enumerate(formset.initial_forms) if form.instance.pk == row_pk)
+    data[f"{prefix}-{index}-DELETE"] = "on"
+    response = client.post(url, data)
+    assert response.status_code == 302
+
+
+def test_adding_and_removing_a_lead_organisation_moves_its_scope(client, user_with_role, figures_follow):
+    from commitments.models import CommitmentOrganisation
+
+    commitment = _counted()
+    organisation = Organisation.objects.exclude(involvements__commitment=commitment).order_by("name").first()
+    reviewer = user_with_role(roles.REVIEWER)
+    after = figures_follow(
+        lambda: _add_inline_row(
+            client,
+            reviewer,
+            commitment,
+            CommitmentOrganisation,
+            {"organisation": organisation.pk, "role": OrganisationRole.LEAD, "commitment": commitment.pk},
+        )
+    )
+    assert after[CHECKED[-1]][("lead_organisation", str(organisation.uuid))]["commitments"] >= 1
+    row = CommitmentOrganisation.objects.get(commitment=commitment, organisation=organisation)
+    figures_follow(lambda: _delete_inline_row(client, reviewer, commitment, CommitmentOrganisation, row.pk))
+    assert not CommitmentOrganisation.objects.filter(pk=row.pk).exists()
+
+
+def test_linking_a_programme_moves_its_scope(client, user_with_role, figures_follow):
+    commitment = _counted()
+    programme = Programme.objects.exclude(commitments=commitment).order_by("name").first()
+    link = Programme.commitments.through
+    figures_follow(
+        lambda: _add_inline_row(
+            client,
+            user_with_role(roles.REVIEWER),
+            commitment,
+            link,
+            {"programme": programme.pk, "commitment": commitment.pk},
+        )
+    )
+    assert programme.commitments.filter(pk=commitment.pk).exists()
+
+
+def test_linking_commitments_in_the_programme_admin_moves_its_scope(client, user_with_role, figures_follow):
+    programme = Programme.objects.order_by("name").first()
+    commitment = _counted()
+    client.force_login(user_with_role(roles.REVIEWER))
+    url = reverse("admin:programmes_programme_change", args=[programme.pk])
+    current = list(programme.commitments.values_list("pk", flat=True))
+
+    def edit():
+        response = client.post(url, change_form_data(client.get(url), commitments=[*current, commitment.pk]))
+        assert response.status_code == 302
+
+    figures_follow(edit)
+
+
+def test_moving_a_commitment_to_another_deal_moves_it_between_deals(client, user_with_role, figures_follow):
+    commitment = _counted()
+    sd1 = Document.objects.get(code="SD1")
+    before = stored(CHECKED[-1])
+    after = figures_follow(lambda: _post_change_form(client, user_with_role(roles.REVIEWER), commitment, deal=sd1.pk))
+    assert after[CHECKED[-1]][("deal", "SD1")]["commitments"] == before[("deal", "SD1")]["commitments"] + 1
+
+
+def test_moving_a_deals_publication_date_moves_every_quarter_its_commitments_count_in(
+    client, user_with_role, figures_follow
+):
+    deal = Document.objects.get(code="SD2")
+    client.force_login(user_with_role(None))  # only superusers change documents
+    url = reverse("admin:commitments_document_change", args=[deal.pk])
+
+    def edit():
+        response = client.post(url, change_form_data(client.get(url), published_on="2019-08-01"))
+        assert response.status_code == 302
+
+    after = figures_follow(edit)
+    # Sector Deal 2 now counts from 2019-20 Q2 on, not in the quarter before.
+    assert ("deal", "SD2") not in after[CHECKED[1]]
+    assert ("deal", "SD2") in after[CHECKED[2]]
+
+
+def _amount_data(commitment, **values):
+    return {
+        "key": "TEST-EDIT-1",
+        "amount_text": "£7m",
+        "qualifier": AmountQualifier.EXACT,
+        "low": "7000000",
+        "high": "7000000",
+        "nature": AmountNature.NEW_MONEY,
+        "commitment": commitment.pk,
+        "period_text": "",
+        "source_document": commitment.deal_id,
+        "source_quote": "£7m",
+        **values,
+    }
+
+
+def test_adding_changing_and_deleting_a_funding_amount_moves_the_money(client, user_with_role, figures_follow):
+    commitment = _counted()
+    reviewer = user_with_role(roles.REVIEWER)
+    client.force_login(reviewer)
+    quarter, tracker = CHECKED[-1], ("tracker", "all")
+    before = stored(quarter)[tracker]["new_money_low"]
+
+    def add():
+        response = client.post(reverse("admin:programmes_fundingamount_add"), _amount_data(commitment))
+        assert response.status_code == 302, response.context["adminform"].form.errors
+
+    assert figures_follow(add)[quarter][tracker]["new_money_low"] == before + Decimal(7_000_000)
+    amount = FundingAmount.objects.get(key="TEST-EDIT-1")
+    url = reverse("admin:programmes_fundingamount_change", args=[amount.pk])
+
+    def change():
+        response = client.post(url, change_form_data(client.get(url), low="9000000", high="9000000"))
+        assert response.status_code == 302, response.context["adminform"].form.errors
+
+    assert figures_follow(change)[quarter][tracker]["new_money_low"] == before + Decimal(9_000_000)
+    client.force_login(user_with_role(None))  # deleting money is for superusers only
+
+    def delete():
+        response = client.post(reverse("admin:programmes_fundingamount_delete", args=[amount.pk]), {"post": "yes"})
+        assert response.status_code == 302
+
+    assert figures_follow(delete)[quarter][tracker]["new_money_low"] == before
