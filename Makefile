@@ -71,10 +71,11 @@ beat: install ## Start Celery beat, which sends the periodic jobs (needs CELERY_
 bench: install ## Benchmarks in throwaway databases of synthetic data: spreadsheet import, then metrics (PostgreSQL: set DATABASE_URL)
 	$(PY) -m tests.bench $(BENCH_ARGS)
 
-lint: install ## ruff check, ruff format --check, mypy
+lint: install ## ruff check, ruff format --check, mypy, lint-imports (layers import one way)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports
 
 format: install ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
