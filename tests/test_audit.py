@@ -50,14 +50,16 @@ def test_audited_models_keep_history(model):
     assert hasattr(model, "history"), f"{model.__name__} has no django-simple-history"
 
 
-def _bulk_writes(path: Path) -> list[str]:
+def _bulk_writes(path: Path, root: Path | None = None) -> list[str]:
+    """The bulk writes onto audited rows in ``path``, each as ``<path from root>:<line> .<method>()``."""
+    root = Path(settings.BASE_DIR) if root is None else root
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in BULK_WRITES:
             names = {n.attr for n in ast.walk(node.func.value) if isinstance(n, ast.Attribute)}
             names |= {n.id for n in ast.walk(node.func.value) if isinstance(n, ast.Name)}
             if names & _audited_names():
-                found.append(f"{path.relative_to(settings.BASE_DIR)}:{node.lineno} .{node.func.attr}()")
+                found.append(f"{path.relative_to(root)}:{node.lineno} .{node.func.attr}()")
     return found
 
 
@@ -72,16 +74,13 @@ def test_application_code_never_writes_in_bulk():
     assert offenders == [], "bulk writes bypass the audit trail and version checks"
 
 
-def test_the_bulk_write_check_finds_offenders():
-    offender = Path(settings.BASE_DIR) / "commitments" / "_audit_probe.py"
-    try:
-        offender.write_text(
-            "from commitments.models import Commitment\nCommitment.objects.filter(pk=1).update(text='x')\n"
-        )
-        assert _bulk_writes(offender) == ["commitments/_audit_probe.py:2 .update()"]
-        offender.write_text("values = {}\nvalues.update(a=1)\n")
-        assert _bulk_writes(offender) == []
-        offender.write_text("def f(commitment):\n    commitment.updates.filter(state='draft').update(narrative='x')\n")
-        assert _bulk_writes(offender) == ["commitments/_audit_probe.py:2 .update()"]
-    finally:
-        offender.unlink()
+def test_the_bulk_write_check_finds_offenders(tmp_path):
+    """The probe is written in the test's own folder, never into the source tree."""
+    offender = tmp_path / "commitments" / "_audit_probe.py"
+    offender.parent.mkdir()
+    offender.write_text("from commitments.models import Commitment\nCommitment.objects.filter(pk=1).update(text='x')\n")
+    assert _bulk_writes(offender, root=tmp_path) == ["commitments/_audit_probe.py:2 .update()"]
+    offender.write_text("values = {}\nvalues.update(a=1)\n")
+    assert _bulk_writes(offender, root=tmp_path) == []
+    offender.write_text("def f(commitment):\n    commitment.updates.filter(state='draft').update(narrative='x')\n")
+    assert _bulk_writes(offender, root=tmp_path) == ["commitments/_audit_probe.py:2 .update()"]
