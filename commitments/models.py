@@ -18,6 +18,7 @@ from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from commitments.dates import TimingKind
 from commitments.delivery import (
     CONFIDENCE_HELP_TEXT,
     PROGRESS_VALIDATORS,
@@ -271,6 +272,8 @@ _DETAIL_FIELDS = (
     "source_quote",
     "target_date_text",
     "target_date",
+    "timing_kind",
+    "starts_on",
     "jobs",
     "jobs_text",
     "published",
@@ -501,7 +504,19 @@ class Commitment(VersionedModel, PublicModel, SourcedModel):
         max_length=100, blank=True, help_text='The target date as written, e.g. "by March 2021".'
     )
     target_date = models.DateField(
-        null=True, blank=True, help_text="The last day of the period the written target names, where it names one."
+        null=True,
+        blank=True,
+        help_text="The deadline: the last day of the period the written timing names, or of a window; empty for a "
+        "start date, a duration counted from no date, or a recurring timing.",
+    )
+    timing_kind = models.CharField(
+        max_length=20,
+        choices=TimingKind.choices,
+        default=TimingKind.NONE,
+        help_text="What the written timing says: a deadline, a window, a start date, a duration or recurring.",
+    )
+    starts_on = models.DateField(
+        null=True, blank=True, help_text="The first day of a window or a duration, or the start date written."
     )
     jobs = models.PositiveIntegerField(null=True, blank=True, help_text="Jobs the commitment states.")
     jobs_text = models.CharField(max_length=200, blank=True, help_text="The jobs as written.")
@@ -539,6 +554,9 @@ class Commitment(VersionedModel, PublicModel, SourcedModel):
                 name="commitment_confidence_known",
             ),
             models.CheckConstraint(condition=models.Q(actor__in=Actor.values), name="commitment_actor_known"),
+            models.CheckConstraint(
+                condition=models.Q(timing_kind__in=TimingKind.values), name="commitment_timing_kind_known"
+            ),
         ]
 
     def __str__(self) -> str:

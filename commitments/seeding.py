@@ -34,7 +34,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from commitments.changes import data_changed
-from commitments.dates import parse_target_date
+from commitments.dates import TimingKind, parse_timing
 from commitments.delivery import DeliveryStatus
 from commitments.models import (
     Actor,
@@ -77,6 +77,8 @@ _COMMITMENT_FIELDS = (
     "parent_id",
     "target_date_text",
     "target_date",
+    "timing_kind",
+    "starts_on",
     "jobs",
     "jobs_text",
     "source_document_id",
@@ -523,6 +525,17 @@ def _foundation_and_area(
     return foundation, area
 
 
+def _timing(target_text: str, source: Document) -> dict[str, Any]:
+    """The commitment's timing as written and as read: kind, start and deadline (``target_date``)."""
+    timing = parse_timing(target_text, written_on=source.published_on)
+    return {
+        "target_date_text": target_text,
+        "target_date": timing.deadline,
+        "timing_kind": timing.kind,
+        "starts_on": timing.starts_on,
+    }
+
+
 def _fold_whitespace(text: str) -> str:
     return _WHITESPACE.sub(" ", text).strip()
 
@@ -547,6 +560,8 @@ def _load_commitment(
     quote = ctx.check_quote(item.get("quote") or text, source, place)
     if item.get("lead_in"):
         ctx.check_quote(item["lead_in"], source, f"{place} lead-in")
+    if item.get("target_date") and parse_timing(item["target_date"]).kind == TimingKind.NONE:
+        ctx.error(place, f"the timing “{item['target_date']}” reads as no timing; see commitments/dates.py")
     if item.get("actor") not in Actor.values:
         ctx.error(place, f"unknown actor {item.get('actor')!r}; use sector or government")
         return
@@ -556,7 +571,6 @@ def _load_commitment(
     if commitment is None:
         if deal is None or source is None or foundation is None or (area_code is not None and area is None):
             return  # the reasons are already among the errors
-        target_text = item.get("target_date") or ""
         commitment = Commitment(
             reference=reference,
             deal=deal,
@@ -568,8 +582,7 @@ def _load_commitment(
             lead_in=item.get("lead_in") or "",
             text=text,
             parent=parent,
-            target_date_text=target_text,
-            target_date=parse_target_date(target_text, written_on=source.published_on) if target_text else None,
+            **_timing(item.get("target_date") or "", source),
             jobs=item.get("jobs"),
             jobs_text=item.get("jobs_text") or "",
             published=item.get("published", True),
@@ -579,7 +592,6 @@ def _load_commitment(
         _save(commitment, reason=ctx.new_reason(f"commitment {reference}"))
         _attach_to_commitment(ctx, commitment, item, place)
     elif ctx.apply_corrections and deal is not None and source is not None and foundation is not None:
-        target_text = item.get("target_date") or ""
         desired = {
             "deal_id": deal.pk,
             "foundation_id": foundation.pk,
@@ -589,8 +601,7 @@ def _load_commitment(
             "lead_in": item.get("lead_in") or "",
             "text": text,
             "parent_id": getattr(parent, "pk", None),
-            "target_date_text": target_text,
-            "target_date": parse_target_date(target_text, written_on=source.published_on) if target_text else None,
+            **_timing(item.get("target_date") or "", source),
             "jobs": item.get("jobs"),
             "jobs_text": item.get("jobs_text") or "",
             "source_document_id": source.pk,

@@ -43,7 +43,8 @@ def test_unreadable_amounts_are_refused_not_guessed(text):
     ("text", "expected"),
     [
         ("by March 2021", date(2021, 3, 31)),
-        ("from autumn 2019", date(2019, 11, 30)),
+        # A start date is no deadline (the timing's start: tests/test_timing.py).
+        ("from autumn 2019", None),
         ("by 2020", date(2020, 12, 31)),
         ("by 2027", date(2027, 12, 31)),
         ("in 2019/20", date(2020, 3, 31)),
@@ -52,7 +53,7 @@ def test_unreadable_amounts_are_refused_not_guessed(text):
         ("in due course", None),
     ],
 )
-def test_target_dates_parse_to_the_end_of_the_period_named(text, expected):
+def test_deadlines_parse_to_the_end_of_the_period_named(text, expected):
     assert parse_target_date(text, written_on=date(2018, 12, 1)) == expected
 
 

@@ -242,6 +242,7 @@ def _record(
     record: dict[str, Any] = {column: row[column] for column in _SCALARS}
     record["uuid"] = str(record["uuid"])
     record["target_date"] = _date(record["target_date"])
+    record["starts_on"] = _date(record["starts_on"])
     record["modified_at"] = _datetime(record["modified_at"])
     record["deal"] = names.documents[row["deal_id"]]
     source_document = names.documents.get(row["source_document_id"])

@@ -209,6 +209,8 @@ class CommitmentSerializer(serializers.ModelSerializer):
             "funding",
             "programmes",
             "target_date_text",
+            "timing_kind",
+            "starts_on",
             "target_date",
             "jobs",
             "jobs_text",
