@@ -8,13 +8,11 @@ status updates and stored on it for speed.
 
 from __future__ import annotations
 
-from datetime import date
-
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
-from django.db.models.functions import Coalesce, Lower
+from django.db.models.functions import Lower
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
@@ -254,13 +252,6 @@ class Section(models.TextChoices):
     CHAPTER = "chapter", "Detailed chapter"
 
 
-def overdue_condition(*, on: date) -> models.Q:
-    """The one definition of overdue: target date passed by ``on``, not delivered, not withdrawn."""
-    return models.Q(target_date__lt=on) & ~models.Q(
-        delivery_status__in=[DeliveryStatus.DELIVERED, DeliveryStatus.NOT_BEING_PURSUED]
-    )
-
-
 _DETAIL_FIELDS = (
     "uuid",
     "reference",
@@ -314,18 +305,6 @@ class CommitmentQuerySet(models.QuerySet["Commitment"]):
         """Commitments that are not sub-items of another."""
         return self.filter(parent__isnull=True)
 
-    def overdue(self, *, on: date) -> CommitmentQuerySet:
-        """Commitments whose target date has passed by ``on`` and that are not delivered or withdrawn."""
-        return self.filter(overdue_condition(on=on))
-
-    def with_overdue(self, *, on: date) -> CommitmentQuerySet:
-        """Annotate ``is_overdue``: whether the commitment is overdue on ``on``."""
-        return self.annotate(
-            is_overdue=models.Case(
-                models.When(overdue_condition(on=on), then=True), default=False, output_field=models.BooleanField()
-            )
-        )
-
     def with_link_references(self, *, published_only: bool) -> CommitmentQuerySet:
         """Annotate ``parent_reference``, ``continues_reference`` and ``elaborates_reference``.
 
@@ -373,42 +352,6 @@ class CommitmentQuerySet(models.QuerySet["Commitment"]):
                 ),
                 models.Prefetch("children", queryset=children),
             )
-        )
-
-    def without_approved_update_between(self, start: date, end: date) -> CommitmentQuerySet:
-        """Commitments with no approved update as of a date from ``start`` to ``end`` (stale)."""
-        approved_in_period = StatusUpdate.objects.filter(
-            commitment=models.OuterRef("pk"), state=UpdateState.APPROVED, as_of__range=(start, end)
-        )
-        return self.exclude(models.Exists(approved_in_period))
-
-    def with_state_on(self, day: date | None, *, prefix: str = "state") -> CommitmentQuerySet:
-        """Annotate the delivery state as of ``day`` (``None``: now).
-
-        Adds ``<prefix>_status``, ``_confidence``, ``_progress`` and ``_as_of`` (the date of the update the
-        state comes from). Now is the stored state, which the approval service keeps equal to the latest
-        approved update; an earlier day reads the latest approved update on or before it (``LATEST_FIRST``),
-        and without one the commitment is not started.
-        """
-        if day is None:
-            return self.annotate(
-                **{
-                    f"{prefix}_status": models.F("delivery_status"),
-                    f"{prefix}_confidence": models.F("delivery_confidence"),
-                    f"{prefix}_progress": models.F("progress"),
-                    f"{prefix}_as_of": models.F("delivery_as_of"),
-                }
-            )
-        latest = StatusUpdate.objects.approved().filter(commitment=models.OuterRef("pk"), as_of__lte=day).latest_first()
-        return self.annotate(
-            **{
-                f"{prefix}_status": Coalesce(
-                    models.Subquery(latest.values("status")[:1]), models.Value(DeliveryStatus.NOT_STARTED.value)
-                ),
-                f"{prefix}_confidence": Coalesce(models.Subquery(latest.values("confidence")[:1]), models.Value("")),
-                f"{prefix}_progress": models.Subquery(latest.values("progress")[:1]),
-                f"{prefix}_as_of": models.Subquery(latest.values("as_of")[:1]),
-            }
         )
 
     def for_detail_page(self) -> CommitmentQuerySet:

@@ -52,10 +52,9 @@ from commitments.models import (
     ThemeKind,
     UpdateState,
 )
-from commitments.services import commitment_refresh_delivery_state
 from commitments.sources import quote_occurs_in
 from metrics.models import RegionalStatistic
-from metrics.services import spans_rebuild
+from metrics.services import commitment_refresh_delivery_state, spans_rebuild
 from programmes.models import AmountNature, FundingAmount, Programme, ProgrammeKind
 from programmes.money import parse_amount
 

@@ -6,8 +6,10 @@ from datetime import date
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 
 from lsis.admin import GuardedAdminMixin
 from metrics.models import QuarterMetric, RegionalStatistic, ReportingQuarter, ScopeType
@@ -62,7 +64,20 @@ class ReportingQuarterAdmin(GuardedAdminMixin, admin.ModelAdmin):
         return row.quarter.end
 
     @admin.action(description="Record the board's sign-off of the selected quarters", permissions=["lock"])
-    def sign_off_selected(self, request: HttpRequest, queryset: QuerySet[ReportingQuarter]) -> None:
+    def sign_off_selected(self, request: HttpRequest, queryset: QuerySet[ReportingQuarter]) -> HttpResponse | None:
+        """Ask for confirmation on a page of its own, then record the sign-off (``quarter_lock``)."""
+        if request.POST.get("confirm") != "yes":
+            return TemplateResponse(
+                request,
+                "admin/metrics/reportingquarter/sign_off_confirmation.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Record the board's sign-off",
+                    "opts": self.model._meta,
+                    "quarters": list(queryset),
+                    "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                },
+            )
         for row in queryset:
             try:
                 quarter_lock(quarter=row.quarter, user=request.user)
@@ -70,6 +85,7 @@ class ReportingQuarterAdmin(GuardedAdminMixin, admin.ModelAdmin):
                 self.message_user(request, str(refusal), messages.ERROR)
             else:
                 self.message_user(request, f"{row} signed off: its figures are now frozen.", messages.SUCCESS)
+        return None
 
 
 @admin.register(QuarterMetric)

@@ -22,14 +22,16 @@ from django.utils import timezone
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
 from commitments.models import Commitment, CommitmentQuerySet, Framework, StatusUpdate, Theme, ThemeKind
 from commitments.periods import Quarter
-from metrics.engine import CONFIDENCE_RANK, FIGURE_FIELDS, SCOPES, STATUS_RANK, TRACKER_KEY, Scope, counted_on
+from metrics import rules
+from metrics.engine import FIGURE_FIELDS, SCOPES, TRACKER_KEY, Scope
 from metrics.models import Basis, QuarterMetric, ReportingQuarter, ScopeType
+from metrics.rules import CONFIDENCE_RANK, STATUS_RANK, counted_on
 from metrics.services import metrics_as_of
 from programmes.models import FundingAmount
 
 ON_TRACK = (DeliveryConfidence.GREEN, DeliveryConfidence.AMBER_GREEN)
 AT_RISK = (DeliveryConfidence.AMBER_RED, DeliveryConfidence.RED)
-FINISHED = (DeliveryStatus.DELIVERED, DeliveryStatus.NOT_BEING_PURSUED)
+# Sort orders of the commitment lists: the ranks movement is read on, unrated first.
 STATUS_ORDER = STATUS_RANK
 CONFIDENCE_ORDER: dict[str, int] = {"": 0, **CONFIDENCE_RANK}
 
@@ -370,8 +372,7 @@ def commitments_on(
     """Commitments counted on the period's day with their state then, filtered and sorted (one query)."""
     day = period.day
     rows: Any = (  # annotated: the plugin cannot see the state_* names
-        commitments.filter(counted_on(day))
-        .with_state_on(None if period.is_current else day)
+        rules.with_state_on(commitments.filter(counted_on(day)), None if period.is_current else day)
         .annotate(
             status_order=Case(
                 *(When(state_status=value, then=Value(rank)) for value, rank in STATUS_ORDER.items()),
@@ -391,7 +392,7 @@ def commitments_on(
     elif confidence:
         rows = rows.filter(state_confidence=confidence)
     if overdue:
-        rows = rows.filter(target_date__lt=day).exclude(state_status__in=FINISHED)
+        rows = rows.filter(rules.overdue_condition(on=day, status="state_status"))
     order = [_flip(item) if descending else item for item in SORTS.get(sort, SORTS["reference"])]
     return rows.order_by(*order)
 
@@ -424,13 +425,14 @@ class Movement:
     confidence_after: str
 
     @property
-    def direction(self) -> int:
-        """1 improved, -1 worsened, 0 neither (docs/metrics.md)."""
-        before = (STATUS_ORDER[self.status_before], CONFIDENCE_ORDER[self.confidence_before])
-        after = (STATUS_ORDER[self.status_after], CONFIDENCE_ORDER[self.confidence_after])
-        if before[0] != after[0]:
-            return 1 if after[0] > before[0] else -1
-        return (after[1] > before[1]) - (after[1] < before[1])
+    def moved(self) -> rules.Movement:
+        """How it moved (``metrics.rules.movement``: improved, worsened, newly rated, ...)."""
+        return rules.movement(
+            status_before=self.status_before,
+            confidence_before=self.confidence_before,
+            status_after=self.status_after,
+            confidence_after=self.confidence_after,
+        )
 
     @property
     def before_text(self) -> str:
@@ -466,6 +468,8 @@ class Changes:
     improved: list[Movement]
     worsened: list[Movement]
     newly_delivered: list[Movement]
+    newly_rated: list[Movement]
+    rating_withdrawn: list[Movement]
     newly_overdue: list[Any]  # commitments annotated with their state
     updates: list[StatusUpdate]
     updates_total: int
@@ -477,9 +481,9 @@ def changes_between(
 ) -> Changes:
     """Set-based: two annotated commitment queries, one of updates, two for signed-off quarters."""
     states: Any = (  # annotated: the plugin cannot see the state_* and before_* names
-        Commitment.objects.filter(counted_on(later))
-        .with_state_on(later)
-        .with_state_on(earlier, prefix="before")
+        rules.with_state_on(
+            rules.with_state_on(Commitment.objects.filter(counted_on(later)), later), earlier, prefix="before"
+        )
         .select_related("deal")
         .order_by("reference")
     )
@@ -488,9 +492,9 @@ def changes_between(
         for row in states.exclude(before_status=F("state_status"), before_confidence=F("state_confidence"))
     ]
     newly_overdue = list(
-        states.filter(target_date__lt=later)
-        .exclude(state_status__in=FINISHED)
-        .exclude(Q(target_date__lt=earlier) & ~Q(before_status__in=FINISHED))
+        states.filter(rules.overdue_condition(on=later, status="state_status")).exclude(
+            rules.overdue_condition(on=earlier, status="before_status")
+        )
     )
     new_updates = (
         StatusUpdate.objects.approved()
@@ -503,13 +507,11 @@ def changes_between(
     return Changes(
         earlier=earlier,
         later=later,
-        improved=[item for item in moved if item.direction > 0],
-        worsened=[item for item in moved if item.direction < 0],
-        newly_delivered=[
-            item
-            for item in moved
-            if item.status_after == DeliveryStatus.DELIVERED and item.status_before != DeliveryStatus.DELIVERED
-        ],
+        improved=[item for item in moved if item.moved.improved],
+        worsened=[item for item in moved if item.moved.worsened],
+        newly_delivered=[item for item in moved if item.moved.newly_delivered],
+        newly_rated=[item for item in moved if item.moved.newly_rated],
+        rating_withdrawn=[item for item in moved if item.moved.rating_withdrawn],
         newly_overdue=newly_overdue,
         updates=list(new_updates[:updates_limit] if updates_limit else new_updates),
         updates_total=updates_total,

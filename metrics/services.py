@@ -18,6 +18,7 @@ from decimal import Decimal
 from functools import reduce
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.db.models import Case, F, Min, Q, Value, When
 from django.utils import timezone
@@ -47,6 +48,9 @@ logger = logging.getLogger(__name__)
 # The strategy was published in August 2017: figures start with that quarter.
 FIRST_QUARTER = Quarter.containing(date(2017, 8, 1))
 _LOCK_KEY = 0x4C534953  # "LSIS"
+
+
+LOCK_PERMISSION = "metrics.lock_reportingquarter"
 
 
 class QuarterNotOverError(ValueError):
@@ -212,7 +216,12 @@ def _recompute_quarters(
 
 @transaction.atomic
 def quarter_lock(*, quarter: Quarter, user: Any, today: date | None = None) -> ReportingQuarter:
-    """Sign a quarter off: its figures, recomputed now, are frozen as the signed-off copy."""
+    """Sign a quarter off: its figures, recomputed now, are frozen as the signed-off copy.
+
+    Only those who may record the board's sign-off (``LOCK_PERMISSION``) do: anyone else is refused (403).
+    """
+    if not (user and user.is_authenticated and user.has_perm(LOCK_PERMISSION)):
+        raise PermissionDenied("You do not have permission to record the board's sign-off of a quarter.")
     if quarter.end >= (today or timezone.localdate()):
         raise QuarterNotOverError(f"{quarter.label} ends on {quarter.end:%d %B %Y}; it can be signed off after that.")
     _exclusive_recompute_lock()

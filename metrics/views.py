@@ -31,7 +31,7 @@ from django.utils.safestring import SafeString, mark_safe
 from commitments.delivery import DeliveryConfidence
 from commitments.models import Commitment, OrganisationKind
 from commitments.periods import Quarter
-from metrics import dashboards
+from metrics import dashboards, rules
 from metrics.dashboards import Changes, Period, ScopeFigures, UnknownScopeError
 from metrics.forms import CommitmentFilterForm, ComparisonForm, PeriodForm
 from metrics.models import ReportingQuarter, ScopeType
@@ -269,7 +269,7 @@ def movement_table(tracker: ScopeFigures | None) -> Table:
     """Commitments whose state moved since the previous quarter's end."""
     table = Table("movement", "Movement since the previous quarter's end", ["Movement", "Commitments"])
     if tracker is not None:
-        table.add("Improved (status forward, or confidence towards green)", tracker.improved)
+        table.add("Improved (status forward, or confidence towards green between two ratings)", tracker.improved)
         table.add("Worsened", tracker.worsened)
         table.add("Status changed", tracker.status_changed)
     return table
@@ -617,11 +617,12 @@ def commitment_detail(request: HttpRequest, reference: str) -> HttpResponse:
     )
     for involvement in commitment.involvements.all():
         organisations.add(Cell(involvement.organisation.name, header=True), involvement.get_role_display())
+    governing = rules.governing_update(timeline, day)
     context = {
         "commitment": commitment,
         "updating": markers_pending(),
         "timeline": timeline,
-        "state": timeline[0] if timeline else None,
+        "state": rules.state_from_update(governing) if governing is not None else None,
         "day": day,
         "as_of": as_of,
         "page": "breakdown",
@@ -696,6 +697,8 @@ def _changes_tables(changes: Changes) -> list[Table]:
         movements("improved", "Improved", changes.improved),
         movements("worsened", "Worsened", changes.worsened),
         movements("newly_delivered", "Newly delivered", changes.newly_delivered),
+        movements("newly_rated", "Newly rated (a first confidence rating)", changes.newly_rated),
+        movements("rating_withdrawn", "Confidence rating withdrawn", changes.rating_withdrawn),
         overdue,
         updates,
         restated,

@@ -273,3 +273,41 @@ def test_adding_changing_and_deleting_a_funding_amount_moves_the_money(client, u
         assert response.status_code == 302
 
     assert figures_follow(delete)[quarter][tracker]["new_money_low"] == before
+
+
+# --- quarter sign-off: the service checks its permission, the admin asks first ---------------------------
+
+
+def test_signing_a_quarter_off_is_refused_to_anyone_without_the_permission(user_with_role):
+    from django.core.exceptions import PermissionDenied
+
+    from commitments.periods import Quarter
+    from metrics.models import ReportingQuarter
+    from metrics.services import quarter_lock
+
+    quarter = Quarter.from_label("2019-20 Q1")
+    for role in (roles.EDITOR, roles.BOARD_MEMBER):
+        with pytest.raises(PermissionDenied):
+            quarter_lock(quarter=quarter, user=user_with_role(role))
+    assert not ReportingQuarter.objects.filter(year=2019, number=1, locked_at__isnull=False).exists()
+    assert quarter_lock(quarter=quarter, user=user_with_role(roles.REVIEWER)).is_locked
+
+
+def test_the_admin_asks_for_confirmation_before_recording_a_sign_off(client, user_with_role):
+    from commitments.periods import Quarter
+    from metrics.services import reporting_quarters_ensure
+
+    row = reporting_quarters_ensure()[Quarter.from_label("2019-20 Q1")]
+    client.force_login(user_with_role(roles.REVIEWER))
+    url = reverse("admin:metrics_reportingquarter_changelist")
+    chosen = {"action": "sign_off_selected", "_selected_action": [row.pk]}
+    response = client.post(url, chosen)
+    assert response.status_code == 200
+    assert b"Record the sign-off" in response.content
+    assert b"2019-20 Q1" in response.content
+    row.refresh_from_db()
+    assert not row.is_locked  # nothing recorded until confirmed
+    response = client.post(url, {**chosen, "confirm": "yes"})
+    assert response.status_code == 302
+    row.refresh_from_db()
+    assert row.is_locked

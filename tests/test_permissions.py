@@ -139,7 +139,7 @@ def sign_off_quarter(client: Client, user_with_role: Callable[..., Any]) -> bool
     row = reporting_quarters_ensure()[Quarter.from_label("2019-20 Q1")]
     client.post(
         reverse("admin:metrics_reportingquarter_changelist"),
-        {"action": "sign_off_selected", "_selected_action": [row.pk]},
+        {"action": "sign_off_selected", "_selected_action": [row.pk], "confirm": "yes"},
     )
     row.refresh_from_db()
     return row.is_locked
