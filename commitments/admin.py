@@ -9,7 +9,6 @@ from django.contrib import admin, messages
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db.models import Count, Model, QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 from import_export.admin import ExportMixin
 
 # Importing the module registers the status update admin and its review workflow.
@@ -24,7 +23,6 @@ from commitments.models import (
     StatusUpdate,
     Theme,
 )
-from commitments.periods import Quarter
 from commitments.permissions import may_change_commitment
 from commitments.resources import CommitmentExportResource
 from commitments.services import (
@@ -230,34 +228,6 @@ class StatusUpdateInline(admin.TabularInline):
         return super().get_queryset(request).select_related("author", "reviewed_by")
 
 
-class OverdueFilter(admin.SimpleListFilter):
-    title = "overdue"
-    parameter_name = "overdue"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("yes", "Overdue (target date passed, not delivered)")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if self.value() == "yes":
-            return queryset.overdue(on=timezone.localdate())  # type: ignore[attr-defined]
-        return queryset
-
-
-class StaleFilter(admin.SimpleListFilter):
-    title = "updates this quarter"
-    parameter_name = "stale"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        quarter = Quarter.containing(timezone.localdate())
-        return [("yes", f"No approved update in {quarter.label}")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if self.value() == "yes":
-            quarter = Quarter.containing(timezone.localdate())
-            return queryset.without_approved_update_between(quarter.start, quarter.end)  # type: ignore[attr-defined]
-        return queryset
-
-
 @admin.register(Commitment)
 class CommitmentAdmin(ExportMixin, AuditedAdminMixin, ReadOnlyHistoryMixin):
     resource_classes = [CommitmentExportResource]
@@ -283,8 +253,7 @@ class CommitmentAdmin(ExportMixin, AuditedAdminMixin, ReadOnlyHistoryMixin):
         ("organisations", admin.RelatedOnlyFieldListFilter),
         "delivery_status",
         "delivery_confidence",
-        OverdueFilter,
-        StaleFilter,
+        # Overdue and stale are delivery rules: the metrics app adds their filters (metrics.admin_filters).
         "published",
     )
     search_fields = ("reference", "text", "lead_in", "organisations__name", "organisations__aliases__name")

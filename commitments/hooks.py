@@ -19,6 +19,14 @@ from typing import Any
 COMMITMENTS_CHANGING = "commitments_changing"
 #: Fired before commitments are deleted, in the transaction deleting them: ``commitment_ids``.
 COMMITMENTS_DELETING = "commitments_deleting"
+#: Fired after an update is approved, in the approval's transaction: ``update`` and ``user`` (the reviewer).
+UPDATE_APPROVED = "update_approved"
+#: Fired after a commitment is published or withdrawn, in that transaction: ``commitment`` and
+#: ``was_published`` (the flag before the change).
+PUBLICATION_CHANGED = "publication_changed"
+#: Piped (``pipe``): a queryset of commitments and ``on`` (a day), annotated with ``is_overdue`` on that day.
+#: Overdue is a delivery rule, which the metrics app holds (``metrics.rules``); the API reads it this way.
+ANNOTATE_OVERDUE = "annotate_overdue"
 
 _registry: dict[str, list[Callable[..., Any]]] = defaultdict(list)
 
@@ -27,6 +35,13 @@ def register(name: str, fn: Callable[..., Any]) -> None:
     """Call ``fn`` whenever ``name`` is fired; registering the same function twice has no effect."""
     if fn not in _registry[name]:
         _registry[name].append(fn)
+
+
+def pipe(name: str, value: Any, **kwargs: Any) -> Any:
+    """Pass ``value`` through every function registered for ``name`` in turn (``fn(value, **kwargs)``)."""
+    for fn in list(_registry.get(name, ())):
+        value = fn(value, **kwargs)
+    return value
 
 
 def fire(name: str, **kwargs: Any) -> None:

@@ -11,9 +11,9 @@ anyone who edited its values or its evidence links while it was a draft or retur
 records them, see ``update_content_editor_ids``). Reviewers may help with a colleague's wording, but
 then someone else reviews it. An approved update is never changed; a
 correction is a new update that ``supersedes`` it. Only approved updates change a commitment's
-delivery state, which is the latest approved update by as-of date, then by approval time. It is
-stored on the commitment for speed, and ``commitment_refresh_delivery_state`` is the one place that
-writes it.
+delivery state (``metrics.rules``: the governing approved update). It is stored on the commitment for
+speed; an approval fires ``hooks.UPDATE_APPROVED`` in its transaction, and the metrics app, registered
+for it, stores the derived state and brings the figures up to date.
 """
 
 from __future__ import annotations
@@ -33,9 +33,7 @@ from simple_history.utils import bulk_create_with_history
 
 from commitments import hooks
 from commitments.changes import data_changed
-from commitments.delivery import DeliveryConfidence, DeliveryStatus
 from commitments.models import (
-    LATEST_FIRST,
     Commitment,
     CommitmentOrganisation,
     Document,
@@ -46,11 +44,9 @@ from commitments.models import (
     UpdateState,
 )
 from lsis.core.errors import StateConflictError
-from metrics.services import metrics_mark_stale
 
 User = AbstractBaseUser | AnonymousUser
 
-DERIVED_STATE_REASON = "Delivery state derived from approved updates"
 EDITOR_PERMISSION = "commitments.add_statusupdate"
 REVIEWER_PERMISSION = "commitments.review_statusupdate"
 PUBLISHER_PERMISSION = "commitments.publish_commitment"
@@ -58,26 +54,6 @@ PUBLISHER_PERMISSION = "commitments.publish_commitment"
 
 class WorkflowError(StateConflictError):
     """The action is not allowed in the update's current state; the message says why (the API answers 409)."""
-
-
-@dataclass(frozen=True)
-class DeliveryState:
-    """A commitment's delivery state at a moment."""
-
-    status: str
-    confidence: str
-    progress: int | None
-    as_of: date | None
-
-    def __str__(self) -> str:
-        confidence = DeliveryConfidence(self.confidence).label if self.confidence else "no confidence rating"
-        progress = f"{self.progress}%" if self.progress is not None else "progress not reported"
-        as_of = f"as of {self.as_of:%d %b %Y}" if self.as_of else "no approved update"
-        return f"{DeliveryStatus(self.status).label}, {confidence}, {progress}, {as_of}"
-
-
-NO_UPDATE_STATE = DeliveryState(status=DeliveryStatus.NOT_STARTED, confidence="", progress=None, as_of=None)
-_PROGRESS_IMPLIED_BY_STATUS: dict[str, int] = {DeliveryStatus.DELIVERED: 100, DeliveryStatus.NOT_STARTED: 0}
 
 
 @dataclass(frozen=True)
@@ -103,85 +79,6 @@ def _stamp(instance: Any, user: Any, reason: str) -> None:
     instance.modified_by = user if getattr(user, "is_authenticated", False) else None
     instance._history_user = instance.modified_by
     instance._change_reason = reason
-
-
-def state_from_update(update: StatusUpdate | None) -> DeliveryState:
-    """The delivery state an approved update gives its commitment."""
-    if update is None:
-        return NO_UPDATE_STATE
-    # An update without a figure implies one only where its status does (delivered, not started).
-    progress = update.progress if update.progress is not None else _PROGRESS_IMPLIED_BY_STATUS.get(update.status)
-    return DeliveryState(status=update.status, confidence=update.confidence, progress=progress, as_of=update.as_of)
-
-
-def commitment_derive_delivery_state(*, commitment_id: int) -> DeliveryState:
-    """Return the state the approved updates of a commitment give it, without saving anything."""
-    latest = StatusUpdate.objects.filter(commitment_id=commitment_id).approved().latest_first().first()
-    return state_from_update(latest)
-
-
-def stored_delivery_state(commitment: Commitment) -> DeliveryState:
-    """The delivery state as stored on the commitment."""
-    return DeliveryState(
-        status=commitment.delivery_status,
-        confidence=commitment.delivery_confidence,
-        progress=commitment.progress,
-        as_of=commitment.delivery_as_of,
-    )
-
-
-@dataclass(frozen=True)
-class StateMismatch:
-    """A commitment whose stored delivery state differs from the one its approved updates give."""
-
-    commitment_id: int
-    reference: str
-    stored: DeliveryState
-    derived: DeliveryState
-
-
-def delivery_state_mismatches() -> list[StateMismatch]:
-    """Every commitment whose stored state is not the derived one, in two queries whatever the count."""
-    latest_by_commitment: dict[int, StatusUpdate] = {}
-    # Ordered so that the first approved update seen for a commitment is the one that counts.
-    for update in StatusUpdate.objects.approved().order_by("commitment_id", *LATEST_FIRST):
-        latest_by_commitment.setdefault(update.commitment_id, update)
-    mismatches = []
-    for commitment in Commitment.objects.only(
-        "pk", "reference", "delivery_status", "delivery_confidence", "progress", "delivery_as_of"
-    ):
-        derived = state_from_update(latest_by_commitment.get(commitment.pk))
-        stored = stored_delivery_state(commitment)
-        if stored != derived:
-            mismatches.append(StateMismatch(commitment.pk, commitment.reference, stored, derived))
-    return mismatches
-
-
-@transaction.atomic
-def commitment_refresh_delivery_state(
-    *, commitment_id: int, user: Any = None, reason: str = DERIVED_STATE_REASON
-) -> bool:
-    """Store the derived delivery state on the commitment; return whether it changed."""
-    commitment = Commitment.objects.select_for_update().get(pk=commitment_id)
-    state = commitment_derive_delivery_state(commitment_id=commitment_id)
-    if stored_delivery_state(commitment) == state:
-        return False
-    commitment.delivery_status = state.status
-    commitment.delivery_confidence = state.confidence
-    commitment.progress = state.progress
-    commitment.delivery_as_of = state.as_of
-    _stamp(commitment, user, reason)
-    commitment.save(
-        update_fields=[
-            "delivery_status",
-            "delivery_confidence",
-            "progress",
-            "delivery_as_of",
-            "modified_at",
-            "modified_by",
-        ]
-    )
-    return True
 
 
 # Resolved by whoever builds the update (the form, the importer), so not checked again row by row.
@@ -468,8 +365,8 @@ def update_approve(*, update: StatusUpdate, reviewer: Any) -> StatusUpdate:
     update.return_reason = ""
     _stamp(update, reviewer, "Approved")
     update.save()
-    commitment_refresh_delivery_state(commitment_id=update.commitment_id, user=reviewer)
-    metrics_mark_stale(commitment_id=update.commitment_id, from_date=update.as_of)
+    # The delivery state and the figures follow, in this transaction (registered by the metrics app).
+    hooks.fire(hooks.UPDATE_APPROVED, update=update, user=reviewer)
     return update
 
 
@@ -504,8 +401,8 @@ def update_delete(*, update: StatusUpdate, user: Any) -> None:
 def commitment_set_published(*, commitment: Commitment, user: Any, published: bool) -> Commitment:
     """Publish a commitment to partners, or withdraw it.
 
-    The figures count published commitments only: a marker written in this transaction brings them up to
-    date (``metrics.services.metrics_mark_stale``).
+    The figures count published commitments only: ``hooks.PUBLICATION_CHANGED``, fired in this
+    transaction, lets the metrics app bring them up to date.
     """
     _require(user, PUBLISHER_PERMISSION, "publish commitments")
     if commitment.published != published:
@@ -513,9 +410,7 @@ def commitment_set_published(*, commitment: Commitment, user: Any, published: bo
         _stamp(commitment, user, "Published" if published else "Withdrawn from partners")
         # The version check of the save makes sure the flag changed from the one read here.
         commitment.save(update_fields=["published", "modified_at", "modified_by"])
-        # From the deal's publication on: every quarter the commitment can count in.
-        from_date = Document.objects.values_list("published_on", flat=True).get(pk=commitment.deal_id)
-        metrics_mark_stale(commitment_id=commitment.pk, from_date=from_date, was_published=not published)
+        hooks.fire(hooks.PUBLICATION_CHANGED, commitment=commitment, was_published=not published)
     return commitment
 
 

@@ -12,10 +12,21 @@ class MetricsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        """Move the data stamp on every change of the metrics rows people read (``lsis.core.changes``).
+        """Move the data stamp on every change of the metrics rows people read, and follow the workflow.
+
+        ``lsis.core.changes`` moves the stamp; ``commitments.hooks`` tells of approvals, publications and
+        withdrawals, each handled in the transaction that made it: an approval stores the delivery state
+        it gives, and each marks the figures stale. The API's commitments read overdue from ``metrics.rules``.
 
         Derived rows written in bulk are left out: the services that write them move the stamp themselves.
         """
+        from commitments import hooks
         from lsis.core.changes import track_app
+        from metrics import rules
+        from metrics.services import on_publication_changed, on_update_approved
 
         track_app(self, untracked=["DeliverySpan", "QuarterMetric", "RecomputeMarker"])
+        hooks.register(hooks.UPDATE_APPROVED, on_update_approved)
+        hooks.register(hooks.PUBLICATION_CHANGED, on_publication_changed)
+        # Overdue is a rule of this app: the API's commitments read it from here.
+        hooks.register(hooks.ANNOTATE_OVERDUE, rules.with_overdue)

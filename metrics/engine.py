@@ -1,7 +1,8 @@
 """Computing delivery figures, set-based, from the approved status updates.
 
-A quarter's figures describe the state as of its last day: for each commitment, the latest approved
-update with an as-of date on or before that day (``commitments.models.LATEST_FIRST`` breaks ties).
+A quarter's figures describe the state as of its last day: for each commitment, the governing approved
+update on that day. Every rule counted here is written once, in ``metrics.rules``, which gives each one as
+a Python function and as the expression aggregated here.
 ``span_rows`` turns the approved updates into delivery spans (``metrics.models.DeliverySpan``: each
 governing update with the day its successor takes over), so that state is a range lookup. Two grouped
 queries cover every single-valued scope type (tracker, deal, foundation, area, actor) at once, and two
@@ -30,44 +31,16 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import (
-    Case,
-    Count,
-    F,
-    FilteredRelation,
-    IntegerField,
-    Max,
-    Q,
-    QuerySet,
-    Sum,
-    Value,
-    When,
-    Window,
-)
+from django.db.models import Count, F, Max, Q, QuerySet, Sum, Value, Window
 from django.db.models.functions import Coalesce, Lead, RowNumber
 
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
 from commitments.models import Actor, Commitment, OrganisationRole, StatusUpdate, UpdateState
+from metrics import rules
 from metrics.models import ScopeType
+from metrics.rules import counted_on
 from programmes.models import AmountNature, FundingAmount
 
-# The order "improved" and "worsened" are read in (docs/metrics.md, Measures): status first, then confidence.
-STATUS_RANK: dict[str, int] = {
-    DeliveryStatus.NOT_BEING_PURSUED: -1,
-    DeliveryStatus.NOT_STARTED: 0,
-    DeliveryStatus.IN_PROGRESS: 1,
-    DeliveryStatus.DELIVERED: 2,
-}
-CONFIDENCE_RANK: dict[str, int] = {
-    DeliveryConfidence.RED: 1,
-    DeliveryConfidence.AMBER_RED: 2,
-    DeliveryConfidence.AMBER: 3,
-    DeliveryConfidence.AMBER_GREEN: 4,
-    DeliveryConfidence.GREEN: 5,
-}
-_NOT_STARTED_RANK = STATUS_RANK[DeliveryStatus.NOT_STARTED]
-_IMPLIED_PROGRESS = {DeliveryStatus.DELIVERED: 100, DeliveryStatus.NOT_STARTED: 0}
-_UNFINISHED = [DeliveryStatus.NOT_STARTED, DeliveryStatus.IN_PROGRESS]
 _STARTED = [DeliveryStatus.IN_PROGRESS, DeliveryStatus.DELIVERED, DeliveryStatus.NOT_BEING_PURSUED]
 ZERO = Decimal(0)
 
@@ -142,37 +115,28 @@ class Figures:
 
 
 FIGURE_FIELDS = [f.name for f in fields(Figures) if f.name not in {"scope_type", "scope_key", "scope_label"}]
+# The movements the stored figures keep (``rules.MOVEMENTS``; newly rated and withdrawn ratings are listed
+# on the "what changed" page).
+_STORED_MOVEMENTS = ("improved", "worsened", "status_changed")
 
 
 def span_rows(commitment_ids: Collection[int] | None = None) -> QuerySet[StatusUpdate]:
     """The rows of ``DeliverySpan``: each governing approved update with the day its successor takes over.
 
-    Of the approved updates sharing an as-of date the latest approved governs (``LATEST_FIRST``); its span
-    ends on the as-of date of the commitment's next approved update. Selected in ``SPAN_COLUMNS`` order.
+    Of the approved updates sharing an as-of date the governing one (``rules.SAME_DAY_PRECEDENCE``) starts a
+    span; it ends on the as-of date of the commitment's next approved update. Selected in ``SPAN_COLUMNS`` order.
     """
     approved = StatusUpdate.objects.filter(state=UpdateState.APPROVED)
     if commitment_ids is not None:
         approved = approved.filter(commitment_id__in=commitment_ids)
-    implied_progress = Case(
-        When(progress__isnull=False, then=F("progress")),
-        *(When(status=status, then=Value(value)) for status, value in _IMPLIED_PROGRESS.items()),
-        default=None,
-        output_field=IntegerField(),
-    )
     return (
         approved.annotate(
             same_day_rank=Window(
-                RowNumber(),
-                partition_by=[F("commitment_id"), F("as_of")],
-                order_by=[F("approved_at").desc(nulls_last=True), F("pk").desc()],
+                RowNumber(), partition_by=[F("commitment_id"), F("as_of")], order_by=rules.SAME_DAY_PRECEDENCE
             ),
             # In as-of order the governing update is the last of its day, so the next row starts the next day.
-            span_ends=Window(
-                Lead("as_of"),
-                partition_by=[F("commitment_id")],
-                order_by=[F("as_of").asc(), F("approved_at").asc(nulls_first=True), F("pk").asc()],
-            ),
-            span_progress=implied_progress,
+            span_ends=Window(Lead("as_of"), partition_by=[F("commitment_id")], order_by=rules.SPAN_ORDER),
+            span_progress=rules.implied_progress_expression(),
         )
         .filter(same_day_rank=1)
         .values_list(*SPAN_SOURCES)
@@ -182,34 +146,6 @@ def span_rows(commitment_ids: Collection[int] | None = None) -> QuerySet[StatusU
 
 SPAN_COLUMNS = ("commitment_id", "update_id", "starts", "ends", "status", "confidence", "progress", "spent")
 SPAN_SOURCES = ("commitment_id", "pk", "as_of", "span_ends", "status", "confidence", "span_progress", "funding_spent")
-
-
-def counted_on(day: date, prefix: str = "") -> Q:
-    """The commitments that count on ``day``: published ones of deals published by then.
-
-    ``prefix`` is the path from the queried model to the commitment (``commitment__`` for funding).
-    """
-    return Q(**{f"{prefix}published": True, f"{prefix}deal__published_on__lte": day})
-
-
-def counts(*, published: bool, deal_published_on: date | None, day: date) -> bool:
-    """Whether one commitment counts on ``day``: ``counted_on`` read for a single commitment."""
-    return published and deal_published_on is not None and deal_published_on <= day
-
-
-def _governing(day: date) -> FilteredRelation:
-    """The commitment's span that covers ``day``: its delivery state as of that day."""
-    return FilteredRelation(
-        "delivery_spans",
-        condition=Q(delivery_spans__starts__lte=day)
-        & (Q(delivery_spans__ends__gt=day) | Q(delivery_spans__ends__isnull=True)),
-    )
-
-
-def _rank(expression: str, ranks: dict[Any, int]) -> Case:
-    return Case(
-        *(When(**{expression: value}, then=Value(rank)) for value, rank in ranks.items()), output_field=IntegerField()
-    )
 
 
 def _grouped(queryset: QuerySet[Any], scope: Scope, prefix: str, **aggregates: Any) -> dict[str, dict[str, Any]]:
@@ -235,14 +171,10 @@ def compute_figures(
     fresh, not stale); ``previous_end`` is the day movement is measured from. With ``commitment_ids``,
     only the scopes those commitments belong to are returned (the figures of each are complete).
     """
-    commitments = Commitment.objects.filter(counted_on(day)).annotate(now=_governing(day))
+    commitments = Commitment.objects.filter(counted_on(day)).annotate(now=rules.covering_span(day))
     if previous_end is not None:
-        commitments = commitments.annotate(
-            before=_governing(previous_end),
-            now_rank=_rank("now__status", STATUS_RANK),
-            before_rank=Coalesce(_rank("before__status", STATUS_RANK), Value(_NOT_STARTED_RANK)),
-            now_confidence_rank=_rank("now__confidence", CONFIDENCE_RANK),
-            before_confidence_rank=_rank("before__confidence", CONFIDENCE_RANK),
+        commitments = commitments.annotate(before=rules.covering_span(previous_end)).annotate(
+            **rules.movement_annotations(after="now__", before="before__")
         )
     funding = _counted_funding().filter(counted_on(day, "commitment__"))
     state_aggregates = _state_aggregates(day, period_start, previous_end)
@@ -300,30 +232,21 @@ def _rolled_up(
 
 
 def _state_aggregates(day: date, period_start: date, previous_end: date | None) -> dict[str, Any]:
-    unfinished = Q(now__isnull=True) | Q(now__status__in=_UNFINISHED)
     aggregates: dict[str, Any] = {
         "total": Count("pk"),
         **{status: Count("pk", filter=Q(now__status=status)) for status in _STARTED},
         **{value: Count("pk", filter=Q(now__confidence=value)) for value in DeliveryConfidence.values},
         "progress_reported": Count("now__progress"),
         "progress_total": Coalesce(Sum("now__progress"), 0),
-        "fresh": Count("pk", filter=Q(now__starts__gte=period_start)),
-        "overdue": Count("pk", filter=Q(target_date__lt=day) & unfinished),
+        "fresh": Count("pk", filter=rules.fresh_span(period_start)),
+        "overdue": Count(
+            "pk", filter=rules.overdue_condition(on=day, status="now__status", no_state=Q(now__isnull=True))
+        ),
         "spent": Coalesce(Sum("now__spent"), Value(ZERO)),
     }
     if previous_end is not None:
-        # Only a commitment updated since ``previous_end`` can have moved; with no earlier state it moved
-        # from "not started" and no confidence.
-        moved = Q(now__starts__gt=previous_end)
-        same_status = Q(now_rank=F("before_rank"))
-        status_up, status_down = Q(now_rank__gt=F("before_rank")), Q(now_rank__lt=F("before_rank"))
-        confidence_up = Q(now_confidence_rank__gt=F("before_confidence_rank"))
-        confidence_down = Q(now_confidence_rank__lt=F("before_confidence_rank"))
-        aggregates |= {
-            "improved": Count("pk", filter=moved & (status_up | (same_status & confidence_up))),
-            "worsened": Count("pk", filter=moved & (status_down | (same_status & confidence_down))),
-            "status_changed": Count("pk", filter=moved & ~same_status),
-        }
+        conditions = rules.movement_conditions()
+        aggregates |= {name: Count("pk", filter=conditions[name]) for name in _STORED_MOVEMENTS}
     return aggregates
 
 
@@ -385,8 +308,8 @@ class Span:
     spent: Decimal | None
 
     def covers(self, day: date) -> bool:
-        """Whether this span sets the state as of ``day``."""
-        return self.starts <= day and (self.ends is None or day < self.ends)
+        """Whether this span sets the state as of ``day`` (``rules.span_covers``)."""
+        return rules.span_covers(self.starts, self.ends, day)
 
 
 def contribution(
@@ -418,24 +341,19 @@ def contribution(
     figures[(now.confidence if now else "") or "no_confidence"] = 1
     if now and now.progress is not None:
         figures["progress_reported"], figures["progress_total"] = 1, now.progress
-    figures["overdue"] = int(bool(target_date and target_date < day) and status in _UNFINISHED)
-    figures["stale"] = int(not (now and now.starts >= period_start))
+    figures["overdue"] = int(rules.is_overdue(target_date=target_date, status=status, day=day))
+    figures["stale"] = int(rules.is_stale(state_as_of=now.starts if now else None, period_start=period_start))
     figures["spent"] = (now.spent if now else None) or ZERO
-    if previous_end is not None and now and now.starts > previous_end:
+    if previous_end is not None:
         before = next((span for span in spans if span.covers(previous_end)), None)
-        status_rank, before_rank = STATUS_RANK[status], STATUS_RANK[before.status] if before else _NOT_STARTED_RANK
-        # An unrated side makes confidence neither better nor worse, as NULL compares in the SQL.
-        confidence_rank = CONFIDENCE_RANK.get(now.confidence, 0)
-        before_confidence_rank = CONFIDENCE_RANK.get(before.confidence, 0) if before else 0
-        rated = bool(confidence_rank and before_confidence_rank)
-        same = status_rank == before_rank
-        figures["improved"] = int(
-            status_rank > before_rank or (same and rated and confidence_rank > before_confidence_rank)
+        moved = rules.movement(
+            status_before=before.status if before else DeliveryStatus.NOT_STARTED,
+            confidence_before=before.confidence if before else "",
+            status_after=status,
+            confidence_after=now.confidence if now else "",
         )
-        figures["worsened"] = int(
-            status_rank < before_rank or (same and rated and confidence_rank < before_confidence_rank)
-        )
-        figures["status_changed"] = int(not same)
+        for name in _STORED_MOVEMENTS:
+            figures[name] = int(getattr(moved, name))
     return figures
 
 

@@ -25,9 +25,10 @@ from django.utils import timezone
 
 from commitments import hooks
 from commitments.changes import data_changed
-from commitments.models import Commitment
+from commitments.models import Commitment, Document
 from commitments.periods import Quarter
 from lsis.celery import enqueue_within_timeout
+from metrics import rules
 from metrics.engine import (
     FIGURE_FIELDS,
     SPAN_COLUMNS,
@@ -36,12 +37,12 @@ from metrics.engine import (
     Span,
     compute_figures,
     contribution,
-    counts,
     money_contributions,
     scope_keys,
     span_rows,
 )
 from metrics.models import Basis, DeliverySpan, QuarterMetric, RecomputeMarker, ReportingQuarter, ScopeType
+from metrics.rules import counts
 
 logger = logging.getLogger(__name__)
 
@@ -349,6 +350,56 @@ def _enqueue_recompute() -> None:
         enqueue_within_timeout(RECOMPUTE_TASK)
     except Exception:  # the broker is down or silent: the sweep will pick the marker up
         logger.warning("Could not enqueue a metrics recompute; the periodic sweep will do it.", exc_info=True)
+
+
+DERIVED_STATE_REASON = "Delivery state derived from approved updates"
+
+
+@transaction.atomic
+def commitment_refresh_delivery_state(
+    *, commitment_id: int, user: Any = None, reason: str = DERIVED_STATE_REASON
+) -> bool:
+    """Store the derived delivery state (``rules.derive_delivery_state``) on the commitment; return whether it changed.
+
+    The one place that writes a commitment's stored state; audited under ``reason`` as ``user``.
+    """
+    commitment = Commitment.objects.select_for_update().get(pk=commitment_id)
+    state = rules.derive_delivery_state(commitment_id=commitment_id)
+    if rules.stored_delivery_state(commitment) == state:
+        return False
+    commitment.delivery_status = state.status
+    commitment.delivery_confidence = state.confidence
+    commitment.progress = state.progress
+    commitment.delivery_as_of = state.as_of
+    commitment.modified_by = user if getattr(user, "is_authenticated", False) else None
+    commitment._history_user = commitment.modified_by  # type: ignore[attr-defined]
+    commitment._change_reason = reason  # type: ignore[attr-defined]
+    commitment.save(
+        update_fields=[
+            "delivery_status",
+            "delivery_confidence",
+            "progress",
+            "delivery_as_of",
+            "modified_at",
+            "modified_by",
+        ]
+    )
+    return True
+
+
+def on_update_approved(*, update: Any, user: Any) -> None:
+    """``commitments.hooks.UPDATE_APPROVED``: store the state the approval gives, and mark the figures stale."""
+    commitment_refresh_delivery_state(commitment_id=update.commitment_id, user=user)
+    metrics_mark_stale(commitment_id=update.commitment_id, from_date=update.as_of)
+
+
+def on_publication_changed(*, commitment: Commitment, was_published: bool) -> None:
+    """``commitments.hooks.PUBLICATION_CHANGED``: mark the figures stale from the deal's publication on.
+
+    Every quarter the commitment can count in (``rules.counted_on``) may move.
+    """
+    from_date = Document.objects.values_list("published_on", flat=True).get(pk=commitment.deal_id)
+    metrics_mark_stale(commitment_id=commitment.pk, from_date=from_date, was_published=was_published)
 
 
 def markers_pending() -> bool:

@@ -17,13 +17,12 @@ from commitments import roles
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
 from commitments.models import Commitment
 from commitments.services import (
-    commitment_derive_delivery_state,
-    stored_delivery_state,
     update_approve,
     update_create,
     update_return,
     update_submit,
 )
+from metrics.rules import derive_delivery_state, stored_delivery_state
 
 pytestmark = pytest.mark.django_db
 
@@ -98,7 +97,7 @@ def test_stored_state_agrees_with_approved_updates_after_any_sequence(ops, user_
         for commitment in commitments:
             commitment.refresh_from_db()
             stored = stored_delivery_state(commitment)
-            assert stored == commitment_derive_delivery_state(commitment_id=commitment.pk)
+            assert stored == derive_delivery_state(commitment_id=commitment.pk)
             assert (stored.status, stored.confidence, stored.progress, stored.as_of) == _oracle(
                 approvals[commitment.pk]
             )
@@ -107,7 +106,7 @@ def test_stored_state_agrees_with_approved_updates_after_any_sequence(ops, user_
 
 def test_verify_finds_and_repairs_a_drifted_state():
     commitment = Commitment.objects.get(reference="SD2-INFRA-G3")
-    derived = commitment_derive_delivery_state(commitment_id=commitment.pk)
+    derived = derive_delivery_state(commitment_id=commitment.pk)
     commitment.delivery_status = DeliveryStatus.DELIVERED
     commitment.progress = 100
     commitment.save()

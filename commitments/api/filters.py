@@ -10,7 +10,6 @@ from typing import Any
 
 import django_filters
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 
 from commitments.api.permissions import visible_commitments
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
@@ -127,9 +126,8 @@ class CommitmentFilter(django_filters.FilterSet):
         return queryset.filter(delivery_confidence="" if value == "none" else value)
 
     def filter_overdue(self, queryset: Any, name: str, value: bool | None) -> QuerySet[Commitment]:
-        """Overdue as of today, as the admin's filter and the metrics define it."""
-        overdue = queryset.overdue(on=timezone.localdate())
-        return overdue if value else queryset.exclude(pk__in=overdue.values("pk"))
+        """Overdue as of today, as the view annotates it (``metrics.rules``, as the figures count it)."""
+        return queryset.filter(is_overdue=bool(value))
 
     def filter_top_level(self, queryset: QuerySet[Commitment], name: str, value: bool | None) -> QuerySet[Commitment]:
         """Sub-items are those of a commitment the user can see.

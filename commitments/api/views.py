@@ -23,7 +23,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from commitments import services
+from commitments import hooks, services
 from commitments.api import representation
 from commitments.api.filters import (
     CommitmentFilter,
@@ -188,7 +188,8 @@ class CommitmentViewSet(ReadOnlyApiViewSet):
     def get_queryset(self) -> QuerySet[Commitment]:
         """What the user may see, by reference unless ``ordering`` says otherwise."""
         queryset = Commitment.objects.all() if self._staff else Commitment.objects.published()
-        return queryset.with_overdue(on=timezone.localdate()).order_by("reference")
+        # Overdue is a delivery rule of the metrics app, which annotates it (``commitments.hooks``).
+        return hooks.pipe(hooks.ANNOTATE_OVERDUE, queryset, on=timezone.localdate()).order_by("reference")
 
     @cached_property
     def _staff(self) -> bool:

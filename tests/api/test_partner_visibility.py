@@ -26,6 +26,7 @@ from commitments import roles
 from commitments.api.serializers import CommitmentSerializer
 from commitments.models import Commitment, Document
 from lsis.api.urls import router
+from metrics import rules
 from programmes.models import AmountNature, FundingAmount, with_funding_and_programmes
 from programmes.money import AmountQualifier
 from tests.factories import CommitmentFactory
@@ -128,9 +129,9 @@ def test_the_documented_serializer_agrees_on_links_to_unpublished_commitments(
     staff = role != roles.PARTNER
     expected = CommitmentSerializer(
         with_funding_and_programmes(
-            Commitment.objects.filter(text=PROBE)
-            .with_details(published_only=not staff)
-            .with_overdue(on=timezone.localdate())
+            rules.with_overdue(
+                Commitment.objects.filter(text=PROBE).with_details(published_only=not staff), on=timezone.localdate()
+            )
         ),
         many=True,
     ).data
