@@ -27,7 +27,8 @@ from metrics.engine import FIGURE_FIELDS, SCOPES, TRACKER_KEY, Scope
 from metrics.models import Basis, QuarterMetric, ReportingQuarter, ScopeType
 from metrics.rules import CONFIDENCE_RANK, STATUS_RANK, counted_on
 from metrics.services import metrics_as_of
-from programmes.models import FundingAmount
+from programmes.models import FundingAmount, FundingAmountQuerySet
+from programmes.totals import Money, MoneyByProgramme, money_by_programme, money_total
 
 ON_TRACK = (DeliveryConfidence.GREEN, DeliveryConfidence.AMBER_GREEN)
 AT_RISK = (DeliveryConfidence.AMBER_RED, DeliveryConfidence.RED)
@@ -543,6 +544,25 @@ def restatements_until(day: date, quarters: list[ReportingQuarter]) -> list[Rest
 # --- funding -----------------------------------------------------------------------------------------
 
 
+def counted_amounts(day: date) -> FundingAmountQuerySet:
+    """The amounts the money figures of ``day`` read: those of the commitments counted on that day.
+
+    The funding overview (the tracker's stored figures) sums the same amounts, so every money table
+    built from these reconciles with it.
+    """
+    return FundingAmount.objects.filter(counted_on(day, prefix="commitment__"), commitment__isnull=False)
+
+
+def funding_total(day: date) -> Money:
+    """The money counted on ``day``, like with like: the total row of every money table (one query)."""
+    return money_total(counted_amounts(day))
+
+
+def funding_by_programme(day: date) -> MoneyByProgramme:
+    """The money counted on ``day`` by the programme each amount is attributed to, funds rolled up (two queries)."""
+    return money_by_programme(counted_amounts(day))
+
+
 @dataclass
 class FunderTypeMoney:
     """Money committed by one type of funder, one nature of money."""
@@ -554,6 +574,12 @@ class FunderTypeMoney:
     high: Decimal
     open_ended: int
 
+    def as_money(self) -> Money:
+        """The row's sums as money of its nature, to add to the rows of the same funder type."""
+        return Money.one_nature(
+            self.nature, low=self.low, high=self.high, open_ended=self.open_ended, amounts=self.amounts
+        )
+
 
 def funding_by_funder_type(day: date) -> list[FunderTypeMoney]:
     """Money on commitments counted on ``day``, by funder type and nature, without double counting (one query).
@@ -562,7 +588,7 @@ def funding_by_funder_type(day: date) -> list[FunderTypeMoney]:
     nature is left out; "up to" counts 0 low; "over" counts its floor in both.
     """
     rows = (
-        FundingAmount.objects.filter(counted_on(day, prefix="commitment__"), commitment__isnull=False)
+        counted_amounts(day)
         .counted_in_totals()
         .values("funder__kind", "nature")
         .annotate(

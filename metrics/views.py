@@ -48,6 +48,7 @@ from metrics.tables import (
     status_cell,
 )
 from programmes.models import AmountNature
+from programmes.totals import Money, MoneyByProgramme
 
 VIEW_PERMISSION = "metrics.view_quartermetric"
 CONFIDENCE_SERIES = [*DeliveryConfidence.values, "no_confidence"]
@@ -744,42 +745,75 @@ def changes(request: HttpRequest) -> HttpResponse:
     )
 
 
-@dashboard
-def funding(request: HttpRequest) -> HttpResponse:
-    """Money committed against spent, by funder type and programme."""
-    quarters = dashboards.reporting_quarters()
-    period = _period(request, quarters)
-    figures = dashboards.quarter_figures(period, [ScopeType.TRACKER, ScopeType.PROGRAMME])
-    tracker = figures[ScopeType.TRACKER][0] if figures[ScopeType.TRACKER] else None
-    natures = [AmountNature.NEW_MONEY, AmountNature.RESTATED, AmountNature.TARGET]
-    by_type = Table(
+# The money tables' columns: the natures every money total sums, each apart (``AmountNature.totalled``).
+MONEY_HEADERS = {
+    AmountNature.NEW_MONEY: "New money committed",
+    AmountNature.RESTATED: "Restated (not new)",
+    AmountNature.TARGET: "Targets (not committed)",
+}
+TOTAL_LABEL = "Total (as in “Money committed and spent”)"
+
+
+def _money_cells(figures: Money) -> list[Cell | str | int | None]:
+    cells: list[Cell | str | int | None] = []
+    for nature in AmountNature.totalled():
+        low, high = figures.of(nature)
+        open_ended = figures.new_money_open_ended if nature == AmountNature.NEW_MONEY else 0
+        cells.append(Cell(money_range(low, high) + (f" ({open_ended} open-ended)" if open_ended else ""), numeric=True))
+    return cells
+
+
+def funder_types_table(rows: list[dashboards.FunderTypeMoney], total: Money) -> Table:
+    """Money by the type of its funder, each amount under its own funder's type, and the total row."""
+    table = Table(
         "funder_types",
         "Money committed by type of funder",
-        ["Type of funder", *(str(AmountNature(n).label) for n in natures)],
+        ["Type of funder", *(MONEY_HEADERS[nature] for nature in AmountNature.totalled())],
     )
-    grouped: dict[str, dict[str, str]] = {}
-    for row in dashboards.funding_by_funder_type(period.day):
+    grouped: dict[str, Money] = {}
+    for row in rows:
         kind = str(OrganisationKind(row.funder_kind).label) if row.funder_kind else "Funder not named"
-        grouped.setdefault(kind, {})[row.nature] = money_range(row.low, row.high) + (
-            f" ({row.open_ended} open-ended)" if row.open_ended and row.nature == AmountNature.NEW_MONEY else ""
-        )
-    for kind, values in sorted(grouped.items()):
-        by_type.add(kind, *(Cell(values.get(n, "£0.0m"), numeric=True) for n in natures))
-    by_programme = Table(
+        grouped[kind] = grouped.get(kind, Money()) + row.as_money()
+    for kind, figures in sorted(grouped.items()):
+        table.add(kind, *_money_cells(figures))
+    table.add(TOTAL_LABEL, *_money_cells(total))
+    return table
+
+
+def programmes_money_table(period: Period, figures: MoneyByProgramme) -> Table:
+    """Money by the programme each amount is attributed to: a fund's row includes the programmes inside it.
+
+    The top-level programmes and the row of money attributed to no programme add up to the total row;
+    a row with a "part of" is inside the row it names, so it is not added again.
+    """
+    table = Table(
         "programmes",
-        "Money by programme: committed and spent",
-        ["Programme", "New money committed", "Spent to date", "Restated (not new)", "Targets (not committed)"],
+        "Money by programme (each amount under the programme it is attributed to)",
+        ["Programme", "Part of", *(MONEY_HEADERS[nature] for nature in AmountNature.totalled())],
+        numeric_from=2,
     )
-    for item in figures[ScopeType.PROGRAMME]:
-        if not (item.new_money_high or item.spent or item.restated_high or item.target_high):
-            continue
-        by_programme.add(
-            _label_cell(period, item),
-            Cell(money_range(item.new_money_low, item.new_money_high), numeric=True),
-            Cell(money(item.spent), numeric=True),
-            Cell(money_range(item.restated_low, item.restated_high), numeric=True),
-            Cell(money_range(item.target_low, item.target_high), numeric=True),
+    names = {item.programme_id: item.name for item in figures.programmes}
+    for item in figures.programmes:
+        table.add(
+            Cell(item.name, href=_scope_url(period, ScopeType.PROGRAMME, item.uuid), header=True),
+            Cell(names.get(item.parent_id, "") if item.parent_id else ""),
+            *_money_cells(item.total),
         )
+    table.add("Not attributed to a programme", "", *_money_cells(figures.not_attributed))
+    table.add(TOTAL_LABEL, "", *_money_cells(figures.total))
+    return table
+
+
+@dashboard
+def funding(request: HttpRequest) -> HttpResponse:
+    """Money committed, by type of funder and by programme; each table has a total row equal to the overview's."""
+    quarters = dashboards.reporting_quarters()
+    period = _period(request, quarters)
+    figures = dashboards.quarter_figures(period, [ScopeType.TRACKER])
+    tracker = figures[ScopeType.TRACKER][0] if figures[ScopeType.TRACKER] else None
+    total = dashboards.funding_total(period.day)
+    by_type = funder_types_table(dashboards.funding_by_funder_type(period.day), total)
+    by_programme = programmes_money_table(period, dashboards.funding_by_programme(period.day))
     tables = [money_table(tracker), by_type, by_programme]
     context = _context(request, period, quarters, tracker=tracker, page="funding")
     return _respond(request, "dashboards/funding.html", context, tables, f"funding-{period.day}")

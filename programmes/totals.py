@@ -1,0 +1,182 @@
+"""Money totals: the amounts a total counts, summed like with like, and the same money by programme.
+
+Every money table sums through here, so each shows the same money the funding overview counts
+(``FundingAmount.objects.counted_in_totals``) and no table counts an amount twice:
+
+- an amount belongs to a programme only where the amount itself is attributed to it
+  (``FundingAmount.programme``), never because its commitment is linked to the programme: a commitment
+  linked to a fund and to a challenge inside it has its money counted once, where the amount says;
+- a programme's figure is its own amounts plus those of the programmes inside it (``Programme.parent``),
+  each amount once: every amount has one programme, so it reaches each fund above it once;
+- the amounts attributed to no programme are a row of their own, so the top-level programmes and that
+  row add up to the total.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Q, Sum, Value
+from django.db.models.functions import Coalesce
+
+from programmes.models import AmountNature, FundingAmountQuerySet, Programme
+
+ZERO = Decimal(0)
+
+
+# The name each totalled nature's sums go by (in ``MONEY_AGGREGATES``, ``Money`` and ``QuarterMetric``).
+_FIGURE_NAMES: dict[AmountNature, str] = {
+    AmountNature.NEW_MONEY: "new_money",
+    AmountNature.RESTATED: "restated",
+    AmountNature.TARGET: "target",
+}
+assert set(_FIGURE_NAMES) == set(AmountNature.totalled()), "every totalled nature has its sums"  # noqa: S101
+
+
+def _nature_sums(nature: str, name: str) -> dict[str, Any]:
+    """Low and high sums of one nature: "up to X" counts 0 low, "over X" its floor in both."""
+    of_nature = Q(nature=nature)
+    return {
+        f"{name}_low": Coalesce(Sum(Coalesce("low", Value(ZERO)), filter=of_nature), Value(ZERO)),
+        f"{name}_high": Coalesce(Sum(Coalesce("high", "low"), filter=of_nature), Value(ZERO)),
+    }
+
+
+# The aggregates of every money total: new money, restated money and targets apart (the natures
+# ``AmountNature.totalled`` names), open-ended new money counted, and how many amounts were summed.
+MONEY_AGGREGATES: dict[str, Any] = {
+    **{key: value for nature, name in _FIGURE_NAMES.items() for key, value in _nature_sums(nature, name).items()},
+    "new_money_open_ended": Count("pk", filter=Q(nature=AmountNature.NEW_MONEY, high__isnull=True)),
+    "amounts": Count("pk"),
+}
+
+
+@dataclass
+class Money:
+    """Sums of counted amounts: new money, restated money and targets apart, each as low and high bounds."""
+
+    new_money_low: Decimal = ZERO
+    new_money_high: Decimal = ZERO
+    new_money_open_ended: int = 0
+    restated_low: Decimal = ZERO
+    restated_high: Decimal = ZERO
+    target_low: Decimal = ZERO
+    target_high: Decimal = ZERO
+    amounts: int = 0
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Money:
+        """The sums of one row of ``MONEY_AGGREGATES`` (counts stay whole numbers, sums become Decimals)."""
+        values: dict[str, Any] = {}
+        for item in fields(cls):
+            value = row.get(item.name) or 0
+            values[item.name] = int(value) if item.type == "int" else Decimal(value)
+        return cls(**values)
+
+    @classmethod
+    def one_nature(cls, nature: str, *, low: Decimal, high: Decimal, open_ended: int, amounts: int) -> Money:
+        """Sums of amounts all of one totalled nature (open-ended counts only for new money)."""
+        name = _FIGURE_NAMES[AmountNature(nature)]
+        return cls(
+            **{f"{name}_low": low, f"{name}_high": high},
+            new_money_open_ended=open_ended if nature == AmountNature.NEW_MONEY else 0,
+            amounts=amounts,
+        )
+
+    def of(self, nature: str) -> tuple[Decimal, Decimal]:
+        """The low and high sums of one of the natures ``AmountNature.totalled`` names."""
+        name = _FIGURE_NAMES[AmountNature(nature)]
+        low: Decimal = getattr(self, f"{name}_low")
+        high: Decimal = getattr(self, f"{name}_high")
+        return low, high
+
+    def __add__(self, other: Money) -> Money:
+        return Money(**{item.name: getattr(self, item.name) + getattr(other, item.name) for item in fields(self)})
+
+    def is_empty(self) -> bool:
+        """No amount summed."""
+        return self.amounts == 0
+
+
+def money_total(amounts: FundingAmountQuerySet) -> Money:
+    """The counted part of ``amounts`` summed like with like (one query)."""
+    return Money.from_row(amounts.counted_in_totals().aggregate(**MONEY_AGGREGATES))
+
+
+@dataclass
+class ProgrammeMoney:
+    """One programme's money: its own amounts, and with the programmes inside it (``total``)."""
+
+    programme_id: int
+    uuid: str
+    name: str
+    parent_id: int | None
+    depth: int = 0
+    own: Money = field(default_factory=Money)
+    total: Money = field(default_factory=Money)
+
+
+@dataclass
+class MoneyByProgramme:
+    """Money by programme: the programmes (each fund before the programmes inside it), the rest, the total.
+
+    The top-level programmes (depth 0) and ``not_attributed`` add up to ``total``; a row deeper down is
+    part of the row above it.
+    """
+
+    programmes: list[ProgrammeMoney]
+    not_attributed: Money
+    total: Money
+
+    def top_level(self) -> list[ProgrammeMoney]:
+        """The programmes part of no other: with ``not_attributed`` they add up to the total."""
+        return [row for row in self.programmes if row.parent_id is None]
+
+
+def money_by_programme(amounts: FundingAmountQuerySet) -> MoneyByProgramme:
+    """The counted part of ``amounts`` by the programme each amount is attributed to, funds rolled up (two queries).
+
+    A programme is listed when it or a programme inside it has a counted amount; a fund is listed before
+    the programmes inside it, each level by name.
+    """
+    rows = amounts.counted_in_totals().values("programme_id").annotate(**MONEY_AGGREGATES).order_by()
+    own = {row["programme_id"]: Money.from_row(row) for row in rows}
+    not_attributed = own.pop(None, Money())
+    programmes = {
+        pk: ProgrammeMoney(pk, str(uuid), name, parent_id)
+        for pk, uuid, name, parent_id in Programme.objects.values_list("pk", "uuid", "name", "parent_id").order_by()
+    }
+    children: dict[int | None, list[ProgrammeMoney]] = defaultdict(list)
+    for item in programmes.values():
+        item.own = own.get(item.programme_id, Money())
+        children[item.parent_id].append(item)
+
+    def rolled_up(item: ProgrammeMoney, depth: int, seen: frozenset[int]) -> Money:
+        # ``seen`` guards against a parent loop written past the model's validation: nothing counts twice.
+        item.depth = depth
+        item.total = item.own
+        for child in children.get(item.programme_id, []):
+            if child.programme_id not in seen:
+                item.total = item.total + rolled_up(child, depth + 1, seen | {child.programme_id})
+        return item.total
+
+    listed: list[ProgrammeMoney] = []
+
+    def walk(items: Iterable[ProgrammeMoney]) -> None:
+        for item in sorted(items, key=lambda row: row.name.casefold()):
+            if item.total.is_empty():
+                continue
+            listed.append(item)
+            walk(children.get(item.programme_id, []))
+
+    for root in children[None]:
+        rolled_up(root, 0, frozenset({root.programme_id}))
+    walk(children[None])
+    total = not_attributed
+    for root in children[None]:
+        total = total + root.total
+    return MoneyByProgramme(programmes=listed, not_attributed=not_attributed, total=total)
