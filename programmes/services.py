@@ -39,14 +39,19 @@ def _stamp(instance: Any, user: Any, reason: str) -> None:
         instance.created_by = instance.modified_by
 
 
-def _changing(commitment_ids: Iterable[int | None], user: Any) -> None:
-    """Lock and check the commitments concerned; tell the figures they change from their deals' publication."""
+def _changing(commitment_ids: Iterable[int | None], user: Any, *, also: Iterable[int | None] = ()) -> None:
+    """Lock and check the commitments changed; tell the figures they change from their deals' publication.
+
+    ``also``: commitments whose figures move too without their being changed (no permission asked).
+    """
     ids = {pk for pk in commitment_ids if pk is not None}
-    if not ids:
+    moved = ids | {pk for pk in also if pk is not None}
+    if not moved:
         return
-    commitments = list(Commitment.objects.select_for_update().filter(pk__in=ids))
+    commitments = list(Commitment.objects.select_for_update().filter(pk__in=moved))
     for commitment in commitments:
-        require_may_change_commitment(user, commitment)
+        if commitment.pk in ids:
+            require_may_change_commitment(user, commitment)
     deals = deals_published_on(commitment.deal_id for commitment in commitments)
     commitments_changing(commitments=commitments, from_date=min(deals) if deals else None)
 
@@ -94,17 +99,18 @@ def programme_delete(*, programme: Programme, user: Any) -> None:
     programme.delete()
 
 
-def _commitments_of_amount(amount: FundingAmount) -> set[int | None]:
-    """The commitments whose money an amount's change moves: its own, before and after, and its parts'.
+def _commitments_of_amount(amount: FundingAmount) -> tuple[set[int | None], set[int | None]]:
+    """The commitments an amount's change changes (its own, before and after), and those it moves besides.
 
     An amount that is part of another of the same nature is left out of the totals, so changing the
-    larger amount's nature moves the money of the commitments of its parts too.
+    larger amount moves the money of the commitments of its parts too.
     """
-    ids: set[int | None] = {amount.commitment_id}
+    own: set[int | None] = {amount.commitment_id}
+    parts: set[int | None] = set()
     if amount.pk is not None:
-        ids |= set(FundingAmount.objects.filter(pk=amount.pk).values_list("commitment_id", flat=True))
-        ids |= set(FundingAmount.objects.filter(part_of_id=amount.pk).values_list("commitment_id", flat=True))
-    return ids
+        own |= set(FundingAmount.objects.filter(pk=amount.pk).values_list("commitment_id", flat=True))
+        parts |= set(FundingAmount.objects.filter(part_of_id=amount.pk).values_list("commitment_id", flat=True))
+    return own, parts
 
 
 @transaction.atomic
@@ -120,7 +126,8 @@ def funding_amount_save(*, amount: FundingAmount, user: Any) -> FundingAmount:
         "add funding amounts" if amount.pk is None else "change funding amounts",
     )
     amount.full_clean()
-    _changing(_commitments_of_amount(amount), user)
+    own, parts = _commitments_of_amount(amount)
+    _changing(own, user, also=parts)
     _stamp(amount, user, "Amount added" if amount.pk is None else "Amount edited")
     amount.save()
     return amount
@@ -130,6 +137,7 @@ def funding_amount_save(*, amount: FundingAmount, user: Any) -> FundingAmount:
 def funding_amount_delete(*, amount: FundingAmount, user: Any) -> None:
     """Delete an amount of money; on a commitment, only one the user may change."""
     _require(user, DELETE_FUNDING_PERMISSION, "delete funding amounts")
-    _changing(_commitments_of_amount(amount), user)
+    own, parts = _commitments_of_amount(amount)
+    _changing(own, user, also=parts)
     _stamp(amount, user, "Amount deleted")
     amount.delete()
