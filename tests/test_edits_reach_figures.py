@@ -16,10 +16,12 @@ from django.urls import reverse
 
 from commitments import roles
 from commitments.models import Commitment, Document, Organisation, OrganisationRole, Theme, ThemeKind
+from commitments.periods import Quarter
 from metrics.models import RecomputeMarker
 from metrics.services import metrics_recompute
 from programmes.models import AmountNature, AmountQualifier, FundingAmount, Programme
 from tests.admin_forms import change_form_data
+from tests.test_celery_reliability import live, needs_real_worker, stack  # noqa: F401  (the real-worker fixtures)
 from tests.test_metrics import CHECKED, oracle, stored
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_tasks")]
@@ -356,3 +358,51 @@ def test_processing_edits_runs_the_same_queries_for_one_commitment_as_for_severa
         assert markers_process(today=CHECKED[-1].end) == len(commitments) - 1
     for quarter in CHECKED:
         assert stored(quarter) == oracle(quarter), quarter.label
+
+
+# --- a real worker: an edit is in the figures within the sweep --------------------------------------------
+
+_EDIT_IN_SUBPROCESS = """
+from datetime import date
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from commitments import roles
+from commitments.models import Commitment
+from commitments.services import commitment_edit
+user = get_user_model().objects.create_user(username="edit-bench-reviewer-{pk}")
+user.groups.add(Group.objects.get(name=roles.REVIEWER))
+commitment_edit(commitment=Commitment.objects.get(pk={pk}), user=user, changes={{"target_date": date(2019, 5, 1)}})
+"""
+
+
+@needs_real_worker
+def test_an_edit_is_in_the_figures_within_the_sweep_with_a_real_worker(live) -> None:  # noqa: F811
+    import time
+
+    from tests.celery_worker import live_figure, manage, pending_markers, query, wait_until
+
+    conn = live.connect()
+    try:
+        quarter = Quarter.containing(date.today())
+        # A published, unfinished commitment of a published deal that is not overdue yet.
+        pk = query(
+            conn,
+            "SELECT c.id FROM commitments_commitment c JOIN commitments_document d ON d.id = c.deal_id"
+            " WHERE c.published AND d.published_on <= %s AND c.delivery_status IN ('not_started', 'in_progress')"
+            " AND (c.target_date IS NULL OR c.target_date > %s) ORDER BY c.id LIMIT 1",
+            [date.today(), date.today()],
+        )[0][0]
+        overdue = live_figure(conn, (quarter.year, quarter.number), "tracker", "all", "overdue")
+        started = time.time()
+        manage(live.env, "shell", "-c", _EDIT_IN_SUBPROCESS.format(pk=pk))
+
+        def fresh() -> float | None:
+            now = time.time()
+            figure = live_figure(conn, (quarter.year, quarter.number), "tracker", "all", "overdue")
+            return now if figure == overdue + 1 and pending_markers(conn, pk) == 0 else None
+
+        fresh_at = wait_until(fresh, timeout=60, what="the edit to show in the figures")
+    finally:
+        conn.close()
+    print(f"edit to fresh figures: {fresh_at - started:.3f} s (a Django start-up included)")
+    assert fresh_at - started < 60  # within the per-minute sweep, even had the task been lost
