@@ -13,6 +13,12 @@ from import_export.admin import ExportMixin
 
 # Importing the module registers the status update admin and its review workflow.
 from commitments import admin_updates  # noqa: F401
+from commitments.classification import (
+    theme_exception_delete,
+    theme_exception_save,
+    theme_rule_delete,
+    theme_rule_save,
+)
 from commitments.models import (
     Commitment,
     CommitmentOrganisation,
@@ -22,6 +28,8 @@ from commitments.models import (
     OrganisationAlias,
     StatusUpdate,
     Theme,
+    ThemeException,
+    ThemeRule,
 )
 from commitments.permissions import may_change_commitment
 from commitments.resources import CommitmentExportResource
@@ -389,3 +397,75 @@ class CommitmentAdmin(ExportMixin, AuditedAdminMixin, ReadOnlyHistoryMixin):
     def short_text(self, commitment: Commitment) -> str:
         """The start of the commitment's text."""
         return commitment.text if len(commitment.text) <= 90 else commitment.text[:89] + "…"
+
+
+# --- the tracker's theme classification (commitments.classification) ---------------------------------------
+#
+# Every write goes through the classification's services, which store the commitments' themes through the
+# commitment edit service, so that the figures follow.
+
+
+class _ClassificationAdmin(AuditedAdminMixin, ReadOnlyHistoryMixin):
+    readonly_fields = ("created_at", "created_by", "modified_at", "modified_by")
+    save_service: ClassVar[Callable[..., Any]]
+    delete_service: ClassVar[Callable[..., Any]]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        """Through the classification's service: the commitments it classifies follow, and their figures."""
+        type(self).save_service(obj, request.user)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        """Through the classification's service."""
+        type(self).delete_service(obj, request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        """The bulk delete action: each through the classification's service."""
+        for obj in queryset:
+            type(self).delete_service(obj, request.user)
+
+
+@admin.register(ThemeRule)
+class ThemeRuleAdmin(_ClassificationAdmin):
+    list_display = ("scope", "theme", "framework", "reason")
+    list_filter = ("theme__framework", "scope")
+    search_fields = ("scope__code", "scope__name", "theme__code", "theme__name", "reason")
+    autocomplete_fields = ("scope", "theme")
+    fields = ("scope", "theme", "reason", *_ClassificationAdmin.readonly_fields)
+
+    @staticmethod
+    def save_service(obj: Any, user: Any) -> None:
+        theme_rule_save(rule=obj, user=user)
+
+    @staticmethod
+    def delete_service(obj: Any, user: Any) -> None:
+        theme_rule_delete(rule=obj, user=user)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ThemeRule]:
+        """Join the themes the list shows."""
+        return super().get_queryset(request).select_related("scope", "theme__framework")
+
+    @admin.display(description="Framework")
+    def framework(self, rule: ThemeRule) -> str:
+        """The framework of the theme the rule classifies under."""
+        return str(rule.theme.framework)
+
+
+@admin.register(ThemeException)
+class ThemeExceptionAdmin(_ClassificationAdmin):
+    list_display = ("commitment", "theme", "include", "reason")
+    list_filter = ("theme__framework", "include")
+    search_fields = ("commitment__reference", "theme__code", "theme__name", "reason")
+    autocomplete_fields = ("commitment", "theme")
+    fields = ("commitment", "theme", "include", "reason", *_ClassificationAdmin.readonly_fields)
+
+    @staticmethod
+    def save_service(obj: Any, user: Any) -> None:
+        theme_exception_save(exception=obj, user=user)
+
+    @staticmethod
+    def delete_service(obj: Any, user: Any) -> None:
+        theme_exception_delete(exception=obj, user=user)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ThemeException]:
+        """Join the commitment and theme the list shows."""
+        return super().get_queryset(request).select_related("commitment", "theme__framework")

@@ -730,3 +730,74 @@ class EvidenceLink(AuditedModel):
 
     def __str__(self) -> str:
         return self.title
+
+
+class ThemeRule(AuditedModel):
+    """The tracker's classification: every commitment of a foundation or area is under a theme of another framework.
+
+    Not printed in any deal: the tracker classifies commitments under the 2017 strategy's and the 2020
+    Update's themes so that their breakdowns can be made; ``reason`` says why. ``commitments.classification``
+    derives each commitment's themes from these rules and the exceptions, and stores them in its ``themes``.
+    """
+
+    scope = models.ForeignKey(
+        Theme,
+        on_delete=models.PROTECT,
+        related_name="theme_rules",
+        limit_choices_to={"kind__in": [ThemeKind.FOUNDATION, ThemeKind.AREA]},
+        help_text="The foundation or area whose commitments the rule classifies.",
+    )
+    theme = models.ForeignKey(
+        Theme,
+        on_delete=models.PROTECT,
+        related_name="rules_classifying",
+        limit_choices_to={"kind": ThemeKind.THEME},
+        help_text="The theme of another framework they are classified under.",
+    )
+    reason = models.TextField(help_text="Why the commitments of the foundation or area belong under the theme.")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["scope__framework__code", "scope__position", "theme__framework__code", "theme__position"]
+        constraints = [models.UniqueConstraint(fields=["scope", "theme"], name="theme_rule_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.scope} → {self.theme}"
+
+    def clean(self) -> None:
+        """A rule classifies a foundation's or an area's commitments under a theme of another framework."""
+        errors: dict[str, str] = {}
+        if self.scope_id and self.scope.kind not in (ThemeKind.FOUNDATION, ThemeKind.AREA):
+            errors["scope"] = "Choose a foundation or an area."
+        if self.theme_id and self.theme.kind != ThemeKind.THEME:
+            errors["theme"] = "Choose a theme of the 2017 strategy's or the 2020 Update's framework."
+        if errors:
+            raise ValidationError(errors)
+
+
+class ThemeException(AuditedModel):
+    """A commitment classified otherwise than its rules (or the commitment it belongs to) say, and why."""
+
+    commitment = models.ForeignKey(Commitment, on_delete=models.CASCADE, related_name="theme_exceptions")
+    theme = models.ForeignKey(
+        Theme, on_delete=models.PROTECT, related_name="theme_exceptions", limit_choices_to={"kind": ThemeKind.THEME}
+    )
+    include = models.BooleanField(
+        default=True, help_text="Ticked: the commitment is under the theme; unticked: it is not, whatever the rules."
+    )
+    reason = models.TextField(help_text="Why this commitment is classified otherwise.")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["commitment__reference", "theme__framework__code", "theme__position"]
+        constraints = [models.UniqueConstraint(fields=["commitment", "theme"], name="theme_exception_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.commitment}: {'under' if self.include else 'not under'} {self.theme}"
+
+    def clean(self) -> None:
+        """An exception names a theme of another framework than the Industrial Strategy foundations."""
+        if self.theme_id and self.theme.kind != ThemeKind.THEME:
+            raise ValidationError({"theme": "Choose a theme of the 2017 strategy's or the 2020 Update's framework."})

@@ -348,6 +348,14 @@ ACCESS: dict[str, dict[str, Allowed]] = {
         "action:approve_selected": {"submitted": REVIEWERS},
         "action:return_selected": {"submitted": REVIEWERS},
     },
+    "commitments.themerule": {
+        **standard_views(view=STAFF, add=REVIEWERS, change=REVIEWERS, delete=REVIEWERS),
+        "simple_history": NOBODY,
+    },
+    "commitments.themeexception": {
+        **standard_views(view=STAFF, add=REVIEWERS, change=REVIEWERS, delete=REVIEWERS),
+        "simple_history": NOBODY,
+    },
     "programmes.programme": {**standard_views(view=STAFF, add=REVIEWERS, change=REVIEWERS), "simple_history": NOBODY},
     "programmes.fundingamount": {
         **standard_views(
@@ -393,6 +401,8 @@ CHANGES = {
     "commitments.commitment": {"text": "Changed in the access test."},
     "commitments.organisation": {"name": "Changed in the access test"},
     "commitments.statusupdate": {"narrative": "Changed in the access test."},
+    "commitments.themerule": {"reason": "Changed in the access test."},
+    "commitments.themeexception": {"reason": "Changed in the access test."},
     "programmes.programme": {"name": "Changed in the access test"},
     "programmes.fundingamount": {"amount_text": "£1 (changed)"},
 }

@@ -13,7 +13,16 @@ from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
 
-from commitments.models import Commitment, Document, Framework, Organisation, StatusUpdate, Theme
+from commitments.models import (
+    Commitment,
+    Document,
+    Framework,
+    Organisation,
+    StatusUpdate,
+    Theme,
+    ThemeException,
+    ThemeRule,
+)
 from commitments.seeding import CORRECTION_REASON, seed_reference_data
 from metrics.models import RegionalStatistic
 from programmes.models import AmountNature, FundingAmount, Programme
@@ -59,7 +68,10 @@ def _wipe_seeded_data() -> None:
     Programme.objects.update(parent=None)
     Theme.objects.update(parent=None)
     delivery_span = apps.get_model("metrics", "DeliverySpan")
-    for model in (delivery_span, StatusUpdate, FundingAmount, Commitment, Programme, Organisation, Theme, Framework):
+    # The classification first: its rules hold on to the themes.
+    for model in (ThemeException, ThemeRule, delivery_span, StatusUpdate, FundingAmount, Commitment, Programme):
+        model.objects.all().delete()
+    for model in (Organisation, Theme, Framework):
         model.objects.all().delete()
     RegionalStatistic.objects.all().delete()
     Document.objects.all().delete()

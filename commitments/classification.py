@@ -1,0 +1,214 @@
+"""The tracker's classification of commitments under the 2017 strategy's and the 2020 Update's themes.
+
+No deal prints these themes against its commitments: the classification is the tracker's, kept apart from
+what the documents say (``fixtures/theme_classification.yaml``, editable by reviewers in the admin). It is
+made of
+
+- rules (``ThemeRule``): every commitment of a foundation or area is under a theme, with the reason;
+- exceptions (``ThemeException``): one commitment is (or is not) under a theme whatever its rules say.
+
+A sub-item and a chapter commitment that details a key commitment take the classification of the
+commitment they belong to (the parent, else the commitment elaborated), then their own exceptions; any
+other commitment takes the rules of its foundation and of its area, then its exceptions.
+
+The result is stored in ``Commitment.themes``, which the figures read: the services below change it
+through ``commitment_edit``, so that a change of the classification reaches the figures like any edit of
+a commitment. Only the themes of the frameworks the classification covers are touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+
+from commitments.models import Commitment, Theme, ThemeException, ThemeRule
+
+
+@dataclass(frozen=True)
+class Classified:
+    """One theme a commitment is classified under, and why."""
+
+    theme: Theme
+    reason: str
+
+
+@dataclass
+class _Graph:
+    """Everything the derivation reads, in four queries."""
+
+    commitments: dict[int, dict[str, Any]]
+    rules: dict[int, list[ThemeRule]]
+    exceptions: dict[int, list[ThemeException]]
+
+
+def _graph() -> _Graph:
+    commitments: dict[int, dict[str, Any]] = {
+        row["pk"]: dict(row)
+        for row in Commitment.objects.values(
+            "pk", "reference", "foundation_id", "area_id", "parent_id", "elaborates_id"
+        )
+    }
+    rules: dict[int, list[ThemeRule]] = {}
+    for rule in ThemeRule.objects.select_related("theme__framework", "scope"):
+        rules.setdefault(rule.scope_id, []).append(rule)
+    exceptions: dict[int, list[ThemeException]] = {}
+    for exception in ThemeException.objects.select_related("theme__framework"):
+        exceptions.setdefault(exception.commitment_id, []).append(exception)
+    return _Graph(commitments, rules, exceptions)
+
+
+def _classify(
+    graph: _Graph, pk: int, done: dict[int, dict[int, Classified]], seen: frozenset[int]
+) -> dict[int, Classified]:
+    if pk in done:
+        return done[pk]
+    row = graph.commitments[pk]
+    owner = row["parent_id"] or row["elaborates_id"]
+    result: dict[int, Classified]
+    if owner is not None and owner not in seen and owner in graph.commitments:
+        owner_reference = graph.commitments[owner]["reference"]
+        how = "of which it is a sub-item" if row["parent_id"] else "which it details"
+        result = {
+            theme_id: Classified(item.theme, f"As {owner_reference}, {how}")
+            for theme_id, item in _classify(graph, owner, done, seen | {pk}).items()
+        }
+    else:
+        result = {}
+        for scope_id in (row["foundation_id"], row["area_id"]):
+            for rule in graph.rules.get(scope_id, []):
+                result[rule.theme_id] = Classified(rule.theme, f"Rule for {rule.scope}: {rule.reason}")
+    for exception in graph.exceptions.get(pk, []):
+        if exception.include:
+            result[exception.theme_id] = Classified(exception.theme, f"Exception: {exception.reason}")
+        else:
+            result.pop(exception.theme_id, None)
+    done[pk] = result
+    return result
+
+
+def classify_all() -> dict[int, dict[int, Classified]]:
+    """Every commitment's classification: commitment pk -> theme pk -> the theme and why."""
+    graph = _graph()
+    done: dict[int, dict[int, Classified]] = {}
+    for pk in graph.commitments:
+        _classify(graph, pk, done, frozenset({pk}))
+    return done
+
+
+def classification_of(commitment: Commitment) -> list[Classified]:
+    """The themes ``commitment`` is classified under, with why, in framework and printed order."""
+    classified = classify_all().get(commitment.pk, {})
+    return sorted(classified.values(), key=lambda item: (item.theme.framework.code, item.theme.position))
+
+
+def classified_framework_ids() -> set[int]:
+    """The frameworks the classification covers: those of the themes its rules and exceptions name."""
+    return set(ThemeRule.objects.values_list("theme__framework_id", flat=True)) | set(
+        ThemeException.objects.values_list("theme__framework_id", flat=True)
+    )
+
+
+def themes_wanted(commitment_ids: Iterable[int] | None = None) -> dict[int, set[int]]:
+    """Per commitment, the theme ids it should hold: its classified themes plus those of other frameworks."""
+    classified = classify_all()
+    frameworks = classified_framework_ids()
+    ids = set(classified) if commitment_ids is None else set(commitment_ids)
+    held: dict[int, set[int]] = {pk: set() for pk in ids}
+    other: dict[int, set[int]] = {pk: set() for pk in ids}
+    through = Commitment.themes.through.objects.filter(commitment_id__in=ids).values_list(
+        "commitment_id", "theme_id", "theme__framework_id"
+    )
+    for commitment_id, theme_id, framework_id in through:
+        held[commitment_id].add(theme_id)
+        if framework_id not in frameworks:
+            other[commitment_id].add(theme_id)
+    return {pk: other[pk] | set(classified.get(pk, {})) for pk in ids}
+
+
+# --- services: reviewers' edits of the classification ----------------------------------------------------
+
+
+def _require(user: Any, permission: str, action: str) -> None:
+    if not (user and user.is_authenticated and user.has_perm(permission)):
+        raise PermissionDenied(f"You do not have permission to {action}.")
+
+
+def _stamp(instance: Any, user: Any, reason: str) -> None:
+    instance.modified_by = user if getattr(user, "is_authenticated", False) else None
+    instance._history_user = instance.modified_by
+    instance._change_reason = reason
+
+
+def _reclassify(*, user: Any) -> None:
+    """Store each commitment's classification where it changed, through the commitment edit service.
+
+    ``commitment_edit`` checks that the user may change the commitment, records the change and tells the
+    figures from when it moves them.
+    """
+    from commitments.services import commitment_edit
+
+    wanted = themes_wanted()
+    held: dict[int, set[int]] = {pk: set() for pk in wanted}
+    for commitment_id, theme_id in Commitment.themes.through.objects.values_list("commitment_id", "theme_id"):
+        held.setdefault(commitment_id, set()).add(theme_id)
+    changed = [pk for pk, themes in wanted.items() if themes != held.get(pk, set())]
+    themes = Theme.objects.in_bulk({theme_id for pk in changed for theme_id in wanted[pk]})
+    for commitment in Commitment.objects.filter(pk__in=changed).order_by("pk"):
+        commitment_edit(
+            commitment=commitment,
+            user=user,
+            changes={},
+            themes=[themes[theme_id] for theme_id in wanted[commitment.pk]],
+        )
+
+
+@transaction.atomic
+def theme_rule_save(*, rule: ThemeRule, user: Any) -> ThemeRule:
+    """Add or change a rule of the classification; the commitments it classifies follow, and their figures."""
+    _require(user, "commitments.change_themerule" if rule.pk else "commitments.add_themerule", "classify themes")
+    rule.full_clean()
+    if rule.pk is None:
+        rule.created_by = user if getattr(user, "is_authenticated", False) else None
+    _stamp(rule, user, "Theme rule changed" if rule.pk else "Theme rule added")
+    rule.save()
+    _reclassify(user=user)
+    return rule
+
+
+@transaction.atomic
+def theme_rule_delete(*, rule: ThemeRule, user: Any) -> None:
+    """Remove a rule of the classification; the commitments it classified follow, and their figures."""
+    _require(user, "commitments.delete_themerule", "classify themes")
+    _stamp(rule, user, "Theme rule removed")
+    rule.delete()
+    _reclassify(user=user)
+
+
+@transaction.atomic
+def theme_exception_save(*, exception: ThemeException, user: Any) -> ThemeException:
+    """Add or change one commitment's exception to its rules; it (and what belongs to it) follows."""
+    _require(
+        user,
+        "commitments.change_themeexception" if exception.pk else "commitments.add_themeexception",
+        "classify themes",
+    )
+    exception.full_clean()
+    if exception.pk is None:
+        exception.created_by = user if getattr(user, "is_authenticated", False) else None
+    _stamp(exception, user, "Theme exception changed" if exception.pk else "Theme exception added")
+    exception.save()
+    _reclassify(user=user)
+    return exception
+
+
+@transaction.atomic
+def theme_exception_delete(*, exception: ThemeException, user: Any) -> None:
+    """Remove one commitment's exception; its rules classify it again."""
+    _require(user, "commitments.delete_themeexception", "classify themes")
+    _stamp(exception, user, "Theme exception removed")
+    exception.delete()
+    _reclassify(user=user)
