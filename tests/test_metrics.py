@@ -451,12 +451,12 @@ def _set_published(references, published, reviewer):
         commitment_set_published(commitment=commitment, user=reviewer, published=published)
 
 
-def test_an_unpublished_commitments_money_is_not_in_the_figures():
+def test_an_unpublished_commitments_money_is_not_in_the_figures(user_with_role):
     funded = _funded()
     quarter = CHECKED[-1]
     metrics_recompute(quarters=[quarter])
     with_it = stored(quarter)[TRACKER]
-    Commitment.objects.filter(pk=funded.pk).update(published=False)
+    commitment_set_published(commitment=funded, user=user_with_role(roles.REVIEWER), published=False)
     metrics_recompute(quarters=[quarter])
     without = stored(quarter)[TRACKER]
     assert without == oracle(quarter)[TRACKER]
