@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 from django.utils.http import http_date, parse_http_date
@@ -21,7 +22,9 @@ from commitments.models import Commitment, Organisation, Theme, ThemeKind
 from commitments.periods import Quarter
 from commitments.services import update_approve, update_create, update_submit
 from lsis.core.changes import data_changed, data_stamp
+from metrics.models import RecomputeMarker, RegionalStatistic
 from metrics.services import metrics_recompute
+from programmes.models import Programme
 
 V1 = "/api/v1"
 pytestmark = pytest.mark.django_db
@@ -204,6 +207,52 @@ def test_the_stamp_moves_once_per_transaction_and_never_for_a_rollback(commit: C
     after_rollback = data_stamp()
     assert after_rollback is not None
     assert after_rollback.version == after_two_saves.version
+
+
+def _rename(model: Any, field: str) -> Callable[[], None]:
+    def change() -> None:
+        record = model.objects.order_by("pk").first()
+        assert record is not None, model
+        setattr(record, field, getattr(record, field) + " (renamed)")
+        record.save()
+
+    return change
+
+
+# One record of each app that registers itself with the data stamp (its AppConfig.ready), and the
+# accounts lsis.core tracks itself.
+REGISTERED = {
+    "commitments": _rename(Organisation, "name"),
+    "programmes": _rename(Programme, "name"),
+    "metrics": _rename(RegionalStatistic, "source_quote"),
+    "accounts": lambda: Group.objects.create(name="Readers"),
+}
+
+
+@pytest.mark.usefixtures("stamped")
+@pytest.mark.parametrize("app", REGISTERED)
+def test_each_app_tells_the_stamp_which_records_move_it(app: str, commit: Callable[[], None]) -> None:
+    before = data_stamp()
+    assert before is not None
+    REGISTERED[app]()
+    commit()
+    after = data_stamp()
+    assert after is not None
+    assert after.version == before.version + 1
+
+
+@pytest.mark.usefixtures("stamped")
+def test_derived_rows_are_left_out(commit: Callable[[], None]) -> None:
+    """The metrics app leaves its derived rows out: the services writing them move the stamp themselves."""
+    before = data_stamp()
+    assert before is not None
+    commitment = Commitment.objects.order_by("pk").first()
+    assert commitment is not None
+    RecomputeMarker.objects.create(commitment=commitment, from_date=date(2019, 4, 1))
+    commit()
+    after = data_stamp()
+    assert after is not None
+    assert after.version == before.version
 
 
 def test_last_modified_tells_versions_apart_within_a_second(commit: Callable[[], None]) -> None:
