@@ -8,6 +8,9 @@ status updates and stored on it for speed.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
@@ -604,6 +607,46 @@ class StatusUpdateQuerySet(models.QuerySet["StatusUpdate"]):
         ).prefetch_related(models.Prefetch("evidence_links", queryset=EvidenceLink.objects.order_by("pk")))
 
 
+def _person(user: Any) -> str:
+    return "someone" if user is None else str(user.get_full_name() or user.get_username())
+
+
+def same_day_refusal(update: StatusUpdate, others: Iterable[StatusUpdate]) -> str | None:
+    """Why ``update`` may not be written beside ``others`` (the commitment's updates as of its date), or None.
+
+    One statement per commitment and day, the one rule the admin, the API and imports hold to (ADR 0002):
+    beside an approved update of that day, only a correction (``supersedes``); and at most one update in
+    progress (draft, submitted or returned), so that nobody writes the same day's statement twice.
+    ``update`` itself, if saved, is left out of ``others``.
+    """
+    others = [other for other in others if other.pk is None or other.pk != update.pk]
+    commitment, when = update.commitment, f"{update.as_of.day} {update.as_of:%B %Y}"
+    approved = [other for other in others if other.state == UpdateState.APPROVED]
+    submitted = [other for other in others if other.state == UpdateState.SUBMITTED]
+    editable = [other for other in others if other.is_editable]
+    if approved and update.supersedes_id is None:
+        return (
+            f"{commitment} already has an approved update as of {when}. An approved update is never changed: "
+            "write a correction instead (a new update that names the approved one it corrects)."
+        )
+    if submitted:
+        return (
+            f"{commitment} already has an update as of {when}, submitted for review by "
+            f"{_person(submitted[0].author)}, so it can no longer be changed. Wait for the review, or ask the "
+            "reviewer to return it to its author."
+        )
+    if editable:
+        other = editable[0]
+        if update.author_id is not None and other.author_id == update.author_id:
+            state = other.get_state_display().lower()
+            return f"You already have a {state} update for {commitment} as of {when}: change that one."
+        return (
+            f"{_person(other.author)} already has a {other.get_state_display().lower()} update for {commitment} "
+            f"as of {when}. Agree with them who writes it: they can finish or delete theirs."
+        )
+    return None
+
+
 class StatusUpdate(VersionedModel, PublicModel):
     """A dated statement of where delivery of a commitment stands.
 
@@ -707,6 +750,15 @@ class StatusUpdate(VersionedModel, PublicModel):
             errors["source_quote"] = "Quote the words of the document this update reports."
         if self.funding_spent is not None and self.commitment_id and not self.commitment.funding.exists():
             errors["funding_spent"] = "This commitment carries no money, so there is no spending to report."
+        # Evidence a document reports is approved on loading, and may share its day with other evidence.
+        in_workflow = self.state != UpdateState.APPROVED and not getattr(self, "same_day_checked", False)
+        if "as_of" not in errors and self.commitment_id and self.as_of and in_workflow:
+            others = StatusUpdate.objects.filter(commitment_id=self.commitment_id, as_of=self.as_of).select_related(
+                "author"
+            )
+            refusal = same_day_refusal(self, others)
+            if refusal:
+                errors["as_of"] = refusal
         if errors:
             raise ValidationError(errors)
 

@@ -46,7 +46,15 @@ from import_export.formats import base_formats
 from import_export.results import Result, RowResult
 
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
-from commitments.models import NARRATIVE_MAX_LENGTH, Actor, Commitment, EvidenceLink, StatusUpdate, UpdateState
+from commitments.models import (
+    NARRATIVE_MAX_LENGTH,
+    Actor,
+    Commitment,
+    EvidenceLink,
+    StatusUpdate,
+    UpdateState,
+    same_day_refusal,
+)
 from commitments.services import (
     EDITOR_PERMISSION,
     DraftData,
@@ -471,6 +479,7 @@ class UpdateImport:
         candidate = StatusUpdate(
             commitment=row.commitment, author=self.user, as_of=row.as_of, state=UpdateState.DRAFT, **row.changes()
         )
+        candidate.same_day_checked = True  # type: ignore[attr-defined]  # by ``_match``, against every row
         try:
             candidate.clean_fields(exclude=_CHECKED_ELSEWHERE)
             candidate.clean()
@@ -576,38 +585,20 @@ class UpdateImport:
         """New draft, change to the uploader's own draft, nothing to do, or refused."""
         if row.commitment is None or row.as_of is None:
             return
-        when = _long_date(row.as_of)
         own = [u for u in updates if u.author_id == self.user.pk and u.is_editable]
-        locked = [u for u in updates if u.state in (UpdateState.SUBMITTED, UpdateState.APPROVED)]
-        others = [u for u in updates if u.is_editable and u.author_id != self.user.pk]
         if own:
             draft = own[-1]
             draft.commitment = row.commitment
             row.draft = draft
             row.import_type = RowResult.IMPORT_TYPE_UPDATE if self._differs(row, draft) else RowResult.IMPORT_TYPE_SKIP
             row.instance = draft
-        elif locked:
-            update = next((u for u in locked if u.state == UpdateState.APPROVED), locked[0])
-            if update.state == UpdateState.APPROVED:
-                row.refuse(
-                    "as_of",
-                    f"{row.commitment} already has an approved update as of {when}. An approved update is never "
-                    "changed: write a correction instead (a new update that names the approved one it corrects).",
-                )
-            else:
-                row.refuse(
-                    "as_of",
-                    f"{row.commitment} already has an update as of {when}, submitted for review by "
-                    f"{_person(update.author)}, so it can no longer be changed. Wait for the review, or ask "
-                    "the reviewer to return it to its author.",
-                )
-        elif others:
-            other = others[0]
-            row.refuse(
-                "as_of",
-                f"{_person(other.author)} already has a {other.get_state_display().lower()} update for "
-                f"{row.commitment} as of {when}. Agree with them who writes it: they can finish or delete theirs.",
+        else:
+            # One statement per commitment and day: the rule the admin and the API hold to as well.
+            refusal = same_day_refusal(
+                StatusUpdate(commitment=row.commitment, as_of=row.as_of, author=self.user), updates
             )
+            if refusal:
+                row.refuse("as_of", refusal)
 
     @staticmethod
     def _differs(row: ImportRow, draft: StatusUpdate) -> bool:

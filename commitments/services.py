@@ -42,6 +42,7 @@ from commitments.models import (
     StatusUpdate,
     Theme,
     UpdateState,
+    same_day_refusal,
 )
 from lsis.core.errors import StateConflictError
 
@@ -167,6 +168,26 @@ class DraftsRefusedError(ValidationError):
         self.errors = errors
 
 
+def _same_day_refusals(updates: Sequence[StatusUpdate]) -> dict[int, str]:
+    """``same_day_refusal`` for new drafts of one batch, against the stored updates and each other: one query."""
+    stored: dict[tuple[int, date], list[StatusUpdate]] = {}
+    if updates:
+        rows = StatusUpdate.objects.filter(
+            commitment_id__in={update.commitment_id for update in updates},
+            as_of__in={update.as_of for update in updates},
+        ).select_related("author")
+        for row in rows:
+            stored.setdefault((row.commitment_id, row.as_of), []).append(row)
+    refusals = {}
+    for index, update in enumerate(updates):
+        key = (update.commitment_id, update.as_of)
+        refusal = same_day_refusal(update, stored.get(key, []))
+        if refusal:
+            refusals[index] = refusal
+        stored.setdefault(key, []).append(update)
+    return refusals
+
+
 @transaction.atomic
 def update_create_many(*, author: Any, drafts: Sequence[DraftData]) -> list[StatusUpdate]:
     """Write many drafts at once (a spreadsheet import): all or none, each validated and audited.
@@ -190,11 +211,14 @@ def update_create_many(*, author: Any, drafts: Sequence[DraftData]) -> list[Stat
             created_by=author,
             modified_by=author,
         )
+        update.same_day_checked = True  # type: ignore[attr-defined]  # below, for the whole batch in one query
         try:
             update.full_clean(exclude=_CHECKED_BY_CALLER, validate_unique=False, validate_constraints=False)
         except ValidationError as error:
             errors[index] = error
         updates.append(update)
+    for index, refusal in _same_day_refusals(updates).items():
+        errors.setdefault(index, ValidationError({"as_of": refusal}))
     links = []
     for index, data in enumerate(drafts):
         for link_data in data.evidence_links:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from commitments import roles
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
-from commitments.models import Commitment
+from commitments.models import Commitment, StatusUpdate, UpdateState
 from commitments.services import (
     update_approve,
     update_create,
@@ -67,14 +67,20 @@ def test_stored_state_agrees_with_approved_updates_after_any_sequence(ops, user_
         approvals: dict[int, list[tuple[date, int, str, str, int | None]]] = {c.pk: [] for c in commitments}
         for which, author_index, days, status, confidence, progress, fate in ops:
             author = authors[author_index]
+            as_of = FIRST_DAY + timedelta(days=days)
+            same_day = StatusUpdate.objects.filter(commitment=commitments[which], as_of=as_of)
+            if any(other.state != UpdateState.APPROVED for other in same_day):
+                continue  # one statement per commitment and day: a second one in progress is refused
             update = update_create(
                 commitment=commitments[which],
                 author=author,
-                as_of=FIRST_DAY + timedelta(days=days),
+                as_of=as_of,
                 status=status,
                 confidence=confidence,
                 progress=progress,
                 narrative="Generated.",
+                # Beside an approved update of that day, only a correction of it.
+                supersedes=same_day.order_by("-approved_at", "-pk").first(),
             )
             if fate == "draft":
                 continue

@@ -15,12 +15,13 @@ import pytest
 from django.urls import reverse
 
 from commitments import roles
-from commitments.models import Commitment, Document, Organisation, OrganisationRole, Theme, ThemeKind
+from commitments.models import Commitment, Document, Organisation, OrganisationRole, StatusUpdate, Theme, ThemeKind
 from commitments.periods import Quarter
 from metrics.models import RecomputeMarker
 from metrics.services import metrics_recompute
 from programmes.models import AmountNature, AmountQualifier, FundingAmount, Programme
 from tests.admin_forms import change_form_data
+from tests.api.conftest import api_for, token_for  # noqa: F401  (the API's token clients)
 from tests.test_celery_reliability import live, needs_real_worker, stack  # noqa: F401  (the real-worker fixtures)
 from tests.test_metrics import CHECKED, oracle, stored
 
@@ -406,3 +407,75 @@ def test_an_edit_is_in_the_figures_within_the_sweep_with_a_real_worker(live) -> 
         conn.close()
     print(f"edit to fresh figures: {fresh_at - started:.3f} s (a Django start-up included)")
     assert fresh_at - started < 60  # within the per-minute sweep, even had the task been lost
+
+
+# --- one statement per commitment and day: the same rule in the admin, the API and imports ------------------
+
+SAME_DAY = date(2019, 9, 30)
+SAME_DAY_REFERENCE = "SD2-PEOPLE-G3"
+COLLEAGUES_DRAFT = "Grace Hopper already has a draft update for SD2-PEOPLE-G3 as of 30 September 2019."
+APPROVED_ALREADY = "SD2-PEOPLE-G3 already has an approved update as of 30 September 2019."
+
+
+@pytest.fixture
+def colleagues_draft(user_with_role):
+    from commitments.services import update_create
+
+    colleague = user_with_role(roles.EDITOR, first_name="Grace", last_name="Hopper")
+    return update_create(
+        commitment=Commitment.objects.get(reference=SAME_DAY_REFERENCE),
+        author=colleague,
+        as_of=SAME_DAY,
+        status="in_progress",
+        narrative="Mine.",
+    )
+
+
+def _write_in_the_admin(client, commitment, supersedes=None):
+    url = reverse("admin:commitments_statusupdate_add")
+    data = change_form_data(client.get(url), commitment=commitment.pk, as_of=SAME_DAY.isoformat())
+    data.update({"status": "in_progress", "narrative": "Also mine.", "supersedes": supersedes.pk if supersedes else ""})
+    response = client.post(url, data)
+    return response.status_code, str(response.context["adminform"].form.errors) if response.status_code == 200 else ""
+
+
+def test_a_second_draft_of_the_same_day_is_refused_in_the_admin(client, user_with_role, colleagues_draft):
+    client.force_login(user_with_role(roles.EDITOR))
+    status, errors = _write_in_the_admin(client, colleagues_draft.commitment)
+    assert status == 200
+    assert COLLEAGUES_DRAFT in errors
+    assert StatusUpdate.objects.filter(commitment=colleagues_draft.commitment, as_of=SAME_DAY).count() == 1
+
+
+def test_a_second_draft_of_the_same_day_is_refused_by_the_api(api_for, colleagues_draft):  # noqa: F811
+    response = api_for(roles.EDITOR).post(
+        "/api/v1/updates/",
+        {"commitment": SAME_DAY_REFERENCE, "as_of": SAME_DAY.isoformat(), "status": "in_progress", "narrative": "x"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert COLLEAGUES_DRAFT in response.content.decode()
+    assert "as_of" in response.content.decode()
+    assert StatusUpdate.objects.filter(commitment=colleagues_draft.commitment, as_of=SAME_DAY).count() == 1
+
+
+def test_a_second_draft_of_the_same_day_is_refused_by_an_import(client_for, colleagues_draft):
+    from tests.test_import_export import _csv, _problems, _row, _upload
+
+    row = _row(commitment=SAME_DAY_REFERENCE, as_of="30/09/2019", funding_spent="")
+    problems = _problems(_upload(client_for(roles.EDITOR), _csv([row])))
+    assert any(COLLEAGUES_DRAFT in message for message in problems[2]["as_of"])
+
+
+def test_beside_an_approved_update_only_a_correction_is_written(client, user_with_role, colleagues_draft):
+    from commitments.services import update_approve, update_submit
+
+    update_submit(update=colleagues_draft, user=colleagues_draft.author)
+    approved = update_approve(update=colleagues_draft, reviewer=user_with_role(roles.REVIEWER))
+    client.force_login(user_with_role(roles.EDITOR))
+    status, errors = _write_in_the_admin(client, approved.commitment)
+    assert status == 200
+    assert APPROVED_ALREADY in errors
+    status, _ = _write_in_the_admin(client, approved.commitment, supersedes=approved)
+    assert status == 302  # a correction shares the day of the update it corrects
+    assert StatusUpdate.objects.filter(supersedes=approved, as_of=SAME_DAY).count() == 1

@@ -169,14 +169,20 @@ def _apply(specs, editor, reviewer):
             commitment_set_published(commitment=commitment, user=reviewer, published=published)
             continue
         reference, as_of, status, confidence, progress, approve = spec
+        commitment = Commitment.objects.get(reference=reference)
+        same_day = StatusUpdate.objects.filter(commitment=commitment, as_of=as_of).order_by("-approved_at", "-pk")
+        if any(update.state != UpdateState.APPROVED for update in same_day):
+            continue  # one statement per commitment and day: a second one in progress would be refused
         update = update_create(
-            commitment=Commitment.objects.get(reference=reference),
+            commitment=commitment,
             author=editor,
             as_of=as_of,
             status=status,
             confidence=confidence,
             progress=progress,
             narrative="Generated.",
+            # Beside an approved update of that day, only a correction of it.
+            supersedes=next(iter(same_day), None),
         )
         update_submit(update=update, user=editor)
         if approve:
