@@ -114,12 +114,20 @@ def test_moving_area_moves_the_commitment_between_areas(client, user_with_role, 
 
 def test_changing_themes_moves_the_theme_scopes(client, user_with_role, figures_follow):
     commitment = _counted()
-    first, second = Theme.objects.filter(kind=ThemeKind.THEME).order_by("framework__code", "position")[:2]
+    themes = Theme.objects.filter(kind=ThemeKind.THEME).exclude(commitments=commitment)
+    first, second = themes.order_by("framework__code", "position")[:2]
     reviewer = user_with_role(roles.REVIEWER)
+    quarter = CHECKED[-1]
+
+    def count(figures, theme):
+        return figures.get(("theme", str(theme.uuid)), {}).get("commitments", 0)
+
+    before = stored(quarter)
     after = figures_follow(lambda: _post_change_form(client, reviewer, commitment, themes=[first.pk]))
-    assert after[CHECKED[-1]][("theme", str(first.uuid))]["commitments"] == 1
+    assert count(after[quarter], first) == count(before, first) + 1
     after = figures_follow(lambda: _post_change_form(client, reviewer, commitment, themes=[second.pk]))
-    assert ("theme", str(first.uuid)) not in after[CHECKED[-1]]  # no commitment left in it: no row
+    assert count(after[quarter], first) == count(before, first)  # no row where no commitment is left
+    assert count(after[quarter], second) == count(before, second) + 1
     assert list(commitment.themes.all()) == [second]
 
 
