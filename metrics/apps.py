@@ -23,10 +23,18 @@ class MetricsConfig(AppConfig):
         from commitments import hooks
         from lsis.core.changes import track_app
         from metrics import rules
-        from metrics.services import on_publication_changed, on_update_approved
+        from metrics.services import (
+            metrics_before_delete,
+            metrics_mark_changing,
+            on_publication_changed,
+            on_update_approved,
+        )
 
         track_app(self, untracked=["DeliverySpan", "QuarterMetric", "RecomputeMarker"])
         hooks.register(hooks.UPDATE_APPROVED, on_update_approved)
         hooks.register(hooks.PUBLICATION_CHANGED, on_publication_changed)
+        # Edits of commitments themselves (their dates, scopes, money), and their deletion.
+        hooks.register(hooks.COMMITMENTS_CHANGING, metrics_mark_changing)
+        hooks.register(hooks.COMMITMENTS_DELETING, metrics_before_delete)
         # Overdue is a rule of this app: the API's commitments read it from here.
         hooks.register(hooks.ANNOTATE_OVERDUE, rules.with_overdue)

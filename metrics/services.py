@@ -23,7 +23,6 @@ from django.db import connection, transaction
 from django.db.models import Case, F, Min, Q, Value, When
 from django.utils import timezone
 
-from commitments import hooks
 from commitments.changes import data_changed
 from commitments.models import Commitment, Document
 from commitments.periods import Quarter
@@ -299,12 +298,6 @@ def metrics_before_delete(*, commitment_ids: Collection[int]) -> None:
     """
     if RecomputeMarker.objects.filter(commitment_id__in=commitment_ids).exists():
         _markers_drain()
-
-
-# Registered when this module is first imported (the admin imports it as Django starts, in every process).
-# TODO(metrics): move into MetricsConfig.ready() with the app's other start-up wiring.
-hooks.register(hooks.COMMITMENTS_CHANGING, metrics_mark_changing)
-hooks.register(hooks.COMMITMENTS_DELETING, metrics_before_delete)
 
 
 def _basis(commitment_ids: Collection[int]) -> dict[int, dict[str, Any]]:
