@@ -120,8 +120,14 @@ def as_of() -> date:
 
 @pytest.fixture
 def submitted(user_with_role: Any, as_of: date) -> tuple[StatusUpdate, Any]:
-    """A submitted "delivered" update, as of ``as_of``, of a commitment with no other update; and a reviewer."""
-    commitment = Commitment.objects.filter(deal__published_on__lte=as_of, updates__isnull=True).order_by("pk").first()
+    """A submitted "delivered" update, as of ``as_of``, of a counted commitment with no other update; and a reviewer."""
+    # Published, so that the figures count it (the 2017 strategy's recommendations are loaded unpublished).
+    commitment = (
+        Commitment.objects.published()
+        .filter(deal__published_on__lte=as_of, updates__isnull=True)
+        .order_by("pk")
+        .first()
+    )
     assert commitment is not None, "the seed data has no commitment without updates"
     editor = user_with_role(roles.EDITOR)
     update = update_create(
