@@ -23,8 +23,9 @@ from django.urls import path, reverse
 from import_export.admin import ImportExportMixin
 from import_export.forms import ImportForm
 
+from commitments.imports import import_limits
 from commitments.models import EvidenceLink, StatusUpdate, UpdateState
-from commitments.resources import IMPORT_FORMATS, StatusUpdateResource, import_limits, listed_problem_rows
+from commitments.resources import IMPORT_FORMATS, StatusUpdateResource, listed_problem_rows
 from commitments.services import (
     EDITOR_PERMISSION,
     REVIEWER_PERMISSION,

@@ -30,8 +30,8 @@ from knox.models import AuthToken
 
 from commitments import roles
 from commitments.admin_updates import TRANSITIONS
+from commitments.imports import IMPORT_COLUMNS
 from commitments.models import Commitment, Organisation, StatusUpdate
-from commitments.resources import IMPORT_COLUMNS
 from commitments.services import update_create, update_submit
 from lsis.admin import MISSING_VERSION
 from metrics.models import QuarterMetric, ReportingQuarter, ScopeType

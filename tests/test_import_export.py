@@ -21,9 +21,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from commitments import roles
+from commitments.imports import IMPORT_COLUMNS
 from commitments.models import Commitment, StatusUpdate, UpdateState
-from commitments.resources import (
-    IMPORT_COLUMNS,
+from commitments.services import update_approve, update_return, update_submit
+from commitments.spreadsheet_cells import (
     CellError,
     parse_as_of,
     parse_confidence,
@@ -31,7 +32,6 @@ from commitments.resources import (
     parse_progress,
     parse_status,
 )
-from commitments.services import update_approve, update_return, update_submit
 
 pytestmark = pytest.mark.django_db
 
@@ -472,7 +472,7 @@ def test_a_row_the_workflow_service_refuses_rolls_back_the_rows_already_written(
 
     from django.core.exceptions import ValidationError
 
-    from commitments import resources
+    from commitments import imports
     from commitments.services import update_create
 
     editor = user_with_role(roles.EDITOR)
@@ -492,7 +492,7 @@ def test_a_row_the_workflow_service_refuses_rolls_back_the_rows_already_written(
         assert StatusUpdate.objects.filter(author=editor, as_of=date(2025, 3, 31)).exists(), "row 2 was written"
         raise ValidationError({"narrative": "A rule of the service that the import does not know."})
 
-    monkeypatch.setattr(resources, "update_edit", update_edit)
+    monkeypatch.setattr(imports, "update_edit", update_edit)
     response = _confirm(client, preview)
     assert list(_drafts_by(editor)) == [own_draft], "the new draft was rolled back with the refused edit"
     own_draft.refresh_from_db()

@@ -27,8 +27,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from commitments import roles
+from commitments.imports import EXPORT_ONLY_COLUMNS, IMPORT_COLUMNS
 from commitments.models import NARRATIVE_MAX_LENGTH, StatusUpdate
-from commitments.resources import EXPORT_ONLY_COLUMNS, IMPORT_COLUMNS
 
 pytestmark = pytest.mark.django_db
 

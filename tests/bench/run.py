@@ -38,7 +38,7 @@ from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 
-from commitments import resources
+from commitments import imports
 from commitments.models import Commitment, StatusUpdate, UpdateState
 from metrics.synthetic import DEAL_CODE, LABEL
 from tests.bench import synthetic
@@ -123,7 +123,7 @@ def _measure(options: argparse.Namespace, files_dir: Path) -> tuple[list[Timing]
     dry_seconds, confirm_data = _timed(lambda: _upload(client, xlsx_path))
     timings.append(Timing("(b) dry run: upload to the admin, check every row, preview", dry_seconds, "xlsx"))
     written_before = StatusUpdate.objects.count()
-    with _time_spent_in(resources, "update_create_many") as in_service:
+    with _time_spent_in(imports, "update_create_many") as in_service:
         commit_seconds, _ = _timed(lambda: _confirm(client, confirm_data))
     timings.append(Timing("(c) committed import: confirm the preview", commit_seconds, "xlsx"))
     timings.append(Timing("    of which in services.update_create_many", in_service[0], "xlsx"))

@@ -20,8 +20,8 @@ from django.contrib.auth.models import Group
 
 from commitments import roles
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
+from commitments.imports import IMPORT_COLUMNS
 from commitments.models import Commitment
-from commitments.resources import IMPORT_COLUMNS
 from metrics.synthetic import DEAL_CODE, generate_synthetic
 
 #: Updates are dated at month ends from January 2019 to December 2024, safely in the past.
