@@ -1,0 +1,338 @@
+"""Tables and charts of the board dashboards, built from the figures ``metrics.dashboards`` reads.
+
+Each builder returns a ``metrics.tables.Table`` (or a chart's data): plain text and links that the
+templates render and ``?download=<id>`` returns as CSV.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.urls import reverse
+
+from commitments.delivery import DeliveryConfidence
+from commitments.models import OrganisationKind
+from metrics import dashboards
+from metrics.dashboards import Changes, Period, ScopeFigures
+from metrics.links import scope_url
+from metrics.models import ScopeType
+from metrics.tables import Cell, Table, confidence_cell, day_text, money, money_range, percent, status_cell
+from programmes.models import AmountNature
+from programmes.totals import Money, MoneyByProgramme
+
+CONFIDENCE_SERIES = [*DeliveryConfidence.values, "no_confidence"]
+
+
+FIGURE_HEADERS = [
+    "Commitments",
+    "Delivered",
+    "Share delivered",
+    "On track (green, amber/green)",
+    "Amber",
+    "At risk (amber/red, red)",
+    "Not rated",
+    "Overdue",
+    "No update this quarter",
+    "Mean progress",
+]
+
+
+def _figure_cells(item: ScopeFigures) -> list[Cell | str | int | None]:
+    mean = item.mean_progress
+    return [
+        item.commitments,
+        item.delivered,
+        Cell(percent(item.share_delivered), numeric=True),
+        item.on_track,
+        item.amber,
+        item.at_risk,
+        item.no_confidence,
+        item.overdue,
+        item.stale,
+        Cell("n/a" if mean is None else f"{mean:.0f}%", numeric=True),
+    ]
+
+
+def _label_cell(period: Period, item: ScopeFigures, *, indent: bool = False) -> Cell:
+    label = str(item.scope_label)
+    if item.restated:
+        label += " (restated since sign-off)"
+    return Cell(
+        label, href=scope_url(period, item.scope_type, item.scope_key), header=True, hint="area" if indent else ""
+    )
+
+
+def figures_table(table_id: str, caption: str, first: str, period: Period, items: list[ScopeFigures]) -> Table:
+    """One row of figures per scope, each linking to the scope's page."""
+    table = Table(table_id, caption, [first, *FIGURE_HEADERS], empty="No figures for this period yet.")
+    for item in items:
+        table.add(_label_cell(period, item), *_figure_cells(item))
+    return table
+
+
+def foundations_table(period: Period, foundations: list[tuple[ScopeFigures, list[ScopeFigures]]]) -> Table:
+    """Foundations, each followed by its areas."""
+    table = Table(
+        "foundations", "By foundation and area", ["Foundation or area", *FIGURE_HEADERS], empty="No figures yet."
+    )
+    for foundation, areas in foundations:
+        table.add(_label_cell(period, foundation), *_figure_cells(foundation))
+        for area in areas:
+            table.add(_label_cell(period, area, indent=True), *_figure_cells(area))
+    return table
+
+
+def headline_table(tracker: ScopeFigures | None, previous: ScopeFigures | None, previous_label: str) -> Table:
+    """The headline figures beside the previous quarter's, with the movement."""
+    table = Table(
+        "headline",
+        "Headline figures and movement since the previous quarter",
+        ["Measure", "This period", previous_label or "Previous quarter", "Change"],
+    )
+    if tracker is None:
+        return table
+    measures: list[tuple[str, Callable[[ScopeFigures], Any]]] = [
+        ("Commitments", lambda f: f.commitments),
+        ("Delivered", lambda f: f.delivered),
+        ("In progress", lambda f: f.in_progress),
+        ("Not started", lambda f: f.not_started),
+        ("Not being pursued", lambda f: f.not_being_pursued),
+        ("On track (green or amber/green)", lambda f: f.on_track),
+        ("Amber", lambda f: f.amber),
+        ("At risk (amber/red or red)", lambda f: f.at_risk),
+        ("No confidence rating", lambda f: f.no_confidence),
+        ("Overdue", lambda f: f.overdue),
+        ("No approved update this quarter (stale)", lambda f: f.stale),
+    ]
+    for label, measure in measures:
+        now = measure(tracker)
+        before = measure(previous) if previous is not None else None
+        change = "" if before is None else f"{now - before:+,}"
+        table.add(label, now, before, Cell(change, numeric=True))
+    table.add(
+        "Share delivered",
+        Cell(percent(tracker.share_delivered), numeric=True),
+        Cell(percent(previous.share_delivered) if previous else "", numeric=True),
+        Cell("", numeric=True),
+    )
+    return table
+
+
+def movement_table(tracker: ScopeFigures | None) -> Table:
+    """Commitments whose state moved since the previous quarter's end."""
+    table = Table("movement", "Movement since the previous quarter's end", ["Movement", "Commitments"])
+    if tracker is not None:
+        table.add("Improved (status forward, or confidence towards green between two ratings)", tracker.improved)
+        table.add("Worsened", tracker.worsened)
+        table.add("Status changed", tracker.status_changed)
+    return table
+
+
+def money_table(tracker: ScopeFigures | None) -> Table:
+    """New money committed against spent, with restated money and targets apart."""
+    table = Table("money", "Money committed and spent", ["Money", "Amount"])
+    if tracker is not None:
+        open_ended = tracker.new_money_open_ended
+        note = (
+            f" ({open_ended} open-ended amount{'s' if open_ended != 1 else ''} counted at the floor)"
+            if open_ended
+            else ""
+        )
+        table.add(
+            "New money committed" + note, Cell(money_range(tracker.new_money_low, tracker.new_money_high), numeric=True)
+        )
+        table.add("Spent to date (latest approved updates)", Cell(money(tracker.spent), numeric=True))
+        table.add(
+            "Previously announced money, restated (not new)",
+            Cell(money_range(tracker.restated_low, tracker.restated_high), numeric=True),
+        )
+        table.add(
+            "Targets and ambitions (not committed)",
+            Cell(money_range(tracker.target_low, tracker.target_high), numeric=True),
+        )
+    return table
+
+
+def chart(
+    chart_id: str, title: str, labels: list[str], series: list[dict[str, Any]], kind: str = "bar"
+) -> dict[str, Any]:
+    """A chart's data for ``dashboards/_chart.html``: labels along the axis and one series per measure."""
+    return {"id": chart_id, "title": title, "kind": kind, "labels": labels, "series": series}
+
+
+def confidence_chart(chart_id: str, title: str, items: list[ScopeFigures]) -> dict[str, Any]:
+    """Stacked bars of confidence ratings per scope."""
+    names = dict(DeliveryConfidence.choices) | {"no_confidence": "Not rated"}
+    return chart(
+        chart_id,
+        title,
+        [str(item.scope_label) for item in items],
+        [
+            {"key": name, "label": str(names[name]), "data": [getattr(item, name) for item in items]}
+            for name in CONFIDENCE_SERIES
+        ],
+    )
+
+
+def commitments_table(rows: Any, table_id: str, caption: str, query: str = "") -> Table:
+    """Commitments with their state (annotated by ``commitments_on``), each linking to its page."""
+    table = Table(
+        table_id,
+        caption,
+        ["Reference", "Commitment", "Status", "Confidence", "Progress", "Target date", "Last update"],
+        numeric_from=4,
+        empty="No commitments match.",
+    )
+    for row in rows:
+        text = row.text if len(row.text) <= 140 else row.text[:137].rstrip() + "…"
+        progress = "" if row.state_progress is None else f"{row.state_progress}%"
+        table.add(
+            Cell(row.reference, href=reverse("dashboards:commitment", args=[row.reference]) + query, header=True),
+            Cell(text),
+            status_cell(row.state_status),
+            confidence_cell(row.state_confidence),
+            Cell(progress, numeric=True),
+            Cell(row.target_date_text or day_text(row.target_date)),
+            Cell(day_text(row.state_as_of) or "None approved"),
+        )
+    return table
+
+
+def changes_tables(changes: Changes) -> list[Table]:
+    """The tables of what changed: the movements, newly overdue, new updates and restatements."""
+
+    def movements(table_id: str, caption: str, items: list[Any]) -> Table:
+        table = Table(table_id, caption, ["Reference", "Commitment", "Before", "After"], numeric_from=9, empty="None.")
+        for item in items:
+            table.add(
+                Cell(
+                    item.commitment.reference,
+                    href=reverse("dashboards:commitment", args=[item.commitment.reference]),
+                    header=True,
+                ),
+                _short(item.commitment.text),
+                item.before_text,
+                item.after_text,
+            )
+        return table
+
+    overdue = Table(
+        "newly_overdue",
+        "Newly overdue",
+        ["Reference", "Commitment", "Target date", "Status"],
+        numeric_from=9,
+        empty="None.",
+    )
+    for row in changes.newly_overdue:
+        overdue.add(
+            Cell(row.reference, href=reverse("dashboards:commitment", args=[row.reference]), header=True),
+            _short(row.text),
+            row.target_date_text or day_text(row.target_date),
+            status_cell(row.state_status),
+        )
+    updates = Table(
+        "new_updates",
+        f"New approved updates ({changes.updates_total:,})",
+        ["As of", "Reference", "Status", "Confidence", "Narrative"],
+        numeric_from=9,
+        empty="None.",
+    )
+    for update in changes.updates:
+        updates.add(
+            Cell(day_text(update.as_of), header=True),
+            Cell(
+                update.commitment.reference, href=reverse("dashboards:commitment", args=[update.commitment.reference])
+            ),
+            status_cell(update.status),
+            confidence_cell(update.confidence),
+            _short(update.narrative),
+        )
+    restated = Table(
+        "restatements",
+        "Restatements of signed-off quarters",
+        ["Quarter", "Signed off", "What moved (signed off → now)", "Updates approved after sign-off"],
+        numeric_from=9,
+        empty="No signed-off quarter has moved.",
+    )
+    for item in changes.restatements:
+        moved = item.figures.changed_fields() if item.figures else []
+        restated.add(
+            Cell(item.reporting.quarter.label, header=True),
+            day_text(item.reporting.locked_at.date() if item.reporting.locked_at else None),
+            "; ".join(f"{name.replace('_', ' ')}: {before} → {after}" for name, before, after in moved)
+            or "No figure moved",
+            "; ".join(f"{u.commitment.reference} as of {day_text(u.as_of)}" for u in item.updates) or "None",
+        )
+    return [
+        movements("improved", "Improved", changes.improved),
+        movements("worsened", "Worsened", changes.worsened),
+        movements("newly_delivered", "Newly delivered", changes.newly_delivered),
+        movements("newly_rated", "Newly rated (a first confidence rating)", changes.newly_rated),
+        movements("rating_withdrawn", "Confidence rating withdrawn", changes.rating_withdrawn),
+        overdue,
+        updates,
+        restated,
+    ]
+
+
+def _short(text: str, length: int = 140) -> str:
+    return text if len(text) <= length else text[: length - 3].rstrip() + "…"
+
+
+MONEY_HEADERS = {
+    AmountNature.NEW_MONEY: "New money committed",
+    AmountNature.RESTATED: "Restated (not new)",
+    AmountNature.TARGET: "Targets (not committed)",
+}
+TOTAL_LABEL = "Total (as in “Money committed and spent”)"
+
+
+def _money_cells(figures: Money) -> list[Cell | str | int | None]:
+    cells: list[Cell | str | int | None] = []
+    for nature in AmountNature.totalled():
+        low, high = figures.of(nature)
+        open_ended = figures.new_money_open_ended if nature == AmountNature.NEW_MONEY else 0
+        cells.append(Cell(money_range(low, high) + (f" ({open_ended} open-ended)" if open_ended else ""), numeric=True))
+    return cells
+
+
+def funder_types_table(rows: list[dashboards.FunderTypeMoney], total: Money) -> Table:
+    """Money by the type of its funder, each amount under its own funder's type, and the total row."""
+    table = Table(
+        "funder_types",
+        "Money committed by type of funder",
+        ["Type of funder", *(MONEY_HEADERS[nature] for nature in AmountNature.totalled())],
+    )
+    grouped: dict[str, Money] = {}
+    for row in rows:
+        kind = str(OrganisationKind(row.funder_kind).label) if row.funder_kind else "Funder not named"
+        grouped[kind] = grouped.get(kind, Money()) + row.as_money()
+    for kind, figures in sorted(grouped.items()):
+        table.add(kind, *_money_cells(figures))
+    table.add(TOTAL_LABEL, *_money_cells(total))
+    return table
+
+
+def programmes_money_table(period: Period, figures: MoneyByProgramme) -> Table:
+    """Money by the programme each amount is attributed to: a fund's row includes the programmes inside it.
+
+    The top-level programmes and the row of money attributed to no programme add up to the total row;
+    a row with a "part of" is inside the row it names, so it is not added again.
+    """
+    table = Table(
+        "programmes",
+        "Money by programme (each amount under the programme it is attributed to)",
+        ["Programme", "Part of", *(MONEY_HEADERS[nature] for nature in AmountNature.totalled())],
+        numeric_from=2,
+    )
+    names = {item.programme_id: item.name for item in figures.programmes}
+    for item in figures.programmes:
+        table.add(
+            Cell(item.name, href=scope_url(period, ScopeType.PROGRAMME, item.uuid), header=True),
+            Cell(names.get(item.parent_id, "") if item.parent_id else ""),
+            *_money_cells(item.total),
+        )
+    table.add("Not attributed to a programme", "", *_money_cells(figures.not_attributed))
+    table.add(TOTAL_LABEL, "", *_money_cells(figures.total))
+    return table

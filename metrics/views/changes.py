@@ -1,0 +1,50 @@
+"""What changed between the ends of two quarters."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.http import Http404, HttpRequest, HttpResponse
+
+from commitments.periods import Quarter
+from metrics import dashboards
+from metrics.forms import ComparisonForm
+from metrics.services import markers_pending
+from metrics.table_builders import changes_tables
+from metrics.views.common import BadInputError, dashboard, form_errors, quarter_options, respond
+
+
+@dashboard
+@dashboard
+def changes(request: HttpRequest) -> HttpResponse:
+    """What changed between the ends of two quarters."""
+    quarters = dashboards.reporting_quarters()
+    form = ComparisonForm(request.GET)
+    if not form.is_valid():
+        raise BadInputError(form_errors(form))
+    if len(quarters) < 2:
+        raise Http404("There are not yet two quarters to compare.")
+    as_of: date | None = form.cleaned_data["as_of"]
+    until = Quarter.containing(as_of) if as_of else form.cleaned_data["until"] or quarters[-1].quarter
+    since = form.cleaned_data["since"] or until.previous()
+    for quarter in (since, until):
+        if dashboards.quarter_row(quarters, quarter) is None:
+            raise Http404(f"The tracker has no figures for {quarter}.")
+    if since >= until:
+        raise BadInputError({"From the end of": ["Choose a quarter before the one you compare it with."]})
+    data = dashboards.changes_between(
+        since.end, as_of or until.end, quarters, updates_limit=None if request.GET.get("download") else 200
+    )
+    context = {
+        "changes": data,
+        "since": since,
+        "until": until,
+        "as_of": as_of,
+        "since_options": quarter_options(quarters, since),
+        "until_options": quarter_options(quarters, until),
+        "updating": markers_pending(),
+        "page": "changes",
+    }
+    return respond(
+        request, "dashboards/changes.html", context, changes_tables(data), f"changes-{since}-{until}".replace(" ", "")
+    )

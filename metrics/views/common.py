@@ -1,0 +1,141 @@
+"""What every dashboard page shares: who may read it, the period it shows, bad input, and the response.
+
+Every page needs a signed-in user who may view the quarterly figures (board members, editors, reviewers,
+administrators; not partners).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import Permission
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString, mark_safe
+
+from commitments.periods import Quarter
+from metrics import dashboards
+from metrics.dashboards import Period
+from metrics.forms import PeriodForm
+from metrics.links import period_query
+from metrics.models import ReportingQuarter
+from metrics.services import markers_pending
+from metrics.tables import Table, download
+
+VIEW_PERMISSION = "metrics.view_quartermetric"
+
+
+class BadInputError(Exception):
+    """The query string cannot be read: answered with a 400 page listing each field's problem."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+def may_read_dashboards(user: Any) -> bool:
+    """Whether the user's roles include reading the quarterly figures (``commitments.roles``), in one query.
+
+    The same answer as ``user.has_perm(VIEW_PERMISSION)``, which would read the user's and the groups'
+    permissions in two queries on every page.
+    """
+    if not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    app_label, codename = VIEW_PERMISSION.split(".")
+    granted = Q(group__user=user) | Q(user=user)
+    return Permission.objects.filter(granted, content_type__app_label=app_label, codename=codename).exists()
+
+
+def dashboard(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Sign-in, the permission to read figures, and bad input answered with a 400 page."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not may_read_dashboards(request.user):
+            raise PermissionDenied("Your role does not include the board dashboards.")
+        try:
+            return view(request, *args, **kwargs)
+        except BadInputError as error:
+            return render(request, "400.html", {"errors": error.errors}, status=400)
+
+    return wrapped
+
+
+def form_errors(form: Any) -> dict[str, list[str]]:
+    """A form's errors keyed by each field's label, as the 400 page lists them."""
+    return {
+        str(form.fields[name].label or name) if name in form.fields else name: list(messages)
+        for name, messages in form.errors.items()
+    }
+
+
+def read_period(request: HttpRequest, quarters: list[ReportingQuarter]) -> Period:
+    """The period the query string asks for; the latest quarter by default."""
+    form = PeriodForm(request.GET)
+    if not form.is_valid():
+        raise BadInputError(form_errors(form))
+    as_of: date | None = form.cleaned_data["as_of"]
+    quarter: Quarter | None = Quarter.containing(as_of) if as_of else form.cleaned_data["quarter"]
+    if not quarters:
+        raise Http404("No quarterly figures have been computed yet.")
+    reporting = quarters[-1] if quarter is None else dashboards.quarter_row(quarters, quarter)
+    if reporting is None:
+        raise Http404(f"The tracker has no figures for {quarter}.")
+    return Period(reporting, as_of)
+
+
+def quarter_options(quarters: list[ReportingQuarter], selected: Quarter | None) -> SafeString:
+    """The quarter selector's options, latest first, signed-off quarters marked (built here: there are many)."""
+    options = []
+    for position, row in enumerate(reversed(quarters)):
+        label = row.quarter.label + (" (signed off)" if row.is_locked else "") + (" (latest)" if position == 0 else "")
+        chosen = mark_safe(" selected") if row.quarter == selected else ""
+        options.append(format_html('<option value="{}"{}>{}</option>', row.quarter.label, chosen, label))
+    return mark_safe("".join(options))  # noqa: S308 - each option is built with format_html
+
+
+def choice_options(form: Any, name: str) -> SafeString:
+    """A filter's options with the chosen one selected (built here: Django's widget templates are slow)."""
+    chosen = str(form.data.get(name, ""))
+    return mark_safe(  # noqa: S308 - values and labels are escaped
+        "".join(
+            f'<option value="{escape(str(value))}"{" selected" if str(value) == chosen else ""}>'
+            f"{escape(str(label))}</option>"
+            for value, label in form.fields[name].choices
+        )
+    )
+
+
+def page_context(
+    request: HttpRequest, period: Period, quarters: list[ReportingQuarter], **extra: Any
+) -> dict[str, Any]:
+    """What every page with a period shows: the period, its selector, and whether figures are updating."""
+    return {
+        "period": period,
+        "quarter_options": quarter_options(quarters, None if period.as_of else period.quarter),
+        "period_query": period_query(period),
+        "updating": markers_pending(),
+        "today": timezone.localdate(),
+        **extra,
+    }
+
+
+def respond(
+    request: HttpRequest, template: str, context: dict[str, Any], tables: list[Table], filename: str
+) -> HttpResponse:
+    """The page, or the CSV of the table ``?download=<id>`` names."""
+    wanted = request.GET.get("download")
+    if wanted:
+        return download(tables, wanted, filename)
+    return render(request, template, {**context, "tables": {table.id: table for table in tables}})

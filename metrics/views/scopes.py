@@ -1,0 +1,246 @@
+"""A scope's page (its figures over time and its commitments) and a commitment's page."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.conf import settings
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils import timezone
+
+from commitments.periods import Quarter
+from metrics import dashboards, rules
+from metrics.dashboards import Period, UnknownScopeError
+from metrics.forms import CommitmentFilterForm, PeriodForm
+from metrics.links import period_query
+from metrics.models import ScopeType
+from metrics.services import markers_pending
+from metrics.table_builders import chart, commitments_table
+from metrics.tables import Cell, Table, confidence_cell, day_text, money, money_range, percent, status_cell
+from metrics.views.common import (
+    BadInputError,
+    choice_options,
+    dashboard,
+    form_errors,
+    page_context,
+    read_period,
+    respond,
+)
+from programmes.models import AmountNature
+
+
+@dashboard
+@dashboard
+def scope_detail(request: HttpRequest, scope_type: str, scope_key: str) -> HttpResponse:
+    """One scope: its figures in every quarter, and its commitments, sortable and filterable."""
+    quarters = dashboards.reporting_quarters()
+    period = read_period(request, quarters)
+    try:
+        history = dashboards.scope_history(period, scope_type, scope_key)
+        commitments = dashboards.scope_commitments(scope_type, scope_key)
+    except UnknownScopeError as error:
+        raise Http404("There is no such scope.") from error
+    filters = CommitmentFilterForm(request.GET)
+    if not filters.is_valid():
+        raise BadInputError(form_errors(filters))
+    options = filters.cleaned_data
+    rows = dashboards.commitments_on(
+        commitments,
+        period,
+        status=options["status"],
+        confidence=options["confidence"],
+        overdue=options["overdue"],
+        sort=options["sort"],
+        descending=options["order"] == "desc",
+    )
+    downloading = bool(request.GET.get("download"))
+    paginator = Paginator(rows, settings.DASHBOARD_PAGE_SIZE)
+    page = paginator.get_page(options["page"] or 1) if not downloading else None
+    listed = rows if downloading else page.object_list  # type: ignore[union-attr]
+
+    series = [(quarter.quarter.label, item) for quarter, item in history.points]
+    if history.as_of_point is not None:
+        series.append((f"As of {day_text(period.as_of)}", history.as_of_point))
+    over_time = Table(
+        "over_time",
+        f"{history.label}: figures by quarter",
+        [
+            "Quarter",
+            "Commitments",
+            "Delivered",
+            "Share delivered",
+            "On track",
+            "Amber",
+            "At risk",
+            "Not rated",
+            "Overdue",
+            "No update this quarter",
+            "New money committed",
+            "Spent",
+        ],
+    )
+    for label, item in series:
+        over_time.add(
+            label + (" (signed off; restated since)" if item.restated else ""),
+            item.commitments,
+            item.delivered,
+            Cell(percent(item.share_delivered), numeric=True),
+            item.on_track,
+            item.amber,
+            item.at_risk,
+            item.no_confidence,
+            item.overdue,
+            item.stale,
+            Cell(money_range(item.new_money_low, item.new_money_high), numeric=True),
+            Cell(money(item.spent), numeric=True),
+        )
+    listing = commitments_table(
+        listed,
+        "commitments",
+        f"Commitments of {history.label} on {day_text(period.day)}",
+        query="" if period.is_current else period_query(period),
+    )
+    base_filters = {key: request.GET.get(key, "") for key in ("status", "confidence", "overdue")}
+    sort_links = _sort_links(period, base_filters, options["sort"], options["order"])
+    listing.sort_links = {
+        column: (sort_links[key]["href"] + "#commitments", sort_links[key]["aria_sort"])
+        for column, key in SORT_COLUMNS.items()
+    }
+    charts = [
+        chart(
+            "over_time_chart",
+            f"{history.label}: delivery over time",
+            [label for label, _ in series],
+            [
+                {"key": "delivered", "label": "Delivered", "data": [item.delivered for _, item in series]},
+                {
+                    "key": "green",
+                    "label": "On track (green, amber/green)",
+                    "data": [item.on_track for _, item in series],
+                },
+                {"key": "red", "label": "At risk (amber/red, red)", "data": [item.at_risk for _, item in series]},
+                {"key": "overdue", "label": "Overdue", "data": [item.overdue for _, item in series]},
+            ],
+            kind="line",
+        )
+    ]
+    context = page_context(
+        request,
+        period,
+        quarters,
+        history=history,
+        filters=filters,
+        page_obj=page,
+        charts=charts,
+        filter_options={name: choice_options(filters, name) for name in ("status", "confidence", "sort", "order")},
+        sort_links=sort_links,
+        back=_back_link(period, scope_type),
+        page_query=period_query(period, **base_filters, sort=options["sort"], order=options["order"]),
+        scope_name=ScopeType(scope_type).label if scope_type in ScopeType.values else scope_type,
+        page="breakdown",
+    )
+    return respond(request, "dashboards/scope.html", context, [over_time, listing], f"{scope_type}-{scope_key}")
+
+
+SORT_COLUMNS = {0: "reference", 2: "status", 3: "confidence", 4: "progress", 5: "target", 6: "updated"}
+
+
+def _back_link(period: Period, scope_type: str) -> tuple[str, str]:
+    """Where "back" goes from a scope's page: its breakdown (areas are in the foundations'), or the overview."""
+    if scope_type == ScopeType.AREA:
+        scope_type = ScopeType.FOUNDATION
+    if scope_type in dashboards.BREAKDOWN_SCOPES:
+        url = reverse("dashboards:breakdown", args=[scope_type]) + period_query(period)
+        return url, f"Back to {dashboards.BREAKDOWN_SCOPES[scope_type].lower()}"
+    return reverse("dashboards:overview") + period_query(period), "Back to the overview"
+
+
+def _sort_links(period: Period, filters: dict[str, str], current: str, order: str) -> dict[str, dict[str, str]]:
+    links = {}
+    for key in dashboards.SORTS:
+        flip = "desc" if key == current and order != "desc" else "asc"
+        state = ("descending" if order == "desc" else "ascending") if key == current else "none"
+        links[key] = {"href": period_query(period, **filters, sort=key, order=flip), "aria_sort": state}
+    return links
+
+
+@dashboard
+@dashboard
+def commitment_detail(request: HttpRequest, reference: str) -> HttpResponse:
+    """One commitment as printed, with its organisations, money, links and approved updates.
+
+    With ``as_of`` (or a past ``quarter``), the state and timeline are as they stood on that day.
+    """
+    form = PeriodForm(request.GET)
+    if not form.is_valid():
+        raise BadInputError(form_errors(form))
+    quarter: Quarter | None = form.cleaned_data["quarter"]
+    as_of: date | None = form.cleaned_data["as_of"]
+    day = as_of or (quarter.end if quarter is not None and quarter.end < timezone.localdate() else None)
+    commitment = dashboards.commitment_for_page(reference)
+    if commitment is None:
+        raise Http404(f"There is no commitment {reference}.")
+    timeline = [
+        update
+        for update in commitment.approved_updates  # type: ignore[attr-defined]
+        if day is None or update.as_of <= day
+    ]
+    updates = Table(
+        "updates",
+        "Approved updates, latest first",
+        ["As of", "Status", "Confidence", "Progress", "Spent", "Narrative", "Evidence"],
+        numeric_from=9,
+        empty="No approved updates yet.",
+    )
+    for update in timeline:
+        evidence = "; ".join(f"{link.title} <{link.url}>" for link in update.evidence_links.all())
+        if update.source_document_id:
+            evidence = "; ".join(filter(None, [f"{update.source_document}: “{update.source_quote}”", evidence]))
+        updates.add(
+            Cell(day_text(update.as_of), header=True),
+            status_cell(update.status),
+            confidence_cell(update.confidence),
+            "" if update.progress is None else f"{update.progress}%",
+            money(update.funding_spent),
+            update.narrative,
+            evidence,
+        )
+    funding = Table(
+        "funding",
+        "Money",
+        ["Amount as written", "Nature", "Funder", "Programme", "Part of", "Period"],
+        numeric_from=9,
+        empty="The documents attach no money to this commitment.",
+    )
+    for amount in commitment.funding.all():
+        funding.add(
+            Cell(amount.amount_text, header=True),
+            Cell(
+                amount.get_nature_display(),
+                tag="govuk-tag--green" if amount.nature == AmountNature.NEW_MONEY else "govuk-tag--grey",
+            ),
+            str(amount.funder or ""),
+            str(amount.programme or ""),
+            f"{amount.part_of.amount_text} ({amount.part_of.get_nature_display().lower()}): not counted again"
+            if amount.part_of
+            else "",
+            amount.period_text,
+        )
+    organisations = Table(
+        "organisations", "Organisations", ["Organisation", "Role"], numeric_from=9, empty="No organisation is named."
+    )
+    for involvement in commitment.involvements.all():
+        organisations.add(Cell(involvement.organisation.name, header=True), involvement.get_role_display())
+    governing = rules.governing_update(timeline, day)
+    context = {
+        "commitment": commitment,
+        "updating": markers_pending(),
+        "timeline": timeline,
+        "state": rules.state_from_update(governing) if governing is not None else None,
+        "day": day,
+        "as_of": as_of,
+        "page": "breakdown",
+    }
+    return respond(request, "dashboards/commitment.html", context, [updates, funding, organisations], reference)
