@@ -1,5 +1,7 @@
 """Tables of the board dashboards: one structure rendered as an HTML table and downloadable as CSV.
 
+A table holds plain text, links and tag colours; ``templates/dashboards/_table.html`` lays it out.
+
 Every table a dashboard shows is built as a ``Table``, so every table can be downloaded (``?download=<id>``)
 with exactly the figures on screen.
 """
@@ -11,11 +13,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from html import escape
 from typing import Any
 
 from django.http import Http404, HttpResponse
-from django.utils.safestring import SafeString, mark_safe
 
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
 from lsis.spreadsheets import safe_cell
@@ -47,19 +47,22 @@ class Cell:
     header: bool = False
     hint: str = ""
 
-    def html(self) -> str:
-        """The cell as a GOV.UK table cell, escaped (built here with the standard library: tables can be long)."""
-        content = escape(self.text)
-        if self.href:
-            hidden = '<span class="govuk-visually-hidden">Area: </span>' if self.hint == "area" else ""
-            content = f'<a class="govuk-link" href="{escape(self.href)}">{hidden}{content}</a>'
-        elif self.tag:
-            content = f'<strong class="govuk-tag {escape(self.tag)}">{content}</strong>'
-        if self.header:
-            indent = " lsis-indent" if self.hint == "area" else ""
-            return f'<th scope="row" class="govuk-table__header{indent}">{content}</th>'
-        numeric = " govuk-table__cell--numeric" if self.numeric else ""
-        return f'<td class="govuk-table__cell{numeric}">{content}</td>'
+
+@dataclass
+class Column:
+    """A column's header; a sortable one links to the page sorted by it and says how the table is sorted."""
+
+    text: str
+    numeric: bool = False
+    href: str = ""
+    aria_sort: str = ""  # ascending, descending or none, on a sortable column
+
+    @property
+    def sort_hint(self) -> str:
+        """The words a screen reader hears after a sortable header."""
+        return {"ascending": " (sorted ascending)", "descending": " (sorted descending)"}.get(
+            self.aria_sort, ", sort by this column"
+        )
 
 
 @dataclass
@@ -75,31 +78,14 @@ class Table:
     # column index -> (link that sorts by it, its aria-sort state: ascending, descending or none)
     sort_links: dict[int, tuple[str, str]] = field(default_factory=dict)
 
-    def head_html(self) -> SafeString:
-        """The header row; sortable columns are links that say how the table is sorted."""
-        cells = []
+    @property
+    def columns(self) -> list[Column]:
+        """The header row: each column's text, whether it holds numbers, and its sort link if any."""
+        columns = []
         for index, header in enumerate(self.headers):
-            numeric = " govuk-table__header--numeric" if index >= self.numeric_from else ""
-            text = escape(header)
-            sort = ""
-            if index in self.sort_links:
-                href, state = self.sort_links[index]
-                sort = f' aria-sort="{state}"'
-                hint = {"ascending": " (sorted ascending)", "descending": " (sorted descending)"}.get(state, "")
-                text = (
-                    f'<a class="govuk-link lsis-sort" href="{escape(href)}">{text}'
-                    f'<span class="govuk-visually-hidden">{hint or ", sort by this column"}</span></a>'
-                )
-            cells.append(f'<th scope="col" class="govuk-table__header{numeric}"{sort}>{text}</th>')
-        return mark_safe('<tr class="govuk-table__row">' + "".join(cells) + "</tr>")  # noqa: S308 - escaped above
-
-    def body_html(self) -> SafeString:
-        """The table's rows as HTML."""
-        return mark_safe(  # noqa: S308 - every cell escapes its text, link and tag
-            "".join(
-                '<tr class="govuk-table__row">' + "".join(cell.html() for cell in row) + "</tr>" for row in self.rows
-            )
-        )
+            href, state = self.sort_links.get(index, ("", ""))
+            columns.append(Column(header, numeric=index >= self.numeric_from, href=href, aria_sort=state))
+        return columns
 
     def add(self, *cells: Cell | str | int | Decimal | None) -> None:
         """Append a row; plain values become cells (numbers right-aligned)."""

@@ -7,6 +7,7 @@ administrators; not partners).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from functools import wraps
 from typing import Any
@@ -18,8 +19,6 @@ from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.utils.html import escape, format_html
-from django.utils.safestring import SafeString, mark_safe
 
 from commitments.periods import Quarter
 from metrics import dashboards
@@ -95,26 +94,31 @@ def read_period(request: HttpRequest, quarters: list[ReportingQuarter]) -> Perio
     return Period(reporting, as_of)
 
 
-def quarter_options(quarters: list[ReportingQuarter], selected: Quarter | None) -> SafeString:
-    """The quarter selector's options, latest first, signed-off quarters marked (built here: there are many)."""
-    options = []
-    for position, row in enumerate(reversed(quarters)):
-        label = row.quarter.label + (" (signed off)" if row.is_locked else "") + (" (latest)" if position == 0 else "")
-        chosen = mark_safe(" selected") if row.quarter == selected else ""
-        options.append(format_html('<option value="{}"{}>{}</option>', row.quarter.label, chosen, label))
-    return mark_safe("".join(options))  # noqa: S308 - each option is built with format_html
+@dataclass(frozen=True)
+class Option:
+    """One option of a select: ``dashboards/_options.html`` renders a list of them."""
+
+    value: str
+    label: str
+    selected: bool = False
 
 
-def choice_options(form: Any, name: str) -> SafeString:
-    """A filter's options with the chosen one selected (built here: Django's widget templates are slow)."""
-    chosen = str(form.data.get(name, ""))
-    return mark_safe(  # noqa: S308 - values and labels are escaped
-        "".join(
-            f'<option value="{escape(str(value))}"{" selected" if str(value) == chosen else ""}>'
-            f"{escape(str(label))}</option>"
-            for value, label in form.fields[name].choices
+def quarter_options(quarters: list[ReportingQuarter], selected: Quarter | None) -> list[Option]:
+    """The quarter selector's options, latest first, signed-off quarters marked."""
+    return [
+        Option(
+            row.quarter.label,
+            row.quarter.label + (" (signed off)" if row.is_locked else "") + (" (latest)" if position == 0 else ""),
+            row.quarter == selected,
         )
-    )
+        for position, row in enumerate(reversed(quarters))
+    ]
+
+
+def choice_options(form: Any, name: str) -> list[Option]:
+    """A filter's options with the chosen one selected (listed here: Django's widget templates are slow)."""
+    chosen = str(form.data.get(name, ""))
+    return [Option(str(value), str(label), str(value) == chosen) for value, label in form.fields[name].choices]
 
 
 def page_context(
