@@ -61,6 +61,38 @@ def _graph() -> _Graph:
     return _Graph(commitments, rules, exceptions)
 
 
+_GRAPH_FIELDS = ("pk", "reference", "foundation_id", "area_id", "parent_id", "elaborates_id")
+
+
+def _graph_of(commitment: Commitment) -> _Graph:
+    """What the derivation reads for one commitment: it, the commitments it belongs to, their rules and exceptions.
+
+    A query per step up the chain of owners (a sub-item's parent, a chapter commitment's key commitment: none,
+    one or two steps), then two, however many commitments the tracker holds.
+    """
+    commitments: dict[int, dict[str, Any]] = {
+        commitment.pk: {name: getattr(commitment, name) for name in _GRAPH_FIELDS}
+    }
+    owner = commitment.parent_id or commitment.elaborates_id
+    wanted = {owner} if owner is not None and owner != commitment.pk else set()
+    while wanted:
+        owners: set[int] = set()
+        for row in Commitment.objects.filter(pk__in=wanted).values(*_GRAPH_FIELDS):
+            commitments[row["pk"]] = dict(row)
+            owner = row["parent_id"] or row["elaborates_id"]
+            if owner is not None and owner not in commitments:
+                owners.add(owner)
+        wanted = owners - set(commitments)
+    scope_ids = {row[key] for row in commitments.values() for key in ("foundation_id", "area_id") if row[key]}
+    rules: dict[int, list[ThemeRule]] = {}
+    for rule in ThemeRule.objects.filter(scope_id__in=scope_ids).select_related("theme__framework", "scope"):
+        rules.setdefault(rule.scope_id, []).append(rule)
+    exceptions: dict[int, list[ThemeException]] = {}
+    for exception in ThemeException.objects.filter(commitment_id__in=commitments).select_related("theme__framework"):
+        exceptions.setdefault(exception.commitment_id, []).append(exception)
+    return _Graph(commitments, rules, exceptions)
+
+
 def _classify(
     graph: _Graph, pk: int, done: dict[int, dict[int, Classified]], seen: frozenset[int]
 ) -> dict[int, Classified]:
@@ -101,7 +133,7 @@ def classify_all() -> dict[int, dict[int, Classified]]:
 
 def classification_of(commitment: Commitment) -> list[Classified]:
     """The themes ``commitment`` is classified under, with why, in framework and printed order."""
-    classified = classify_all().get(commitment.pk, {})
+    classified = _classify(_graph_of(commitment), commitment.pk, {}, frozenset({commitment.pk}))
     return sorted(classified.values(), key=lambda item: (item.theme.framework.code, item.theme.position))
 
 

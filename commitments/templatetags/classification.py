@@ -6,7 +6,7 @@ from typing import Any
 
 from django import template
 
-from commitments.classification import classify_all
+from commitments.classification import classification_of
 from commitments.models import Commitment
 
 register = template.Library()
@@ -19,7 +19,7 @@ def theme_classification(commitment: Commitment) -> list[dict[str, Any]]:
     The themes are those stored on the commitment (what the figures count); the reason is the rule or
     exception that gives it, or, for a theme set on the commitment by hand, says so.
     """
-    reasons = {theme_id: item.reason for theme_id, item in classify_all().get(commitment.pk, {}).items()}
+    reasons = {item.theme.pk: item.reason for item in classification_of(commitment)}
     frameworks: dict[str, dict[str, Any]] = {}
     for theme in sorted(commitment.themes.all(), key=lambda theme: (theme.framework.code, theme.position)):
         group = frameworks.setdefault(theme.framework.code, {"framework": theme.framework, "themes": []})
