@@ -21,9 +21,15 @@ from rest_framework.test import APIClient
 
 from commitments import roles
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
-from commitments.models import Commitment
+from commitments.models import Commitment, StatusUpdate
 from commitments.periods import Quarter
-from commitments.services import commitment_set_published, update_approve, update_create, update_submit
+from commitments.services import (
+    commitment_edit,
+    commitment_set_published,
+    update_approve,
+    update_create,
+    update_submit,
+)
 from lsis.api.tokens import api_token_issue
 from metrics.dashboards import BREAKDOWN_SCOPES
 from metrics.engine import FIGURE_FIELDS, TRACKER_KEY
@@ -50,7 +56,11 @@ def _board(user) -> Client:
 
 
 def _approve(commitment, editor, reviewer, **values):
-    update = update_create(commitment=commitment, author=editor, narrative="Reported.", **values)
+    # A second statement for a day already reported is a correction of the approved one (one rule: ADR 0002).
+    same_day = StatusUpdate.objects.approved().filter(commitment=commitment, as_of=values["as_of"]).latest_first()
+    update = update_create(
+        commitment=commitment, author=editor, narrative="Reported.", supersedes=same_day.first(), **values
+    )
     update_submit(update=update, user=editor)
     update_approve(update=update, reviewer=reviewer)
     return update
@@ -200,9 +210,8 @@ def test_every_surface_gives_the_same_numbers_for_a_random_history(events, user_
             if len(event) == 2:
                 commitment_set_published(commitment=commitment, user=reviewer, published=event[1])
             elif len(event) == 4:
-                # Target dates are data a transcription fixes, not part of the workflow: set directly.
-                Commitment.objects.filter(pk=commitment.pk).update(target_date=event[1])
-                metrics_recompute(quarters=[QUARTER.previous(), QUARTER])
+                # A reviewer corrects the target date; the edit reaches the figures like an approval.
+                commitment_edit(commitment=commitment, user=reviewer, changes={"target_date": event[1]})
             else:
                 _, as_of, status, confidence, progress = event
                 _approve(
