@@ -15,7 +15,7 @@ columns and cells while streaming through them. A file over a limit is refused w
 ``SpreadsheetRefusedError``, whose message says in plain words which limit and what to do.
 
 Nothing here knows what the spreadsheets are about; the import of status updates
-(``commitments.resources``) chooses the limits and reads the rows.
+(``commitments.imports``, through ``import_limits``) chooses the limits and reads the rows.
 """
 
 from __future__ import annotations

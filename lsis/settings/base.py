@@ -313,7 +313,8 @@ SIMPLE_HISTORY_REVERT_DISABLED = True
 
 # --- Spreadsheet import and export (django-import-export) ---
 # Staff export commitments and status updates, and import status updates as their own drafts
-# (commitments/resources.py; docs/spreadsheets.md). CSV and Excel only; the dry-run preview always comes
+# (the service in commitments/imports.py, the adapters in commitments/resources.py; docs/spreadsheets.md).
+# CSV and Excel only; the dry-run preview always comes
 # first; only users who may write updates (commitments.add_statusupdate) may import, and anyone who may
 # view a list (board members too) may export it.
 
