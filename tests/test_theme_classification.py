@@ -107,6 +107,7 @@ def _add_form(client, model: str) -> dict:
     return change_form_data(client.get(reverse(f"admin:commitments_{model}_add")))
 
 
+@pytest.mark.usefixtures("eager_tasks")  # the recompute runs as the request commits, with or without a broker
 def test_a_reviewer_changes_the_classification_in_the_admin_and_the_figures_follow(
     client_for,
     figures_follow,  # noqa: F811
