@@ -222,11 +222,12 @@ def backend_pids(conn: Any) -> set[int]:
 
 
 def unused_commitment(conn: Any, *, published_by: date) -> tuple[int, str]:
-    """A commitment with no status update at all, of a deal published by ``published_by``: its id and deal code."""
+    """A published commitment (one the figures count) with no status update at all, of a deal published by
+    ``published_by``: its id and deal code. (The 2017 strategy's recommendations are loaded unpublished.)"""
     rows = query(
         conn,
         "SELECT c.id, d.code FROM commitments_commitment c JOIN commitments_document d ON d.id = c.deal_id"
-        " WHERE d.published_on <= %s"
+        " WHERE d.published_on <= %s AND c.published"
         " AND NOT EXISTS (SELECT 1 FROM commitments_statusupdate s WHERE s.commitment_id = c.id)"
         " ORDER BY c.id LIMIT 1",
         [published_by],
