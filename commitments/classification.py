@@ -22,10 +22,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from commitments.models import Commitment, Theme, ThemeException, ThemeRule
+from lsis.core.services import require_permission as _require
+from lsis.core.services import stamp_change as _stamp
 
 
 @dataclass(frozen=True)
@@ -162,17 +163,6 @@ def themes_wanted(commitment_ids: Iterable[int] | None = None) -> dict[int, set[
 
 
 # --- services: reviewers' edits of the classification ----------------------------------------------------
-
-
-def _require(user: Any, permission: str, action: str) -> None:
-    if not (user and user.is_authenticated and user.has_perm(permission)):
-        raise PermissionDenied(f"You do not have permission to {action}.")
-
-
-def _stamp(instance: Any, user: Any, reason: str) -> None:
-    instance.modified_by = user if getattr(user, "is_authenticated", False) else None
-    instance._history_user = instance.modified_by
-    instance._change_reason = reason
 
 
 def _reclassify(*, user: Any) -> None:

@@ -45,6 +45,8 @@ from commitments.models import (
     same_day_refusal,
 )
 from lsis.core.errors import StateConflictError
+from lsis.core.services import require_permission as _require
+from lsis.core.services import stamp_change as _stamp
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -65,21 +67,10 @@ class EvidenceLinkData:
     title: str
 
 
-def _require(user: Any, permission: str, action: str) -> None:
-    if not (user and user.is_authenticated and user.has_perm(permission)):
-        raise PermissionDenied(f"You do not have permission to {action}.")
-
-
 DRAFT_WRITTEN = "Draft written"
 DRAFT_EDITED = "Draft edited"
 # The reasons of the history entries that change what an update says, as opposed to steps of its review.
 CONTENT_CHANGE_REASONS = (DRAFT_WRITTEN, DRAFT_EDITED)
-
-
-def _stamp(instance: Any, user: Any, reason: str) -> None:
-    instance.modified_by = user if getattr(user, "is_authenticated", False) else None
-    instance._history_user = instance.modified_by
-    instance._change_reason = reason
 
 
 # Resolved by whoever builds the update (the form, the importer), so not checked again row by row.

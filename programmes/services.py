@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from commitments.models import Commitment
 from commitments.services import commitments_changing, deals_published_on, require_may_change_commitment
+from lsis.core.services import require_permission as _require
+from lsis.core.services import stamp_change as _stamp
 from programmes.models import FundingAmount, Programme
 
 CHANGE_PROGRAMME_PERMISSION = "programmes.change_programme"
@@ -24,19 +25,6 @@ DELETE_PROGRAMME_PERMISSION = "programmes.delete_programme"
 ADD_FUNDING_PERMISSION = "programmes.add_fundingamount"
 CHANGE_FUNDING_PERMISSION = "programmes.change_fundingamount"
 DELETE_FUNDING_PERMISSION = "programmes.delete_fundingamount"
-
-
-def _require(user: Any, permission: str, action: str) -> None:
-    if not (user and user.is_authenticated and user.has_perm(permission)):
-        raise PermissionDenied(f"You do not have permission to {action}.")
-
-
-def _stamp(instance: Any, user: Any, reason: str) -> None:
-    instance.modified_by = user if getattr(user, "is_authenticated", False) else None
-    instance._history_user = instance.modified_by
-    instance._change_reason = reason
-    if instance.pk is None:
-        instance.created_by = instance.modified_by
 
 
 def _changing(commitment_ids: Iterable[int | None], user: Any, *, also: Iterable[int | None] = ()) -> None:
