@@ -29,8 +29,8 @@ def user_with_role(db: Any) -> Callable[..., Any]:
 
     def make(role: str | None, **extra: Any) -> Any:
         if role is None:
-            return UserFactory(is_staff=True, is_superuser=True, **extra)
-        user = UserFactory(is_staff=role in roles.STAFF_ROLES, **extra)
+            return UserFactory.create(is_staff=True, is_superuser=True, **extra)
+        user = UserFactory.create(is_staff=role in roles.STAFF_ROLES, **extra)
         user.groups.add(Group.objects.get(name=role))
         return user
 

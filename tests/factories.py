@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 
 from commitments.models import Actor, Commitment, Document, Theme, ThemeKind
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+# Typed by the model they make: ``UserFactory.create(...)`` is a User, where calling the class is not.
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = get_user_model()
         skip_postgeneration_save = True
@@ -18,7 +20,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password("correct horse battery staple")
 
 
-class CommitmentFactory(factory.django.DjangoModelFactory):
+class CommitmentFactory(factory.django.DjangoModelFactory[Commitment]):
     """A commitment in Sector Deal 2's Ideas foundation, citing Sector Deal 2."""
 
     class Meta:

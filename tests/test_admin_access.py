@@ -411,7 +411,7 @@ REGEX_PARAMETERS = {"simple_history": ("object_id", "history_id")}
 
 
 def _make_user(role: str) -> Any:
-    user = UserFactory(is_staff=role in roles.STAFF_ROLES)
+    user = UserFactory.create(is_staff=role in roles.STAFF_ROLES)
     user.groups.add(Group.objects.get(name=role))
     return user
 
@@ -456,7 +456,7 @@ def _interval_sample() -> IntervalSchedule:
 # Records to try each view on, per model: name -> maker. The first is the one used where ACCESS gives one set.
 SAMPLES: dict[str, dict[str, Callable[[], Any]]] = {
     "auth.group": {"": lambda: Group.objects.get(name=roles.EDITOR)},
-    "auth.user": {"": lambda: UserFactory(first_name="Sample")},
+    "auth.user": {"": lambda: UserFactory.create(first_name="Sample")},
     "axes.accessattempt": {
         "": lambda: AccessAttempt.objects.create(
             username="someone", ip_address="192.0.2.1", user_agent="test", failures_since_start=1
@@ -479,7 +479,7 @@ SAMPLES: dict[str, dict[str, Callable[[], Any]]] = {
     "django_celery_beat.solarschedule": {
         "": lambda: SolarSchedule.objects.create(event="sunrise", latitude=Decimal("51.5"), longitude=Decimal("-0.1"))
     },
-    "knox.authtoken": {"": lambda: AuthToken.objects.create(user=UserFactory())[0]},
+    "knox.authtoken": {"": lambda: AuthToken.objects.create(user=UserFactory.create())[0]},
     "commitments.commitment": {
         "published": lambda: Commitment.objects.get(reference=REFERENCE),
         "unpublished": lambda: _unpublished("SD2-PEOPLE-G2"),

@@ -73,15 +73,15 @@ class Linked:
 
 
 def _link(name: str) -> Linked:
-    hidden = CommitmentFactory(reference=f"HIDDEN-{name.upper().replace('_', '-')}", published=False)
+    hidden = CommitmentFactory.create(reference=f"HIDDEN-{name.upper().replace('_', '-')}", published=False)
     if name == "part_of":
-        shown = CommitmentFactory(reference="SHOWN-FUNDED", published=True, text=PROBE)
+        shown = CommitmentFactory.create(reference="SHOWN-FUNDED", published=True, text=PROBE)
         hidden_amount = _amount(f"{hidden.reference}-A1", hidden)
         amount = _amount("SHOWN-FUNDED-A1", shown, part_of=hidden_amount)
         listing = (f"{V1}/funding/", {"commitment": shown.reference})
         detail = (f"{V1}/funding/{amount.key}/", {})
         return Linked(hidden.reference, hidden_amount.key, (listing, detail))
-    shown = CommitmentFactory(reference="SHOWN-LINKED", published=True, text=PROBE, **{name: hidden})
+    shown = CommitmentFactory.create(reference="SHOWN-LINKED", published=True, text=PROBE, **{name: hidden})
     listing = (f"{V1}/commitments/", {"search": PROBE})
     detail = (f"{V1}/commitments/{shown.reference}/", {})
     return Linked(hidden.reference, hidden.reference, (listing, detail))
@@ -124,8 +124,8 @@ def test_the_documented_serializer_agrees_on_links_to_unpublished_commitments(
     role: str, api_for: Callable[[str], APIClient]
 ) -> None:
     """CommitmentSerializer (the declared shape) and the plain-rows records null the same links."""
-    links = {name: CommitmentFactory(reference=f"HIDDEN-{name.upper()}", published=False) for name in LINKS}
-    CommitmentFactory(reference="SHOWN-LINKED", published=True, text=PROBE, **links)
+    links = {name: CommitmentFactory.create(reference=f"HIDDEN-{name.upper()}", published=False) for name in LINKS}
+    CommitmentFactory.create(reference="SHOWN-LINKED", published=True, text=PROBE, **links)
     staff = role != roles.PARTNER
     expected = CommitmentSerializer(
         with_funding_and_programmes(
@@ -206,7 +206,7 @@ def test_a_filter_naming_an_unpublished_commitment_answers_as_for_a_missing_one(
 def test_detail_addresses_of_unpublished_records_answer_as_missing_ones(
     path: str, partner: APIClient, staff: APIClient
 ) -> None:
-    hidden = CommitmentFactory(reference="HIDDEN-DETAIL", published=False)
+    hidden = CommitmentFactory.create(reference="HIDDEN-DETAIL", published=False)
     _amount(f"{hidden.reference}-A1", hidden)
     url = f"{V1}/{path}"
     hidden_response = partner.get(url.format(hidden.reference))

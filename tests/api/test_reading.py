@@ -155,8 +155,8 @@ def test_a_cursor_walk_sees_every_row_once_while_rows_are_added(
         assert "count" not in body
         seen.extend(row["reference"] for row in body["results"])
         if not added:
-            CommitmentFactory(reference="AAA-ADDED-BEHIND", published=True)
-            CommitmentFactory(reference="ZZZ-ADDED-AHEAD", published=True)
+            CommitmentFactory.create(reference="AAA-ADDED-BEHIND", published=True)
+            CommitmentFactory.create(reference="ZZZ-ADDED-AHEAD", published=True)
             added = True
         url = body["next"]
     expected = set(Commitment.objects.published().values_list("reference", flat=True)) - {"AAA-ADDED-BEHIND"}

@@ -137,7 +137,7 @@ def _prepare(options: argparse.Namespace) -> tuple[str, dict[str, str]]:
         quarter = quarter.previous()
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
-    partner = UserFactory(username="bench-partner")
+    partner = UserFactory.create(username="bench-partner")
     partner.groups.add(Group.objects.get(name=roles.PARTNER))
     _, token = api_token_issue(user=partner, expires_in=timedelta(days=1))
     from commitments.models import Commitment
