@@ -40,8 +40,10 @@ def _audited_names() -> set[str]:
     names = {model.__name__ for model in AUDITED}
     for model in AUDITED:
         for relation in model._meta.related_objects:
-            if relation.related_model in AUDITED:
-                names.add(relation.get_accessor_name())
+            accessor = relation.get_accessor_name()
+            # A relation hidden with related_name="+" has no accessor to reach the rows through.
+            if relation.related_model in AUDITED and accessor is not None:
+                names.add(accessor)
     return names
 
 

@@ -21,13 +21,16 @@ def test_the_genomes_commitment_holds_one_million_within_five_years_and_the_five
     genomes = Commitment.objects.get(section=Section.CHAPTER, text__contains="at least one million whole genomes")
     assert genomes.target_date_text == "within five years"
     assert "five million genomic analyses" in genomes.text
+    assert genomes.elaborates is not None
     assert genomes.elaborates.reference == "SD2-IDEAS-HARP-G3"
+    assert genomes.continues is not None
     assert genomes.continues.reference == "SD1-IDEAS-HARP-G1"
 
 
 def test_the_cohort_grows_from_one_million_healthy_participants_to_five_million():
     cohort = Commitment.objects.get(text__contains="cohort of one million healthy participants initially")
     assert "aiming to grow to five million" in cohort.text
+    assert cohort.elaborates is not None
     assert cohort.elaborates.reference == "SD2-IDEAS-HARP-G1"
     assert cohort.organisations.filter(name="NHS").exists()
 

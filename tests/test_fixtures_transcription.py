@@ -50,6 +50,7 @@ def test_a_bullet_is_split_into_sub_items_only_where_it_lists_items():
 def test_a_sub_item_repeats_no_money_its_parent_carries():
     repeated = []
     for child in Commitment.objects.filter(parent__isnull=False).select_related("parent"):
+        assert child.parent is not None
         parent_money = {(a.low, a.high) for a in child.parent.funding.all()}
         for amount in child.funding.filter(part_of__isnull=True):
             if (amount.low, amount.high) in parent_money:

@@ -41,6 +41,7 @@ def test_evidence_from_documents_quotes_them():
     evidence = StatusUpdate.objects.exclude(source_document=None).select_related("source_document")
     assert evidence.exists()
     for update in evidence:
+        assert update.source_document is not None
         assert quote_occurs_in(update.source_quote, update.source_document.source_file), update
 
 
