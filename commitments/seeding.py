@@ -33,7 +33,6 @@ from django.db.models.deletion import ProtectedError
 from django.utils import timezone
 from django.utils.text import slugify
 
-from commitments.changes import data_changed
 from commitments.classification import classified_framework_ids, themes_wanted
 from commitments.dates import TimingKind, parse_timing
 from commitments.delivery import DeliveryStatus
@@ -56,6 +55,7 @@ from commitments.models import (
     UpdateState,
 )
 from commitments.sources import quote_occurs_in
+from lsis.core.changes import data_changed
 from metrics.models import RegionalStatistic
 from metrics.services import commitment_refresh_delivery_state, spans_rebuild
 from programmes.models import AmountNature, FundingAmount, Programme, ProgrammeKind

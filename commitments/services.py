@@ -32,7 +32,6 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from commitments import hooks
-from commitments.changes import data_changed
 from commitments.models import (
     Commitment,
     CommitmentOrganisation,
@@ -44,6 +43,7 @@ from commitments.models import (
     UpdateState,
     same_day_refusal,
 )
+from lsis.core.changes import data_changed
 from lsis.core.errors import StateConflictError
 from lsis.core.services import require_permission as _require
 from lsis.core.services import stamp_change as _stamp

@@ -23,10 +23,10 @@ from django.db import connection, transaction
 from django.db.models import Case, F, Min, Q, Value, When
 from django.utils import timezone
 
-from commitments.changes import data_changed
 from commitments.models import Commitment, Document
 from commitments.periods import Quarter
 from lsis.celery import enqueue_within_timeout
+from lsis.core.changes import data_changed
 from metrics import rules
 from metrics.engine import (
     FIGURE_FIELDS,
@@ -252,7 +252,7 @@ def metrics_mark_stale(*, commitment_id: int, from_date: date, was_published: bo
     if was_published is not None:
         _exclusive_recompute_lock()
     RecomputeMarker.objects.create(commitment_id=commitment_id, from_date=from_date, was_published=was_published)
-    # Once per transaction, as ``commitments.changes.data_changed`` does: each attempt may wait on the broker.
+    # Once per transaction, as ``lsis.core.changes.data_changed`` does: each attempt may wait on the broker.
     db = transaction.get_connection()
     if db.in_atomic_block and any(callback is _enqueue_recompute for _, callback, _ in db.run_on_commit):
         return

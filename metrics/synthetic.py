@@ -18,7 +18,6 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from commitments.changes import data_changed
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
 from commitments.models import (
     Actor,
@@ -36,6 +35,7 @@ from commitments.models import (
     ThemeKind,
     UpdateState,
 )
+from lsis.core.changes import data_changed
 from metrics.services import spans_rebuild
 from programmes.models import AmountNature, FundingAmount, Programme, ProgrammeKind
 from programmes.money import AmountQualifier
