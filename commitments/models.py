@@ -578,6 +578,9 @@ class UpdateState(models.TextChoices):
     APPROVED = "approved", "Approved"
 
 
+#: The states of an update still in review: at most one per commitment and day (``same_day_refusal``).
+IN_PROGRESS_STATES = (UpdateState.DRAFT, UpdateState.SUBMITTED, UpdateState.RETURNED)
+
 #: The longest narrative an update may have, in characters (the API and spreadsheet imports hold to it).
 NARRATIVE_MAX_LENGTH = 20_000
 
@@ -735,6 +738,16 @@ class StatusUpdate(VersionedModel, PublicModel):
             models.CheckConstraint(
                 condition=models.Q(funding_spent__isnull=True) | models.Q(funding_spent__gte=0),
                 name="status_update_spent_not_negative",
+            ),
+            # The part of ``same_day_refusal`` that is a true invariant, held by the database too so that
+            # two people saving at the same moment cannot both get past the check: at most one update in
+            # progress per commitment and day. Approved updates may share a day (a correction beside what
+            # it corrects, evidence two documents report), so the rest of the rule stays in validation.
+            models.UniqueConstraint(
+                fields=["commitment", "as_of"],
+                condition=models.Q(state__in=IN_PROGRESS_STATES),
+                name="status_update_one_in_progress_per_day",
+                violation_error_message="This commitment already has an update in progress as of this date.",
             ),
         ]
 

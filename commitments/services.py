@@ -26,7 +26,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
@@ -81,6 +81,22 @@ def _validated(update: StatusUpdate) -> None:
     update.full_clean(exclude=["commitment", "author"], validate_constraints=False)
 
 
+def _saved(update: StatusUpdate) -> None:
+    """Save ``update``; a refusal by the one-in-progress-per-day constraint becomes validation's message.
+
+    That happens when someone saved an update of the same commitment and day since the validation ran.
+    """
+    try:
+        with transaction.atomic():  # a savepoint: the caller's transaction stays usable
+            update.save()
+    except IntegrityError:
+        others = StatusUpdate.objects.filter(commitment_id=update.commitment_id, as_of=update.as_of)
+        refusal = same_day_refusal(update, others.select_related("author"))
+        if refusal is None:
+            raise
+        raise ValidationError({"as_of": refusal}) from None
+
+
 def _set_links(update: StatusUpdate, links: Sequence[EvidenceLinkData], user: Any, reason: str) -> None:
     existing = {(link.url, link.title): link for link in update.evidence_links.all()}
     wanted = {(link.url, link.title) for link in links}
@@ -132,7 +148,7 @@ def update_create(
     )
     _validated(update)
     _stamp(update, author, DRAFT_WRITTEN)
-    update.save()
+    _saved(update)
     _set_links(update, evidence_links, author, DRAFT_WRITTEN)
     return update
 
@@ -222,9 +238,17 @@ def update_create_many(*, author: Any, drafts: Sequence[DraftData]) -> list[Stat
     if errors:
         raise DraftsRefusedError(errors)
     # The history entries name ``author``: four eyes reads them to know who wrote each draft.
-    created = bulk_create_with_history(
-        updates, StatusUpdate, batch_size=1000, default_user=author, default_change_reason=DRAFT_WRITTEN
-    )
+    try:
+        with transaction.atomic():  # a savepoint, so that a refusal below can still query
+            created = bulk_create_with_history(
+                updates, StatusUpdate, batch_size=1000, default_user=author, default_change_reason=DRAFT_WRITTEN
+            )
+    except IntegrityError:
+        # Someone saved an update of the same commitment and day since the check above.
+        refused = {index: ValidationError({"as_of": refusal}) for index, refusal in _same_day_refusals(updates).items()}
+        if not refused:
+            raise
+        raise DraftsRefusedError(refused) from None
     for index, link in links:
         link.update = created[index]
     bulk_create_with_history(
@@ -261,7 +285,7 @@ def update_edit(
         setattr(update, name, value)
     _validated(update)
     _stamp(update, user, DRAFT_EDITED)
-    update.save()
+    _saved(update)
     if evidence_links is not None:
         _set_links(update, evidence_links, user, DRAFT_EDITED)
     return update
@@ -287,7 +311,7 @@ def update_save_draft(*, update: StatusUpdate, user: Any) -> StatusUpdate:
         reason = DRAFT_EDITED
     _validated(update)
     _stamp(update, user, reason)
-    update.save()
+    _saved(update)
     return update
 
 

@@ -487,3 +487,55 @@ def test_beside_an_approved_update_only_a_correction_is_written(client, user_wit
     status, _ = _write_in_the_admin(client, approved.commitment, supersedes=approved)
     assert status == 302  # a correction shares the day of the update it corrects
     assert StatusUpdate.objects.filter(supersedes=approved, as_of=SAME_DAY).count() == 1
+
+
+# Two people saving at the same moment both pass validation (neither sees the other's uncommitted draft);
+# the database's one-in-progress-per-day constraint then refuses the second with the same message.
+def _validation_sees_no_other_update(monkeypatch):
+    import commitments.imports
+    import commitments.models
+    import commitments.services
+
+    blind = lambda update, others: None  # noqa: E731
+    monkeypatch.setattr(commitments.models, "same_day_refusal", blind)
+    monkeypatch.setattr(commitments.imports, "same_day_refusal", blind)
+    original = commitments.services._same_day_refusals
+    calls = {"n": 0}
+
+    def blind_once(updates):  # the pre-write check misses the draft; the check after the refusal sees it
+        calls["n"] += 1
+        return {} if calls["n"] == 1 else original(updates)
+
+    monkeypatch.setattr(commitments.services, "_same_day_refusals", blind_once)
+
+
+def test_the_database_refuses_a_second_draft_of_the_day_saved_at_the_same_moment(
+    monkeypatch, user_with_role, colleagues_draft
+):
+    from django.core.exceptions import ValidationError
+
+    from commitments.services import update_create
+
+    _validation_sees_no_other_update(monkeypatch)
+    with pytest.raises(ValidationError) as refused:
+        update_create(
+            commitment=colleagues_draft.commitment,
+            author=user_with_role(roles.EDITOR),
+            as_of=SAME_DAY,
+            status="in_progress",
+            narrative="Also mine.",
+        )
+    assert COLLEAGUES_DRAFT in str(refused.value.message_dict["as_of"])
+    assert StatusUpdate.objects.filter(commitment=colleagues_draft.commitment, as_of=SAME_DAY).count() == 1
+
+
+def test_an_import_racing_a_draft_of_the_day_is_refused_whole(monkeypatch, client_for, colleagues_draft):
+    from tests.test_import_export import PROCESS_URL, _csv, _row, _upload
+
+    _validation_sees_no_other_update(monkeypatch)
+    client = client_for(roles.EDITOR)
+    rows = [_row(commitment=SAME_DAY_REFERENCE, as_of="30/09/2019", funding_spent="")]
+    preview = _upload(client, _csv(rows))
+    confirmed = client.post(PROCESS_URL, dict(preview.context["confirm_form"].initial), follow=True)
+    assert COLLEAGUES_DRAFT in confirmed.content.decode()
+    assert StatusUpdate.objects.filter(commitment=colleagues_draft.commitment, as_of=SAME_DAY).count() == 1
