@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.forms import BaseForm, BaseFormSet
-from django.http import HttpResponse
+
+if TYPE_CHECKING:
+    # The test client's response, with the context the template was rendered with (stubs only).
+    from django.test.client import _MonkeyPatchedWSGIResponse
 
 
 def _form_values(form: BaseForm) -> dict[str, Any]:
@@ -26,9 +29,9 @@ def _form_values(form: BaseForm) -> dict[str, Any]:
     return values
 
 
-def change_form_data(response: HttpResponse, **changes: Any) -> dict[str, Any]:
+def change_form_data(response: _MonkeyPatchedWSGIResponse, **changes: Any) -> dict[str, Any]:
     """The data of the rendered admin form and its inlines, with ``changes`` applied to the main form."""
-    context = response.context  # type: ignore[attr-defined]
+    context = response.context
     form = context["adminform"].form
     if form.is_bound:
         # The form was shown again after a POST: send back what was posted, as a browser would.

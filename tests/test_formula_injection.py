@@ -157,7 +157,7 @@ def test_api_csv_and_xlsx_exports_hold_no_formula(hostile, user_with_role, role)
             client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
             response = client.get(url, {"format": kind})
             assert response.status_code == 200, (url, kind, response.status_code)
-            content = b"".join(response.streaming_content) if response.streaming else response.content
+            content = response.getvalue()  # the whole body, streamed or not
             seen[f"{url}?format={kind}"] = _hostile_seen(_check(content, kind, f"{role} {url} {kind}"))
     for kind in ("csv", "xlsx"):
         # Text, narratives and names reach partners and staff alike: each endpoint carried all of them.
@@ -171,7 +171,7 @@ def test_api_export_keeps_numbers_as_numbers(hostile, user_with_role):
     _, token = api_token_issue(user=user_with_role(roles.EDITOR), expires_in=None)
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     response = client.get(reverse("api:statusupdate-list"), {"format": "xlsx"})
-    sheet = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    sheet = openpyxl.load_workbook(io.BytesIO(response.getvalue())).active
     rows = list(sheet.iter_rows(values_only=True))
     progress = rows[0].index("progress")
     assert any(isinstance(row[progress], int) for row in rows[1:]), "progress is a number cell"
@@ -230,6 +230,9 @@ NOT_TABLES = {"board_pack_pdf"}
 
 def _page_arguments(commitments: list[Commitment]) -> dict[str, list[dict[str, str]]]:
     first = commitments[0]
+    lead = CommitmentOrganisation.objects.filter(commitment=first).first()
+    assert first.area is not None, "the first hostile commitment sits in an area"
+    assert lead is not None, "the first hostile commitment has a lead organisation"
     return {
         "breakdown": [{"scope_type": scope_type} for scope_type in dashboards.BREAKDOWN_SCOPES],
         "scope": [
@@ -237,7 +240,7 @@ def _page_arguments(commitments: list[Commitment]) -> dict[str, list[dict[str, s
             {"scope_type": "area", "scope_key": first.area.code},
             {
                 "scope_type": "lead_organisation",
-                "scope_key": str(CommitmentOrganisation.objects.filter(commitment=first).first().organisation.uuid),
+                "scope_key": str(lead.organisation.uuid),
             },
         ],
         "commitment": [{"reference": commitment.reference} for commitment in commitments],

@@ -70,7 +70,9 @@ def _api_tracker(api: APIClient, quarter: Quarter, scope_type: str = ScopeType.T
     # A test's transaction never commits, so the data stamp the API keeps its answers under never moves.
     cache.clear()
     code = quarter.label.replace(" Q", "-Q")
-    response = api.get(f"{V1}/metrics/", {"quarter": code, "scope_type": scope_type, "basis": "live", "page_size": 200})
+    response = api.get(
+        f"{V1}/metrics/", {"quarter": code, "scope_type": scope_type, "basis": "live", "page_size": "200"}
+    )
     assert response.status_code == 200, response.content
     return response.json()["results"]
 

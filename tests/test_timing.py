@@ -168,7 +168,7 @@ def test_the_api_record_gives_the_kind_start_and_deadline(user_with_role):
         "starts_on": "2019-04-01",
         "target_date": "2021-03-31",
     }
-    listed = api.get("/api/v1/commitments/", {"deal": "SD2", "area": "HARP", "page_size": 100}).json()
+    listed = api.get("/api/v1/commitments/", {"deal": "SD2", "area": "HARP", "page_size": "100"}).json()
     genomes = next(item for item in listed["results"] if item["reference"] == "SD2-IDEAS-HARP-G3")
     assert (genomes["timing_kind"], genomes["starts_on"], genomes["target_date"]) == ("deadline", None, "2023-12-31")
 

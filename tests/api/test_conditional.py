@@ -128,7 +128,7 @@ def test_an_approval_moves_the_commitment_and_the_lists(
     commit()
     assert detail() == 200
     assert listing() == 200
-    delivered = partner.get(f"{V1}/commitments/", {"status": "delivered", "page_size": 200}).json()
+    delivered = partner.get(f"{V1}/commitments/", {"status": "delivered", "page_size": "200"}).json()
     assert "SD2-PEOPLE-G3" in {record["reference"] for record in delivered["results"]}
     assert delivered["count"] == len(delivered["results"])  # the cached count moved with the stamp
 

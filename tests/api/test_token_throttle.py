@@ -27,7 +27,7 @@ BEHIND_ONE_PROXY = {"API_CLIENT_IP_HEADER": "X-Forwarded-For", "API_TRUSTED_PROX
 
 
 def _get(token: str, forwarded_for: str | None = None, remote_addr: str = "192.0.2.1") -> Any:
-    extra = {"REMOTE_ADDR": remote_addr}
+    extra: dict[str, Any] = {"REMOTE_ADDR": remote_addr}
     if forwarded_for is not None:
         extra["HTTP_X_FORWARDED_FOR"] = forwarded_for
     return APIClient().get(f"{V1}/glossary/", HTTP_AUTHORIZATION=f"Token {token}", **extra)
