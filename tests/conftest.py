@@ -12,7 +12,7 @@ from django.db import transaction
 from django.test import Client
 
 from commitments import roles
-from commitments.seeding import seed_reference_data
+from metrics.seeding import seed_reference_data
 from tests.factories import UserFactory
 
 

@@ -23,8 +23,9 @@ from commitments.models import (
     ThemeException,
     ThemeRule,
 )
-from commitments.seeding import CORRECTION_REASON, seed_reference_data
+from commitments.seeding.history import CORRECTION_REASON
 from metrics.models import RegionalStatistic
+from metrics.seeding import seed_reference_data
 from programmes.models import AmountNature, FundingAmount, Programme
 
 pytestmark = pytest.mark.django_db

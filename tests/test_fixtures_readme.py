@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from django.conf import settings
 
-from commitments.seeding import commitment_files
+from commitments.seeding.commitment_records import commitment_files
 from commitments.sources import SOURCES_DIR
 
 FIXTURES = Path(settings.FIXTURES_DIR)

@@ -150,7 +150,7 @@ def test_an_editor_may_read_the_classification_but_not_change_it(client_for):
 
 
 def test_seeding_again_changes_nothing_and_restores_no_rule_a_reviewer_removed(client_for):
-    from commitments.seeding import seed_reference_data
+    from metrics.seeding import seed_reference_data
 
     reviewer = client_for(roles.REVIEWER)
     rule = ThemeRule.objects.get(scope__code="PLACES", theme__framework__code="LSIS-UPDATE-2020-THEMES")

@@ -21,7 +21,8 @@ from rest_framework.test import APIClient
 from commitments import roles
 from commitments.dates import TimingKind, parse_timing
 from commitments.models import Commitment
-from commitments.seeding import CORRECTION_REASON, SEED_REASON, commitment_files
+from commitments.seeding.commitment_records import commitment_files
+from commitments.seeding.history import CORRECTION_REASON, SEED_REASON
 from lsis.api.tokens import api_token_issue
 from metrics import rules
 

@@ -8,7 +8,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from commitments.seeding import SeedError, seed_reference_data
+from commitments.seeding.context import SeedError
+from metrics.seeding import seed_reference_data
 
 
 class Command(BaseCommand):
