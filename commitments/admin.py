@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from django.contrib import admin, messages
-from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
 from django.db.models import Count, Model, QuerySet
 from django.http import HttpRequest
 from import_export.admin import ExportMixin
@@ -41,13 +41,36 @@ from commitments.services import (
     commitment_involvement_delete,
     commitment_involvement_save,
     commitment_set_published,
+    commitment_timing_read,
     document_create,
     document_edit,
 )
 from lsis import admin_accounts  # noqa: F401  # user accounts and roles, without ways to raise one's own rights
-from lsis.admin import READ_ONLY_AUDIT_FIELDS, AuditedAdminMixin, ReadOnlyHistoryMixin
+from lsis.admin import READ_ONLY_AUDIT_FIELDS, AuditedAdminMixin, ReadOnlyHistoryMixin, VersionedAdminForm
 from lsis.api import admin_tokens  # noqa: F401  # API tokens: issue and revoke
 from programmes.models import FundingAmount, Programme
+
+
+class CommitmentAdminForm(VersionedAdminForm):
+    """A commitment's form: new words for its timing must read as a timing, and a deadline typed with them agree.
+
+    The rule is the edit service's (``commitment_timing_read``), asked here so its refusal is shown on the
+    field rather than after the form was accepted.
+    """
+
+    def clean(self) -> dict[str, Any] | None:
+        """Check the written timing as the services will read it."""
+        cleaned = super().clean()
+        changes = {
+            name: self.cleaned_data[name]
+            for name in ("target_date_text", "target_date", "source_document")
+            if name in self.changed_data and name in self.cleaned_data
+        }
+        try:
+            commitment_timing_read(commitment=self.instance, changes=changes)
+        except ValidationError as refusal:
+            self.add_error(None, refusal)
+        return cleaned
 
 
 @admin.register(Document)
@@ -238,6 +261,7 @@ class StatusUpdateInline(admin.TabularInline):
 
 @admin.register(Commitment)
 class CommitmentAdmin(ExportMixin, AuditedAdminMixin, ReadOnlyHistoryMixin):
+    form = CommitmentAdminForm
     resource_classes = [CommitmentExportResource]
     list_display = (
         "reference",

@@ -32,6 +32,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from commitments import hooks
+from commitments.dates import TimingKind, parse_timing
 from commitments.models import (
     Commitment,
     CommitmentOrganisation,
@@ -502,6 +503,52 @@ def commitments_changing(*, commitments: Iterable[Commitment], from_date: date |
         hooks.fire(hooks.COMMITMENTS_CHANGING, commitment_ids=ids, from_date=from_date)
 
 
+def commitment_timing_read(*, commitment: Commitment, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """``changes`` to ``commitment`` (as stored) with the timing its written timing gives, where that changes.
+
+    A new ``target_date_text`` is read by ``commitments.dates.parse_timing`` (counting from the publication
+    of the document the commitment is quoted from) into its kind, start and deadline, so that "overdue"
+    follows the words: a deadline typed alone stays a correction of the deadline, but new words never
+    leave the old one behind. Raises ``ValidationError`` on ``target_date_text`` for words that read as no
+    timing, and on ``target_date`` for a deadline given in the same change that the words do not give.
+    The admin's form calls this too, so its refusal is shown on the field.
+    """
+    if "target_date_text" not in changes or changes["target_date_text"] == commitment.target_date_text:
+        return dict(changes)
+    text = changes["target_date_text"] or ""
+    source_id = changes.get("source_document", commitment.source_document_id)
+    source_id = getattr(source_id, "pk", source_id)
+    written_on = Document.objects.filter(pk=source_id).values_list("published_on", flat=True).first()
+    timing = parse_timing(text, written_on=written_on)
+    if text.strip() and timing.kind == TimingKind.NONE:
+        raise ValidationError(
+            {
+                "target_date_text": (
+                    f"“{text}” does not read as a timing: write it as the document does, e.g. “by March 2021”, "
+                    "“between April 2019 and March 2021”, “from autumn 2019”, “over the next three years” or "
+                    "“annually”, or leave it empty."
+                )
+            }
+        )
+    deadline = changes.get("target_date", commitment.target_date)
+    if "target_date" in changes and deadline not in (commitment.target_date, timing.deadline):
+        reads = f"{timing.deadline.day} {timing.deadline:%B %Y}" if timing.deadline else "no deadline"
+        raise ValidationError(
+            {
+                "target_date": (
+                    f"The written timing “{text}” gives {reads}: the deadline follows the words. Change the "
+                    "words, or the deadline alone."
+                )
+            }
+        )
+    return {
+        **changes,
+        "timing_kind": timing.kind,
+        "starts_on": timing.starts_on,
+        "target_date": timing.deadline,
+    }
+
+
 def _edit_from_date(stored: Commitment, commitment: Commitment, themes_changed: bool) -> date | None:
     """The earliest day whose figures the edit moves, from the old and the new values."""
     days: list[date] = []
@@ -516,10 +563,19 @@ def _edit_from_date(stored: Commitment, commitment: Commitment, themes_changed: 
 
 @transaction.atomic
 def commitment_create(*, commitment: Commitment, user: Any, themes: Iterable[Theme] | None = None) -> Commitment:
-    """Add a commitment (with its themes); a published one reaches the figures at once."""
+    """Add a commitment (with its themes); a published one reaches the figures at once.
+
+    Its written timing sets its kind, start and deadline as ``commitment_timing_read`` reads them.
+    """
     _require(user, ADD_COMMITMENT_PERMISSION, "add commitments")
     if commitment.published:
         _require(user, PUBLISHER_PERMISSION, "publish commitments")
+    written = {"target_date_text": commitment.target_date_text, "target_date": commitment.target_date}
+    timing = commitment_timing_read(
+        commitment=Commitment(source_document_id=commitment.source_document_id), changes=written
+    )
+    for name, value in timing.items():
+        setattr(commitment, name, value)
     commitment.full_clean()
     commitment.created_by = user if getattr(user, "is_authenticated", False) else None
     _stamp(commitment, user, "Commitment added")
@@ -544,15 +600,17 @@ def commitment_edit(
 
     Only those who may change the commitment as stored do (a published one: those who may publish). The
     published flag and the delivery state have services of their own. ``commitment.version`` must be the
-    version the user read. The figures follow from the earliest day the change moves (the earlier of
-    the old and new target dates; for a change of deal, classification, actor or themes, every quarter
-    the commitment counts in).
+    version the user read. A change of the written timing sets its kind, start and deadline as
+    ``commitment_timing_read`` reads them. The figures follow from the earliest day the change moves (the
+    earlier of the old and new target dates; for a change of deal, classification, actor or themes, every
+    quarter the commitment counts in).
     """
     stored = Commitment.objects.select_for_update().get(pk=commitment.pk)
     require_may_change_commitment(user, stored)
     unknown = set(changes) - _COMMITMENT_EDITABLE
     if unknown:
         raise ValidationError(f"These cannot be changed by editing a commitment: {', '.join(sorted(unknown))}.")
+    changes = commitment_timing_read(commitment=stored, changes=changes)
     for name, value in changes.items():
         setattr(commitment, name, value)
     commitment.full_clean()

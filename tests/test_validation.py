@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -136,4 +137,10 @@ def test_a_sound_edit_through_the_admin_is_saved_and_audited(client_for):
     assert commitment.target_date_text == "by March 2021"
     latest = commitment.history.first()
     assert latest.history_user is not None
-    assert latest.diff_against(latest.prev_record).changed_fields == ["target_date_text"]
+    # The words and what they read as: a deadline, the last day of March 2021 (commitments.dates).
+    assert sorted(latest.diff_against(latest.prev_record).changed_fields) == [
+        "target_date",
+        "target_date_text",
+        "timing_kind",
+    ]
+    assert commitment.target_date == date(2021, 3, 31)
