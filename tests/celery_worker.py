@@ -52,7 +52,7 @@ def expect(condition: object, message: str) -> None:
         raise UnexpectedStateError(message)
 
 
-def wait_until(predicate: Callable[[], T], *, timeout: float, what: str, interval: float = 0.02) -> T:
+def wait_until(predicate: Callable[[], T | None], *, timeout: float, what: str, interval: float = 0.02) -> T:
     """Call ``predicate`` until it returns something truthy, and return that; give up after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while True:

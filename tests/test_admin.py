@@ -81,7 +81,9 @@ def test_commitment_page_shows_source_funding_and_organisations(client_for):
 
 def test_commitment_list_runs_the_same_queries_for_few_and_many_rows(client_for):
     client = client_for(roles.BOARD_MEMBER)
-    few = Commitment.objects.filter(area__code="HARP").first().area_id
+    harp = Commitment.objects.filter(area__code="HARP").first()
+    assert harp is not None
+    few = harp.area_id
     with CaptureQueriesContext(connection) as small:
         client.get(_changelist(Commitment) + f"?area__id__exact={few}")
     with CaptureQueriesContext(connection) as large:

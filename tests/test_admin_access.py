@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from io import StringIO
 from typing import Any
 
@@ -20,7 +21,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.db.models import Model
 from django.forms import MultiWidget
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseBase
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.urls.resolvers import RoutePattern
@@ -150,6 +151,7 @@ def test_editors_change_the_organisations_of_an_unpublished_commitment_only(clie
     commitment.published = published
     commitment.save()
     organisation = Organisation.objects.exclude(involvements__commitment=commitment).first()
+    assert organisation is not None
     editor = client_for(roles.EDITOR)
     url = _change_url(commitment)
     page = editor.get(url)
@@ -166,7 +168,9 @@ def test_editors_change_the_organisations_of_an_unpublished_commitment_only(clie
 
 def _funding_of(*, published: bool) -> FundingAmount:
     funding = FundingAmount.objects.filter(commitment__isnull=False).select_related("commitment").first()
+    assert funding is not None
     commitment = funding.commitment
+    assert commitment is not None
     if commitment.published != published:
         commitment.published = published
         commitment.save()
@@ -190,7 +194,8 @@ def test_editors_cannot_change_the_funding_of_a_published_commitment(client_for)
 
 def test_editors_change_the_funding_of_an_unpublished_commitment_but_cannot_move_it_to_a_published_one(client_for):
     funding = _funding_of(published=False)
-    published = Commitment.objects.filter(published=True).exclude(pk=funding.commitment_id).first()
+    published = Commitment.objects.filter(published=True).exclude(funding=funding).first()
+    assert published is not None
     editor = client_for(roles.EDITOR)
     url = _change_url(funding)
 
@@ -207,6 +212,7 @@ def test_editors_change_the_funding_of_an_unpublished_commitment_but_cannot_move
 
 def test_editors_cannot_add_funding_to_a_published_commitment(client_for):
     published = Commitment.objects.filter(published=True).first()
+    assert published is not None
     before = FundingAmount.objects.count()
     response = client_for(roles.EDITOR).post(
         reverse("admin:programmes_fundingamount_add"),
@@ -427,9 +433,13 @@ def _funding_sample(*, published: bool) -> FundingAmount:
     # Two different commitments: unpublishing one leaves the other published.
     amounts = FundingAmount.objects.filter(commitment__isnull=False).select_related("commitment").order_by("pk")
     if published:
-        return amounts.filter(commitment__reference=REFERENCE).first()
-    funding = amounts.exclude(commitment__reference=REFERENCE).first()
-    _unpublished(funding.commitment.reference)
+        funding = amounts.filter(commitment__reference=REFERENCE).first()
+    else:
+        funding = amounts.exclude(commitment__reference=REFERENCE).first()
+    assert funding is not None
+    assert funding.commitment is not None
+    if not published:
+        _unpublished(funding.commitment.reference)
     return funding
 
 
@@ -562,9 +572,7 @@ def _expand(name: str | None, kind: str, parameters: tuple[str, ...]) -> list[Vi
         return reverse(f"admin:{name}", args=[values.get(parameter, parameter) for parameter in parameters])
 
     if "transition" in parameters:
-        return [
-            View(f"{kind}:{step}", lambda record, step=step: url(record, {"transition": step})) for step in TRANSITIONS
-        ]
+        return [View(f"{kind}:{step}", partial(url, extra={"transition": step})) for step in TRANSITIONS]
     unknown = set(parameters) - {"object_id", "id", "history_id"}
     return [View(f"{kind} (parameters {sorted(unknown)} unknown to this test)" if unknown else kind, url)]
 
@@ -617,7 +625,10 @@ def _change_data(superuser: Client, record: Any, label: str) -> dict[str, Any]:
         key = form.add_prefix(name)
         if isinstance(field.widget, MultiWidget) and key in data:
             parts = field.widget.decompress(data.pop(key))
-            data.update({key + suffix: part for suffix, part in zip(field.widget.widgets_names, parts, strict=True)})
+            assert parts is not None, key
+            # widgets_names is Django's (the suffix of each input's name); its stubs leave it out.
+            suffixes = field.widget.widgets_names  # type: ignore[attr-defined]
+            data.update({key + suffix: part for suffix, part in zip(suffixes, parts, strict=True)})
     return data
 
 
@@ -681,7 +692,7 @@ def _sample_records(label: str) -> dict[str, Any]:
 
 def _cases(label: str, model_admin: Any) -> list[tuple[View, str, frozenset[str]]]:
     """(view, sample name, roles allowed) for every view of the admin, as ACCESS lays them out."""
-    cases = []
+    cases: list[tuple[View, str, frozenset[str]]] = []
     first_sample = next(iter(SAMPLES.get(label, {"": None})))
     for view in _views(model_admin):
         allowed = ACCESS.get(label, {}).get(view.kind)
@@ -692,7 +703,7 @@ def _cases(label: str, model_admin: Any) -> list[tuple[View, str, frozenset[str]
     return cases
 
 
-def _refused(response: HttpResponse, role: str) -> str | None:
+def _refused(response: HttpResponseBase, role: str) -> str | None:
     """What is wrong with how the request was refused, or None if it was refused as it should be."""
     if role in (PARTNER, ANONYMOUS):
         location = response.get("Location", "")
@@ -751,7 +762,8 @@ def test_every_view_of_every_admin_answers_each_role_as_the_table_says(label, cl
                         if (wrong := _refused(response, role)) is not None:
                             problems.append(f"{where}: POST {url} answered {response.status_code}: {wrong}")
                 transaction.set_rollback(True)  # the next role finds the records as they were
-            if role in users and not client.session.exists(client.session.session_key):
+            session_key = client.session.session_key
+            if role in users and (session_key is None or not client.session.exists(session_key)):
                 client.force_login(users[role])  # a password change started a session the rollback undid
 
     assert problems == [], "\n".join(problems)

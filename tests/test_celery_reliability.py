@@ -80,7 +80,7 @@ def _forget_broker_connections() -> None:
     Only references are dropped: kombu keeps pools per broker URL, process-wide, and a pool closed here would
     be handed out again for the same URL.
     """
-    app._pool = None
+    app._pool = None  # type: ignore[attr-defined]  # the app's producer pool: private, so not in Celery's stubs
     amqp = app.__dict__.get("amqp")
     if amqp is not None:
         amqp._producer_pool = None
@@ -93,7 +93,9 @@ def broker_down(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
     url = f"redis://127.0.0.1:{port}/0"
     overrides = {"broker_url": url, "task_always_eager": False}
     # The app reads Django's settings live, under its own changes: put those back exactly as they were.
-    saved = {key: app.conf.changes[key] for key in overrides if key in app.conf.changes}
+    changes = app.conf.changes
+    assert changes is not None, "a configured app keeps its changes"
+    saved = {key: changes[key] for key in overrides if key in changes}
     settings.CELERY_BROKER_URL = url
     settings.CELERY_TASK_ALWAYS_EAGER = False
     # Celery reads CELERY_BROKER_URL from the environment before its configuration (CI sets it).
@@ -107,7 +109,7 @@ def broker_down(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
         yield url
     finally:
         for key in overrides:
-            app.conf.changes.pop(key, None)
+            changes.pop(key, None)
         app.conf.update(saved)
         _forget_broker_connections()
 

@@ -117,6 +117,7 @@ def test_drill_down_from_a_foundation_to_a_commitments_evidence(board, figures):
     listing = scope.context["tables"]["commitments"]
     assert listing.rows
     evidenced = StatusUpdate.objects.approved().filter(commitment__foundation__name="Ideas").first()
+    assert evidenced is not None
     page = board.get(reverse("dashboards:commitment", args=[evidenced.commitment.reference]))
     assert page.status_code == 200
     text = _text(page)
@@ -158,6 +159,7 @@ def test_every_table_downloads_as_csv(board, figures):
 
 def test_what_changed_between_two_quarters(board, figures, user_with_role):
     commitment = Commitment.objects.published().filter(delivery_status=DeliveryStatus.IN_PROGRESS).first()
+    assert commitment is not None
     editor, reviewer = user_with_role(roles.EDITOR), user_with_role(roles.REVIEWER)
     update = update_create(
         commitment=commitment,
@@ -182,6 +184,7 @@ def test_a_signed_off_quarter_shows_its_figures_and_the_restatement(board, figur
     quarter = Quarter(2019, 3)
     quarter_lock(quarter=quarter, user=reviewer)
     commitment = Commitment.objects.filter(delivery_status=DeliveryStatus.IN_PROGRESS).first()
+    assert commitment is not None
     update = update_create(
         commitment=commitment,
         author=editor,
@@ -252,7 +255,10 @@ def _queries(client, url, params=None) -> int:
 
 
 def test_queries_per_page_do_not_grow_with_the_commitments(board, figures):
-    one = Commitment.objects.get(reference=Commitment.objects.filter(parent__isnull=False).first().parent.reference)
+    sub_item = Commitment.objects.filter(parent__isnull=False).first()
+    assert sub_item is not None
+    assert sub_item.parent is not None
+    one = sub_item.parent
     small = reverse("dashboards:scope", args=["area", one.area.code if one.area else "x"])
     few = Commitment.objects.filter(area=one.area).count() if one.area else 0
     many_url = reverse("dashboards:scope", args=["tracker", TRACKER_KEY])
@@ -261,6 +267,7 @@ def test_queries_per_page_do_not_grow_with_the_commitments(board, figures):
     assert _queries(board, many_url) <= 12
     single = reverse("dashboards:commitment", args=[one.reference])
     busy = Commitment.objects.order_by("-pk").filter(updates__isnull=False).first()
+    assert busy is not None
     # Prefetches that find nothing to follow skip their nested queries, so the bound is what stays fixed: the
     # record and its rows, then the theme classification's rules and exceptions (two) and one query per step up
     # to the commitment it belongs to (at most two: a sub-item of a chapter commitment).
@@ -271,6 +278,7 @@ def test_queries_per_page_do_not_grow_with_the_commitments(board, figures):
 
 def test_the_commitment_page_travels_in_time(board, figures):
     update = StatusUpdate.objects.approved().order_by("as_of").first()
+    assert update is not None
     url = reverse("dashboards:commitment", args=[update.commitment.reference])
     before = board.get(url, {"as_of": (update.as_of - timedelta(days=1)).isoformat()})
     assert "You are looking at the figures as of" in _text(before)
@@ -346,6 +354,7 @@ def test_an_approval_in_the_admin_changes_the_overview_at_once_on_the_embedded_d
 def test_a_scope_lists_the_commitments_its_figures_count(board, figures, user_with_role):
     """An unpublished commitment is not counted, so the scope's list leaves it out too."""
     withdrawn = Commitment.objects.filter(actor="government").order_by("reference").first()
+    assert withdrawn is not None
     commitment_set_published(commitment=withdrawn, user=user_with_role(roles.REVIEWER), published=False)
     metrics_recompute(quarters=[Quarter.containing(date.today())])
     page = board.get(reverse("dashboards:scope", args=["actor", "government"]))

@@ -76,7 +76,9 @@ def silent_broker(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Si
     url = f"redis://127.0.0.1:{server.port}/0"
     overrides = {"broker_url": url, "task_always_eager": False}
     # The app reads Django's settings live, under its own changes: put those back exactly as they were.
-    saved = {key: app.conf.changes[key] for key in overrides if key in app.conf.changes}
+    changes = app.conf.changes
+    assert changes is not None, "a configured app keeps its changes"
+    saved = {key: changes[key] for key in overrides if key in changes}
     settings.CELERY_BROKER_URL = url
     settings.CELERY_TASK_ALWAYS_EAGER = False
     # Celery reads CELERY_BROKER_URL from the environment before its configuration (CI sets it).
@@ -89,7 +91,7 @@ def silent_broker(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Si
         yield server
     finally:
         for key in overrides:
-            app.conf.changes.pop(key, None)
+            changes.pop(key, None)
         app.conf.update(saved)
         server.close()
 

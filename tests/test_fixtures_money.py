@@ -7,7 +7,7 @@ import re
 from datetime import date
 
 import pytest
-from django.db.models import Q
+from django.db.models import F, Q
 
 from metrics.dashboards import funding_by_funder_type
 from programmes.models import AmountNature, FundingAmount
@@ -83,7 +83,7 @@ def test_context_is_never_counted_in_the_totals():
 def test_a_part_is_counted_once_inside_its_whole():
     counted = FundingAmount.objects.counted_in_totals()
     parts = FundingAmount.objects.filter(part_of__isnull=False, nature__in=AmountNature.totalled())
-    same_nature = [part for part in parts.select_related("part_of") if part.part_of.nature == part.nature]
+    same_nature = list(parts.filter(part_of__nature=F("nature")))
     assert same_nature
     assert not counted.filter(pk__in=[part.pk for part in same_nature]).exists()
 
@@ -93,6 +93,7 @@ def test_the_same_money_has_the_same_nature_through_its_programme_and_its_commit
     compared = []
     for amount in FundingAmount.objects.filter(commitment__isnull=True).select_related("programme"):
         programme = amount.programme
+        assert programme is not None, f"{amount.key} belongs to neither a commitment nor a programme"
         same_money = (
             FundingAmount.objects.filter(commitment__isnull=False, low=amount.low, high=amount.high)
             .filter(
@@ -103,11 +104,12 @@ def test_the_same_money_has_the_same_nature_through_its_programme_and_its_commit
             .select_related("commitment")
         )
         for other in same_money:
+            assert other.commitment is not None
             if (
                 other.commitment.source_quote in programme.source_quote
                 or programme.source_quote in (other.commitment.source_quote)
                 or other.programme_id == programme.pk
-                or programme.commitments.filter(pk=other.commitment_id).exists()
+                or programme.commitments.filter(pk=other.commitment.pk).exists()
             ):
                 compared.append(
                     (programme.name, amount.amount_text, amount.nature, other.commitment.reference, other.nature)

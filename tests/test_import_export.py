@@ -167,6 +167,7 @@ def test_commitments_export_csv_has_each_commitments_delivery_state(client_for):
     row = next(row for row in rows if row["reference"] == FUNDED)
     assert row["deal"] == "SD2"
     assert row["foundation"] == commitment.foundation.name
+    assert commitment.area is not None
     assert row["area"] == commitment.area.name
     assert row["actor"] == commitment.get_actor_display()
     assert row["delivery_status"] == commitment.get_delivery_status_display()
@@ -596,6 +597,7 @@ def test_reimporting_a_submitted_or_approved_update_is_refused(client_for, user_
 
 def test_a_seeded_approved_update_cannot_be_overwritten(client_for):
     seeded = StatusUpdate.objects.approved().select_related("commitment").order_by("pk").first()
+    assert seeded is not None
     row = _row(commitment=seeded.commitment.reference, as_of=seeded.as_of.isoformat(), funding_spent="")
     problems = _problems(_upload(client_for(roles.EDITOR), _csv([row])))
     assert "write a correction instead" in problems[2]["as_of"][0]

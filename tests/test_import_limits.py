@@ -25,6 +25,7 @@ import openpyxl.styles
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from rest_framework.fields import CharField
 
 from commitments import roles
 from commitments.imports import EXPORT_ONLY_COLUMNS, IMPORT_COLUMNS
@@ -137,6 +138,7 @@ def nothing_imported():
 
 def test_a_file_over_the_upload_limit_is_refused_at_once(editor, settings, nothing_imported):
     upload = _csv([_row()])
+    assert upload.size is not None
     settings.IMPORT_MAX_UPLOAD_BYTES = upload.size - 1
     _refused_at_once(_upload(editor, upload), f"at most {upload.size - 1:,} bytes")
 
@@ -214,7 +216,9 @@ def test_a_narrative_of_the_longest_length_imports(editor):
 def test_the_api_and_the_import_hold_narratives_to_the_same_length():
     from commitments.api.serializers import StatusUpdateWriteSerializer
 
-    assert StatusUpdateWriteSerializer().fields["narrative"].max_length == NARRATIVE_MAX_LENGTH
+    narrative = StatusUpdateWriteSerializer().fields["narrative"]
+    assert isinstance(narrative, CharField)
+    assert narrative.max_length == NARRATIVE_MAX_LENGTH
 
 
 def test_100000_junk_rows_are_refused_without_checking_them(editor, nothing_imported):

@@ -10,6 +10,7 @@ rounding of the rows added.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -64,7 +65,7 @@ def _overview(page) -> dict[str, tuple[Decimal, Decimal]]:
         AmountNature.RESTATED: "Previously announced money",
         AmountNature.TARGET: "Targets",
     }
-    found = {}
+    found: dict[str, tuple[Decimal, Decimal]] = {}
     for row in _tables(page)["money"].rows:
         for nature, start in starts.items():
             if row[0].text.startswith(start):
@@ -90,7 +91,7 @@ def _counted(day: date):
 
 def _sum(amounts) -> dict[str, tuple[Decimal, Decimal]]:
     """Low and high sums by nature, in millions: 'up to' counts 0 low, 'over' its floor in both."""
-    sums = {nature: (Decimal(0), Decimal(0)) for nature in NATURES}
+    sums: dict[str, tuple[Decimal, Decimal]] = {nature: (Decimal(0), Decimal(0)) for nature in NATURES}
     for amount in amounts:
         low, high = sums[amount.nature]
         sums[amount.nature] = (
@@ -100,11 +101,19 @@ def _sum(amounts) -> dict[str, tuple[Decimal, Decimal]]:
     return sums
 
 
+def _added(bounds: Iterable[tuple[Decimal, Decimal]]) -> tuple[Decimal, Decimal]:
+    """The low and high ends of ``bounds``, each added up."""
+    low, high = Decimal(0), Decimal(0)
+    for each_low, each_high in bounds:
+        low, high = low + each_low, high + each_high
+    return low, high
+
+
 def _close(printed: tuple[Decimal, Decimal], exact: tuple[Decimal, Decimal], rows: int = 1) -> bool:
     return all(abs(a - b) <= HALF_ROUNDING * rows for a, b in zip(printed, exact, strict=True))
 
 
-def _ancestors(programme: Programme | None, parents: dict[int, int | None]) -> list[int]:
+def _ancestors(programme: Programme | None, parents: Mapping[int, int | None]) -> list[int]:
     chain, pk = [], programme.pk if programme else None
     while pk is not None:
         chain.append(pk)
@@ -138,7 +147,7 @@ def test_each_money_table_adds_up_to_its_total_row(page):
     for rows, total_row, first in ((by_type[:-1], by_type[-1], 1), (added, by_programme[-1], 2)):
         total = _figures(total_row, first)
         for nature in NATURES:
-            summed = tuple(sum(_figures(row, first)[nature][end] for row in rows) for end in (0, 1))
+            summed = _added(_figures(row, first)[nature] for row in rows)
             assert _close(summed, total[nature], len(rows)), (first, nature, summed, total[nature])
 
 
@@ -150,7 +159,7 @@ def test_by_programme_each_amount_counts_under_its_own_programme_and_the_funds_a
     for amount in _counted(date.today()):
         chain = _ancestors(amount.programme, parents)
         assert len(chain) == len(set(chain))
-        for pk in chain or [None]:
+        for pk in chain or (None,):
             under.setdefault(pk, []).append(amount)
     rows = _tables(page)["programmes"].rows
     listed = {row[0].text: row for row in rows[:-2]}
@@ -179,7 +188,7 @@ def test_a_fund_is_its_own_amounts_plus_the_programmes_inside_it(page):
         inside = [row for row in rows if row[1].text == fund[0].text]
         own = _sum(own_amounts.get(names[fund[0].text], []))
         for nature in NATURES:
-            summed = tuple(own[nature][end] + sum(_figures(row, 2)[nature][end] for row in inside) for end in (0, 1))
+            summed = _added([own[nature], *(_figures(row, 2)[nature] for row in inside)])
             assert _close(_figures(fund, 2)[nature], summed, len(inside) + 1), (fund[0].text, nature)
 
 
@@ -194,10 +203,15 @@ def _row(page, name: str):
 
 def test_the_79m_for_accelerating_detection_of_disease_is_counted_once_under_the_challenge_and_its_fund(page):
     amount = FundingAmount.objects.get(commitment__reference="SD2-IDEAS-HARP-G1", amount_text="up to £79m")
+    assert amount.commitment is not None
     assert "\u2018Accelerating detection of disease\u2019 challenge, backed by up to £79m" in amount.commitment.text
     assert "challenge, backed by up to £79m" in _source_text()
-    assert amount.programme.name == "Accelerating detection of disease"
-    assert amount.programme.parent.parent.name == "Industrial Strategy Challenge Fund"
+    challenge_programme = amount.programme
+    assert challenge_programme is not None
+    assert challenge_programme.name == "Accelerating detection of disease"
+    assert challenge_programme.parent is not None
+    assert challenge_programme.parent.parent is not None
+    assert challenge_programme.parent.parent.name == "Industrial Strategy Challenge Fund"
     challenge = _row(page, "Accelerating detection of disease")
     assert challenge[2].text == "£0.0m to £79.0m"
     # The commitment is linked to the fund as well; its money is still counted once, through the challenge.

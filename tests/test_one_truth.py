@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -95,6 +96,7 @@ def test_a_first_rating_is_counted_alike_by_the_overview_what_changed_and_the_ap
         .order_by("reference")
         .first()
     )
+    assert commitment is not None, "a published commitment in progress and not yet rated"
     editor, reviewer, board = (
         user_with_role(roles.EDITOR),
         user_with_role(roles.REVIEWER),
@@ -136,6 +138,7 @@ def test_a_delivered_update_without_a_figure_is_100_percent_on_the_commitment_pa
         .order_by("reference")
         .first()
     )
+    assert commitment is not None, "a published commitment not delivered, last reported before the quarter"
     editor, reviewer, board = (
         user_with_role(roles.EDITOR),
         user_with_role(roles.REVIEWER),
@@ -186,12 +189,14 @@ def _breakdown_rows(table) -> dict[tuple[str, str], list[int]]:
     """Each row's scope (from its link) and its commitments, delivered, overdue and stale figures."""
     rows = {}
     for row in table.rows:
-        scope_type, scope_key = re.search(r"/scope/([^/]+)/([^/]+)/", row[0].href).groups()
+        link = re.search(r"/scope/([^/]+)/([^/]+)/", row[0].href)
+        assert link is not None, row[0].href
+        scope_type, scope_key = link.groups()
         rows[(scope_type, scope_key)] = [int(_text(row[1])), int(_text(row[2])), int(_text(row[8])), int(_text(row[9]))]
     return rows
 
 
-def _figures_of(item) -> dict[str, object]:
+def _figures_of(item) -> dict[str, Any]:
     return {name: getattr(item, name) for name in FIGURE_FIELDS}
 
 

@@ -115,7 +115,7 @@ def add_organisation(client: Client, user_with_role: Callable[..., Any]) -> bool
         {
             "name": "Permission Matrix Ltd",
             "kind": "company",
-            "source_document": Commitment.objects.first().source_document_id,
+            "source_document": Commitment.objects.values_list("source_document_id", flat=True).first(),
             "source_quote": "UCB",
             "aliases-TOTAL_FORMS": "0",
             "aliases-INITIAL_FORMS": "0",

@@ -59,7 +59,9 @@ def test_amount_with_sound_bounds_is_saved_with_who_made_it(client_for):
 
 def test_part_of_cycle_is_refused(client_for):
     outer = FundingAmount.objects.exclude(commitment=None).filter(part_of=None).first()
+    assert outer is not None
     inner = FundingAmount.objects.exclude(commitment=None).exclude(pk=outer.pk).filter(part_of=None).first()
+    assert inner is not None
     inner.part_of = outer
     inner.save()
     client = client_for(None)
@@ -105,6 +107,7 @@ def test_unknown_status_is_refused(client_for):
 
 def test_parent_from_another_deal_is_refused(client_for):
     sd1 = Commitment.objects.filter(deal__code="SD1").first()
+    assert sd1 is not None
     commitment = Commitment.objects.get(reference="SD2-IDEAS-HARP-G1")
     client = client_for(None)
     url = reverse("admin:commitments_commitment_change", args=[commitment.pk])
@@ -119,11 +122,13 @@ def test_parent_from_another_deal_is_refused(client_for):
 def test_area_of_another_foundation_is_refused(client_for):
     commitment = Commitment.objects.get(reference="SD2-IDEAS-HARP-G1")
     other_area = Commitment.objects.get(reference="SD2-BUSENV-REG-G1").area
+    assert other_area is not None
     client = client_for(None)
     url = reverse("admin:commitments_commitment_change", args=[commitment.pk])
     response = client.post(url, change_form_data(client.get(url), area=other_area.pk))
     assert "not to the chosen foundation" in response.content.decode()
     commitment.refresh_from_db()
+    assert commitment.area is not None
     assert commitment.area.code == "HARP"
 
 

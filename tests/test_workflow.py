@@ -311,7 +311,9 @@ def test_overdue_and_stale_filters(client_for):
     assert overdue == expected
     assert overdue, "the seeded data has targets long past"
     assert all(
-        c.target_date < timezone.localdate() and c.delivery_status not in ("delivered", "not_being_pursued")
+        c.target_date is not None
+        and c.target_date < timezone.localdate()
+        and c.delivery_status not in ("delivered", "not_being_pursued")
         for c in Commitment.objects.filter(reference__in=overdue)
     )
     stale = client.get(url + "?stale=yes").context["cl"]

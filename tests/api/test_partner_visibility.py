@@ -79,7 +79,7 @@ def _link(name: str) -> Linked:
         hidden_amount = _amount(f"{hidden.reference}-A1", hidden)
         amount = _amount("SHOWN-FUNDED-A1", shown, part_of=hidden_amount)
         listing = (f"{V1}/funding/", {"commitment": shown.reference})
-        detail = (f"{V1}/funding/{amount.key}/", {})
+        detail: tuple[str, dict[str, str]] = (f"{V1}/funding/{amount.key}/", {})
         return Linked(hidden.reference, hidden_amount.key, (listing, detail))
     shown = CommitmentFactory.create(reference="SHOWN-LINKED", published=True, text=PROBE, **{name: hidden})
     listing = (f"{V1}/commitments/", {"search": PROBE})

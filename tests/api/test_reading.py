@@ -294,7 +294,9 @@ def test_metrics_for_one_scope_and_quarter(partner: APIClient, quarterly_figures
     assert figures["locked"] is False
     assert figures["updating"] is False
     assert figures["computed_at"]
-    RecomputeMarker.objects.create(commitment=Commitment.objects.first(), from_date=date(2019, 4, 1))
+    RecomputeMarker.objects.create(
+        commitment=Commitment.objects.get(reference="SD2-IDEAS-HARP-G1"), from_date=date(2019, 4, 1)
+    )
     body = partner.get(f"{V1}/metrics/", {"scope_type": "deal", "scope_key": "SD2"}).json()
     assert body["results"][0]["updating"] is True
     assert partner.get(f"{V1}/metrics/", {"quarter": "2019 Q1"}).status_code == 400

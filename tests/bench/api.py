@@ -107,7 +107,7 @@ def run(argv: list[str]) -> int:
             ("(d) metrics of one scope", urls["metrics"], {}),
             ("(e) detail revalidated: 304", urls["detail"], {"If-None-Match": "{etag}"}),
         ]
-        kept = [
+        kept: list[tuple[str, str, dict[str, str]]] = [
             ("(b') list, answer kept in the cache", urls["list"], {}),
             ("(c') detail, answer kept in the cache", urls["detail"], {}),
             ("(d') metrics, answer kept in the cache", urls["metrics"], {}),

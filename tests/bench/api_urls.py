@@ -65,19 +65,21 @@ def baseline_commitments(request: HttpRequest) -> HttpResponse:
     rows = list(published.order_by("reference").values(*FIELDS)[:PAGE])
     ids = [row.pop("pk") for row in rows]
     organisations: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for item in (
+    for involved in (
         CommitmentOrganisation.objects.filter(commitment_id__in=ids)
         .order_by("role", "organisation__name")
         .values("commitment_id", "organisation__uuid", "organisation__name", "role")
     ):
-        organisations[item.pop("commitment_id")].append(item)
+        involvement: dict[str, Any] = dict(involved)
+        organisations[involvement.pop("commitment_id")].append(involvement)
     funding: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for item in (
+    for money in (
         FundingAmount.objects.filter(commitment_id__in=ids)
         .order_by("key")
         .values("commitment_id", "key", "amount_text", "qualifier", "low", "high", "nature", "period_text")
     ):
-        funding[item.pop("commitment_id")].append(item)
+        amount: dict[str, Any] = dict(money)
+        funding[amount.pop("commitment_id")].append(amount)
     for row, pk in zip(rows, ids, strict=True):
         row["organisations"] = organisations[pk]
         row["funding"] = funding[pk]

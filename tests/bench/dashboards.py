@@ -31,7 +31,7 @@ from pathlib import Path
 
 import django
 from django.conf import settings
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, User
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -165,7 +165,7 @@ def _measure(options: argparse.Namespace, latest: Quarter, earlier: Quarter) -> 
     return [page for page, *_ in targets]
 
 
-def get_board_member() -> object:
+def get_board_member() -> User:
     """A board member to sign in as."""
     from django.contrib.auth import get_user_model
 

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -244,7 +245,7 @@ def _full_rebuild(result: Result, budget: Budget, engine_seconds: float, baselin
         # Too slow to risk in one call: quarter by quarter, so that it can stop within the budget.
         spent, last = 0.0, 0.0
         for done, quarter in enumerate(quarters, start=1):
-            last, _ = _timed(lambda quarter=quarter: metrics_recompute(quarters=[quarter]))
+            last, _ = _timed(partial(metrics_recompute, quarters=[quarter]))
             spent += last
             estimate = spent + (len(quarters) - done) * last  # a floor: later quarters hold more updates
             if done < len(quarters) and estimate > budget.left() + spent:
@@ -453,7 +454,9 @@ def _broker(url: str) -> Iterator[None]:
     from lsis.celery import app
 
     overrides = {"broker_url": url, "task_always_eager": False}
-    saved_changes = {key: app.conf.changes[key] for key in overrides if key in app.conf.changes}
+    changes = app.conf.changes
+    assert changes is not None, "a configured app keeps its changes"
+    saved_changes = {key: changes[key] for key in overrides if key in changes}
     saved_settings = (settings.CELERY_BROKER_URL, settings.CELERY_TASK_ALWAYS_EAGER)
     saved_env = os.environ.get("CELERY_BROKER_URL")
     settings.CELERY_BROKER_URL, settings.CELERY_TASK_ALWAYS_EAGER = url, False
@@ -464,7 +467,7 @@ def _broker(url: str) -> Iterator[None]:
         yield
     finally:
         for key in overrides:
-            app.conf.changes.pop(key, None)
+            changes.pop(key, None)
         app.conf.update(saved_changes)
         settings.CELERY_BROKER_URL, settings.CELERY_TASK_ALWAYS_EAGER = saved_settings
         if saved_env is None:
