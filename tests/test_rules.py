@@ -8,6 +8,7 @@ of ``metrics.rules`` is read both ways for every commitment and day, on whicheve
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from django.db import transaction
@@ -45,6 +46,15 @@ commitment_spec = st.tuples(
 
 
 def _history(commitment_specs, update_specs) -> list[Commitment]:
+    """Rows in the states hypothesis draws, written directly: the rules read rows, however they were written.
+
+    No service makes these histories: none turns an approved update back into a draft (here, to clear the
+    seeded history) or approves at a chosen hour (here, to tie approvals, which pk breaks). The commitments'
+    target dates, sections, parents and published flags are written the same way: the rules read rows and
+    nothing else, so their two sides must agree on any rows, and what the services do besides writing
+    (permissions, history, the hooks that bring the stored figures up to date) is not what is checked here.
+    The delivery spans are rebuilt from the rows at the end.
+    """
     commitments = list(Commitment.objects.filter(reference__in=REFERENCES).order_by("reference"))
     StatusUpdate.objects.filter(commitment__in=commitments, state=UpdateState.APPROVED).update(state=UpdateState.DRAFT)
     for commitment, (target, published, section, sub_item) in zip(commitments, commitment_specs, strict=True):
@@ -84,7 +94,7 @@ def test_each_rules_python_and_sql_agree(commitment_specs, update_specs):
         commitments = _history(commitment_specs, update_specs)
         ids = [c.pk for c in commitments]
         base = Commitment.objects.filter(pk__in=ids)
-        updates = {pk: [] for pk in ids}
+        updates: dict[int, list[StatusUpdate]] = {pk: [] for pk in ids}
         for update in StatusUpdate.objects.filter(commitment_id__in=ids):
             updates[update.commitment_id].append(update)
         for day in DAYS:
@@ -94,7 +104,8 @@ def test_each_rules_python_and_sql_agree(commitment_specs, update_specs):
             # The governing update: Python, the ordered subquery, and the delivery spans.
             for pk in ids:
                 first = rules.governing_updates(day, commitment=pk).first()
-                assert (first.pk if first else None) == (governing[pk].pk if governing[pk] else None)
+                python_side = governing[pk]
+                assert (first.pk if first else None) == (python_side.pk if python_side else None)
             covering = {
                 commitment_id: update_id
                 for commitment_id, update_id, starts, ends in DeliverySpan.objects.filter(
@@ -110,18 +121,17 @@ def test_each_rules_python_and_sql_agree(commitment_specs, update_specs):
             assert spans == covering == {pk: update.pk for pk, update in governing.items() if update is not None}
 
             # The state, implied progress included: Python against the annotated query.
+            with_state: Any = rules.with_state_on(base, day)  # annotated: the plugin cannot see the state_* names
             annotated = {
                 row["pk"]: rules.DeliveryState(
                     row["state_status"], row["state_confidence"], row["state_progress"], row["state_as_of"]
                 )
-                for row in rules.with_state_on(base, day).values(
-                    "pk", "state_status", "state_confidence", "state_progress", "state_as_of"
-                )
+                for row in with_state.values("pk", "state_status", "state_confidence", "state_progress", "state_as_of")
             }
             assert annotated == states
-            for pk, update in governing.items():
-                if update is not None:
-                    assert states[pk].progress == rules.implied_progress(update.status, update.progress)
+            for pk, governed in governing.items():
+                if governed is not None:
+                    assert states[pk].progress == rules.implied_progress(governed.status, governed.progress)
 
             # Overdue: over the annotated state, over the spans (no span: not started), and in Python.
             expected = {
