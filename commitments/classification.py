@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 
 from commitments.models import Commitment, Theme, ThemeException, ThemeRule
 from lsis.core.services import require_permission as _require
@@ -165,17 +166,20 @@ def themes_wanted(commitment_ids: Iterable[int] | None = None) -> dict[int, set[
 # --- services: reviewers' edits of the classification ----------------------------------------------------
 
 
-def _reclassify(*, user: Any) -> None:
-    """Store each commitment's classification where it changed, through the commitment edit service.
+def _reclassify(*, user: Any, commitment_ids: Iterable[int] | None = None) -> None:
+    """Store the classification of ``commitment_ids`` (all, if None) where it changed, through ``commitment_edit``.
 
     ``commitment_edit`` checks that the user may change the commitment, records the change and tells the
     figures from when it moves them.
     """
     from commitments.services import commitment_edit
 
-    wanted = themes_wanted()
+    wanted = themes_wanted(commitment_ids)
     held: dict[int, set[int]] = {pk: set() for pk in wanted}
-    for commitment_id, theme_id in Commitment.themes.through.objects.values_list("commitment_id", "theme_id"):
+    through = Commitment.themes.through.objects.all()
+    if commitment_ids is not None:
+        through = through.filter(commitment_id__in=wanted)
+    for commitment_id, theme_id in through.values_list("commitment_id", "theme_id"):
         held.setdefault(commitment_id, set()).add(theme_id)
     changed = [pk for pk, themes in wanted.items() if themes != held.get(pk, set())]
     themes = Theme.objects.in_bulk({theme_id for pk in changed for theme_id in wanted[pk]})
@@ -186,6 +190,28 @@ def _reclassify(*, user: Any) -> None:
             changes={},
             themes=[themes[theme_id] for theme_id in wanted[commitment.pk]],
         )
+
+
+# What a commitment's classification is read from, besides the rules and exceptions: when one of these
+# changes, so may its themes and those of the commitments that take their classification from it.
+CLASSIFIED_BY = ("foundation", "area", "parent", "elaborates")
+
+
+@transaction.atomic
+def commitment_classify(*, commitment: Commitment, user: Any) -> None:
+    """Store the classification of ``commitment`` and of the commitments that take theirs from it.
+
+    For a commitment just added, or one whose foundation, area, parent or elaborated commitment changed
+    (``CLASSIFIED_BY``): its themes, and those of its sub-items and of the commitments detailing it, follow
+    the rules and exceptions, through the commitment edit service like every change the figures read.
+    """
+    commitment_ids = {commitment.pk}
+    added = {commitment.pk}
+    while added:
+        belonging = Commitment.objects.filter(Q(parent_id__in=added) | Q(elaborates_id__in=added))
+        added = set(belonging.values_list("pk", flat=True)) - commitment_ids
+        commitment_ids |= added
+    _reclassify(user=user, commitment_ids=commitment_ids)
 
 
 @transaction.atomic

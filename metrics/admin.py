@@ -11,11 +11,11 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from commitments.admin import CommitmentAdmin
 from lsis.admin import GuardedAdminMixin
 from metrics import admin_filters
 from metrics.models import QuarterMetric, RegionalStatistic, ReportingQuarter, ScopeType
 from metrics.services import QuarterNotOverError, quarter_lock
+from programmes.admin_commitments import CommitmentAdmin
 
 # The commitment list's filters by delivery rule (overdue, stale) are this app's.
 admin_filters.attach(CommitmentAdmin)

@@ -1,4 +1,4 @@
-"""The staff tool for programmes, funds and funding amounts."""
+"""The staff tool for programmes, funds and funding amounts, and the commitment's page (``admin_commitments``)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from commitments.admin import CommitmentAdmin
 from commitments.models import Commitment
 from commitments.permissions import may_change_commitment
 from lsis.admin import READ_ONLY_AUDIT_FIELDS, AuditedAdminMixin, ReadOnlyHistoryMixin, VersionedAdminForm
+
+# Importing the module registers the commitment's page, which shows its programmes and funding.
+from programmes import admin_commitments  # noqa: F401
 from programmes.models import FundingAmount, Programme
 from programmes.services import (
-    commitment_programmes_set,
     funding_amount_delete,
     funding_amount_save,
     programme_delete,
@@ -63,42 +64,6 @@ class ProgrammeFundingInline(admin.TabularInline):
         formset = super().get_formset(request, obj, **kwargs)
         formset.form = _form_for(formset.form, request)
         return formset
-
-
-def _save_amount(request: HttpRequest, amount: FundingAmount) -> None:
-    funding_amount_save(amount=amount, user=request.user)
-
-
-def _delete_amount(request: HttpRequest, amount: FundingAmount) -> None:
-    funding_amount_delete(amount=amount, user=request.user)
-
-
-ProgrammeLink = Programme.commitments.through
-
-
-def _programmes_after(link: Any, *, removed: bool) -> set[int]:
-    """The programmes of a link's commitment once the link (a commitment admin's inline row) is saved or removed."""
-    programmes = set(Programme.objects.filter(commitments=link.commitment_id).values_list("pk", flat=True))
-    if link.pk is not None:  # the programme the row named until now
-        programmes -= set(ProgrammeLink.objects.filter(pk=link.pk).values_list("programme_id", flat=True))
-    return programmes if removed else programmes | {link.programme_id}
-
-
-def _save_link(request: HttpRequest, link: Any) -> None:
-    commitment = Commitment.objects.get(pk=link.commitment_id)
-    programmes = Programme.objects.filter(pk__in=_programmes_after(link, removed=False))
-    commitment_programmes_set(commitment=commitment, user=request.user, programmes=programmes)
-
-
-def _delete_link(request: HttpRequest, link: Any) -> None:
-    commitment = Commitment.objects.get(pk=link.commitment_id)
-    programmes = Programme.objects.filter(pk__in=_programmes_after(link, removed=True))
-    commitment_programmes_set(commitment=commitment, user=request.user, programmes=programmes)
-
-
-# The commitment's change form shows its programmes and funding: their rows go through these services.
-CommitmentAdmin.register_row_service(FundingAmount, save=_save_amount, delete=_delete_amount)
-CommitmentAdmin.register_row_service(ProgrammeLink, save=_save_link, delete=_delete_link)
 
 
 @admin.register(Programme)

@@ -1,9 +1,9 @@
 """Edits of commitments reach the figures at once, through the admin, as approvals do.
 
-After each kind of edit (target date, area, themes, organisations, programmes, deal, a deal's publication
-date, a funding amount added, changed or deleted) the stored figures equal a full recompute and the
-plain-Python oracle of ``tests/test_metrics.py``, with no nightly rebuild: on the embedded default the
-recompute runs as the edit commits.
+After each kind of edit (target date, area, themes through the classification, organisations, programmes,
+deal, a deal's publication date, a funding amount added, changed or deleted) the stored figures equal a
+full recompute and the plain-Python oracle of ``tests/test_metrics.py``, with no nightly rebuild: on the
+embedded default the recompute runs as the edit commits.
 """
 
 from __future__ import annotations
@@ -15,7 +15,16 @@ import pytest
 from django.urls import reverse
 
 from commitments import roles
-from commitments.models import Commitment, Document, Organisation, OrganisationRole, StatusUpdate, Theme, ThemeKind
+from commitments.models import (
+    Commitment,
+    Document,
+    Organisation,
+    OrganisationRole,
+    StatusUpdate,
+    Theme,
+    ThemeException,
+    ThemeKind,
+)
 from commitments.periods import Quarter
 from metrics.models import RecomputeMarker
 from metrics.services import metrics_recompute
@@ -112,23 +121,37 @@ def test_moving_area_moves_the_commitment_between_areas(client, user_with_role, 
     assert after[CHECKED[-1]][new_key]["commitments"] == before.get(new_key, {}).get("commitments", 0) + 1
 
 
-def test_changing_themes_moves_the_theme_scopes(client, user_with_role, figures_follow):
+def test_changing_the_classification_moves_the_theme_scopes(client, user_with_role, figures_follow):
+    """The themes are the classification's, not the commitment form's: a reviewer's exceptions move them."""
     commitment = _counted()
+    held = set(commitment.themes.all())
     themes = Theme.objects.filter(kind=ThemeKind.THEME).exclude(commitments=commitment)
     first, second = themes.order_by("framework__code", "position")[:2]
-    reviewer = user_with_role(roles.REVIEWER)
+    client.force_login(user_with_role(roles.REVIEWER))
     quarter = CHECKED[-1]
 
     def count(figures, theme):
         return figures.get(("theme", str(theme.uuid)), {}).get("commitments", 0)
 
+    def include(theme):
+        url = reverse("admin:commitments_themeexception_add")
+        data = change_form_data(client.get(url), commitment=commitment.pk, theme=theme.pk, include="on")
+        response = client.post(url, {**data, "reason": "Classified under it by a reviewer."})
+        assert response.status_code == 302, response.context["adminform"].form.errors if response.context else response
+
+    def replace_first_with_second():
+        exception = ThemeException.objects.get(commitment=commitment, theme=first)
+        url = reverse("admin:commitments_themeexception_delete", args=[exception.pk])
+        assert client.post(url, {"post": "yes"}).status_code == 302
+        include(second)
+
     before = stored(quarter)
-    after = figures_follow(lambda: _post_change_form(client, reviewer, commitment, themes=[first.pk]))
+    after = figures_follow(lambda: include(first))
     assert count(after[quarter], first) == count(before, first) + 1
-    after = figures_follow(lambda: _post_change_form(client, reviewer, commitment, themes=[second.pk]))
+    after = figures_follow(replace_first_with_second)
     assert count(after[quarter], first) == count(before, first)  # no row where no commitment is left
     assert count(after[quarter], second) == count(before, second) + 1
-    assert list(commitment.themes.all()) == [second]
+    assert set(commitment.themes.all()) == held | {second}
 
 
 def _inline_prefix(response, model):

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from commitments import roles
-from commitments.models import Commitment, Framework, Section, Theme, ThemeException, ThemeKind, ThemeRule
+from commitments.models import Commitment, Document, Framework, Section, Theme, ThemeException, ThemeKind, ThemeRule
 from metrics.services import metrics_recompute
 from tests.admin_forms import change_form_data
 from tests.test_edits_reach_figures import eager_tasks, figures_follow  # noqa: F401  # fixtures
@@ -164,3 +164,56 @@ def test_seeding_again_changes_nothing_and_restores_no_rule_a_reviewer_removed(c
     assert not ThemeRule.objects.filter(scope__code="PLACES", theme__framework__code="LSIS-UPDATE-2020-THEMES").exists()
     assert sorted(Commitment.themes.through.objects.values_list("commitment_id", "theme_id")) == before
     assert report.created["theme rules"] == 0
+
+
+def test_the_commitment_form_shows_the_themes_read_only_and_says_where_to_change_them(client_for):
+    commitment = Commitment.objects.get(reference="SD2-IDEAS-HARP-G3")
+    held = set(commitment.themes.all())
+    client = client_for(roles.REVIEWER)
+    url = reverse("admin:commitments_commitment_change", args=[commitment.pk])
+    page = client.get(url)
+
+    assert "themes" not in page.context["adminform"].form.fields
+    content = page.content.decode()
+    assert held
+    assert [theme.name for theme in held if theme.name not in content] == []
+    # Each with why: here the exception that adds the 2017 data theme.
+    assert "Sequencing one million whole genomes builds a genomic data resource" in content
+    assert reverse("admin:commitments_themerule_changelist") in content
+    assert f"{reverse('admin:commitments_themeexception_changelist')}?q=SD2-IDEAS-HARP-G3" in content
+
+    # Themes posted with the form anyway are not taken.
+    other = Theme.objects.filter(framework__code__in=FRAMEWORKS).exclude(pk__in=[theme.pk for theme in held]).first()
+    assert other is not None
+    response = client.post(url, change_form_data(page, themes=[other.pk], jobs_text="Changed with the form."))
+    assert response.status_code == 302
+    commitment.refresh_from_db()
+    assert commitment.jobs_text == "Changed with the form."
+    assert set(commitment.themes.all()) == held
+
+
+def test_a_commitment_added_or_moved_in_the_admin_takes_the_themes_its_classification_gives(client_for):
+    reviewer = client_for(roles.REVIEWER)
+    harp, atmp = (Theme.objects.get(framework__code="IS-FOUNDATIONS", code=code) for code in ("HARP", "ATMP"))
+    data = {
+        **_add_form(reviewer, "commitment"),
+        "reference": "SD2-IDEAS-HARP-G99",
+        "deal": Document.objects.get(code="SD2").pk,
+        "foundation": harp.parent_id,
+        "area": harp.pk,
+        "actor": "government",
+        "section": Section.KEY_COMMITMENTS,
+        "position": 999,
+        "text": "A commitment staff add by hand.",
+        "source_document": Document.objects.get(code="SD2").pk,
+        "source_quote": "A commitment staff add by hand.",
+    }
+    response = reviewer.post(reverse("admin:commitments_commitment_add"), data)
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else response
+    added = Commitment.objects.get(reference="SD2-IDEAS-HARP-G99")
+    assert (_codes(added, FRAMEWORKS[0]), _codes(added, FRAMEWORKS[1])) == ({"SCIENCE"}, {"SCIENCE-OFFER"})
+
+    url = reverse("admin:commitments_commitment_change", args=[added.pk])
+    moved = change_form_data(reviewer.get(url), foundation=atmp.parent_id, area=atmp.pk)
+    assert reviewer.post(url, moved).status_code == 302
+    assert (_codes(added, FRAMEWORKS[0]), _codes(added, FRAMEWORKS[1])) == ({"GROWTH"}, {"ADVANCED-THERAPIES"})
