@@ -290,7 +290,7 @@ def test_an_address_under_the_api_that_nothing_answers_is_a_json_404(api_for: Ca
 def test_an_unexpected_failure_in_the_api_is_a_json_500(
     api_for: Callable[[str], APIClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from commitments.api.views import GlossaryViewSet
+    from metrics.api.glossary import GlossaryViewSet
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("a fault in the code")

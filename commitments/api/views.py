@@ -1,4 +1,4 @@
-"""API endpoints of documents, themes, organisations, commitments, status updates and the glossary.
+"""API endpoints of documents, themes, organisations, commitments and status updates.
 
 Partners see published commitments and the approved updates of published commitments only: anything
 else does not exist for them (404). Staff see everything their role may view. Writes go through
@@ -37,7 +37,6 @@ from commitments.api.serializers import (
     CommitmentSerializer,
     DocumentSerializer,
     FrameworkSerializer,
-    GlossarySerializer,
     OrganisationSerializer,
     ReturnSerializer,
     StatusUpdateEditSerializer,
@@ -45,7 +44,6 @@ from commitments.api.serializers import (
     StatusUpdateWriteSerializer,
     ThemeSerializer,
 )
-from commitments.delivery import CONFIDENCE_MEANINGS, STATUS_MEANINGS, DeliveryConfidence, DeliveryStatus
 from commitments.models import (
     Commitment,
     Document,
@@ -390,30 +388,3 @@ class StatusUpdateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiV
         serializer.is_valid(raise_exception=True)
         reason = serializer.validated_data["reason"]
         return self._respond(services.update_return(update=update, reviewer=request.user, reason=reason))
-
-
-class GlossaryViewSet(ApiViewSet):
-    """What every delivery status and confidence value means (from ``commitments.delivery``)."""
-
-    pagination_class = None
-    filter_backends = []
-    serializer_class = GlossarySerializer
-
-    @extend_schema(
-        summary="Meanings of the status and confidence values",
-        description="Published from the definitions the tracker itself uses.",
-        responses={200: GlossarySerializer},
-    )
-    def glossary(self, request: Request) -> Response:
-        """The two vocabularies, each value with its label and meaning."""
-        data = {
-            "statuses": [
-                {"value": value, "label": DeliveryStatus(value).label, "meaning": meaning}
-                for value, meaning in STATUS_MEANINGS.items()
-            ],
-            "confidences": [
-                {"value": value, "label": DeliveryConfidence(value).label, "meaning": meaning}
-                for value, meaning in CONFIDENCE_MEANINGS.items()
-            ],
-        }
-        return Response(GlossarySerializer(data).data)

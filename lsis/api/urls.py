@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from commitments.api import views as commitments
 from metrics.api import views as metrics
+from metrics.api.glossary import GlossaryViewSet
 from programmes.api import views as programmes
 
 router = SimpleRouter()
@@ -48,7 +49,8 @@ class NotFoundView(APIView):
 app_name = "api"
 urlpatterns = [
     re_path(r"^", include(router.urls)),
-    path("glossary/", commitments.GlossaryViewSet.as_view({"get": "glossary"}), name="glossary"),
+    # The glossary gathers every app's vocabulary, so the top layer serves it (metrics.glossary).
+    path("glossary/", GlossaryViewSet.as_view({"get": "glossary"}), name="glossary"),
     # Only paths ending in a slash, so that Django still redirects a path missing its slash.
     re_path(r"^.*/$", NotFoundView.as_view()),
 ]
