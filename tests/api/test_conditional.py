@@ -20,7 +20,7 @@ from rest_framework.test import APIClient
 from commitments import roles
 from commitments.models import Commitment, Organisation, Theme, ThemeKind
 from commitments.periods import Quarter
-from commitments.services import update_approve, update_create, update_submit
+from commitments.services import commitment_edit, update_approve, update_create, update_submit
 from lsis.core.changes import data_changed, data_stamp
 from metrics.models import RecomputeMarker, RegionalStatistic
 from metrics.services import metrics_recompute
@@ -277,7 +277,10 @@ def test_if_match_on_a_read_that_has_changed_is_412(partner: APIClient) -> None:
 
 @pytest.mark.usefixtures("stamped")
 def test_the_same_request_is_answered_from_the_cache_until_a_change_commits(
-    partner: APIClient, django_assert_max_num_queries: Any, commit: Callable[[], None]
+    partner: APIClient,
+    django_assert_max_num_queries: Any,
+    commit: Callable[[], None],
+    user_with_role: Callable[..., Any],
 ) -> None:
     url = f"{V1}/commitments/"
     first = partner.get(url, {"deal": "SD2"})
@@ -291,8 +294,12 @@ def test_the_same_request_is_answered_from_the_cache_until_a_change_commits(
     as_csv = partner.get(url, {"deal": "SD2"}, HTTP_ACCEPT="text/csv")
     assert as_csv["Content-Type"].startswith("text/csv")
     reference = first.json()["results"][0]["reference"]
-    Commitment.objects.filter(reference=reference).update(jobs_text="1,000 jobs")  # no signals: bulk
-    data_changed()
+    commitment_edit(
+        commitment=Commitment.objects.get(reference=reference),
+        user=user_with_role(roles.REVIEWER),
+        changes={"jobs_text": "1,000 jobs"},
+    )
+    assert partner.get(url, {"deal": "SD2"}).content == first.content  # not committed yet: still the kept answer
     commit()
     changed = partner.get(url, {"deal": "SD2"}).json()["results"][0]
     assert changed["jobs_text"] == "1,000 jobs"

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import pytest
@@ -320,10 +320,15 @@ def test_metrics_do_not_count_an_unpublished_commitment(partner: APIClient, unpu
     assert Commitment.objects.filter(deal__code="SD2").count() == published.filter(deal__code="SD2").count() + 1
 
 
-def test_quarters_say_whether_they_are_signed_off(partner: APIClient, quarterly_figures: list[Any]) -> None:
-    from metrics.models import ReportingQuarter
+def test_quarters_say_whether_they_are_signed_off(
+    partner: APIClient, quarterly_figures: list[Any], user_with_role: Callable[..., Any], commit: Callable[[], None]
+) -> None:
+    from commitments.periods import Quarter
+    from metrics.services import quarter_lock
 
-    ReportingQuarter.objects.filter(year=2019, number=1).update(locked_at=timezone.now() - timedelta(days=1))
+    assert partner.get(f"{V1}/quarters/2019-20-Q1/").json()["locked"] is False
+    quarter_lock(quarter=Quarter(2019, 1), user=user_with_role(roles.REVIEWER))
+    commit()  # the sign-off moves the data stamp, so the answer kept before it is not given again
     body = partner.get(f"{V1}/quarters/2019-20-Q1/").json()
     assert body == {**body, "label": "2019-20 Q1", "start": "2019-04-01", "end": "2019-06-30", "locked": True}
     assert partner.get(f"{V1}/quarters/2019-Q1/").status_code == 404
