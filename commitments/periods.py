@@ -2,6 +2,11 @@
 
 The financial year runs from 1 April to 31 March; Q1 is April to June. A quarter is labelled with its
 financial year and number, e.g. ``2019-20 Q1``.
+
+Which quarter a reader sees first is decided here, once, for the dashboards, the board pack, their CSVs
+and the API's figures alike: the last completed quarter (``last_completed``). The quarter under way is
+in progress: its figures are those so far, as of today (``Quarter.figures_day``), never of a day still
+to come. "Today" is ``django.utils.timezone.localdate()``, the service's own time zone.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 _LABEL = re.compile(r"(?P<start>\d{4})-(?P<end>\d{2}) Q(?P<number>[1-4])", re.ASCII)
 # The financial years a label may name. Far wider than the tracker's (from 2017-18), but narrow enough
@@ -75,6 +81,14 @@ class Quarter:
         """E.g. ``2019-20 Q1``."""
         return f"{self.year}-{(self.year + 1) % 100:02d} Q{self.number}"
 
+    def is_over(self, today: date | None = None) -> bool:
+        """Whether the quarter's last day has passed: its figures are complete and it may be signed off."""
+        return self.end < (today or timezone.localdate())
+
+    def figures_day(self, today: date | None = None) -> date:
+        """The day the quarter's figures describe: its last day once over, today while in progress."""
+        return min(self.end, today or timezone.localdate())
+
     def next(self) -> Quarter:
         """The following quarter."""
         return Quarter(self.year + 1, 1) if self.number == 4 else Quarter(self.year, self.number + 1)
@@ -85,3 +99,8 @@ class Quarter:
 
     def __str__(self) -> str:
         return self.label
+
+
+def last_completed(today: date | None = None) -> Quarter:
+    """The latest quarter whose last day has passed: the quarter the dashboards and the API open on."""
+    return Quarter.containing(today or timezone.localdate()).previous()

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
 from commitments.models import Commitment, CommitmentQuerySet, Framework, StatusUpdate, Theme, ThemeKind
-from commitments.periods import Quarter
+from commitments.periods import Quarter, last_completed
 from metrics import rules
 from metrics.engine import FIGURE_FIELDS, SCOPES, TRACKER_KEY, Scope
 from metrics.models import Basis, QuarterMetric, ReportingQuarter, ScopeType
@@ -56,10 +56,35 @@ class UnknownScopeError(LookupError):
 
 @dataclass(frozen=True)
 class Period:
-    """What a page reports on: a quarter as of its last day, or (time travel) as of an earlier day."""
+    """What a page reports on: a quarter as of its last day, or (time travel) as of an earlier day.
+
+    The quarter under way is ``in_progress``: its figures are those so far, computed as of today
+    (``as_of`` is today, ``Quarter.figures_day``), never those of its last day, which is still to come.
+    """
 
     reporting: ReportingQuarter
     as_of: date | None = None
+    in_progress: bool = False
+
+    @classmethod
+    def of_quarter(cls, reporting: ReportingQuarter, today: date | None = None) -> Period:
+        """A whole quarter: as of its last day once over; while in progress, the figures so far, as of today."""
+        if reporting.quarter.is_over(today):
+            return cls(reporting)
+        return cls(reporting, as_of=reporting.quarter.figures_day(today), in_progress=True)
+
+    @property
+    def time_travel(self) -> bool:
+        """Whether the reader asked for an as-of day (rather than a quarter, or the quarter so far)."""
+        return self.as_of is not None and not self.in_progress
+
+    @property
+    def description(self) -> str:
+        """The period in words, e.g. ``2026-27 Q2``, ``2026-27 Q3 so far, as of 6 December 2026``."""
+        if self.as_of is None:
+            return self.quarter.label
+        day = f"{self.as_of:%-d %B %Y}"
+        return f"{self.quarter.label} so far, as of {day}" if self.in_progress else f"As of {day}"
 
     @property
     def quarter(self) -> Quarter:
@@ -82,9 +107,21 @@ class Period:
         return self.as_of is None and self.reporting.is_locked
 
 
-def reporting_quarters() -> list[ReportingQuarter]:
-    """Every quarter the tracker reports on, oldest first (one query)."""
-    return list(ReportingQuarter.objects.order_by("year", "number"))
+def reporting_quarters(today: date | None = None) -> list[ReportingQuarter]:
+    """Every quarter the tracker reports on that has begun, oldest first (one query)."""
+    current = Quarter.containing(today or timezone.localdate())
+    rows = ReportingQuarter.objects.order_by("year", "number")
+    return [row for row in rows if row.quarter <= current]
+
+
+def default_quarter(quarters: list[ReportingQuarter], today: date | None = None) -> ReportingQuarter | None:
+    """The quarter a page opens on: the last completed one (``commitments.periods.last_completed``).
+
+    Without figures for it, the latest completed quarter there are figures for; with none completed, the
+    quarter in progress.
+    """
+    completed = [row for row in quarters if row.quarter <= last_completed(today)]
+    return completed[-1] if completed else (quarters[-1] if quarters else None)
 
 
 def quarter_row(quarters: Iterable[ReportingQuarter], quarter: Quarter) -> ReportingQuarter | None:

@@ -11,8 +11,12 @@ from metrics.dashboards import Period
 
 
 def period_query(period: Period, **extra: Any) -> str:
-    """The query string that keeps a page on the same period."""
-    params = {"as_of": period.as_of.isoformat()} if period.as_of else {"quarter": period.quarter.label}
+    """The query string that keeps a page on the same period (the quarter in progress stays "so far", not a day)."""
+    params = (
+        {"as_of": period.as_of.isoformat()}
+        if period.time_travel and period.as_of
+        else {"quarter": period.quarter.label}
+    )
     params.update({key: value for key, value in extra.items() if value not in ("", None)})
     return "?" + urlencode(params)
 

@@ -83,12 +83,14 @@ def foundations_table(period: Period, foundations: list[tuple[ScopeFigures, list
     return table
 
 
-def headline_table(tracker: ScopeFigures | None, previous: ScopeFigures | None, previous_label: str) -> Table:
-    """The headline figures beside the previous quarter's, with the movement."""
+def headline_table(
+    tracker: ScopeFigures | None, previous: ScopeFigures | None, previous_label: str, period_label: str = ""
+) -> Table:
+    """The headline figures beside the previous quarter's, with the movement; columns named by their period."""
     table = Table(
         "headline",
         "Headline figures and movement since the previous quarter",
-        ["Measure", "This period", previous_label or "Previous quarter", "Change"],
+        ["Measure", period_label or "This period", previous_label or "Previous quarter", "Change"],
     )
     if tracker is None:
         return table

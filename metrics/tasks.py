@@ -12,7 +12,7 @@ from typing import Any
 from celery import shared_task
 from django.db import DatabaseError, InterfaceError, OperationalError
 
-from commitments.periods import Quarter
+from commitments.periods import Quarter, last_completed
 from metrics.services import RECOMPUTE_TASK, markers_process, metrics_recompute
 
 _RELIABLE: dict[str, Any] = {
@@ -49,7 +49,4 @@ def rebuild_quarter(label: str) -> int:
 @shared_task(name="metrics.quarter_end_snapshot", **_RELIABLE)
 def quarter_end_snapshot() -> int:
     """At the start of a quarter, recompute the quarter that has just ended, so its figures are complete."""
-    from django.utils import timezone
-
-    just_ended = Quarter.containing(timezone.localdate()).previous()
-    return metrics_recompute(quarters=[just_ended]).rows
+    return metrics_recompute(quarters=[last_completed()]).rows

@@ -10,14 +10,14 @@ from typing import Any
 
 import django_filters
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers
 from rest_framework.request import Request
 
 from commitments.api.views import ReadOnlyApiViewSet
-from commitments.periods import Quarter
+from commitments.periods import Quarter, last_completed
 from lsis.api.views import ApiViewSet
 from metrics.api.serializers import QuarterMetricSerializer, ReportingQuarterSerializer
 from metrics.models import Basis, QuarterMetric, ReportingQuarter, ScopeType
@@ -95,8 +95,9 @@ class ReportingQuarterViewSet(ReadOnlyApiViewSet):
     list=extend_schema(
         summary="List quarterly figures",
         description=(
-            "The stored figures per scope and quarter; filter by `scope_type` and `scope_key` for one scope. "
-            "Definitions: docs/metrics.md."
+            "The stored figures per scope and quarter, latest quarter first; filter by `scope_type` and "
+            "`scope_key` for one scope. Without `quarter`, quarters up to the last completed one: the quarter "
+            "in progress is listed only when `quarter` names it. Definitions: /glossary/ and docs/metrics.md."
         ),
     ),
 )
@@ -114,8 +115,17 @@ class QuarterMetricViewSet(mixins.ListModelMixin, ApiViewSet):
         return self.list_records(request)
 
     def get_queryset(self) -> QuerySet[QuarterMetric]:
-        """Latest quarter first."""
-        return super().get_queryset().order_by("-quarter__year", "-quarter__number", "basis", "scope_type", "scope_key")
+        """Latest quarter first: without ``quarter``, the last completed quarter, as the dashboards open on.
+
+        The quarter in progress is listed only when ``quarter`` names it (``commitments.periods.last_completed``).
+        """
+        rows = super().get_queryset()
+        if not self.request.query_params.get("quarter"):
+            last = last_completed()
+            rows = rows.filter(
+                Q(quarter__year__lt=last.year) | Q(quarter__year=last.year, quarter__number__lte=last.number)
+            )
+        return rows.order_by("-quarter__year", "-quarter__number", "basis", "scope_type", "scope_key")
 
     def get_serializer_context(self) -> dict[str, Any]:
         """Whether figures are being recomputed, read once."""

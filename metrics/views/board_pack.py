@@ -34,7 +34,7 @@ def _board_pack(request: HttpRequest) -> tuple[dict[str, Any], list[Table]]:
     change_tables = [t for t in changes_tables(changes_data) if t.id != "new_updates"]
     past = "" if period.is_current else period_query(period)
     tables = [
-        headline_table(data.tracker, data.previous, previous_label),
+        headline_table(data.tracker, data.previous, previous_label, period.description),
         money_table(data.tracker),
         foundations_table(period, data.foundations),
         figures_table("actors", "By actor", "Actor", period, data.actors),
@@ -67,7 +67,7 @@ def board_pack_pdf(request: HttpRequest) -> HttpResponse:
     )
     pdf = board_pack_pdf_render(html=html, base_url=request.build_absolute_uri("/"))
     response = HttpResponse(pdf, content_type="application/pdf")
-    response["Content-Disposition"] = (
-        f'attachment; filename="board-pack-{context["period"].quarter.label.replace(" ", "-")}.pdf"'
-    )
+    period = context["period"]
+    name = period.quarter.label.replace(" ", "-") + (f"-so-far-{period.day}" if period.in_progress else "")
+    response["Content-Disposition"] = f'attachment; filename="board-pack-{name}.pdf"'
     return response

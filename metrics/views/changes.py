@@ -25,23 +25,31 @@ def changes(request: HttpRequest) -> HttpResponse:
     if len(quarters) < 2:
         raise Http404("There are not yet two quarters to compare.")
     as_of: date | None = form.cleaned_data["as_of"]
-    until = Quarter.containing(as_of) if as_of else form.cleaned_data["until"] or quarters[-1].quarter
+    until: Quarter | None = Quarter.containing(as_of) if as_of else form.cleaned_data["until"]
+    if until is None:
+        default = dashboards.default_quarter(quarters)
+        if default is None:
+            raise Http404("No quarterly figures have been computed yet.")
+        until = default.quarter
     since = form.cleaned_data["since"] or until.previous()
     for quarter in (since, until):
         if dashboards.quarter_row(quarters, quarter) is None:
             raise Http404(f"The tracker has no figures for {quarter}.")
     if since >= until:
         raise BadInputError({"From the end of": ["Choose a quarter before the one you compare it with."]})
+    # A quarter in progress is compared as of today, never as of its last day, which is still to come.
+    later = as_of or until.figures_day()
     data = dashboards.changes_between(
-        since.end, as_of or until.end, quarters, updates_limit=None if request.GET.get("download") else 200
+        since.end, later, quarters, updates_limit=None if request.GET.get("download") else 200
     )
     context = {
         "changes": data,
         "since": since,
         "until": until,
         "as_of": as_of,
+        "until_in_progress": as_of is None and not until.is_over(),
         "since_options": quarter_options(quarters, since),
-        "until_options": quarter_options(quarters, until),
+        "until_options": quarter_options(quarters, until, as_of),
         "updating": markers_pending(),
         "page": "changes",
     }

@@ -69,7 +69,10 @@ def form_errors(form: Any) -> dict[str, list[str]]:
 
 
 def read_period(request: HttpRequest, quarters: list[ReportingQuarter]) -> Period:
-    """The period the query string asks for; the latest quarter by default."""
+    """The period the query string asks for; the last completed quarter by default.
+
+    The quarter in progress, when asked for, shows its figures so far, as of today.
+    """
     form = PeriodForm(request.GET)
     if not form.is_valid():
         raise BadInputError(form_errors(form))
@@ -77,10 +80,10 @@ def read_period(request: HttpRequest, quarters: list[ReportingQuarter]) -> Perio
     quarter: Quarter | None = Quarter.containing(as_of) if as_of else form.cleaned_data["quarter"]
     if not quarters:
         raise Http404("No quarterly figures have been computed yet.")
-    reporting = quarters[-1] if quarter is None else dashboards.quarter_row(quarters, quarter)
+    reporting = dashboards.default_quarter(quarters) if quarter is None else dashboards.quarter_row(quarters, quarter)
     if reporting is None:
         raise Http404(f"The tracker has no figures for {quarter}.")
-    return Period(reporting, as_of)
+    return Period(reporting, as_of) if as_of else Period.of_quarter(reporting)
 
 
 @dataclass(frozen=True)
@@ -92,16 +95,28 @@ class Option:
     selected: bool = False
 
 
-def quarter_options(quarters: list[ReportingQuarter], selected: Quarter | None) -> list[Option]:
-    """The quarter selector's options, latest first, signed-off quarters marked."""
-    return [
-        Option(
-            row.quarter.label,
-            row.quarter.label + (" (signed off)" if row.is_locked else "") + (" (latest)" if position == 0 else ""),
-            row.quarter == selected,
-        )
-        for position, row in enumerate(reversed(quarters))
-    ]
+def quarter_options(
+    quarters: list[ReportingQuarter], selected: Quarter | None, as_of: date | None = None
+) -> list[Option]:
+    """The quarter selector's options, latest first: the quarter in progress and signed-off quarters marked.
+
+    With ``as_of`` (time travel) the quarter containing that day is selected and says so, so the selector
+    always shows the period the page shows.
+    """
+    today = timezone.localdate()
+    options = []
+    for row in reversed(quarters):
+        quarter = row.quarter
+        notes = []
+        if as_of is not None and quarter == Quarter.containing(as_of):
+            notes.append(f"as of {as_of:%-d %B %Y}")
+        elif not quarter.is_over(today):
+            notes.append(f"in progress: figures so far, as of {quarter.figures_day(today):%-d %B %Y}")
+        if row.is_locked:
+            notes.append("signed off")
+        label = quarter.label + "".join(f" ({note})" for note in notes)
+        options.append(Option(quarter.label, label, quarter == selected))
+    return options
 
 
 def choice_options(form: Any, name: str) -> list[Option]:
@@ -116,7 +131,7 @@ def page_context(
     """What every page with a period shows: the period, its selector, and whether figures are updating."""
     return {
         "period": period,
-        "quarter_options": quarter_options(quarters, None if period.as_of else period.quarter),
+        "quarter_options": quarter_options(quarters, period.quarter, period.as_of if period.time_travel else None),
         "period_query": period_query(period),
         "updating": markers_pending(),
         "today": timezone.localdate(),

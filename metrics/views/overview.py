@@ -26,7 +26,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     data = dashboards.overview_read(period, quarters)
     previous_label = data.previous_quarter.quarter.label if data.previous_quarter else ""
     tables = [
-        headline_table(data.tracker, data.previous, previous_label),
+        headline_table(data.tracker, data.previous, previous_label, period.description),
         movement_table(data.tracker),
         money_table(data.tracker),
         foundations_table(period, data.foundations),

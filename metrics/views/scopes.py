@@ -8,7 +8,6 @@ from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
-from django.utils import timezone
 
 from commitments.periods import Quarter
 from metrics import dashboards, rules
@@ -62,7 +61,13 @@ def scope_detail(request: HttpRequest, scope_type: str, scope_key: str) -> HttpR
 
     series = [(quarter.quarter.label, item) for quarter, item in history.points]
     if history.as_of_point is not None:
-        series.append((f"As of {day_text(period.as_of)}", history.as_of_point))
+        as_of = day_text(period.as_of)
+        series.append(
+            (
+                f"{period.quarter.label} so far ({as_of})" if period.in_progress else f"As of {as_of}",
+                history.as_of_point,
+            )
+        )
     over_time = Table(
         "over_time",
         f"{history.label}: figures by quarter",
@@ -178,7 +183,8 @@ def commitment_detail(request: HttpRequest, reference: str) -> HttpResponse:
         raise BadInputError(form_errors(form))
     quarter: Quarter | None = form.cleaned_data["quarter"]
     as_of: date | None = form.cleaned_data["as_of"]
-    day = as_of or (quarter.end if quarter is not None and quarter.end < timezone.localdate() else None)
+    # A quarter in progress shows the commitment as it stands now: its last day is still to come.
+    day = as_of or (quarter.end if quarter is not None and quarter.is_over() else None)
     commitment = dashboards.commitment_for_page(reference)
     if commitment is None:
         raise Http404(f"There is no commitment {reference}.")
