@@ -16,10 +16,17 @@ incremental recompute adjusts the stored rows by the change of a commitment's co
 
 Only published commitments (``Commitment.published``: visible to partners) of deals published by the day
 in question count (``counted_on``), for every reader: partners read these figures through the API, so an
-unpublished commitment is not in them, neither as a count nor as money. Money is summed like with like:
-new money, restated money and targets apart, and an amount that is ``part_of`` another of the same
-nature is left out so it is not counted twice. "Up to" amounts count 0 towards the low total; "over"
-amounts count their floor towards the high total and are counted as open-ended.
+unpublished commitment is not in them, neither as a count nor as money. Money is summed like with like
+(``programmes.totals.MONEY_AGGREGATES``): new money, restated money and targets apart, and an amount that
+is ``part_of`` another of the same nature is left out so it is not counted twice. "Up to" amounts count 0
+towards the low total; "over" amounts count their floor towards the high total and are counted as
+open-ended.
+
+A programme's commitments are those linked to it, but its money is the money attributed to it and to the
+programmes inside it (``programmes.totals.money_under_programmes``, the rule the funding page's table
+sums by): never a commitment's whole money under every programme it is linked to. So a programme scope
+can have money and no commitment (a fund whose challenges hold the amounts), and a commitment's money
+reaches the programmes its amounts name whether or not it is linked to them.
 """
 
 from __future__ import annotations
@@ -39,7 +46,8 @@ from commitments.models import Actor, Commitment, OrganisationRole, StatusUpdate
 from metrics import rules
 from metrics.models import ScopeType
 from metrics.rules import counted_on
-from programmes.models import AmountNature, FundingAmount
+from programmes.models import FundingAmount, FundingAmountQuerySet
+from programmes.totals import MONEY_AGGREGATES, Money, ProgrammeTree, money_under_programmes
 
 _STARTED = [DeliveryStatus.IN_PROGRESS, DeliveryStatus.DELIVERED, DeliveryStatus.NOT_BEING_PURSUED]
 ZERO = Decimal(0)
@@ -54,6 +62,8 @@ class Scope:
     label: str | None
     condition: dict[str, Any] = field(default_factory=dict)
     many: bool = False  # a commitment can belong to several scopes of this type
+    # The scope's money is the money attributed to it (``programmes.totals``), not its commitments' money.
+    money_attributed: bool = False
 
 
 SCOPES: tuple[Scope, ...] = (
@@ -70,7 +80,14 @@ SCOPES: tuple[Scope, ...] = (
         {"involvements__role": OrganisationRole.LEAD},
         many=True,
     ),
-    Scope(ScopeType.PROGRAMME, "programmes__uuid", "programmes__name", {"programmes__isnull": False}, many=True),
+    Scope(
+        ScopeType.PROGRAMME,
+        "programmes__uuid",
+        "programmes__name",
+        {"programmes__isnull": False},
+        many=True,
+        money_attributed=True,
+    ),
 )
 TRACKER_KEY = "all"
 
@@ -115,6 +132,8 @@ class Figures:
 
 
 FIGURE_FIELDS = [f.name for f in fields(Figures) if f.name not in {"scope_type", "scope_key", "scope_label"}]
+MONEY_FIELDS = list(Money().figures())
+assert set(MONEY_FIELDS) <= set(FIGURE_FIELDS), "every money sum is stored"  # noqa: S101
 # The movements the stored figures keep (``rules.MOVEMENTS``; newly rated and withdrawn ratings are listed
 # on the "what changed" page).
 _STORED_MOVEMENTS = ("improved", "worsened", "status_changed")
@@ -189,7 +208,7 @@ def compute_figures(
     wanted: dict[str, set[str]] | None = None
     if commitment_ids is not None:
         wanted = defaultdict(set)
-        for pairs in scope_keys(commitment_ids).values():
+        for pairs in reached_scopes(commitment_ids).values():
             for scope_type, key in pairs:
                 wanted[scope_type].add(key)
     results: list[Figures] = []
@@ -208,8 +227,23 @@ def compute_figures(
             # programmes, lead organisations) is joined once and grouped by the row it was filtered on.
             scope = replace(scope, condition={**scope.condition, f"{scope.key}__in": sorted(wanted[scope.scope_type])})
         scope_states = _grouped(commitments, scope, "", **state_aggregates)
-        results.extend(_assemble(scope, scope_states, _grouped(funding, scope, "commitment__", **_MONEY_AGGREGATES)))
+        if scope.money_attributed:
+            scope_money = _attributed_money(funding, None if wanted is None else wanted[scope.scope_type])
+        else:
+            scope_money = _grouped(funding, scope, "commitment__", **_MONEY_AGGREGATES)
+        results.extend(_assemble(scope, scope_states, scope_money))
     return results
+
+
+def _attributed_money(funding: FundingAmountQuerySet, keys: Collection[str] | None) -> dict[str, dict[str, Any]]:
+    """The money of each programme scope (of ``keys``, if given): attributed to it or a programme inside it."""
+    tree = ProgrammeTree.load()
+    under = money_under_programmes(funding, tree=tree).get(None, {})
+    return {
+        tree.uuid[pk]: {"_label": tree.name[pk], **money.figures()}
+        for pk, money in under.items()
+        if keys is None or tree.uuid[pk] in keys
+    }
 
 
 def _rolled_up(
@@ -251,6 +285,15 @@ def _state_aggregates(day: date, period_start: date, previous_end: date | None) 
 
 
 def _assemble(scope: Scope, states: dict[str, dict[str, Any]], money: dict[str, dict[str, Any]]) -> list[Figures]:
+    if scope.money_attributed:
+        # A programme with money attributed to it and no commitment of its own that counts has its row too
+        # (as on the funding page), with no commitments.
+        alone = {
+            key: {"_label": row.get("_label"), "total": 0, "fresh": 0}
+            for key, row in money.items()
+            if key not in states and has_money(row)
+        }
+        states = alone | states
     figures = []
     for key, grouped in states.items():
         state = dict(grouped)
@@ -272,25 +315,18 @@ def _assemble(scope: Scope, states: dict[str, dict[str, Any]], money: dict[str, 
     return figures
 
 
-def _money_aggregates(nature: str, name: str) -> dict[str, Any]:
-    of_nature = Q(nature=nature)
-    return {
-        f"{name}_low": Coalesce(Sum(Coalesce("low", Value(ZERO)), filter=of_nature), Value(ZERO)),
-        f"{name}_high": Coalesce(Sum(Coalesce("high", "low"), filter=of_nature), Value(ZERO)),
-    }
+def has_money(figures: Mapping[str, Any]) -> bool:
+    """Whether any money figure of ``figures`` (a row or a contribution) is not zero."""
+    return any(figures.get(name) for name in MONEY_FIELDS)
 
 
-def _counted_funding() -> QuerySet[FundingAmount]:
+def _counted_funding() -> FundingAmountQuerySet:
     """Commitments' amounts the totals count (``FundingAmountQuerySet.counted_in_totals``)."""
     return FundingAmount.objects.filter(commitment__isnull=False).counted_in_totals()
 
 
-_MONEY_AGGREGATES: dict[str, Any] = {
-    **_money_aggregates(AmountNature.NEW_MONEY, "new_money"),
-    "new_money_open_ended": Count("pk", filter=Q(nature=AmountNature.NEW_MONEY, high__isnull=True)),
-    **_money_aggregates(AmountNature.RESTATED, "restated"),
-    **_money_aggregates(AmountNature.TARGET, "target"),
-}
+# The money sums every total makes (``programmes.totals``), those the stored figures keep.
+_MONEY_AGGREGATES: dict[str, Any] = {name: value for name, value in MONEY_AGGREGATES.items() if name in MONEY_FIELDS}
 
 
 # --- one commitment at a time: what the incremental recompute adds and takes away ------------------------
@@ -320,20 +356,17 @@ def contribution(
     previous_end: date | None,
     target_date: date | None,
     counted: bool,
-    money: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """What one commitment adds to the figures of each of its scopes as of ``day``, by ``FIGURE_FIELDS``.
+    """What one commitment's delivery adds to the figures of each of its scopes as of ``day``, by ``FIGURE_FIELDS``.
 
     The same rules as ``compute_figures`` applies set-based, read for a single commitment: summing this
-    over a scope's commitments gives the scope's figures. ``counted`` says whether the commitment counts
-    on ``day`` (``counts``: it is published and its deal was published by then). ``money`` is what it
-    adds to the money figures when it counts (``money_contributions``); without it the money figures
-    are left at zero, for a caller that only compares delivery states (no update moves money).
+    over a scope's commitments gives the scope's figures but money (``scope_contributions`` adds it).
+    ``counted`` says whether the commitment counts on ``day`` (``counts``: it is published and its deal
+    was published by then). The money figures are left at zero.
     """
     figures: dict[str, Any] = dict.fromkeys(FIGURE_FIELDS, 0)
     if not counted:
         return figures
-    figures.update(money or {})
     now = next((span for span in spans if span.covers(day)), None)
     status = now.status if now else DeliveryStatus.NOT_STARTED
     figures["commitments"] = 1
@@ -357,24 +390,84 @@ def contribution(
     return figures
 
 
-def money_contributions(commitment_ids: Collection[int]) -> dict[int, dict[str, Any]]:
+@dataclass(frozen=True)
+class MoneyContribution:
+    """What one commitment's counted amounts add to the money figures of its scopes, whenever it counts.
+
+    ``whole`` goes to every scope it belongs to but programmes; ``programmes`` holds, by programme scope
+    key, the money attributed to that programme or one inside it (``programmes.totals``), which goes to
+    that programme's scope whether or not the commitment is linked to it.
+    """
+
+    whole: Mapping[str, Any] = field(default_factory=dict)
+    programmes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """As a marker stores it (``RecomputeMarker.before``): decimals as strings."""
+        return {
+            "money": {name: str(value) for name, value in self.whole.items()},
+            "programme_money": {
+                key: {name: str(value) for name, value in money.items()} for key, money in self.programmes.items()
+            },
+        }
+
+    @classmethod
+    def from_json(cls, stored: Mapping[str, Any]) -> MoneyContribution:
+        """Read back what ``to_json`` wrote."""
+
+        def read(money: Mapping[str, Any]) -> dict[str, Any]:
+            return {
+                name: int(value) if name == "new_money_open_ended" else Decimal(value) for name, value in money.items()
+            }
+
+        programmes = stored.get("programme_money") or {}
+        return cls(read(stored.get("money") or {}), {key: read(money) for key, money in programmes.items()})
+
+
+def money_contributions(commitment_ids: Collection[int]) -> dict[int, MoneyContribution]:
     """What each commitment adds to the money figures of its scopes whenever it counts, by commitment id.
 
-    One grouped query whatever the number of commitments; a commitment with no amounts is left out.
+    Two grouped queries and the programmes, whatever the number of commitments; a commitment with no
+    counted amounts is left out.
     """
-    rows = (
-        _counted_funding()
-        .filter(commitment_id__in=commitment_ids)
-        .values("commitment_id")
-        .annotate(**_MONEY_AGGREGATES)
-        .order_by()
-    )
+    amounts = _counted_funding().filter(commitment_id__in=commitment_ids)
+    rows = amounts.values("commitment_id").annotate(**_MONEY_AGGREGATES).order_by()
+    whole = {row.pop("commitment_id"): Money.from_row(row).figures() for row in rows}
+    tree = ProgrammeTree.load()
+    attributed = money_under_programmes(amounts, per="commitment_id", tree=tree)
     return {
-        row.pop("commitment_id"): {
-            name: value if name == "new_money_open_ended" else Decimal(value or 0) for name, value in row.items()
-        }
-        for row in rows
+        pk: MoneyContribution(
+            money,
+            {tree.uuid[programme]: under.figures() for programme, under in attributed.get(pk, {}).items()},
+        )
+        for pk, money in whole.items()
     }
+
+
+def scope_contributions(
+    delivery: Mapping[str, Any],
+    money: MoneyContribution | None,
+    *,
+    counted: bool,
+    keys: Collection[tuple[str, str]],
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """What one commitment adds to each scope its figures reach, by (scope type, scope key).
+
+    ``delivery`` (``contribution``) goes to the scopes it belongs to (``keys``, ``scope_keys``); when it
+    counts, its money goes with it to each of those but programmes, and to each programme the money
+    attributed under that programme (``MoneyContribution``).
+    """
+    reached: dict[tuple[str, str], dict[str, Any]] = {}
+    for scope_type, key in keys:
+        figures = dict(delivery)
+        if counted and money and scope_type != ScopeType.PROGRAMME:
+            figures.update(money.whole)
+        reached[(scope_type, key)] = figures
+    if counted and money:
+        for key, attributed in money.programmes.items():
+            figures = reached.setdefault((ScopeType.PROGRAMME, key), dict.fromkeys(FIGURE_FIELDS, 0))
+            figures.update(attributed)
+    return reached
 
 
 def scope_keys(commitment_ids: Collection[int]) -> dict[int, list[tuple[str, str]]]:
@@ -391,4 +484,17 @@ def scope_keys(commitment_ids: Collection[int]) -> dict[int, list[tuple[str, str
             rows = Commitment.objects.filter(pk__in=commitment_ids, **scope.condition).order_by()
             for pk, key in rows.values_list("pk", scope.key).distinct():
                 keys[pk].append((scope.scope_type, str(key)))
+    return keys
+
+
+def reached_scopes(commitment_ids: Collection[int]) -> dict[int, list[tuple[str, str]]]:
+    """Every scope whose figures each commitment can move, by commitment id.
+
+    The scopes it belongs to (``scope_keys``) and the programmes its counted amounts are attributed under.
+    """
+    keys = scope_keys(commitment_ids)
+    for pk, money in money_contributions(commitment_ids).items():
+        keys[pk] += [
+            (ScopeType.PROGRAMME, key) for key in money.programmes if (ScopeType.PROGRAMME, key) not in keys[pk]
+        ]
     return keys

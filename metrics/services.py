@@ -14,7 +14,6 @@ from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from functools import reduce
 from typing import Any
 
@@ -30,13 +29,17 @@ from lsis.core.changes import data_changed
 from metrics import rules
 from metrics.engine import (
     FIGURE_FIELDS,
+    MONEY_FIELDS,
     SPAN_COLUMNS,
     TRACKER_KEY,
     Figures,
+    MoneyContribution,
     Span,
     compute_figures,
     contribution,
     money_contributions,
+    reached_scopes,
+    scope_contributions,
     scope_keys,
     span_rows,
 )
@@ -206,7 +209,7 @@ def _recompute_quarters(
     selected = sorted(set(quarters) & set(reporting)) if quarters is not None else sorted(reporting)
     scopes: set[tuple[str, str]] = set()
     if commitment_ids is not None:
-        scopes = {pair for pairs in scope_keys(commitment_ids).values() for pair in pairs}
+        scopes = {pair for pairs in reached_scopes(commitment_ids).values() for pair in pairs}
     written = 0
     for quarter in selected:
         figures = figures_for(quarter, commitment_ids=commitment_ids)
@@ -310,7 +313,7 @@ def _basis(commitment_ids: Collection[int]) -> dict[int, dict[str, Any]]:
             "target_date": target_date.isoformat() if target_date else None,
             "deal_published_on": published_on.isoformat() if published_on else None,
             "keys": [list(pair) for pair in keys[pk]],
-            "money": {name: str(value) for name, value in money.get(pk, {}).items()},
+            **money.get(pk, MoneyContribution()).to_json(),
         }
         for pk, target_date, published_on in facts
     }
@@ -323,19 +326,20 @@ class _Before:
     target_date: date | None
     deal_published_on: date | None
     keys: list[tuple[str, str]]
-    money: dict[str, Any]
+    money: MoneyContribution
 
     @classmethod
     def read(cls, stored: dict[str, Any]) -> _Before:
         def day(value: str | None) -> date | None:
             return date.fromisoformat(value) if value else None
 
-        money = {
-            name: int(value) if name == "new_money_open_ended" else Decimal(value)
-            for name, value in (stored.get("money") or {}).items()
-        }
         keys = [(scope_type, key) for scope_type, key in stored.get("keys", [])]
+        money = MoneyContribution.from_json(stored)
         return cls(day(stored.get("target_date")), day(stored.get("deal_published_on")), keys, money)
+
+    def reached(self) -> set[tuple[str, str]]:
+        """The scopes the commitment's figures reached: those it belonged to and its money's programmes."""
+        return {*self.keys, *((ScopeType.PROGRAMME, key) for key in self.money.programmes)}
 
 
 def _enqueue_recompute() -> None:
@@ -439,8 +443,8 @@ def markers_process(*, today: date | None = None) -> int:
     quarters = [q for q in quarters_until(today or timezone.localdate()) if q.end >= earliest]
     if len(commitment_ids) > DELTA_LIMIT:
         spans_rebuild(commitment_ids=commitment_ids)
-        current = {pair for pairs in scope_keys(commitment_ids).values() for pair in pairs}
-        if any(set(before.keys) - current for before in edited.values()):
+        current = {pair for pairs in reached_scopes(commitment_ids).values() for pair in pairs}
+        if any(before.reached() - current for before in edited.values()):
             # Some left scopes the set-based recompute of their current ones does not cover: every scope.
             _recompute_quarters(quarters=quarters, commitment_ids=None)
         else:
@@ -492,6 +496,7 @@ def _adjust(
     with_money = [*republished, *(pk for pk in edited if pk not in republished)]
     money = money_contributions(with_money) if with_money else {}
     changes: dict[tuple[Quarter, str, str], Counter[str]] = defaultdict(Counter)
+    nothing = dict.fromkeys(FIGURE_FIELDS, 0)
     for pk, target_date, published_on, published in facts:
         old_facts = edited.get(pk)
         old_keys = old_facts.keys if old_facts else keys[pk]
@@ -499,31 +504,32 @@ def _adjust(
         for quarter in quarters:
             previous_end = quarter.previous().end if quarter > FIRST_QUARTER else None
             common: dict[str, Any] = {"day": quarter.end, "period_start": quarter.start, "previous_end": previous_end}
-            flag = was_published.get(pk, published)
-            old = contribution(
-                before.get(pk, []),
-                **common,
-                target_date=old_facts.target_date if old_facts else target_date,
-                counted=counts(
-                    published=flag,
-                    deal_published_on=old_facts.deal_published_on if old_facts else published_on,
-                    day=quarter.end,
+            old_counted = counts(
+                published=was_published.get(pk, published),
+                deal_published_on=old_facts.deal_published_on if old_facts else published_on,
+                day=quarter.end,
+            )
+            new_counted = counts(published=published, deal_published_on=published_on, day=quarter.end)
+            old = scope_contributions(
+                contribution(
+                    before.get(pk, []),
+                    **common,
+                    target_date=old_facts.target_date if old_facts else target_date,
+                    counted=old_counted,
                 ),
-                money=old_money,
+                old_money,
+                counted=old_counted,
+                keys=old_keys,
             )
-            new = contribution(
-                after.get(pk, []),
-                **common,
-                target_date=target_date,
-                counted=counts(published=published, deal_published_on=published_on, day=quarter.end),
-                money=money.get(pk),
+            new = scope_contributions(
+                contribution(after.get(pk, []), **common, target_date=target_date, counted=new_counted),
+                money.get(pk),
+                counted=new_counted,
+                keys=keys[pk],
             )
-            for pair in set(old_keys) | set(keys[pk]):
+            for pair in old.keys() | new.keys():
                 difference = Counter(
-                    {
-                        name: (new[name] if pair in keys[pk] else 0) - (old[name] if pair in old_keys else 0)
-                        for name in FIGURE_FIELDS
-                    }
+                    {name: new.get(pair, nothing)[name] - old.get(pair, nothing)[name] for name in FIGURE_FIELDS}
                 )
                 if any(difference.values()):
                     changes[(quarter, *pair)].update(difference)
@@ -554,10 +560,14 @@ def _adjust(
         if rows.update(computed_at=now, **adjustments) != len(scopes):
             missing.add(quarter)
     if (republished or edited) and by_quarter:
-        # A withdrawal or an edit can leave a scope with no commitment that counts: a full recompute has no row for
-        # it, so neither do these figures. The whole tracker keeps its row, zeros included.
+        # A withdrawal or an edit can leave a scope with no commitment that counts and no money attributed to
+        # it: a full recompute has no row for it, so neither do these figures. The whole tracker keeps its row,
+        # zeros included.
         QuarterMetric.objects.filter(
-            quarter__in=[reporting[quarter] for quarter in by_quarter], basis=Basis.LIVE, commitments=0
+            quarter__in=[reporting[quarter] for quarter in by_quarter],
+            basis=Basis.LIVE,
+            commitments=0,
+            **dict.fromkeys(MONEY_FIELDS, 0),
         ).exclude(scope_type=ScopeType.TRACKER, scope_key=TRACKER_KEY).delete()
     return sorted(missing)
 

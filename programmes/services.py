@@ -18,6 +18,7 @@ from commitments.services import commitments_changing, deals_published_on, requi
 from lsis.core.services import require_permission as _require
 from lsis.core.services import stamp_change as _stamp
 from programmes.models import FundingAmount, Programme
+from programmes.totals import ProgrammeTree
 
 CHANGE_PROGRAMME_PERMISSION = "programmes.change_programme"
 ADD_PROGRAMME_PERMISSION = "programmes.add_programme"
@@ -67,6 +68,8 @@ def programme_save(*, programme: Programme, user: Any, commitments: Iterable[Com
         "add programmes" if programme.pk is None else "change programmes",
     )
     programme.full_clean()
+    if programme.pk is not None:
+        _parent_changing(programme, user)
     _stamp(programme, user, "Programme added" if programme.pk is None else "Programme edited")
     programme.save()
     if commitments is not None:
@@ -76,6 +79,21 @@ def programme_save(*, programme: Programme, user: Any, commitments: Iterable[Com
             _changing(wanted ^ current, user)
             programme.commitments.set(wanted)
     return programme
+
+
+def _parent_changing(programme: Programme, user: Any) -> None:
+    """Moving a programme into another fund moves its money: tell the figures of the commitments that hold it.
+
+    An amount counts under its programme and every programme that one is part of (``programmes.totals``),
+    so the money attributed to this programme or one inside it leaves the old funds and joins the new ones.
+    """
+    stored = Programme.objects.filter(pk=programme.pk).values_list("parent_id", flat=True).first()
+    if stored == programme.parent_id:
+        return
+    tree = ProgrammeTree.load()
+    inside = [pk for pk in tree.parent if programme.pk in tree.counting(pk)]
+    holders = FundingAmount.objects.filter(programme_id__in=inside).values_list("commitment_id", flat=True)
+    _changing((), user, also=holders)
 
 
 @transaction.atomic

@@ -1,7 +1,10 @@
 """Money totals: the amounts a total counts, summed like with like, and the same money by programme.
 
-Every money table sums through here, so each shows the same money the funding overview counts
-(``FundingAmount.objects.counted_in_totals``) and no table counts an amount twice:
+Every money table and the stored programme figures sum through here, so each shows the same money the
+funding overview counts (``FundingAmount.objects.counted_in_totals``) and none counts an amount twice.
+Programme attribution is one rule, written here as a pair: ``ProgrammeTree.counting`` decides it for one
+amount, ``money_under_programmes`` sums it set-based for the funding page's table (``money_by_programme``)
+and for the engine's programme scope (``metrics.engine``):
 
 - an amount belongs to a programme only where the amount itself is attributed to it
   (``FundingAmount.programme``), never because its commitment is linked to the programme: a commitment
@@ -101,10 +104,70 @@ class Money:
         """No amount summed."""
         return self.amounts == 0
 
+    def figures(self) -> dict[str, Any]:
+        """The sums as the stored figures name them (``QuarterMetric``): every field but the count of amounts."""
+        return {item.name: getattr(self, item.name) for item in fields(self) if item.name != "amounts"}
+
 
 def money_total(amounts: FundingAmountQuerySet) -> Money:
     """The counted part of ``amounts`` summed like with like (one query)."""
     return Money.from_row(amounts.counted_in_totals().aggregate(**MONEY_AGGREGATES))
+
+
+@dataclass(frozen=True)
+class ProgrammeTree:
+    """The programmes as attribution reads them: each one's parent, UUID (its scope key) and name."""
+
+    parent: Mapping[int, int | None]
+    uuid: Mapping[int, str]
+    name: Mapping[int, str]
+
+    @classmethod
+    def load(cls) -> ProgrammeTree:
+        """Every programme (one query)."""
+        rows = Programme.objects.values_list("pk", "parent_id", "uuid", "name").order_by()
+        parent, uuid, name = {}, {}, {}
+        for pk, parent_id, key, label in rows:
+            parent[pk], uuid[pk], name[pk] = parent_id, str(key), label
+        return cls(parent, uuid, name)
+
+    def counting(self, programme_id: int | None) -> tuple[int, ...]:
+        """The programmes an amount attributed to ``programme_id`` counts under, each once.
+
+        That programme and every programme it is part of, nearest first; none for an amount attributed to
+        no programme. A parent loop written past the model's validation stops where it closes.
+        """
+        chain: list[int] = []
+        while programme_id is not None and programme_id not in chain:
+            chain.append(programme_id)
+            programme_id = self.parent.get(programme_id)
+        return tuple(chain)
+
+
+def _rolled_up(own: Mapping[int | None, Money], tree: ProgrammeTree) -> dict[int, Money]:
+    """Each programme's own money added to every programme it counts under (``ProgrammeTree.counting``)."""
+    under: dict[int, Money] = defaultdict(Money)
+    for programme_id, money in own.items():
+        for pk in tree.counting(programme_id):
+            under[pk] = under[pk] + money
+    return dict(under)
+
+
+def money_under_programmes(
+    amounts: FundingAmountQuerySet, *, per: str | None = None, tree: ProgrammeTree | None = None
+) -> dict[Any, dict[int, Money]]:
+    """The counted part of ``amounts`` under every programme it counts under (``ProgrammeTree.counting``).
+
+    By programme id; with ``per`` (a field of the amount, e.g. ``"commitment_id"``), apart for each value
+    of that field, keyed by it (otherwise all under ``None``). Programmes no counted amount reaches are
+    left out. One query, and one for the programmes when ``tree`` is not given.
+    """
+    tree = tree or ProgrammeTree.load()
+    rows = amounts.counted_in_totals().filter(programme__isnull=False)
+    own: dict[Any, dict[int | None, Money]] = defaultdict(dict)
+    for row in rows.values(*([per] if per else []), "programme_id").annotate(**MONEY_AGGREGATES).order_by():
+        own[row[per] if per else None][row["programme_id"]] = Money.from_row(row)
+    return {key: _rolled_up(by_programme, tree) for key, by_programme in own.items()}
 
 
 @dataclass
@@ -141,28 +204,18 @@ def money_by_programme(amounts: FundingAmountQuerySet) -> MoneyByProgramme:
     """The counted part of ``amounts`` by the programme each amount is attributed to, funds rolled up (two queries).
 
     A programme is listed when it or a programme inside it has a counted amount; a fund is listed before
-    the programmes inside it, each level by name.
+    the programmes inside it, each level by name. Its ``total`` is what ``money_under_programmes`` gives it.
     """
+    tree = ProgrammeTree.load()
     rows = amounts.counted_in_totals().values("programme_id").annotate(**MONEY_AGGREGATES).order_by()
     own = {row["programme_id"]: Money.from_row(row) for row in rows}
     not_attributed = own.pop(None, Money())
-    programmes = {
-        pk: ProgrammeMoney(pk, str(uuid), name, parent_id)
-        for pk, uuid, name, parent_id in Programme.objects.values_list("pk", "uuid", "name", "parent_id").order_by()
-    }
+    totals = _rolled_up(own, tree)
     children: dict[int | None, list[ProgrammeMoney]] = defaultdict(list)
-    for item in programmes.values():
-        item.own = own.get(item.programme_id, Money())
-        children[item.parent_id].append(item)
-
-    def rolled_up(item: ProgrammeMoney, depth: int, seen: frozenset[int]) -> Money:
-        # ``seen`` guards against a parent loop written past the model's validation: nothing counts twice.
-        item.depth = depth
-        item.total = item.own
-        for child in children.get(item.programme_id, []):
-            if child.programme_id not in seen:
-                item.total = item.total + rolled_up(child, depth + 1, seen | {child.programme_id})
-        return item.total
+    for pk, parent_id in tree.parent.items():
+        item = ProgrammeMoney(pk, tree.uuid[pk], tree.name[pk], parent_id, depth=len(tree.counting(pk)) - 1)
+        item.own, item.total = own.get(pk, Money()), totals.get(pk, Money())
+        children[parent_id].append(item)
 
     listed: list[ProgrammeMoney] = []
 
@@ -173,8 +226,6 @@ def money_by_programme(amounts: FundingAmountQuerySet) -> MoneyByProgramme:
             listed.append(item)
             walk(children.get(item.programme_id, []))
 
-    for root in children[None]:
-        rolled_up(root, 0, frozenset({root.programme_id}))
     walk(children[None])
     total = not_attributed
     for root in children[None]:

@@ -22,7 +22,7 @@ from commitments.services import commitment_set_published, update_approve, updat
 from metrics.engine import FIGURE_FIELDS, TRACKER_KEY, compute_figures
 from metrics.models import Basis, QuarterMetric, RecomputeMarker, ScopeType
 from metrics.services import FIRST_QUARTER, markers_process, metrics_as_of, metrics_recompute, quarter_lock
-from programmes.models import AmountNature
+from programmes.models import AmountNature, Programme
 
 pytestmark = pytest.mark.django_db
 
@@ -54,6 +54,31 @@ def _scope_keys(commitment):
     return keys
 
 
+def _programmes_above(programme):
+    """The programme an amount is attributed to and every programme it is part of."""
+    chain = []
+    while programme is not None and programme not in chain:
+        chain.append(programme)
+        programme = programme.parent
+    return chain
+
+
+def _add_money(row, amounts):
+    for amount, prefix in itertools.product(amounts, ["new_money", "restated", "target"]):
+        if (
+            amount.nature
+            == {
+                "new_money": AmountNature.NEW_MONEY,
+                "restated": AmountNature.RESTATED,
+                "target": AmountNature.TARGET,
+            }[prefix]
+        ):
+            row[f"{prefix}_low"] += amount.low or 0
+            row[f"{prefix}_high"] += amount.high if amount.high is not None else (amount.low or 0)
+            if prefix == "new_money" and amount.high is None:
+                row["new_money_open_ended"] += 1
+
+
 def oracle(quarter: Quarter) -> dict[tuple[str, str], dict[str, object]]:
     day, start = quarter.end, quarter.start
     previous_end = quarter.previous().end if quarter > FIRST_QUARTER else None
@@ -64,6 +89,9 @@ def oracle(quarter: Quarter) -> dict[tuple[str, str], dict[str, object]]:
     commitments = commitments.prefetch_related(
         "themes", "involvements__organisation", "programmes", "updates", "funding__part_of"
     )
+    programmes = {programme.pk: programme for programme in Programme.objects.all()}
+    for programme in programmes.values():
+        programme.parent = programmes.get(programme.parent_id)
     for commitment in commitments:
         latest = _latest(commitment.updates.all(), day)
         status = latest.status if latest else "not_started"
@@ -114,19 +142,13 @@ def oracle(quarter: Quarter) -> dict[tuple[str, str], dict[str, object]]:
             row["spent"] += latest.funding_spent if latest and latest.funding_spent else 0
             for name, happened in moved.items():
                 row[name] += int(happened)
-            for amount, prefix in itertools.product(amounts, ["new_money", "restated", "target"]):
-                if (
-                    amount.nature
-                    == {
-                        "new_money": AmountNature.NEW_MONEY,
-                        "restated": AmountNature.RESTATED,
-                        "target": AmountNature.TARGET,
-                    }[prefix]
-                ):
-                    row[f"{prefix}_low"] += amount.low or 0
-                    row[f"{prefix}_high"] += amount.high if amount.high is not None else (amount.low or 0)
-                    if prefix == "new_money" and amount.high is None:
-                        row["new_money_open_ended"] += 1
+            if key[0] != ScopeType.PROGRAMME:
+                _add_money(row, amounts)
+        # A programme's money is the money attributed to it or to a programme inside it, whether or not the
+        # commitment is linked to it.
+        for amount in (a for a in amounts if a.nature in ("new_money", "restated", "target")):
+            for programme in _programmes_above(programmes.get(amount.programme_id)):
+                _add_money(figures[(ScopeType.PROGRAMME, str(programme.uuid))], [amount])
     return {key: {name: Decimal(row.get(name, 0)) for name in FIGURE_FIELDS} for key, row in figures.items()}
 
 
