@@ -177,13 +177,21 @@ class ScopeFigures:
             return []
         return [
             (name, getattr(self.figures, name), getattr(self.live, name))
-            for name in FIGURE_FIELDS
-            if getattr(self.figures, name) != getattr(self.live, name)
+            for name in _restated_fields(self.figures, self.live)
         ]
 
 
+def _restated_fields(signed: Any, live: Any) -> list[str]:
+    # A figure a sign-off did not record (empty, from before it was kept) is not restated by having a value now.
+    return [
+        name
+        for name in FIGURE_FIELDS
+        if getattr(signed, name) is not None and getattr(signed, name) != getattr(live, name)
+    ]
+
+
 def _differs(first: Any, second: Any) -> bool:
-    return any(getattr(first, name) != getattr(second, name) for name in FIGURE_FIELDS)
+    return bool(_restated_fields(first, second))
 
 
 def _as_shown(rows: Iterable[QuarterMetric], *, locked: bool) -> dict[tuple[int, str, str], ScopeFigures]:

@@ -125,6 +125,9 @@ class Figures:
     improved: int = 0
     worsened: int = 0
     status_changed: int = 0
+    newly_delivered: int = 0
+    newly_rated: int = 0
+    rating_withdrawn: int = 0
 
     def values(self) -> dict[str, Any]:
         """The figures as a dict of QuarterMetric field values."""
@@ -134,9 +137,8 @@ class Figures:
 FIGURE_FIELDS = [f.name for f in fields(Figures) if f.name not in {"scope_type", "scope_key", "scope_label"}]
 MONEY_FIELDS = list(Money().figures())
 assert set(MONEY_FIELDS) <= set(FIGURE_FIELDS), "every money sum is stored"  # noqa: S101
-# The movements the stored figures keep (``rules.MOVEMENTS``; newly rated and withdrawn ratings are listed
-# on the "what changed" page).
-_STORED_MOVEMENTS = ("improved", "worsened", "status_changed")
+# Every movement is stored, so the overview, the API and the "what changed" page count the same lists.
+_STORED_MOVEMENTS = rules.MOVEMENTS
 
 
 def span_rows(commitment_ids: Collection[int] | None = None) -> QuerySet[StatusUpdate]:

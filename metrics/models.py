@@ -126,6 +126,16 @@ class QuarterMetric(models.Model):
     improved = models.PositiveIntegerField(default=0)
     worsened = models.PositiveIntegerField(default=0)
     status_changed = models.PositiveIntegerField(default=0)
+    # Empty only in figures signed off before these were kept: they were not recorded then.
+    newly_delivered = models.PositiveIntegerField(
+        null=True, default=0, help_text="Delivered now, not at the previous quarter end."
+    )
+    newly_rated = models.PositiveIntegerField(
+        null=True, default=0, help_text="Rated now, with no confidence rating at the previous quarter end."
+    )
+    rating_withdrawn = models.PositiveIntegerField(
+        null=True, default=0, help_text="Rated at the previous quarter end, with no confidence rating now."
+    )
     computed_at = models.DateTimeField()
 
     class Meta:

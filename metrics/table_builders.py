@@ -128,6 +128,12 @@ def movement_table(tracker: ScopeFigures | None) -> Table:
         table.add("Improved (status forward, or confidence towards green between two ratings)", tracker.improved)
         table.add("Worsened", tracker.worsened)
         table.add("Status changed", tracker.status_changed)
+        for label, count in (
+            ("Newly delivered", tracker.newly_delivered),
+            ("Newly rated (no confidence rating before)", tracker.newly_rated),
+            ("Rating withdrawn (rated before, not now)", tracker.rating_withdrawn),
+        ):
+            table.add(label, NOT_RECORDED if count is None else count)
     return table
 
 
@@ -288,6 +294,8 @@ MONEY_HEADERS = {
     AmountNature.TARGET: "Targets (not committed)",
 }
 TOTAL_LABEL = "Total (as in “Money committed and spent”)"
+#: A figure a quarter's sign-off did not record (it was signed off before the figure was kept).
+NOT_RECORDED = "not recorded at sign-off"
 
 
 def _money_cells(figures: Money) -> list[Cell | str | int | None]:

@@ -121,6 +121,9 @@ def oracle(quarter: Quarter) -> dict[tuple[str, str], dict[str, object]]:
                 "improved": STATUS_RANK[status] > STATUS_RANK[before_status] or (same and up),
                 "worsened": STATUS_RANK[status] < STATUS_RANK[before_status] or (same and down),
                 "status_changed": not same,
+                "newly_delivered": status == "delivered" and before_status != "delivered",
+                "newly_rated": not before_confidence and bool(confidence),
+                "rating_withdrawn": bool(before_confidence) and not confidence,
             }
         amounts = [a for a in commitment.funding.all() if not (a.part_of and a.part_of.nature == a.nature)]
         for key in _scope_keys(commitment):

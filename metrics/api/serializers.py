@@ -93,6 +93,9 @@ class QuarterMetricSerializer(serializers.ModelSerializer):
             "improved",
             "worsened",
             "status_changed",
+            "newly_delivered",
+            "newly_rated",
+            "rating_withdrawn",
             "computed_at",
             "updating",
         ]
