@@ -117,7 +117,7 @@ def test_pages_open_on_the_last_completed_quarter(board: Client, url: str) -> No
     assert period.day == COMPLETED.end
     assert _selected(response).value == COMPLETED.label
     labels = {option.value: option.label for option in response.context["quarter_options"]}
-    assert labels[CURRENT.label] == f"{CURRENT.label} (in progress: figures so far, as of 18 November 2026)"
+    assert labels[CURRENT.label] == f"{CURRENT.label} (in progress: figures so far)"
     assert not any("latest" in label for label in labels.values())
     assert all(day <= TODAY for day in _days_as_of(_text(response)))
 

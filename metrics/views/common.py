@@ -111,7 +111,7 @@ def quarter_options(
         if as_of is not None and quarter == Quarter.containing(as_of):
             notes.append(f"as of {as_of:%-d %B %Y}")
         elif not quarter.is_over(today):
-            notes.append(f"in progress: figures so far, as of {quarter.figures_day(today):%-d %B %Y}")
+            notes.append("in progress: figures so far")
         if row.is_locked:
             notes.append("signed off")
         label = quarter.label + "".join(f" ({note})" for note in notes)
