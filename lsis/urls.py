@@ -5,6 +5,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path, re_path
 from django.views.generic import RedirectView
 
+from lsis import pages
+
 admin.site.site_header = "LSIS Tracker"
 admin.site.site_title = "LSIS Tracker"
 admin.site.index_title = "Delivery of the Life Sciences Industrial Strategy"
@@ -25,12 +27,20 @@ urlpatterns: list[URLPattern | URLResolver] = [
 # --- Board dashboards (metrics/urls.py): the home page, sign-in and sign-out ---
 urlpatterns += [
     path("", include("metrics.urls")),
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
-        name="login",
-    ),
+    # Sign-in (a partner lands on the API's page, never on a dashboard that refuses them) and the glossary.
+    path("", include("metrics.site_urls")),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # GOV.UK Frontend's stylesheet asks for its fonts and images under /assets/.
     re_path(r"^assets/(?P<path>.+)$", RedirectView.as_view(url="/static/govuk-frontend/assets/%(path)s")),
+]
+
+# --- The pages every GOV.UK service publishes, open to anyone and linked from every page's footer (the
+# glossary, in metrics.site_urls, too) ---
+urlpatterns += [
+    path("help/", pages.help_page, name="help"),
+    path("accessibility/", pages.accessibility, name="accessibility"),
+    path("cookies/", pages.cookies, name="cookies"),
+    path("privacy/", pages.privacy, name="privacy"),
+    # Signed in: where a partner lands, about the API.
+    path("api-access/", pages.api_access, name="api_access"),
 ]

@@ -173,6 +173,28 @@ def test_every_page_type_is_accessible_and_saved_as_a_screenshot(browser: Any, s
     assert "You cannot see this page" in partner.content()
 
 
+INFORMATION_PAGES = {
+    "glossary": "/glossary/",
+    "help": "/help/",
+    "accessibility": "/accessibility/",
+    "cookies": "/cookies/",
+    "privacy": "/privacy/",
+}
+
+
+def test_the_information_pages_and_a_partner_s_landing_page_are_accessible(browser: Any, site: str) -> None:
+    """Open to anyone, as on GOV.UK; a partner who signs in lands on the page about the API."""
+    anonymous = browser.new_page()
+    for name, path in INFORMATION_PAGES.items():
+        anonymous.goto(site + path)
+        assert anonymous.url == site + path  # no sign-in asked
+        _check(anonymous, name)
+    anonymous.close()
+    partner = _signed_in(browser, site, "partner")
+    assert partner.url == f"{site}/api-access/"
+    _check(partner, "api-access")
+
+
 def test_a_board_member_drills_down_from_a_foundation_to_a_commitments_evidence(browser: Any, site: str) -> None:
     page = _signed_in(browser, site)
     page.click("table#table-foundations >> a:text-is('Ideas')")
