@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -10,8 +11,11 @@ from rest_framework.test import APIClient
 
 from commitments import roles
 from commitments.models import Commitment, Framework, Organisation, StatusUpdate, Theme
-from programmes.models import FundingAmount, Programme
+from programmes.models import AmountNature, FundingAmount, Programme
+from programmes.money import AmountQualifier
+from programmes.services import funding_amount_save
 from tests.api.conftest import ANONYMOUS, API_ROLES
+from tests.helpers import first
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("quarterly_figures")]
 
@@ -20,7 +24,7 @@ V1 = "/api/v1"
 
 
 def _approved_published_update() -> StatusUpdate:
-    return StatusUpdate.objects.published().order_by("pk").first()  # type: ignore[return-value]
+    return first(StatusUpdate.objects.published().order_by("pk"))
 
 
 # Every GET endpoint, with a record every signed-in role may see.
@@ -30,19 +34,19 @@ READ_ENDPOINTS: dict[str, Callable[[], str]] = {
     "documents": lambda: f"{V1}/documents/",
     "document": lambda: f"{V1}/documents/SD2/",
     "frameworks": lambda: f"{V1}/frameworks/",
-    "framework": lambda: f"{V1}/frameworks/{Framework.objects.first().code}/",  # type: ignore[union-attr]
+    "framework": lambda: f"{V1}/frameworks/{first(Framework.objects.all()).code}/",
     "themes": lambda: f"{V1}/themes/",
-    "theme": lambda: f"{V1}/themes/{Theme.objects.first().uuid}/",  # type: ignore[union-attr]
+    "theme": lambda: f"{V1}/themes/{first(Theme.objects.all()).uuid}/",
     "foundations": lambda: f"{V1}/foundations/",
     "foundation": lambda: f"{V1}/foundations/IDEAS/",
     "areas": lambda: f"{V1}/areas/",
-    "area": lambda: f"{V1}/areas/{Theme.objects.areas().first().code}/",  # type: ignore[union-attr]
+    "area": lambda: f"{V1}/areas/{first(Theme.objects.areas()).code}/",
     "organisations": lambda: f"{V1}/organisations/",
-    "organisation": lambda: f"{V1}/organisations/{Organisation.objects.first().uuid}/",  # type: ignore[union-attr]
+    "organisation": lambda: f"{V1}/organisations/{first(Organisation.objects.all()).uuid}/",
     "programmes": lambda: f"{V1}/programmes/",
-    "programme": lambda: f"{V1}/programmes/{Programme.objects.first().uuid}/",  # type: ignore[union-attr]
+    "programme": lambda: f"{V1}/programmes/{first(Programme.objects.all()).uuid}/",
     "funding": lambda: f"{V1}/funding/",
-    "funding amount": lambda: f"{V1}/funding/{FundingAmount.objects.filter(commitment__published=True).first().key}/",  # type: ignore[union-attr]
+    "funding amount": lambda: f"{V1}/funding/{first(FundingAmount.objects.filter(commitment__published=True)).key}/",
     "commitments": lambda: f"{V1}/commitments/",
     "commitment": lambda: f"{V1}/commitments/SD2-IDEAS-HARP-G1/",
     "commitment updates": lambda: f"{V1}/commitments/SD2-IDEAS-HARP-G1/updates/",
@@ -80,15 +84,30 @@ def test_methods_the_read_endpoints_do_not_have(
 
 @pytest.mark.parametrize("role", API_ROLES)
 def test_unpublished_commitments_do_not_exist_for_partners(
-    api_for: Callable[[str], APIClient], role: str, unpublished: Commitment
+    api_for: Callable[[str], APIClient], role: str, unpublished: Commitment, user_with_role: Callable[..., Any]
 ) -> None:
+    # The commitment is given money of its own, so that its amount is looked up too.
+    funding = funding_amount_save(
+        amount=FundingAmount(
+            key=f"{unpublished.reference}-A1",
+            amount_text="£10m",
+            qualifier=AmountQualifier.EXACT,
+            low=Decimal(10_000_000),
+            high=Decimal(10_000_000),
+            nature=AmountNature.NEW_MONEY,
+            commitment=unpublished,
+            source_document=unpublished.source_document,
+            source_quote="£10m",
+        ),
+        user=user_with_role(roles.REVIEWER),
+    )
     client = api_for(role)
     detail = client.get(f"{V1}/commitments/{unpublished.reference}/")
     updates = client.get(f"{V1}/commitments/{unpublished.reference}/updates/")
+    amount = client.get(f"{V1}/funding/{funding.key}/")
     listed = client.get(f"{V1}/commitments/", {"page_size": 200})
-    funding = FundingAmount.objects.filter(commitment=unpublished).first()
     if role == ANONYMOUS:
-        assert {detail.status_code, updates.status_code, listed.status_code} == {401}
+        assert {detail.status_code, updates.status_code, amount.status_code, listed.status_code} == {401}
         return
     references = [row["reference"] for row in listed.json()["results"]]
     if role == roles.PARTNER:
@@ -96,11 +115,11 @@ def test_unpublished_commitments_do_not_exist_for_partners(
         assert updates.status_code == 404
         assert unpublished.reference not in references
         assert listed.json()["count"] == Commitment.objects.published().count()
-        if funding is not None:
-            assert client.get(f"{V1}/funding/{funding.key}/").status_code == 404
+        assert amount.status_code == 404
     else:
         assert detail.status_code == 200
         assert updates.status_code == 200
+        assert amount.status_code == 200
         assert unpublished.reference in references
         assert listed.json()["count"] == Commitment.objects.count()
 
