@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.db.models import Count
-from django.http import HttpResponseBase, StreamingHttpResponse
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
@@ -16,6 +15,7 @@ from commitments import roles
 from commitments.models import Commitment, EvidenceLink, Organisation, StatusUpdate
 from metrics.models import ReportingQuarter
 from programmes.models import Programme
+from tests.helpers import first, streamed
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("quarterly_figures")]
 V1 = "/api/v1"
@@ -77,15 +77,9 @@ def test_cursor_pages_and_exports_do_not_grow_with_the_rows(
     # An export of a few rows and of all of them: one chunk either way, so the same queries.
     few = {"deal": "SD1"} if endpoint == "commitments" else {"commitment": "SD2-IDEAS-HARP-G1"}
     with CaptureQueriesContext(connection) as small:
-        assert _streamed(client.get(url, {"format": "csv", **few})).count(b"\n") > 1
+        assert streamed(client.get(url, {"format": "csv", **few})).count(b"\n") > 1
     with django_assert_max_num_queries(len(small)):
-        assert _streamed(client.get(url, {"format": "csv"})).count(b"\n") > 10
-
-
-def _streamed(response: HttpResponseBase) -> bytes:
-    """The body of an export, which is streamed: read to the end, running the queries it was holding back."""
-    assert isinstance(response, StreamingHttpResponse), type(response)
-    return b"".join(response)
+        assert streamed(client.get(url, {"format": "csv"})).count(b"\n") > 10
 
 
 def _commitment_urls() -> tuple[str, str]:
@@ -102,8 +96,8 @@ def _commitment_urls() -> tuple[str, str]:
 def _organisation_urls() -> tuple[str, str]:
     ranked = Organisation.objects.annotate(n=Count("aliases"))
     return (
-        f"{V1}/organisations/{ranked.order_by('n', 'name').first().uuid}/",  # type: ignore[union-attr]
-        f"{V1}/organisations/{ranked.order_by('-n', 'name').first().uuid}/",  # type: ignore[union-attr]
+        f"{V1}/organisations/{first(ranked.order_by('n', 'name')).uuid}/",
+        f"{V1}/organisations/{first(ranked.order_by('-n', 'name')).uuid}/",
     )
 
 
@@ -117,14 +111,14 @@ def _update_urls() -> tuple[str, str]:
 def _commitment_update_urls() -> tuple[str, str]:
     ranked = Commitment.objects.published().annotate(n=Count("updates")).filter(n__gt=0)
     return (
-        f"{V1}/commitments/{ranked.order_by('n', 'reference').first().reference}/updates/",  # type: ignore[union-attr]
-        f"{V1}/commitments/{ranked.order_by('-n', 'reference').first().reference}/updates/",  # type: ignore[union-attr]
+        f"{V1}/commitments/{first(ranked.order_by('n', 'reference')).reference}/updates/",
+        f"{V1}/commitments/{first(ranked.order_by('-n', 'reference')).reference}/updates/",
     )
 
 
 def _programme_urls() -> tuple[str, str]:
-    first, last = Programme.objects.order_by("name").first(), Programme.objects.order_by("-name").first()
-    return f"{V1}/programmes/{first.uuid}/", f"{V1}/programmes/{last.uuid}/"  # type: ignore[union-attr]
+    by_name = Programme.objects.order_by("name")
+    return f"{V1}/programmes/{first(by_name).uuid}/", f"{V1}/programmes/{first(by_name.reverse()).uuid}/"
 
 
 DETAILS: dict[str, Callable[[], tuple[str, str]]] = {
