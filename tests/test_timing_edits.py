@@ -151,7 +151,7 @@ def test_the_admin_refuses_a_deadline_the_new_words_do_not_give(client, user_wit
     assert _timing(commitment) == before
 
 
-def test_new_words_in_the_admin_move_overdue_in_the_stored_figures(client, user_with_role, figures_follow):
+def test_new_words_in_the_admin_move_overdue_in_the_stored_figures(client, user_with_role, figures_follow):  # noqa: F811
     commitment = Commitment.objects.get(reference=REFERENCE)
     client.force_login(user_with_role(roles.REVIEWER))
     url = _change_url(commitment)
