@@ -1,6 +1,8 @@
-"""How documents, themes, organisations, commitments and status updates look in the API.
+"""How documents, themes, organisations, the commitment's own parts and status updates look in the API.
 
-Records are identified by their reference, code or UUID, never by database id.
+Records are identified by their reference, code or UUID, never by database id. The commitment record as a
+whole shows its money and programmes too, so it is composed above this app
+(``programmes.api.serializers.CommitmentSerializer``) from the parts here.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from commitments.models import (
     StatusUpdate,
     Theme,
 )
-from programmes.models import FundingAmount, Programme
 
 
 class DocumentSerializer(serializers.ModelSerializer):
@@ -117,26 +118,6 @@ class InvolvementSerializer(serializers.ModelSerializer):
         fields = ["uuid", "name", "role"]
 
 
-class FundingRefSerializer(serializers.ModelSerializer):
-    """An amount of money attached to a commitment, as written and as bounds in pounds."""
-
-    funder: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="uuid", read_only=True, allow_null=True, help_text="UUID of the funder."
-    )
-
-    class Meta:
-        model = FundingAmount
-        fields = ["key", "amount_text", "qualifier", "low", "high", "nature", "period_text", "funder"]
-
-
-class ProgrammeRefSerializer(serializers.ModelSerializer):
-    """A programme, named."""
-
-    class Meta:
-        model = Programme
-        fields = ["uuid", "name", "short_name"]
-
-
 class DeliveryStateSerializer(serializers.Serializer):
     """A commitment's current delivery state: its latest approved update's, by as-of date."""
 
@@ -149,76 +130,6 @@ class DeliveryStateSerializer(serializers.Serializer):
     )
     progress = serializers.IntegerField(allow_null=True, min_value=0, max_value=100)
     as_of = serializers.DateField(allow_null=True, source="delivery_as_of")
-
-
-class CommitmentSerializer(serializers.ModelSerializer):
-    """A commitment as printed, with its classification, organisations, money and delivery state."""
-
-    deal = DocumentRefSerializer(read_only=True)
-    foundation = ClassificationRefSerializer(read_only=True)
-    area = ClassificationRefSerializer(read_only=True, allow_null=True)
-    themes = ThemeRefSerializer(many=True, read_only=True)
-    source_document: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    parent = serializers.CharField(  # type: ignore[assignment]
-        source="parent_reference", read_only=True, allow_null=True, help_text="The commitment this is a sub-item of."
-    )
-    children: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="reference", many=True, read_only=True
-    )
-    continues = serializers.CharField(
-        source="continues_reference",
-        read_only=True,
-        allow_null=True,
-        help_text="The commitment of an earlier deal this one continues.",
-    )
-    elaborates = serializers.CharField(
-        source="elaborates_reference",
-        read_only=True,
-        allow_null=True,
-        help_text="The key commitment this one elaborates.",
-    )
-    organisations = InvolvementSerializer(source="involvements", many=True, read_only=True)
-    funding = FundingRefSerializer(many=True, read_only=True)
-    programmes = ProgrammeRefSerializer(many=True, read_only=True)
-    delivery = DeliveryStateSerializer(source="*", read_only=True)
-    overdue = serializers.BooleanField(
-        source="is_overdue", read_only=True, help_text="Target date passed, not delivered, not withdrawn."
-    )
-
-    class Meta:
-        model = Commitment
-        fields = [
-            "reference",
-            "uuid",
-            "deal",
-            "foundation",
-            "area",
-            "themes",
-            "actor",
-            "section",
-            "position",
-            "lead_in",
-            "text",
-            "source_document",
-            "source_quote",
-            "parent",
-            "children",
-            "continues",
-            "elaborates",
-            "organisations",
-            "funding",
-            "programmes",
-            "target_date_text",
-            "timing_kind",
-            "starts_on",
-            "target_date",
-            "jobs",
-            "jobs_text",
-            "delivery",
-            "overdue",
-            "published",
-            "modified_at",
-        ]
 
 
 class EvidenceLinkSerializer(serializers.ModelSerializer):

@@ -1,32 +1,28 @@
-"""API endpoints of documents, themes, organisations, commitments and status updates.
+"""API endpoints of documents, themes, organisations and status updates.
 
 Partners see published commitments and the approved updates of published commitments only: anything
 else does not exist for them (404). Staff see everything their role may view. Writes go through
-``commitments.services``, the same functions the admin calls.
+``commitments.services``, the same functions the admin calls. The commitments' own endpoints are in
+``programmes.api.views``, above this app, because a commitment's record shows its money and programmes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from functools import cached_property
+from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import QuerySet
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import quote_etag
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from commitments import hooks, services
-from commitments.api import representation
+from commitments import services
 from commitments.api.filters import (
-    CommitmentFilter,
     DocumentFilter,
     OrganisationFilter,
     StatusUpdateFilter,
@@ -34,7 +30,6 @@ from commitments.api.filters import (
 )
 from commitments.api.permissions import CanReviewUpdates, CanWriteUpdates, sees_unpublished
 from commitments.api.serializers import (
-    CommitmentSerializer,
     DocumentSerializer,
     FrameworkSerializer,
     OrganisationSerializer,
@@ -45,7 +40,6 @@ from commitments.api.serializers import (
     ThemeSerializer,
 )
 from commitments.models import (
-    Commitment,
     Document,
     DocumentKind,
     Framework,
@@ -54,7 +48,6 @@ from commitments.models import (
     Theme,
     ThemeKind,
 )
-from lsis.api.exports import CHUNK_SIZE
 from lsis.api.pagination import BrowseOrWalkPagination
 from lsis.api.schema import IF_MATCH
 from lsis.api.views import ApiViewSet
@@ -70,7 +63,8 @@ def _transition_docs(summary: str, description: str) -> Any:
     )
 
 
-def _read_docs(noun: str, lookup: str) -> dict[str, Any]:
+def read_docs(noun: str, lookup: str) -> dict[str, Any]:
+    """The schema's summary and description of a read-only endpoint's list and retrieve, by what it lists."""
     return {
         "list": extend_schema(
             summary=f"List {noun}",
@@ -94,7 +88,7 @@ class ReadOnlyApiViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiVi
         return self.retrieve_record(request)
 
 
-@extend_schema_view(**_read_docs("documents", "code"))
+@extend_schema_view(**read_docs("documents", "code"))
 class DocumentViewSet(ReadOnlyApiViewSet):
     """Strategy documents, deals and announcements commitments and evidence come from."""
 
@@ -106,7 +100,7 @@ class DocumentViewSet(ReadOnlyApiViewSet):
     export_name = "documents"
 
 
-@extend_schema_view(**_read_docs("deals", "code"))
+@extend_schema_view(**read_docs("deals", "code"))
 class DealViewSet(DocumentViewSet):
     """The Sector Deals: the documents commitments belong to."""
 
@@ -115,7 +109,7 @@ class DealViewSet(DocumentViewSet):
     export_name = "deals"
 
 
-@extend_schema_view(**_read_docs("frameworks", "code"))
+@extend_schema_view(**read_docs("frameworks", "code"))
 class FrameworkViewSet(ReadOnlyApiViewSet):
     """Ways of classifying commitments: Industrial Strategy foundations, the 2017 and 2020 themes."""
 
@@ -126,7 +120,7 @@ class FrameworkViewSet(ReadOnlyApiViewSet):
     export_name = "frameworks"
 
 
-@extend_schema_view(**_read_docs("themes", "UUID"))
+@extend_schema_view(**read_docs("themes", "UUID"))
 class ThemeViewSet(ReadOnlyApiViewSet):
     """Themes of every framework, foundations and areas included."""
 
@@ -138,7 +132,7 @@ class ThemeViewSet(ReadOnlyApiViewSet):
     export_name = "themes"
 
 
-@extend_schema_view(**_read_docs("foundations", "code"))
+@extend_schema_view(**read_docs("foundations", "code"))
 class FoundationViewSet(ThemeViewSet):
     """The five foundations of the Industrial Strategy."""
 
@@ -148,7 +142,7 @@ class FoundationViewSet(ThemeViewSet):
     export_name = "foundations"
 
 
-@extend_schema_view(**_read_docs("areas", "code"))
+@extend_schema_view(**read_docs("areas", "code"))
 class AreaViewSet(FoundationViewSet):
     """The areas Sector Deal 2 prints within the foundations."""
 
@@ -156,7 +150,7 @@ class AreaViewSet(FoundationViewSet):
     export_name = "areas"
 
 
-@extend_schema_view(**_read_docs("organisations", "UUID"))
+@extend_schema_view(**read_docs("organisations", "UUID"))
 class OrganisationViewSet(ReadOnlyApiViewSet):
     """Companies, charities, public bodies and others taking part in commitments."""
 
@@ -166,73 +160,6 @@ class OrganisationViewSet(ReadOnlyApiViewSet):
     filterset_class = OrganisationFilter
     ordering_fields = ["name", "modified_at"]
     export_name = "organisations"
-
-
-@extend_schema_view(**_read_docs("commitments", "reference"))
-class CommitmentViewSet(ReadOnlyApiViewSet):
-    """Commitments with their classification, organisations, money, sub-items and delivery state.
-
-    Partners see published commitments only. ``?cursor=`` walks the whole list by reference.
-    """
-
-    serializer_class = CommitmentSerializer
-    lookup_field = "reference"
-    filterset_class = CommitmentFilter
-    pagination_class = BrowseOrWalkPagination
-    cursor_ordering = ("reference",)
-    ordering_fields = ["reference", "target_date", "modified_at", "delivery_as_of", "position"]
-    export_name = "commitments"
-
-    def get_queryset(self) -> QuerySet[Commitment]:
-        """What the user may see, by reference unless ``ordering`` says otherwise."""
-        queryset = Commitment.objects.all() if self._staff else Commitment.objects.published()
-        # Overdue is a delivery rule of the metrics app, which annotates it (``commitments.hooks``).
-        return hooks.pipe(hooks.ANNOTATE_OVERDUE, queryset, on=timezone.localdate()).order_by("reference")
-
-    @cached_property
-    def _staff(self) -> bool:
-        return self.remember("sees-unpublished", lambda: sees_unpublished(self.request.user))
-
-    def listing(self, queryset: QuerySet[Commitment]) -> QuerySet[Any]:
-        """Pages are cut from plain rows (``commitments.api.representation``)."""
-        return representation.rows(queryset, published_only=not self._staff)
-
-    def represent(self, page: list[Any]) -> Any:
-        """Records built from the page's rows, without a serializer."""
-        names = self.remember("reference-names", representation.reference_names)
-        return representation.records(page, published_only=not self._staff, names=names)
-
-    def represent_all(self, queryset: QuerySet[Commitment]) -> Iterator[Any]:
-        """Every record, built a chunk of rows at a time."""
-        return representation.records_in_chunks(
-            representation.rows(queryset, published_only=not self._staff),
-            published_only=not self._staff,
-            chunk_size=CHUNK_SIZE,
-        )
-
-    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Any:
-        """One commitment, built like a page of one."""
-        found = representation.rows(
-            self.get_queryset().filter(reference=kwargs[self.lookup_field]), published_only=not self._staff
-        )
-        items = representation.records(found, published_only=not self._staff)
-        if not items:
-            raise NotFound("No commitment has that reference.")
-        return Response(items[0])
-
-    @extend_schema(
-        summary="Approved status updates of one commitment",
-        description="The commitment's approved updates, latest first (as-of date, then approval).",
-        responses={200: StatusUpdateSerializer(many=True)},
-        filters=False,
-    )
-    @action(detail=True, methods=["get"], url_path="updates", pagination_class=None, filterset_class=None)
-    def updates(self, request: Request, reference: str) -> Response:
-        """The approved updates: the record of delivery (staff see drafts and reviews under /updates/)."""
-        commitment = self.get_object()
-        updates = StatusUpdate.objects.filter(commitment=commitment).approved().with_details().latest_first()
-        context = {**self.get_serializer_context(), "sees_unpublished": sees_unpublished(request.user)}
-        return Response(StatusUpdateSerializer(updates, many=True, context=context).data)
 
 
 @extend_schema_view(

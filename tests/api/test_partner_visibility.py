@@ -23,10 +23,10 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.test import APIClient
 
 from commitments import roles
-from commitments.api.serializers import CommitmentSerializer
 from commitments.models import Commitment, Document
 from lsis.api.urls import router
 from metrics import rules
+from programmes.api.serializers import CommitmentSerializer
 from programmes.models import AmountNature, FundingAmount, with_funding_and_programmes
 from programmes.money import AmountQualifier
 from tests.factories import CommitmentFactory

@@ -16,11 +16,11 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.test import APIClient
 
 from commitments import roles
-from commitments.api.serializers import CommitmentSerializer
 from commitments.delivery import CONFIDENCE_MEANINGS, STATUS_MEANINGS
 from commitments.models import Commitment, Organisation, OrganisationRole, StatusUpdate, Theme, ThemeKind
 from commitments.services import commitment_set_published
 from metrics import rules
+from programmes.api.serializers import CommitmentSerializer
 from programmes.models import Programme, with_funding_and_programmes
 
 pytestmark = pytest.mark.django_db

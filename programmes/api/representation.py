@@ -2,7 +2,8 @@
 
 A page of 50 commitments with their themes, organisations, funding, programmes and sub-items takes six
 queries (eight without cached reference names) and no per-field serializer work: DRF's nested
-serializers cost more than the queries did. ``CommitmentSerializer`` declares the same shape, which
+serializers cost more than the queries did. In this app, above the commitments app, since a record shows
+the commitment's money and programmes. ``CommitmentSerializer`` declares the same shape, which
 the schema documents; a test holds the two together, record by record, over the whole Sector Deal
 data, as a partner and as staff.
 """
@@ -22,7 +23,6 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework import serializers
 
-from commitments.api.serializers import CommitmentSerializer
 from commitments.models import (
     Commitment,
     CommitmentOrganisation,
@@ -32,6 +32,7 @@ from commitments.models import (
     Organisation,
     Theme,
 )
+from programmes.api.serializers import CommitmentSerializer
 from programmes.models import FundingAmount, Programme
 
 # The keys of a record, in the order CommitmentSerializer (the documented shape) declares them.
