@@ -310,11 +310,12 @@ def test_no_input_to_an_api_operation_gives_a_500(
             requests += [(_url(path, real), {**fitting, name: as_header(data.draw(_IF_MATCH))}, {}) for name in names]
             requests.append((_url(path, real), fitting, data.draw(payloads)))
         for url, headers, payload in requests:
+            arguments: dict[str, Any] = dict(headers)
             if payload is not None:
                 content = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-                headers = {**headers, "data": content, "content_type": "application/json"}  # type: ignore[dict-item]
+                arguments.update(data=content, content_type="application/json")
             for client in callers:
-                check_api_answer(getattr(client, method)(url, **headers))
+                check_api_answer(getattr(client, method)(url, **arguments))
 
     run()
 
