@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from commitments import roles
 from commitments.models import Commitment, StatusUpdate
-from commitments.services import update_create, update_submit
+from commitments.services import commitment_set_published, update_create, update_submit
 from lsis.api.tokens import api_token_issue
 
 ANONYMOUS = "anonymous"
@@ -52,12 +52,13 @@ def api_for(token_for: Callable[..., str]) -> Callable[[str], APIClient]:
 
 
 @pytest.fixture
-def unpublished() -> Commitment:
-    """A seeded commitment withdrawn from partners."""
-    commitment = Commitment.objects.get(reference="SD2-PEOPLE-G4")
-    commitment.published = False
-    commitment.save()
-    return commitment
+def unpublished(user_with_role: Callable[..., Any]) -> Commitment:
+    """A seeded commitment a reviewer has withdrawn from partners."""
+    return commitment_set_published(
+        commitment=Commitment.objects.get(reference="SD2-PEOPLE-G4"),
+        user=user_with_role(roles.REVIEWER),
+        published=False,
+    )
 
 
 @pytest.fixture
