@@ -30,6 +30,7 @@ from programmes.api.serializers import CommitmentSerializer
 from programmes.models import AmountNature, FundingAmount, with_funding_and_programmes
 from programmes.money import AmountQualifier
 from tests.factories import CommitmentFactory
+from tests.helpers import streamed
 
 pytestmark = pytest.mark.django_db
 V1 = "/api/v1"
@@ -97,7 +98,7 @@ def _bodies(client: APIClient, linked: Linked) -> Iterator[tuple[str, bytes]]:
     for export in ("csv", "xlsx"):
         response = client.get(list_url, {**params, "format": export})
         assert response.status_code == 200
-        content = b"".join(response.streaming_content)  # type: ignore[attr-defined]
+        content = streamed(response)
         if export == "xlsx":
             with zipfile.ZipFile(io.BytesIO(content)) as workbook:
                 content = b"".join(workbook.read(name) for name in workbook.namelist())
