@@ -19,7 +19,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
-from django.db.models import Case, F, Min, Q, Value, When
+from django.db.models import Min, Q
 from django.utils import timezone
 
 from commitments.models import Commitment, Document
@@ -44,6 +44,7 @@ from metrics.engine import (
     span_rows,
 )
 from metrics.models import Basis, DeliverySpan, QuarterMetric, RecomputeMarker, ReportingQuarter, ScopeType
+from metrics.row_adjustments import live_rows_add
 from metrics.rules import counts
 
 logger = logging.getLogger(__name__)
@@ -533,38 +534,22 @@ def _adjust(
                 )
                 if any(difference.values()):
                     changes[(quarter, *pair)].update(difference)
-    by_quarter: dict[Quarter, dict[tuple[str, str], Counter[str]]] = defaultdict(dict)
-    for (quarter, scope_type, scope_key), change in changes.items():
-        if any(change.values()):
-            by_quarter[quarter][(scope_type, scope_key)] = change
     reporting = reporting_quarters_ensure()
-    now, missing = timezone.now(), set()
-    for quarter, scopes in by_quarter.items():  # one statement per quarter, whatever the commitments
-        rows = QuarterMetric.objects.filter(quarter=reporting[quarter], basis=Basis.LIVE).filter(
-            reduce(operator.or_, (Q(scope_type=scope_type, scope_key=key) for scope_type, key in scopes))
-        )
-        adjustments = {
-            name: F(name)
-            + Case(
-                *(
-                    When(scope_type=scope_type, scope_key=key, then=Value(change[name]))
-                    for (scope_type, key), change in scopes.items()
-                    if change[name]
-                ),
-                default=Value(0),
-                output_field=_FIGURE_FIELD_TYPES[name],
-            )
-            for name in FIGURE_FIELDS
-            if any(change[name] for change in scopes.values())
-        }
-        if rows.update(computed_at=now, **adjustments) != len(scopes):
-            missing.add(quarter)
+    quarter_of = {reporting[quarter].pk: quarter for quarter in {quarter for quarter, *_ in changes}}
+    wanted = {
+        (reporting[quarter].pk, scope_type, scope_key): change
+        for (quarter, scope_type, scope_key), change in changes.items()
+        if any(change.values())
+    }
+    found = live_rows_add(changes=wanted, computed_at=timezone.now())  # one statement, whatever the quarters
+    missing = {quarter_of[key[0]] for key in wanted.keys() - found}
+    by_quarter = {quarter_of[key[0]] for key in wanted}
     if (republished or edited) and by_quarter:
         # A withdrawal or an edit can leave a scope with no commitment that counts and no money attributed to
         # it: a full recompute has no row for it, so neither do these figures. The whole tracker keeps its row,
         # zeros included.
         QuarterMetric.objects.filter(
-            quarter__in=[reporting[quarter] for quarter in by_quarter],
+            quarter__in=[reporting[quarter] for quarter in sorted(by_quarter)],
             basis=Basis.LIVE,
             commitments=0,
             **dict.fromkeys(MONEY_FIELDS, 0),
