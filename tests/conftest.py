@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import date
 from typing import Any
 
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from django.db import transaction
 from django.test import Client
+from rest_framework.test import APIClient
 
 from commitments import roles
+from commitments.models import Commitment, StatusUpdate
+from commitments.services import update_create, update_submit
+from lsis.api.tokens import api_token_issue
 from metrics.seeding import seed_reference_data
 from tests.factories import UserFactory
+from tests.helpers import ANONYMOUS
 
 
 @pytest.fixture(scope="session")
@@ -64,3 +71,67 @@ def commit() -> Callable[[], None]:
             callback()
 
     return run_callbacks
+
+
+@pytest.fixture
+def fresh_cache() -> Iterator[None]:
+    """Request counts, failed-token counts and kept answers never carry over from one test to the next."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api_as() -> Callable[[Any], APIClient]:
+    """An API client sending a token issued to ``user``."""
+
+    def make(user: Any) -> APIClient:
+        _, token = api_token_issue(user=user, expires_in=None)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def token_for(user_with_role: Callable[..., Any]) -> Callable[..., str]:
+    """Issue a token to a new user holding ``role``."""
+
+    def make(role: str, **user_fields: Any) -> str:
+        _, token = api_token_issue(user=user_with_role(role, **user_fields), expires_in=None)
+        return token
+
+    return make
+
+
+@pytest.fixture
+def api_for(token_for: Callable[..., str]) -> Callable[[str], APIClient]:
+    """An API client sending a token for a new user holding ``role`` (none for ``ANONYMOUS``)."""
+
+    def make(role: str) -> APIClient:
+        client = APIClient()
+        if role != ANONYMOUS:
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(role)}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def draft_by_colleague(user_with_role: Callable[..., Any]) -> Callable[..., StatusUpdate]:
+    """A status update by another editor, as a draft or submitted."""
+
+    def make(*, submitted: bool, reference: str = "SD2-PEOPLE-G3") -> StatusUpdate:
+        author = user_with_role(roles.EDITOR)
+        update = update_create(
+            commitment=Commitment.objects.get(reference=reference),
+            author=author,
+            as_of=date(2019, 6, 30),
+            status="in_progress",
+            confidence="amber",
+            narrative="Written by a colleague.",
+        )
+        return update_submit(update=update, user=author) if submitted else update
+
+    return make

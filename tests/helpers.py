@@ -1,4 +1,4 @@
-"""Typed helpers the tests share: the row a test needs, and the body of a streamed answer."""
+"""Typed helpers the tests share: the row a test needs, the body of a streamed answer, the anonymous role."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from django.db.models import Model, QuerySet
 from django.http import HttpResponseBase, StreamingHttpResponse
 
 M = TypeVar("M", bound=Model)
+
+# The role of no one signed in, for ``api_for``.
+ANONYMOUS = "anonymous"
 
 
 def first(queryset: QuerySet[M]) -> M:

@@ -7,23 +7,21 @@ this table keeps each case found so far, on both databases (NUL only ever failed
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 from rest_framework.test import APIClient
 
 from commitments import roles
-from commitments.models import Commitment, StatusUpdate
+from commitments.models import StatusUpdate
 from commitments.periods import Quarter
-from commitments.services import update_create
-from lsis.api.tokens import api_token_issue
 from metrics.services import metrics_recompute
 
-pytestmark = pytest.mark.django_db
+# Request counts and kept answers never carry over from one test to the next.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_cache")]
 
 ERROR_KEYS = {"status", "code", "detail", "fields"}
 
@@ -52,38 +50,10 @@ def assert_govuk_page(response: Any, statuses: set[int]) -> None:
     assert "Go back to the quarter overview" in page
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> Iterator[None]:
-    """Request counts and kept answers never carry over from one test to the next."""
-    cache.clear()
-    yield
-    cache.clear()
-
-
 @pytest.fixture
-def api_for(user_with_role: Callable[..., Any]) -> Callable[[str], APIClient]:
-    """An API client sending a token of a new user holding ``role``."""
-
-    def make(role: str) -> APIClient:
-        _, token = api_token_issue(user=user_with_role(role), expires_in=None)
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-        return client
-
-    return make
-
-
-@pytest.fixture
-def draft(user_with_role: Callable[..., Any]) -> StatusUpdate:
+def draft(draft_by_colleague: Callable[..., StatusUpdate]) -> StatusUpdate:
     """A draft update by an editor, which any editor may change."""
-    return update_create(
-        commitment=Commitment.objects.get(reference="SD2-PEOPLE-G3"),
-        author=user_with_role(roles.EDITOR),
-        as_of=date(2019, 6, 30),
-        status="in_progress",
-        confidence="amber",
-        narrative="Written by a colleague.",
-    )
+    return draft_by_colleague(submitted=False)
 
 
 def _write(api_for: Callable[[str], APIClient], draft: StatusUpdate, method: str, target: str, **kwargs: Any) -> Any:

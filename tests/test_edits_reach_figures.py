@@ -30,7 +30,6 @@ from metrics.models import RecomputeMarker
 from metrics.services import metrics_recompute
 from programmes.models import AmountNature, AmountQualifier, FundingAmount, Programme
 from tests.admin_forms import change_form_data
-from tests.api.conftest import api_for, token_for  # noqa: F401  (the API's token clients)
 from tests.test_celery_reliability import live, needs_real_worker, stack  # noqa: F401  (the real-worker fixtures)
 from tests.test_metrics import CHECKED, oracle, stored
 
@@ -478,7 +477,7 @@ def test_a_second_draft_of_the_same_day_is_refused_in_the_admin(client, user_wit
     assert StatusUpdate.objects.filter(commitment=colleagues_draft.commitment, as_of=SAME_DAY).count() == 1
 
 
-def test_a_second_draft_of_the_same_day_is_refused_by_the_api(api_for, colleagues_draft):  # noqa: F811
+def test_a_second_draft_of_the_same_day_is_refused_by_the_api(api_for, colleagues_draft):
     response = api_for(roles.EDITOR).post(
         "/api/v1/updates/",
         {"commitment": SAME_DAY_REFERENCE, "as_of": SAME_DAY.isoformat(), "status": "in_progress", "narrative": "x"},

@@ -8,12 +8,11 @@ all meet it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 from django.utils.html import escape
 from rest_framework.test import APIClient
@@ -31,10 +30,10 @@ from commitments.services import (
     update_may_review,
     update_submit,
 )
-from lsis.api.tokens import api_token_issue
 from tests.admin_forms import change_form_data
 
-pytestmark = pytest.mark.django_db
+# Request counts of the API's throttles never carry over from one test to the next.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_cache")]
 V1 = "/api/v1"
 REFERENCE = "SD2-PEOPLE-G3"
 CHANGED = "You changed this update's content, so someone else must approve it."
@@ -52,27 +51,6 @@ DRAFT = {
     "narrative": "Recruitment has started.",
     "evidence_links": [{"url": "https://www.gov.uk/government/news/example", "title": "Announcement"}],
 }
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> Iterator[None]:
-    """Request counts of the API's throttles never carry over from one test to the next."""
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def api_as(user_with_role: Callable[..., Any]) -> Callable[[Any], APIClient]:
-    """An API client sending a token of ``user``."""
-
-    def make(user: Any) -> APIClient:
-        _, token = api_token_issue(user=user, expires_in=None)
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-        return client
-
-    return make
 
 
 @pytest.fixture

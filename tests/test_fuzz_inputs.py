@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 from urllib.parse import quote
@@ -51,6 +51,8 @@ from metrics.services import metrics_recompute
 
 pytestmark = [
     pytest.mark.django_db,
+    # Request counts and kept answers never carry over from one test to the next.
+    pytest.mark.usefixtures("fresh_cache"),
     # Drawn values of 5,000 characters are reported in full on failure; the warning about it is noise.
     pytest.mark.filterwarnings("ignore:Generating overly large repr"),
 ]
@@ -152,14 +154,6 @@ def as_header(value: str) -> str:
 
 
 # --- who asks ------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> Iterator[None]:
-    """Request counts and kept answers never carry over from one test to the next."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

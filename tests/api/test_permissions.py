@@ -14,8 +14,8 @@ from commitments.models import Commitment, Framework, Organisation, StatusUpdate
 from programmes.models import AmountNature, FundingAmount, Programme
 from programmes.money import AmountQualifier
 from programmes.services import funding_amount_save
-from tests.api.conftest import ANONYMOUS, API_ROLES
-from tests.helpers import first
+from tests.api.conftest import API_ROLES
+from tests.helpers import ANONYMOUS, first
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("quarterly_figures")]
 
