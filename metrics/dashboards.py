@@ -15,8 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import Case, F, IntegerField, Q, Value, When
 from django.utils import timezone
 
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
@@ -28,7 +27,7 @@ from metrics.models import Basis, QuarterMetric, ReportingQuarter, ScopeType
 from metrics.rules import CONFIDENCE_RANK, STATUS_RANK, counted_on
 from metrics.services import metrics_as_of
 from programmes.models import FundingAmount, FundingAmountQuerySet
-from programmes.totals import Money, MoneyByProgramme, money_by_programme, money_total
+from programmes.totals import Money, MoneyByProgramme, money_by_funder_type, money_by_programme, money_total
 
 ON_TRACK = (DeliveryConfidence.GREEN, DeliveryConfidence.AMBER_GREEN)
 AT_RISK = (DeliveryConfidence.AMBER_RED, DeliveryConfidence.RED)
@@ -608,50 +607,10 @@ def funding_by_programme(day: date) -> MoneyByProgramme:
     return money_by_programme(counted_amounts(day))
 
 
-@dataclass
-class FunderTypeMoney:
-    """Money committed by one type of funder, one nature of money."""
+def funding_by_funder_type(day: date) -> dict[str, Money]:
+    """The money counted on ``day`` by the type of its funder, each amount once (one query).
 
-    funder_kind: str
-    nature: str
-    amounts: int
-    low: Decimal
-    high: Decimal
-    open_ended: int
-
-    def as_money(self) -> Money:
-        """The row's sums as money of its nature, to add to the rows of the same funder type."""
-        return Money.one_nature(
-            self.nature, low=self.low, high=self.high, open_ended=self.open_ended, amounts=self.amounts
-        )
-
-
-def funding_by_funder_type(day: date) -> list[FunderTypeMoney]:
-    """Money on commitments counted on ``day``, by funder type and nature, without double counting (one query).
-
-    Counted as the quarterly figures count it (docs/metrics.md): an amount that is part of another of the same
-    nature is left out; "up to" counts 0 low; "over" counts its floor in both.
+    By the funder's kind, ``programmes.totals.JOINTLY`` for amounts with joint funders, ``""`` where the text
+    names no funder (``programmes.totals.money_by_funder_type``).
     """
-    rows = (
-        counted_amounts(day)
-        .counted_in_totals()
-        .values("funder__kind", "nature")
-        .annotate(
-            amounts=Count("pk"),
-            low_total=Coalesce(Sum(Coalesce("low", Value(Decimal(0)))), Value(Decimal(0))),
-            high_total=Coalesce(Sum(Coalesce("high", "low")), Value(Decimal(0))),
-            open_ended=Count("pk", filter=Q(high__isnull=True)),
-        )
-        .order_by("funder__kind", "nature")
-    )
-    return [
-        FunderTypeMoney(
-            row["funder__kind"] or "",
-            row["nature"],
-            row["amounts"],
-            Decimal(row["low_total"]),
-            Decimal(row["high_total"]),
-            row["open_ended"],
-        )
-        for row in rows
-    ]
+    return money_by_funder_type(counted_amounts(day))

@@ -6,20 +6,19 @@ templates render and ``?download=<id>`` returns as CSV.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.urls import reverse
 
 from commitments.delivery import DeliveryConfidence
 from commitments.models import OrganisationKind
-from metrics import dashboards
 from metrics.dashboards import Changes, Period, ScopeFigures
 from metrics.links import scope_url
 from metrics.models import ScopeType
 from metrics.tables import Cell, Table, confidence_cell, day_text, money, money_range, percent, status_cell
 from programmes.models import AmountNature
-from programmes.totals import Money, MoneyByProgramme
+from programmes.totals import JOINTLY, Money, MoneyByProgramme
 
 CONFIDENCE_SERIES = [*DeliveryConfidence.values, "no_confidence"]
 
@@ -307,19 +306,23 @@ def _money_cells(figures: Money) -> list[Cell | str | int | None]:
     return cells
 
 
-def funder_types_table(rows: list[dashboards.FunderTypeMoney], total: Money) -> Table:
+FUNDER_NOT_NAMED = "Funder not named"
+# Amounts the text gives several funders for, without each one's share: under none of their types alone.
+SEVERAL_FUNDERS = "Several funders jointly (no share of each given)"
+
+
+def funder_types_table(rows: Mapping[str, Money], total: Money) -> Table:
     """Money by the type of its funder, each amount under its own funder's type, and the total row."""
     table = Table(
         "funder_types",
         "Money committed by type of funder",
         ["Type of funder", *(MONEY_HEADERS[nature] for nature in AmountNature.totalled())],
     )
-    grouped: dict[str, Money] = {}
-    for row in rows:
-        kind = str(OrganisationKind(row.funder_kind).label) if row.funder_kind else "Funder not named"
-        grouped[kind] = grouped.get(kind, Money()) + row.as_money()
-    for kind, figures in sorted(grouped.items()):
-        table.add(kind, *_money_cells(figures))
+    labels = {JOINTLY: SEVERAL_FUNDERS, "": FUNDER_NOT_NAMED}
+    named = sorted((str(OrganisationKind(kind).label), figures) for kind, figures in rows.items() if kind not in labels)
+    apart = [(labels[kind], rows[kind]) for kind in (JOINTLY, "") if kind in rows]
+    for label, figures in [*named, *apart]:
+        table.add(label, *_money_cells(figures))
     table.add(TOTAL_LABEL, *_money_cells(total))
     return table
 

@@ -41,13 +41,31 @@ class FundingCommitmentForm(forms.ModelForm):
             )
         return commitment
 
+    def clean(self) -> dict[str, Any] | None:
+        """One funder or several jointly (``FundingAmount.joint_funders_refusal``), shown on the field that errs.
+
+        A form without the joint funders (an inline row) checks the funder against those the amount has.
+        """
+        cleaned = super().clean()
+        if "joint_funders" in self.fields:
+            joint_funders, field = self.cleaned_data.get("joint_funders") or [], "joint_funders"
+        else:
+            joint_funders = list(self.instance.joint_funders.all()) if self.instance.pk else []
+            field = "funder"
+        refusal = FundingAmount.joint_funders_refusal(
+            funder=self.cleaned_data.get("funder"), joint_funders=joint_funders
+        )
+        if refusal and field in self.fields:
+            self.add_error(field, refusal)
+        return cleaned
+
 
 def _form_for(form: type[forms.ModelForm], request: HttpRequest) -> type[forms.ModelForm]:
     return type(form.__name__, (form,), {"user": request.user})
 
 
 class FundingAmountForm(FundingCommitmentForm, VersionedAdminForm):
-    """A funding amount's own form: the commitment check and the version check."""
+    """A funding amount's own form: the commitment check, the version check, one funder or several jointly."""
 
 
 class ProgrammeFundingInline(admin.TabularInline):
@@ -110,7 +128,7 @@ class FundingAmountAdmin(AuditedAdminMixin, ReadOnlyHistoryMixin):
     list_display = ("key", "amount_text", "qualifier", "low", "high", "nature", "funder", "commitment", "programme")
     list_filter = ("nature", "qualifier", ("funder", admin.RelatedOnlyFieldListFilter))
     search_fields = ("key", "amount_text", "commitment__reference", "programme__name", "funder__name")
-    autocomplete_fields = ("funder", "commitment", "programme", "part_of")
+    autocomplete_fields = ("funder", "joint_funders", "commitment", "programme", "part_of")
     readonly_fields = READ_ONLY_AUDIT_FIELDS
     list_select_related = ("funder", "commitment", "programme")
 
@@ -130,8 +148,14 @@ class FundingAmountAdmin(AuditedAdminMixin, ReadOnlyHistoryMixin):
         return _form_for(super().get_form(request, obj, change, **kwargs), request)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        """Through the service, so the figures of its commitment follow."""
-        funding_amount_save(amount=obj, user=request.user)
+        """Through the service, joint funders included, so the figures of its commitment follow."""
+        joint_funders = form.cleaned_data.get("joint_funders") if "joint_funders" in form.fields else None
+        funding_amount_save(amount=obj, user=request.user, joint_funders=joint_funders)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        """The joint funders (the form's one many-to-many field) were saved with the amount, by the service."""
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         """Through the service."""

@@ -6,6 +6,8 @@ flattened to one number, and how "part of" links stop totals from counting the s
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -121,6 +123,14 @@ class FundingAmount(VersionedModel, PublicModel, SourcedModel):
     funder = models.ForeignKey(
         Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="funding_given"
     )
+    joint_funders = models.ManyToManyField(
+        Organisation,
+        blank=True,
+        related_name="funding_given_jointly",
+        help_text="Where the text names several organisations as the source of this one amount without giving each "
+        "its share (“a £15.6m grant from Wellcome Trust and UKRI”): all of them. The funder is then left empty; "
+        "no share is ever invented.",
+    )
     commitment = models.ForeignKey(Commitment, null=True, blank=True, on_delete=models.PROTECT, related_name="funding")
     programme = models.ForeignKey(Programme, null=True, blank=True, on_delete=models.PROTECT, related_name="funding")
     part_of = models.ForeignKey(
@@ -134,7 +144,7 @@ class FundingAmount(VersionedModel, PublicModel, SourcedModel):
     period_text = models.CharField(max_length=100, blank=True, help_text='As written, e.g. "over five years".')
 
     objects = FundingAmountQuerySet.as_manager()
-    history = HistoricalRecords(excluded_fields=["modified_at"])
+    history = HistoricalRecords(excluded_fields=["modified_at"], m2m_fields=[joint_funders])
 
     class Meta:
         ordering = ["key"]
@@ -178,6 +188,16 @@ class FundingAmount(VersionedModel, PublicModel, SourcedModel):
             )
         if errors:
             raise ValidationError(errors)
+
+    @staticmethod
+    def joint_funders_refusal(*, funder: Organisation | None, joint_funders: Iterable[Organisation]) -> str | None:
+        """Why ``joint_funders`` cannot stand beside ``funder``, or None: one funder, or several jointly, not both."""
+        count = len(set(joint_funders))
+        if count == 1:
+            return "Name one organisation as the funder; joint funders are two or more named for one amount."
+        if count and funder is not None:
+            return "An amount has one funder or several joint funders, not both: empty the funder."
+        return None
 
 
 def with_funding_and_programmes(commitments: CommitmentQuerySet) -> CommitmentQuerySet:

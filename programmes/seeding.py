@@ -29,6 +29,7 @@ from commitments.seeding.history import (
     link_correct,
     link_set,
     save,
+    seeded_as,
 )
 from programmes.models import AmountNature, FundingAmount, Programme, ProgrammeKind
 from programmes.money import parse_amount
@@ -181,6 +182,11 @@ def _amounts_load(
         amount = FundingAmount.objects.filter(key=key).first()
         ctx.record("funding amounts", amount is None)
         amount_programme = programme or money.programme(item.get("programme"), amount_place)
+        funder = ctx.organisation(item.get("funder"), amount_place)
+        joint_funders = [ctx.organisation(name, amount_place) for name in item.get("joint_funders") or []]
+        refusal = FundingAmount.joint_funders_refusal(funder=funder, joint_funders=filter(None, joint_funders))
+        if refusal:
+            ctx.error(amount_place, refusal)
         if amount is not None and ctx.apply_corrections and source is not None:
             desired = {
                 "amount_text": text,
@@ -188,7 +194,7 @@ def _amounts_load(
                 "low": parsed.low,
                 "high": parsed.high,
                 "nature": item["nature"],
-                "funder_id": getattr(ctx.organisation(item.get("funder"), amount_place), "pk", None),
+                "funder_id": getattr(funder, "pk", None),
                 "commitment_id": getattr(commitment, "pk", None),
                 "programme_id": getattr(amount_programme, "pk", None),
                 "period_text": item.get("period") or "",
@@ -197,6 +203,7 @@ def _amounts_load(
             }
             ctx.check_quote(desired["source_quote"], source, amount_place)
             correct(ctx, amount, desired, f"amount {key}")
+            _joint_funders_correct(ctx, amount, [org for org in joint_funders if org is not None], f"amount {key}")
             money.existing.add(amount.pk)
             money.part_of.append((amount_place, amount, item.get("part_of")))
         elif amount is None and ctx.apply_corrections and FundingAmount.history.filter(key=key).exists():
@@ -211,7 +218,7 @@ def _amounts_load(
                 low=parsed.low,
                 high=parsed.high,
                 nature=item["nature"],
-                funder=ctx.organisation(item.get("funder"), amount_place),
+                funder=funder,
                 commitment=commitment,
                 programme=amount_programme,
                 period_text=item.get("period") or "",
@@ -220,12 +227,30 @@ def _amounts_load(
             )
             ctx.check_quote(amount.source_quote, source, amount_place)
             save(amount, reason=ctx.new_reason(f"amount {key}"))
+            if any(joint_funders):
+                # Recorded in the amount's history under the same reason as the amount itself.
+                amount.joint_funders.set([org for org in joint_funders if org is not None])
             if item.get("part_of"):
                 money.part_of.append((amount_place, amount, item["part_of"]))
         if amount is not None:
             if key in money.amounts:
                 ctx.error(amount_place, f"the key {key} is used twice")
             money.amounts[key] = amount
+
+
+def _joint_funders_correct(ctx: SeedContext, amount: FundingAmount, wanted: list[Any], label: str) -> None:
+    """Bring an amount's joint funders to the fixtures', unless staff have changed them since the seed set them."""
+    current = set(amount.joint_funders.values_list("pk", flat=True))
+    if current == {organisation.pk for organisation in wanted}:
+        return
+    seeded = seeded_as(amount)
+    as_seeded = set() if seeded is None else {row.organisation_id for row in seeded.joint_funders.all()}
+    if seeded is None or as_seeded != current:
+        ctx.report.skipped.append(f"{label}: joint_funders edited; fixtures would change joint_funders")
+        return
+    amount._change_reason = f"{CORRECTION_REASON}: {label} (joint_funders)"[:100]  # type: ignore[attr-defined]
+    amount.joint_funders.set(wanted)
+    ctx.report.corrected.append(f"{label}: joint_funders")
 
 
 def amount_links_resolve(money: MoneySeed) -> None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from commitments.models import Commitment
+from commitments.models import Commitment, Organisation
 from commitments.services import commitments_changing, deals_published_on, require_may_change_commitment
 from lsis.core.services import require_permission as _require
 from lsis.core.services import stamp_change as _stamp
@@ -120,11 +121,14 @@ def _commitments_of_amount(amount: FundingAmount) -> tuple[set[int | None], set[
 
 
 @transaction.atomic
-def funding_amount_save(*, amount: FundingAmount, user: Any) -> FundingAmount:
-    """Add or change an amount of money; on a commitment, only one the user may change.
+def funding_amount_save(
+    *, amount: FundingAmount, user: Any, joint_funders: Iterable[Organisation] | None = None
+) -> FundingAmount:
+    """Add or change an amount of money and, if given, its joint funders; on a commitment, only one the user may change.
 
     ``amount.version`` must be the version the user read. The figures of its commitment (before and after
-    a move to another) follow.
+    a move to another) follow. An amount has one funder or, where the text names several for it without
+    their shares, joint funders (``FundingAmount.joint_funders_refusal``); each change is in its history.
     """
     _require(
         user,
@@ -132,10 +136,19 @@ def funding_amount_save(*, amount: FundingAmount, user: Any) -> FundingAmount:
         "add funding amounts" if amount.pk is None else "change funding amounts",
     )
     amount.full_clean()
+    wanted = None if joint_funders is None else {organisation.pk: organisation for organisation in joint_funders}
+    current = list(amount.joint_funders.all()) if amount.pk is not None else []
+    refusal = FundingAmount.joint_funders_refusal(
+        funder=amount.funder, joint_funders=current if wanted is None else wanted.values()
+    )
+    if refusal:
+        raise ValidationError({"joint_funders": refusal})
     own, parts = _commitments_of_amount(amount)
     _changing(own, user, also=parts)
     _stamp(amount, user, "Amount added" if amount.pk is None else "Amount edited")
     amount.save()
+    if wanted is not None and set(wanted) != {organisation.pk for organisation in current}:
+        amount.joint_funders.set(wanted.values())
     return amount
 
 

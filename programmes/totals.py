@@ -1,7 +1,9 @@
 """Money totals: the amounts a total counts, summed like with like, and the same money by programme.
 
 Every money table and the stored programme figures sum through here, so each shows the same money the
-funding overview counts (``FundingAmount.objects.counted_in_totals``) and none counts an amount twice.
+funding overview counts (``FundingAmount.objects.counted_in_totals``) and none counts an amount twice. By
+type of funder (``money_by_funder_type``), an amount counts under its one funder's kind, or, where the text
+names several funders for it without their shares, under "jointly", never split by invented shares.
 Programme attribution is one rule, written here as a pair: ``ProgrammeTree.counting`` decides it for one
 amount, ``money_under_programmes`` sums it set-based for the funding page's table (``money_by_programme``)
 and for the engine's programme scope (``metrics.engine``):
@@ -23,10 +25,10 @@ from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q, Sum, Value
+from django.db.models import Case, Count, Exists, OuterRef, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 
-from programmes.models import AmountNature, FundingAmountQuerySet, Programme
+from programmes.models import AmountNature, FundingAmount, FundingAmountQuerySet, Programme
 
 ZERO = Decimal(0)
 
@@ -80,16 +82,6 @@ class Money:
             values[item.name] = int(value) if item.type == "int" else Decimal(value)
         return cls(**values)
 
-    @classmethod
-    def one_nature(cls, nature: str, *, low: Decimal, high: Decimal, open_ended: int, amounts: int) -> Money:
-        """Sums of amounts all of one totalled nature (open-ended counts only for new money)."""
-        name = _FIGURE_NAMES[AmountNature(nature)]
-        return cls(
-            **{f"{name}_low": low, f"{name}_high": high},
-            new_money_open_ended=open_ended if nature == AmountNature.NEW_MONEY else 0,
-            amounts=amounts,
-        )
-
     def of(self, nature: str) -> tuple[Decimal, Decimal]:
         """The low and high sums of one of the natures ``AmountNature.totalled`` names."""
         name = _FIGURE_NAMES[AmountNature(nature)]
@@ -112,6 +104,31 @@ class Money:
 def money_total(amounts: FundingAmountQuerySet) -> Money:
     """The counted part of ``amounts`` summed like with like (one query)."""
     return Money.from_row(amounts.counted_in_totals().aggregate(**MONEY_AGGREGATES))
+
+
+# The type of funder of an amount the text gives several funders for (``FundingAmount.joint_funders``): none
+# of their kinds alone, since the text gives no share to put under each (where it does, each share is an
+# amount of its own, with its funder, part of the whole).
+JOINTLY = "jointly"
+
+
+def money_by_funder_type(amounts: FundingAmountQuerySet) -> dict[str, Money]:
+    """The counted part of ``amounts`` by the type of its funder (one query).
+
+    An amount with one funder counts under that funder's kind (``OrganisationKind``), one with joint funders
+    under ``JOINTLY``, and one whose text names no funder under ``""``; each amount once, so the rows add up to
+    ``money_total``.
+    """
+    jointly = Exists(FundingAmount.joint_funders.through.objects.filter(fundingamount_id=OuterRef("pk")))
+    funder_type = Case(When(jointly, then=Value(JOINTLY)), default=Coalesce("funder__kind", Value("")))
+    rows = (
+        amounts.counted_in_totals()
+        .annotate(funder_type=funder_type)
+        .values("funder_type")
+        .annotate(**MONEY_AGGREGATES)
+        .order_by()
+    )
+    return {row["funder_type"]: Money.from_row(row) for row in rows}
 
 
 @dataclass(frozen=True)
