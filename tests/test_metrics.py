@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections import defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
@@ -23,6 +24,7 @@ from metrics.engine import FIGURE_FIELDS, TRACKER_KEY, compute_figures
 from metrics.models import Basis, QuarterMetric, RecomputeMarker, ScopeType
 from metrics.services import FIRST_QUARTER, markers_process, metrics_as_of, metrics_recompute, quarter_lock
 from programmes.models import AmountNature, Programme
+from tests.helpers import first
 
 pytestmark = pytest.mark.django_db
 
@@ -79,10 +81,10 @@ def _add_money(row, amounts):
                 row["new_money_open_ended"] += 1
 
 
-def oracle(quarter: Quarter) -> dict[tuple[str, str], dict[str, object]]:
+def oracle(quarter: Quarter) -> dict[tuple[str, str], dict[str, Decimal]]:
     day, start = quarter.end, quarter.start
     previous_end = quarter.previous().end if quarter > FIRST_QUARTER else None
-    figures: dict[tuple[str, str], dict[str, object]] = defaultdict(lambda: defaultdict(int))
+    figures: defaultdict[tuple[str, str], defaultdict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     # Only what partners may see counts: published commitments of deals published by the day.
     commitments = Commitment.objects.filter(deal__published_on__lte=day, published=True)
     commitments = commitments.select_related("deal", "foundation", "area")
@@ -91,7 +93,7 @@ def oracle(quarter: Quarter) -> dict[tuple[str, str], dict[str, object]]:
     )
     programmes = {programme.pk: programme for programme in Programme.objects.all()}
     for programme in programmes.values():
-        programme.parent = programmes.get(programme.parent_id)
+        programme.parent = programmes[programme.parent_id] if programme.parent_id is not None else None
     for commitment in commitments:
         latest = _latest(commitment.updates.all(), day)
         status = latest.status if latest else "not_started"
@@ -150,12 +152,13 @@ def oracle(quarter: Quarter) -> dict[tuple[str, str], dict[str, object]]:
         # A programme's money is the money attributed to it or to a programme inside it, whether or not the
         # commitment is linked to it.
         for amount in (a for a in amounts if a.nature in ("new_money", "restated", "target")):
-            for programme in _programmes_above(programmes.get(amount.programme_id)):
+            own = programmes[amount.programme_id] if amount.programme_id is not None else None
+            for programme in _programmes_above(own):
                 _add_money(figures[(ScopeType.PROGRAMME, str(programme.uuid))], [amount])
     return {key: {name: Decimal(row.get(name, 0)) for name in FIGURE_FIELDS} for key, row in figures.items()}
 
 
-def stored(quarter: Quarter, basis: str = Basis.LIVE) -> dict[tuple[str, str], dict[str, object]]:
+def stored(quarter: Quarter, basis: str = Basis.LIVE) -> dict[tuple[str, str], dict[str, Decimal]]:
     rows = QuarterMetric.objects.filter(quarter__year=quarter.year, quarter__number=quarter.number, basis=basis)
     return {(r.scope_type, r.scope_key): {name: Decimal(getattr(r, name)) for name in FIGURE_FIELDS} for r in rows}
 
@@ -224,7 +227,7 @@ def _apply(specs, editor, reviewer):
 def test_stored_figures_match_the_oracle(unpublished, specs, user_with_role, django_capture_on_commit_callbacks):
     with transaction.atomic():
         editor, reviewer = user_with_role(roles.EDITOR), user_with_role(roles.REVIEWER)
-        Commitment.objects.filter(reference__in=unpublished).update(published=False)
+        _set_published(sorted(unpublished), False, reviewer)
         metrics_recompute(quarters=CHECKED)  # the figures before this history ...
         with django_capture_on_commit_callbacks(execute=False):
             _apply(specs, editor, reviewer)
@@ -339,11 +342,8 @@ def test_queries_do_not_grow_with_commitments(django_assert_num_queries, user_wi
         compute_figures(day=quarter.end, period_start=quarter.start, previous_end=quarter.previous().end)
     template = Commitment.objects.get(reference="SD2-PEOPLE-G1")
     for n in range(25):
-        template.pk, template.uuid, template.reference = None, None, f"SD2-PEOPLE-X{n}"
+        template.pk, template.uuid, template.reference = None, uuid.uuid4(), f"SD2-PEOPLE-X{n}"
         template._state.adding = True
-        import uuid
-
-        template.uuid = uuid.uuid4()
         template.save()
     with CaptureQueriesContext(connection) as after:
         compute_figures(day=quarter.end, period_start=quarter.start, previous_end=quarter.previous().end)
@@ -438,7 +438,7 @@ def test_processing_the_same_approval_twice_changes_nothing(user_with_role, djan
 def test_spending_reported_in_an_approval_reaches_the_figures(user_with_role, django_capture_on_commit_callbacks):
     metrics_recompute(quarters=CHECKED)
     editor, reviewer = user_with_role(roles.EDITOR), user_with_role(roles.REVIEWER)
-    funded = Commitment.objects.filter(funding__isnull=False, deal__code="SD2").first()
+    funded = first(Commitment.objects.filter(funding__isnull=False, deal__code="SD2"))
     with django_capture_on_commit_callbacks(execute=False):
         update = update_create(
             commitment=funded,
@@ -473,9 +473,11 @@ TRACKER = (ScopeType.TRACKER, TRACKER_KEY)
 
 def _funded() -> Commitment:
     """A published Sector Deal 2 commitment with new money of its own."""
-    return Commitment.objects.filter(
-        deal__code="SD2", published=True, funding__nature=AmountNature.NEW_MONEY, funding__low__gt=0
-    ).first()
+    return first(
+        Commitment.objects.filter(
+            deal__code="SD2", published=True, funding__nature=AmountNature.NEW_MONEY, funding__low__gt=0
+        )
+    )
 
 
 def _set_published(references, published, reviewer):
