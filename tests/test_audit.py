@@ -33,6 +33,17 @@ APPLICATION_CODE = ["commitments", "programmes", "metrics", "lsis"]
 EXEMPT = {"metrics/synthetic.py"}
 # QuerySet methods that write rows without saving each model, so without history or version checks.
 BULK_WRITES = {"update", "bulk_update", "bulk_create"}
+# Tests write through the services as staff would. These functions write audited rows in bulk on purpose,
+# to put the data in a state no service makes; each says why here and in its docstring.
+TESTS_WRITING_IN_BULK = {
+    # Random histories for the rules' two sides: approved updates turned back into drafts, approvals at
+    # chosen hours, commitments given any target date, section, parent and publication.
+    "tests/test_rules.py::_history",
+    # Empties the seeded database, to load the previous fixtures into and correct them.
+    "tests/test_fixtures_corrections.py::_wipe_seeded_data",
+    # The benchmark's baseline: the same drafts inserted in one statement, to measure the import against.
+    "tests/bench/run.py::insert",
+}
 
 
 def _audited_names() -> set[str]:
@@ -76,6 +87,34 @@ def test_application_code_never_writes_in_bulk():
     assert offenders == [], "bulk writes bypass the audit trail and version checks"
 
 
+def _enclosing_function(path: Path, line: int) -> str:
+    """The name of the innermost function of ``path`` around ``line``, or ``<module>``."""
+    functions = [
+        node
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.lineno <= line <= (node.end_lineno or node.lineno)
+    ]
+    return max(functions, key=lambda node: node.lineno).name if functions else "<module>"
+
+
+def _tests_writing_in_bulk(root: Path) -> set[str]:
+    """``<path>::<function>`` of every place under ``root``/tests that writes audited rows in bulk."""
+    found = set()
+    for path in sorted((root / "tests").rglob("*.py")):
+        for finding in _bulk_writes(path, root=root):
+            line = int(finding.split(":")[1].split(" ")[0])
+            found.add(f"{path.relative_to(root)}::{_enclosing_function(path, line)}")
+    return found
+
+
+def test_tests_write_in_bulk_only_where_they_say_why():
+    """A test that wrote around the services would test something staff can never do."""
+    found = _tests_writing_in_bulk(Path(settings.BASE_DIR))
+    assert sorted(found - TESTS_WRITING_IN_BULK) == [], "write through the services, or add it here with why"
+    assert sorted(TESTS_WRITING_IN_BULK - found) == [], "no longer writes in bulk: remove it from the list"
+
+
 def test_the_bulk_write_check_finds_offenders(tmp_path):
     """The probe is written in the test's own folder, never into the source tree."""
     offender = tmp_path / "commitments" / "_audit_probe.py"
@@ -86,3 +125,15 @@ def test_the_bulk_write_check_finds_offenders(tmp_path):
     assert _bulk_writes(offender, root=tmp_path) == []
     offender.write_text("def f(commitment):\n    commitment.updates.filter(state='draft').update(narrative='x')\n")
     assert _bulk_writes(offender, root=tmp_path) == ["commitments/_audit_probe.py:2 .update()"]
+
+
+def test_the_check_of_tests_names_the_function_that_writes_in_bulk(tmp_path):
+    """The probe is written in the test's own folder, never into the source tree."""
+    probe = tmp_path / "tests" / "test_probe.py"
+    probe.parent.mkdir()
+    probe.write_text(
+        "from commitments.models import Commitment\n\n"
+        "def _setup():\n    Commitment.objects.update(published=False)\n\n"
+        "def test_x():\n    def inner():\n        Commitment.objects.bulk_create([])\n    inner()\n"
+    )
+    assert _tests_writing_in_bulk(tmp_path) == {"tests/test_probe.py::_setup", "tests/test_probe.py::inner"}
