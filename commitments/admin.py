@@ -22,6 +22,7 @@ from commitments.classification import (
     theme_rule_save,
 )
 from commitments.models import Document, Framework, Organisation, OrganisationAlias, Theme, ThemeException, ThemeRule
+from commitments.reference_records import organisation_save, theme_save
 from commitments.services import document_create, document_edit
 from lsis import admin_accounts  # noqa: F401  # user accounts and roles, without ways to raise one's own rights
 from lsis.admin import READ_ONLY_AUDIT_FIELDS, AuditedAdminMixin, ReadOnlyHistoryMixin
@@ -60,6 +61,10 @@ class FrameworkAdmin(AuditedAdminMixin, admin.ModelAdmin):
     readonly_fields = READ_ONLY_AUDIT_FIELDS
     inlines = [ThemeInline]
 
+    def save_inline_row(self, request: HttpRequest, instance: Any) -> None:
+        """A framework's themes through their service, as on the theme's own page."""
+        theme_save(theme=instance, user=request.user)
+
 
 @admin.register(Theme)
 class ThemeAdmin(AuditedAdminMixin, admin.ModelAdmin):
@@ -68,6 +73,10 @@ class ThemeAdmin(AuditedAdminMixin, admin.ModelAdmin):
     search_fields = ("code", "name", "context")
     autocomplete_fields = ("parent",)
     readonly_fields = READ_ONLY_AUDIT_FIELDS
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        """Through the service: a new name relabels the theme's figures."""
+        theme_save(theme=obj, user=request.user)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Theme]:
         """Count each theme's commitments in the same query as the list."""
@@ -100,6 +109,10 @@ class OrganisationAdmin(AuditedAdminMixin, ReadOnlyHistoryMixin):
     search_fields = ("name", "aliases__name")
     readonly_fields = READ_ONLY_AUDIT_FIELDS
     inlines = [OrganisationAliasInline]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        """Through the service: a new name relabels the figures of the commitments the organisation leads."""
+        organisation_save(organisation=obj, user=request.user)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Organisation]:
         """Load aliases and count commitments without a query per row."""

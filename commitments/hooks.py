@@ -24,6 +24,9 @@ UPDATE_APPROVED = "update_approved"
 #: Fired after a commitment is published or withdrawn, in that transaction: ``commitment`` and
 #: ``was_published`` (the flag before the change).
 PUBLICATION_CHANGED = "publication_changed"
+#: Fired after a record commitments are grouped by (an organisation, a theme, a deal, a programme) was
+#: renamed, in that transaction: ``record``. The figures' rows are labelled with such names.
+RECORD_RENAMED = "record_renamed"
 #: Piped (``pipe``): a queryset of commitments and ``on`` (a day), annotated with ``is_overdue`` on that day.
 #: Overdue is a delivery rule, which the metrics app holds (``metrics.rules``); the API reads it this way.
 ANNOTATE_OVERDUE = "annotate_overdue"

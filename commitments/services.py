@@ -719,4 +719,6 @@ def document_edit(*, document: Document, user: Any, changes: Mapping[str, Any]) 
         )
     _stamp(document, user, "Document edited")
     document.save()
+    if stored.title != document.title:
+        hooks.fire(hooks.RECORD_RENAMED, record=document)  # a deal's figures are labelled with its title
     return document

@@ -23,6 +23,7 @@ class MetricsConfig(AppConfig):
         from commitments import hooks
         from lsis.core.changes import track_app
         from metrics import rules
+        from metrics.labels import scope_labels_follow
         from metrics.services import (
             metrics_before_delete,
             metrics_mark_changing,
@@ -36,5 +37,7 @@ class MetricsConfig(AppConfig):
         # Edits of commitments themselves (their dates, scopes, money), and their deletion.
         hooks.register(hooks.COMMITMENTS_CHANGING, metrics_mark_changing)
         hooks.register(hooks.COMMITMENTS_DELETING, metrics_before_delete)
+        # A renamed deal, theme, organisation or programme relabels its figures.
+        hooks.register(hooks.RECORD_RENAMED, scope_labels_follow)
         # Overdue is a rule of this app: the API's commitments read it from here.
         hooks.register(hooks.ANNOTATE_OVERDUE, rules.with_overdue)

@@ -14,6 +14,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from commitments import hooks
 from commitments.models import Commitment, Organisation
 from commitments.services import commitments_changing, deals_published_on, require_may_change_commitment
 from lsis.core.services import require_permission as _require
@@ -69,10 +70,14 @@ def programme_save(*, programme: Programme, user: Any, commitments: Iterable[Com
         "add programmes" if programme.pk is None else "change programmes",
     )
     programme.full_clean()
+    stored_name = None
     if programme.pk is not None:
         _parent_changing(programme, user)
+        stored_name = Programme.objects.filter(pk=programme.pk).values_list("name", flat=True).first()
     _stamp(programme, user, "Programme added" if programme.pk is None else "Programme edited")
     programme.save()
+    if stored_name is not None and stored_name != programme.name:
+        hooks.fire(hooks.RECORD_RENAMED, record=programme)  # its figures are labelled with its name
     if commitments is not None:
         wanted = {commitment.pk for commitment in commitments}
         current = set(programme.commitments.values_list("pk", flat=True))
