@@ -30,6 +30,7 @@ from metrics.models import RecomputeMarker
 from metrics.services import metrics_recompute
 from programmes.models import AmountNature, AmountQualifier, FundingAmount, Programme
 from tests.admin_forms import change_form_data
+from tests.helpers import first
 from tests.test_celery_reliability import live, needs_real_worker, stack  # noqa: F401  (the real-worker fixtures)
 from tests.test_metrics import CHECKED, oracle, stored
 
@@ -75,14 +76,13 @@ def figures_follow(commit):
 
 def _counted(**filters) -> Commitment:
     """A published Sector Deal 2 commitment, with no links that would stop it moving deal."""
-    return (
+    return first(
         Commitment.objects.filter(deal__code="SD2", published=True, **filters)
         .filter(parent__isnull=True, elaborates__isnull=True, continues__isnull=True)
         .exclude(children__isnull=False)
         .exclude(elaborated_by__isnull=False)
         .exclude(continued_by__isnull=False)
         .order_by("reference")
-        .first()
     )
 
 
@@ -108,7 +108,8 @@ def test_moving_the_target_date_moves_overdue_from_the_earlier_date(client, user
 
 def test_moving_area_moves_the_commitment_between_areas(client, user_with_role, figures_follow):
     commitment = _counted(area__isnull=False)
-    other = Theme.objects.filter(kind=ThemeKind.AREA, parent=commitment.foundation).exclude(pk=commitment.area_id)
+    assert commitment.area is not None
+    other = Theme.objects.filter(kind=ThemeKind.AREA, parent=commitment.foundation).exclude(pk=commitment.area.pk)
     new_area = other.first()
     assert new_area is not None
     old_key, new_key = ("area", commitment.area.code), ("area", new_area.code)
@@ -191,7 +192,7 @@ def test_adding_and_removing_a_lead_organisation_moves_its_scope(client, user_wi
     from commitments.models import CommitmentOrganisation
 
     commitment = _counted()
-    organisation = Organisation.objects.exclude(involvements__commitment=commitment).order_by("name").first()
+    organisation = first(Organisation.objects.exclude(involvements__commitment=commitment).order_by("name"))
     reviewer = user_with_role(roles.REVIEWER)
     after = figures_follow(
         lambda: _add_inline_row(
@@ -210,7 +211,7 @@ def test_adding_and_removing_a_lead_organisation_moves_its_scope(client, user_wi
 
 def test_linking_a_programme_moves_its_scope(client, user_with_role, figures_follow):
     commitment = _counted()
-    programme = Programme.objects.exclude(commitments=commitment).order_by("name").first()
+    programme = first(Programme.objects.exclude(commitments=commitment).order_by("name"))
     link = Programme.commitments.through
     figures_follow(
         lambda: _add_inline_row(
@@ -225,7 +226,7 @@ def test_linking_a_programme_moves_its_scope(client, user_with_role, figures_fol
 
 
 def test_linking_commitments_in_the_programme_admin_moves_its_scope(client, user_with_role, figures_follow):
-    programme = Programme.objects.order_by("name").first()
+    programme = first(Programme.objects.order_by("name"))
     commitment = _counted()
     client.force_login(user_with_role(roles.REVIEWER))
     url = reverse("admin:programmes_programme_change", args=[programme.pk])

@@ -18,6 +18,7 @@ from commitments import roles
 from commitments.models import Commitment, Document, Framework, Section, Theme, ThemeException, ThemeKind, ThemeRule
 from metrics.services import metrics_recompute
 from tests.admin_forms import change_form_data
+from tests.helpers import first
 from tests.test_edits_reach_figures import eager_tasks, figures_follow  # noqa: F401  # fixtures
 from tests.test_metrics import CHECKED
 
@@ -52,6 +53,7 @@ def test_sub_items_and_chapter_commitments_take_the_classification_of_the_commit
     assert belonging.count() > 20
     for commitment in belonging:
         owner = commitment.parent or commitment.elaborates
+        assert owner is not None
         if commitment.reference in exceptions or owner.reference in exceptions:
             continue
         for framework in FRAMEWORKS:
@@ -137,11 +139,11 @@ def test_a_reviewer_changes_the_classification_in_the_admin_and_the_figures_foll
 
 def test_an_editor_may_read_the_classification_but_not_change_it(client_for):
     editor = client_for(roles.EDITOR)
-    rule = ThemeRule.objects.first()
+    rule = first(ThemeRule.objects.all())
     assert editor.get(reverse("admin:commitments_themerule_changelist")).status_code == 200
     data = {**change_form_data(editor.get(reverse("admin:commitments_themerule_change", args=[rule.pk])))}
     data["reason"] = "Changed by an editor."
-    editor.post(reverse("admin:commitments_themerule_change", args=[rule.pk]), data)
+    assert editor.post(reverse("admin:commitments_themerule_change", args=[rule.pk]), data).status_code == 403
     rule.refresh_from_db()
     assert rule.reason != "Changed by an editor."
     assert (
