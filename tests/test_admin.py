@@ -20,14 +20,33 @@ def _changelist(model):
     return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
 
 
+# The seed writes none of these: test_admin_access opens their change pages on records it makes for them.
+NOT_SEEDED = {
+    "axes.accessattempt",
+    "axes.accessfailurelog",
+    "axes.accesslog",
+    "django_celery_beat.clockedschedule",
+    "django_celery_beat.crontabschedule",
+    "django_celery_beat.intervalschedule",
+    "django_celery_beat.periodictask",
+    "django_celery_beat.solarschedule",
+    "knox.authtoken",
+    "metrics.quartermetric",
+    "metrics.reportingquarter",
+}
+
+
 @pytest.mark.parametrize("model", list(admin.site._registry), ids=lambda model: model.__name__)
 def test_every_model_lists_and_opens_for_staff(client_for, model):
     client = client_for(None)
     assert client.get(_changelist(model)).status_code == 200
-    record = model.objects.first()
-    if record is not None:
-        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[record.pk])
-        assert client.get(url).status_code == 200
+    record = model._default_manager.first()
+    if model._meta.label_lower in NOT_SEEDED:
+        assert record is None, f"{model._meta.label_lower} is seeded now: open its record here too"
+        return
+    assert record is not None, f"no {model._meta.label_lower} to open"
+    url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[record.pk])
+    assert client.get(url).status_code == 200
 
 
 @pytest.mark.parametrize(
