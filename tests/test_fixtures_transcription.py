@@ -41,7 +41,9 @@ def test_amounts_keep_the_words_that_say_the_money_is_additional():
 
 def test_a_bullet_is_split_into_sub_items_only_where_it_lists_items():
     """Sub-items that are merely the parent's sentences one by one are not items the document lists."""
-    for parent in Commitment.objects.filter(children__isnull=False).distinct():
+    parents = Commitment.objects.filter(children__isnull=False).distinct()
+    assert parents.exists()
+    for parent in parents:
         children = [child.text.rstrip(".") for child in parent.children.order_by("reference")]
         sentences = [sentence.rstrip(".") for sentence in re.split(r"(?<=\.)\s+", parent.text)]
         assert children != sentences, parent.reference
@@ -49,7 +51,9 @@ def test_a_bullet_is_split_into_sub_items_only_where_it_lists_items():
 
 def test_a_sub_item_repeats_no_money_its_parent_carries():
     repeated = []
-    for child in Commitment.objects.filter(parent__isnull=False).select_related("parent"):
+    children = Commitment.objects.filter(parent__isnull=False).select_related("parent")
+    assert children.exists()
+    for child in children:
         assert child.parent is not None
         parent_money = {(a.low, a.high) for a in child.parent.funding.all()}
         for amount in child.funding.filter(part_of__isnull=True):

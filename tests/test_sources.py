@@ -53,5 +53,7 @@ def test_copied_sources_match_the_shared_seeds():
     shared = Path(settings.BASE_DIR).parent / "shared" / "seeds"
     if not shared.is_dir():
         pytest.skip("../shared/seeds is not beside this checkout")
-    for original in shared.glob("*.txt"):
+    originals = sorted(shared.glob("*.txt"))
+    assert originals, f"no sources in {shared}"
+    for original in originals:
         assert (SOURCES_DIR / original.name).read_bytes() == original.read_bytes(), original.name
