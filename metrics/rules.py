@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
+from django.db import models
 from django.db.models import (
     Case,
     Exists,
@@ -28,6 +30,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    TextField,
     Value,
     When,
 )
@@ -58,16 +61,28 @@ def governing_key(update: StatusUpdate) -> tuple[date, Any, int]:
     return (update.as_of, (approved_at is not None, approved_at.timestamp() if approved_at else 0), update.pk)
 
 
-def governing_update(updates: Iterable[StatusUpdate], day: date | None) -> StatusUpdate | None:
-    """Python: the approved update of ``updates`` that sets the state on ``day`` (``None``: now), or None."""
+def governing_update(
+    updates: Iterable[StatusUpdate], day: date | None, *, approved_by: datetime | None = None
+) -> StatusUpdate | None:
+    """Python: the approved update of ``updates`` that sets the state on ``day`` (``None``: now), or None.
+
+    ``approved_by``: the state as it was recorded at that moment, from the updates approved by then (a
+    signed-off quarter's lists are read so: an update approved after sign-off is a restatement).
+    """
     candidates = [
-        update for update in updates if update.state == UpdateState.APPROVED and (day is None or update.as_of <= day)
+        update
+        for update in updates
+        if update.state == UpdateState.APPROVED
+        and (day is None or update.as_of <= day)
+        and (approved_by is None or (update.approved_at is not None and update.approved_at <= approved_by))
     ]
     return max(candidates, key=governing_key, default=None)
 
 
-def governing_updates(day: date | None, *, commitment: Any = None) -> QuerySet[StatusUpdate]:
-    """ORM: approved updates as of ``day`` or earlier, the governing one first.
+def governing_updates(
+    day: date | None, *, commitment: Any = None, approved_by: datetime | None = None
+) -> QuerySet[StatusUpdate]:
+    """ORM: approved updates as of ``day`` or earlier (and approved by ``approved_by``), the governing one first.
 
     ``commitment`` is what to match ``commitment`` against (an id, or ``OuterRef("pk")`` in a subquery).
     """
@@ -76,6 +91,8 @@ def governing_updates(day: date | None, *, commitment: Any = None) -> QuerySet[S
         updates = updates.filter(commitment=commitment)
     if day is not None:
         updates = updates.filter(as_of__lte=day)
+    if approved_by is not None:
+        updates = updates.filter(approved_at__lte=approved_by)
     return updates.order_by(*LATEST_FIRST)
 
 
@@ -177,15 +194,18 @@ def derive_delivery_state(*, commitment_id: int, day: date | None = None) -> Del
     return state_from_update(governing_updates(day, commitment=commitment_id).first())
 
 
-def with_state_on(commitments: CommitmentQuerySet, day: date | None, *, prefix: str = "state") -> CommitmentQuerySet:
+def with_state_on(
+    commitments: CommitmentQuerySet, day: date | None, *, prefix: str = "state", approved_by: datetime | None = None
+) -> CommitmentQuerySet:
     """ORM: annotate each commitment's delivery state on ``day`` (``None``: now).
 
     Adds ``<prefix>_status``, ``_confidence``, ``_progress`` (implied, as ``state_from_update`` reads it)
     and ``_as_of`` (the governing update's as-of date). Now is the stored state, which the approval hook
     keeps equal to the derived one (``verify_delivery_state`` checks); an earlier day reads the governing
-    update as of then, and without one the commitment is not started.
+    update as of then, and without one the commitment is not started. With ``approved_by``, the state as
+    recorded at that moment (``governing_update``), always derived from the updates.
     """
-    if day is None:
+    if day is None and approved_by is None:
         return commitments.annotate(
             **{
                 f"{prefix}_status": F("delivery_status"),
@@ -194,7 +214,9 @@ def with_state_on(commitments: CommitmentQuerySet, day: date | None, *, prefix: 
                 f"{prefix}_as_of": F("delivery_as_of"),
             }
         )
-    latest = governing_updates(day, commitment=OuterRef("pk")).annotate(implied=implied_progress_expression())
+    latest = governing_updates(day, commitment=OuterRef("pk"), approved_by=approved_by).annotate(
+        implied=implied_progress_expression()
+    )
     return commitments.annotate(
         **{
             f"{prefix}_status": Coalesce(
@@ -274,6 +296,11 @@ def is_stale(*, state_as_of: date | None, period_start: date) -> bool:
     The same as "no approved update as of a day in the period": the governing update is the latest.
     """
     return state_as_of is None or state_as_of < period_start
+
+
+def stale_state(*, period_start: date, as_of: str = "state_as_of") -> Q:
+    """ORM, over a governing update's annotated as-of date (``with_state_on``): ``is_stale``."""
+    return Q(**{f"{as_of}__isnull": True}) | Q(**{f"{as_of}__lt": period_start})
 
 
 def fresh_span(period_start: date, span: str = "now") -> Q:
@@ -413,3 +440,79 @@ def commitment_kind_condition(kind: str, prefix: str = "") -> Q:
         return Q(**{f"{prefix}parent__isnull": False})
     section = Section.KEY_COMMITMENTS if kind == KEY_COMMITMENT else Section.CHAPTER
     return Q(**{f"{prefix}parent__isnull": True, f"{prefix}section": section})
+
+
+def commitment_kind_expression(prefix: str = "") -> Case:
+    """ORM: ``commitment_kind`` as a value, to group by (the engine counts both populations in one pass)."""
+    return Case(
+        *(When(commitment_kind_condition(kind, prefix), then=Value(kind)) for kind in (SUB_ITEM, KEY_COMMITMENT)),
+        default=Value(CHAPTER_ELABORATION),
+        output_field=TextField(),
+    )
+
+
+# --- population: key commitments first, or everything -------------------------------------------------------
+#
+# The board thinks in the deals' key commitments; the detailed chapters elaborate them, and some are printed
+# with sub-items. Every figure is kept for two populations: the key commitments, which every page, the board
+# pack and the API show unless asked otherwise, and everything counted, elaborations and sub-items included.
+
+
+class Population(models.TextChoices):
+    """Which commitments a figure counts: the deals' key commitments, or every kind."""
+
+    KEY = "key", "Key commitments"
+    ALL = "all", "Everything: key commitments, chapter elaborations and sub-items"
+
+
+DEFAULT_POPULATION = Population.KEY
+
+
+def in_population(*, population: str, kind: str) -> bool:
+    """Python: whether a commitment of ``kind`` (``commitment_kind``) is counted in ``population``."""
+    return population == Population.ALL or kind == KEY_COMMITMENT
+
+
+def populations_of(kind: str) -> list[str]:
+    """Python: the populations a commitment of ``kind`` is counted in (always ``ALL``)."""
+    return [population.value for population in Population if in_population(population=population, kind=kind)]
+
+
+def population_condition(population: str, prefix: str = "") -> Q:
+    """ORM: ``in_population`` of the commitment at ``prefix``."""
+    return Q() if population == Population.ALL else commitment_kind_condition(KEY_COMMITMENT, prefix)
+
+
+# --- measures read from the counts: share delivered and mean progress ---------------------------------------
+#
+# A percentage always names what it is a share of. Share delivered is over every commitment counted. Progress
+# is the mean over the commitments reporting a figure (``progress_reported``, with ``implied_progress``: a
+# delivered commitment reports 100, a not started one 0, one in progress without a figure none), shown with
+# that count beside the commitments counted: "62%, 7 of 72 reporting". Counting a commitment reporting no
+# figure as 0 would invent a figure its updates do not give (one in progress is not at 0), and the mean would
+# then move when reporting improves rather than when delivery does; the reporting gap is shown apart instead.
+
+
+def reports_progress(progress: int | None) -> bool:
+    """Python: whether a commitment's state (its implied progress) reports a progress figure."""
+    return progress is not None
+
+
+def progress_reported_condition(progress: str = "progress") -> Q:
+    """ORM: ``reports_progress`` of the implied progress at ``progress``."""
+    return Q(**{f"{progress}__isnull": False})
+
+
+def share_delivered(*, delivered: int, commitments: int) -> Decimal | None:
+    """Delivered as a share of every commitment counted; None where none is counted."""
+    return Decimal(delivered) / commitments if commitments else None
+
+
+def mean_progress(*, progress_total: int, progress_reported: int) -> Decimal | None:
+    """The mean progress of the commitments reporting a figure (not of every commitment); None where none does."""
+    return Decimal(progress_total) / progress_reported if progress_reported else None
+
+
+#: Confidence ratings read as on track and as at risk (the overview's tiles, lists and tables).
+ON_TRACK = (DeliveryConfidence.GREEN, DeliveryConfidence.AMBER_GREEN)
+AT_RISK = (DeliveryConfidence.AMBER_RED, DeliveryConfidence.RED)

@@ -129,6 +129,19 @@ def test_each_rules_python_and_sql_agree(commitment_specs, update_specs):
                 for row in with_state.values("pk", "state_status", "state_confidence", "state_progress", "state_as_of")
             }
             assert annotated == states
+            # As recorded at a moment (a sign-off): only the updates approved by then, both sides.
+            recorded_at = datetime(2020, 1, 1, 1, tzinfo=UTC)
+            recorded = {pk: rules.governing_update(updates[pk], day, approved_by=recorded_at) for pk in ids}
+            for pk in ids:
+                first = rules.governing_updates(day, commitment=pk, approved_by=recorded_at).first()
+                assert (first.pk if first else None) == (recorded[pk].pk if recorded[pk] else None)
+            as_recorded: Any = rules.with_state_on(base, day, approved_by=recorded_at)
+            assert {
+                row["pk"]: rules.DeliveryState(
+                    row["state_status"], row["state_confidence"], row["state_progress"], row["state_as_of"]
+                )
+                for row in as_recorded.values("pk", "state_status", "state_confidence", "state_progress", "state_as_of")
+            } == {pk: rules.state_from_update(update) for pk, update in recorded.items()}
             for pk, governed in governing.items():
                 if governed is not None:
                     assert states[pk].progress == rules.implied_progress(governed.status, governed.progress)
@@ -151,6 +164,8 @@ def test_each_rules_python_and_sql_agree(commitment_specs, update_specs):
                 expected = {pk for pk in ids if rules.is_stale(state_as_of=states[pk].as_of, period_start=period_start)}
                 fresh = _members(base.annotate(now=rules.covering_span(day)).filter(rules.fresh_span(period_start)))
                 assert _members(base.filter(rules.stale_condition(start=period_start, end=day))) == expected
+                on_state = rules.with_state_on(base, day).filter(rules.stale_state(period_start=period_start))
+                assert _members(on_state) == expected
                 assert set(ids) - fresh == expected
 
             # Counted: published, of a deal published by the day.
