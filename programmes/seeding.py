@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.db.models.deletion import ProtectedError
 from django.utils.text import slugify
 
@@ -34,6 +35,9 @@ from commitments.seeding.history import (
 from programmes.models import AmountNature, FundingAmount, Programme, ProgrammeKind
 from programmes.money import parse_amount
 
+# The fields of a programme that transcribe the documents, and so may be corrected (its parent is corrected
+# once every programme exists).
+PROGRAMME_FIELDS = ("name", "short_name", "kind", "funder_id", "source_document_id", "source_quote")
 # The fields of an amount that transcribe the documents, and so may be corrected.
 AMOUNT_FIELDS = (
     "amount_text",
@@ -76,7 +80,12 @@ class MoneySeed:
 
 
 def programmes_load(money: MoneySeed, *, data: dict[str, Any]) -> None:
-    """Create the programmes of ``programmes.yaml`` missing from the database, with their parent and amounts."""
+    """Create the programmes of ``programmes.yaml`` missing from the database, with their parent and amounts.
+
+    A programme is found by its name, else by another spelling (short name, alias) an earlier fixture may
+    have printed it under. Correcting, a programme the seed wrote takes the fixtures' name, short name,
+    kind, funder, quote and parent, each correction in its history, unless staff have changed it since.
+    """
     ctx = money.ctx
     created: list[tuple[Programme, dict[str, Any]]] = []
     corrected: list[tuple[Programme, dict[str, Any]]] = []
@@ -87,20 +96,24 @@ def programmes_load(money: MoneySeed, *, data: dict[str, Any]) -> None:
         if item.get("kind") not in ProgrammeKind.values:
             ctx.error(place, f"unknown kind {item.get('kind')!r}; use one of {', '.join(ProgrammeKind.values)}")
             continue
-        programme = Programme.objects.filter(name=item["name"]).first()
+        programme = _programme_known_as(item)
         ctx.record("programmes", programme is None)
+        funder = ctx.organisation(item.get("funder"), place)
         if programme is None and source is not None:
             programme = Programme(
                 name=item["name"],
                 short_name=item.get("short_name") or "",
                 kind=item["kind"],
-                funder=ctx.organisation(item.get("funder"), place),
+                funder=funder,
                 source_document=source,
                 source_quote=quote,
             )
             save(programme, reason=ctx.new_reason(f"programme {programme.name}"))
             created.append((programme, item))
-        elif programme is not None and ctx.apply_corrections:
+        elif programme is not None and ctx.apply_corrections and source is not None:
+            values = (item["name"], item.get("short_name") or "", item["kind"], getattr(funder, "pk", None))
+            desired = dict(zip(PROGRAMME_FIELDS, (*values, source.pk, quote), strict=True))
+            correct(ctx, programme, desired, f"programme {item['name']}")
             corrected.append((programme, item))
         if programme is None:
             continue
@@ -114,6 +127,16 @@ def programmes_load(money: MoneySeed, *, data: dict[str, Any]) -> None:
             programme.parent = money.programme(item["parent"], place)
             programme._change_reason = SEED_REASON  # type: ignore[attr-defined]
             programme.save(update_fields=["parent"])
+    for programme, item in corrected:
+        # A programme moved into another fund moves its money with it: the figures follow on their recompute.
+        label = f"programme {item['name']}"
+        parent = money.programme(item.get("parent"), f"programmes.yaml “{item['name']}”")
+        edited = edited_since_seeded(programme, (*PROGRAMME_FIELDS, "parent_id"))
+        if edited and programme.parent_id != getattr(parent, "pk", None):
+            # A programme staff have changed is theirs: its place among the funds too.
+            ctx.report.skipped.append(f"{label}: {', '.join(edited)} edited; fixtures would change parent")
+        elif not edited:
+            link_correct(ctx, programme, "parent", parent, label)
     for programme, item in [*created, *corrected]:
         place = f"programmes.yaml “{item['name']}”"
         _amounts_load(
@@ -124,6 +147,18 @@ def programmes_load(money: MoneySeed, *, data: dict[str, Any]) -> None:
             place,
             programme=programme,
         )
+
+
+def _programme_known_as(item: dict[str, Any]) -> Programme | None:
+    """The programme of that name, else the one an earlier fixture named by another of its spellings."""
+    programme = Programme.objects.filter(name=item["name"]).first()
+    if programme is not None:
+        return programme
+    spellings = [name for name in (item["name"], item.get("short_name"), *(item.get("aliases") or [])) if name]
+    known_as = Q()
+    for name in spellings:
+        known_as |= Q(name__iexact=name) | Q(short_name__iexact=name)
+    return Programme.objects.filter(known_as).order_by("pk").first()
 
 
 def _programme_key(item: dict[str, Any]) -> str:

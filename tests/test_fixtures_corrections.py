@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from datetime import date
 from io import StringIO
 from pathlib import Path
 
@@ -25,11 +26,14 @@ from commitments.models import (
     ThemeException,
     ThemeRule,
 )
+from commitments.periods import Quarter
 from commitments.seeding.history import CORRECTION_REASON
-from metrics.models import RegionalStatistic
+from metrics.dashboards import funding_by_programme
+from metrics.engine import MONEY_FIELDS
+from metrics.models import Basis, QuarterMetric, RegionalStatistic, ScopeType
 from metrics.seeding import seed_reference_data
 from programmes.models import AmountNature, FundingAmount, Programme
-from programmes.services import funding_amount_save
+from programmes.services import funding_amount_save, programme_save
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +66,33 @@ def _previous_fixtures(into: Path) -> Path:
                 capture_output=True,
             ).stdout
             (into / Path(name).name).write_bytes(content)
+    _as_an_earlier_transcription(into)
     return into
+
+
+# The fixtures' history holds no organisation or programme renamed or reclassed (the programmes' one change is
+# HARP's parent and funder): these stand for such an earlier transcription, so that every class of correction
+# of those records is exercised. (file, as the fixtures print it now, as an earlier transcription had it)
+EARLIER_TRANSCRIPTION = (
+    (
+        "organisations.yaml",
+        "  - name: Wellcome Trust\n    kind: charity\n    aliases: [Wellcome]\n",
+        "  - name: Wellcome\n    kind: other\n    aliases: [Wellcome Trust]\n",
+    ),
+    (
+        "programmes.yaml",
+        "  - name: Regulator\u2019s Pioneer Fund\n    aliases: [Regulator Pioneer Fund]\n    kind: fund\n",
+        "  - name: Regulator Pioneer Fund\n    aliases: [Regulator\u2019s Pioneer Fund]\n    kind: programme\n",
+    ),
+)
+
+
+def _as_an_earlier_transcription(folder: Path) -> None:
+    for name, now, earlier in EARLIER_TRANSCRIPTION:
+        path = folder / name
+        text = path.read_text(encoding="utf-8")
+        assert text.count(now) == 1, (name, now)
+        path.write_text(text.replace(now, earlier), encoding="utf-8")
 
 
 def _wipe_seeded_data() -> None:
@@ -134,14 +164,38 @@ def _snapshot() -> dict[str, dict]:
         )
         for a in FundingAmount.objects.select_related("funder", "commitment", "programme", "part_of")
     }
+    joint_funders = {
+        a.key: tuple(sorted(a.joint_funders.values_list("name", flat=True)))
+        for a in FundingAmount.objects.filter(joint_funders__isnull=False).distinct()
+    }
     updates = {
         (reference, document, quote): (status, as_of)
         for reference, document, quote, status, as_of in StatusUpdate.objects.exclude(source_document=None).values_list(
             "commitment__reference", "source_document__code", "source_quote", "status", "as_of"
         )
     }
-    organisations = {o.name: o.kind for o in Organisation.objects.all()}
-    return {"commitments": commitments, "amounts": amounts, "updates": updates, "organisations": organisations}
+    organisations = {
+        o.name: (o.kind, tuple(sorted(o.aliases.values_list("name", flat=True))), o.source_quote)
+        for o in Organisation.objects.all()
+    }
+    programmes = {
+        p.name: (
+            p.short_name,
+            p.kind,
+            getattr(p.parent, "name", None),
+            getattr(p.funder, "name", None),
+            p.source_quote,
+        )
+        for p in Programme.objects.select_related("parent", "funder")
+    }
+    return {
+        "commitments": commitments,
+        "amounts": amounts,
+        "joint_funders": joint_funders,
+        "updates": updates,
+        "organisations": organisations,
+        "programmes": programmes,
+    }
 
 
 @pytest.fixture
@@ -179,6 +233,91 @@ def test_each_correction_is_in_the_history_with_its_reason(seeded_from_previous_
     assert digital_pathology.history.last().history_change_reason == "Loaded from fixtures by seed"
     genomes = Commitment.objects.get(reference="SD2-IDEAS-HARP-GC3")
     assert genomes.history.last().history_change_reason == f"{CORRECTION_REASON}: added commitment SD2-IDEAS-HARP-GC3"
+
+
+def test_organisations_and_programmes_are_corrected_each_in_their_history(seeded_from_previous_fixtures):
+    """Names, kinds, spellings, parents and funders: each correction a history entry with its reason."""
+    assert Organisation.objects.get(name="Wellcome").kind == "other"
+    harp = Programme.objects.get(name="Health Advanced Research Programme")
+    assert getattr(harp.parent, "name", None) == "Industrial Strategy Challenge Fund"
+
+    output = StringIO()
+    call_command("seed", "--apply-corrections", stdout=output)
+
+    def reasons(record) -> list[str]:
+        return list(
+            record.history.filter(history_change_reason__startswith=CORRECTION_REASON).values_list(
+                "history_change_reason", flat=True
+            )
+        )
+
+    wellcome = Organisation.objects.get(name="Wellcome Trust")  # the same record, not a second one
+    assert (wellcome.kind, list(wellcome.aliases.values_list("name", flat=True))) == ("charity", ["Wellcome"])
+    assert reasons(wellcome) == [f"{CORRECTION_REASON}: organisation Wellcome Trust (name, kind)"]
+    assert not Organisation.objects.filter(name="Wellcome").exists()
+    assert wellcome.history.last().history_change_reason == "Loaded from fixtures by seed"
+    # The spelling that is now its name stops being an alias; the one it was seeded under becomes one.
+    alias_reasons = set(
+        wellcome.aliases.model.history.filter(organisation_id=wellcome.pk)
+        .exclude(history_change_reason=None)
+        .values_list("history_change_reason", flat=True)
+    )
+    assert f"{CORRECTION_REASON}: organisation Wellcome Trust (alias Wellcome Trust is its name now)" in alias_reasons
+    assert f"{CORRECTION_REASON}: organisation Wellcome Trust (alias Wellcome added)" in alias_reasons
+
+    pioneer = Programme.objects.get(name="Regulator\u2019s Pioneer Fund")
+    assert pioneer.kind == "fund"
+    assert reasons(pioneer) == [f"{CORRECTION_REASON}: programme Regulator\u2019s Pioneer Fund (name, kind)"]
+
+    harp.refresh_from_db()
+    assert (harp.parent, harp.funder) == (None, None)
+    assert set(reasons(harp)) == {
+        f"{CORRECTION_REASON}: programme Health Advanced Research Programme (funder)",
+        f"{CORRECTION_REASON}: programme Health Advanced Research Programme (parent)",
+    }
+    grant = FundingAmount.objects.get(key="SD2-IDEAS-RD-S5-A1")
+    assert f"{CORRECTION_REASON}: amount SD2-IDEAS-RD-S5-A1 (joint_funders)" in reasons(grant)
+    for line in (
+        "corrected: organisation Wellcome Trust: name, kind",
+        "corrected: programme Regulator\u2019s Pioneer Fund: name, kind",
+        "corrected: programme Health Advanced Research Programme: parent",
+        "corrected: amount SD2-IDEAS-RD-S5-A1: joint_funders",
+    ):
+        assert line in output.getvalue(), line
+    # HARP's money left the Challenge Fund's row: the stored figures were recomputed with the corrections.
+    assert "Figures recomputed:" in output.getvalue()
+    quarter = Quarter.containing(date.today())
+    fund = Programme.objects.get(name="Industrial Strategy Challenge Fund")
+    stored = QuarterMetric.objects.get(
+        quarter__year=quarter.year,
+        quarter__number=quarter.number,
+        basis=Basis.LIVE,
+        scope_type=ScopeType.PROGRAMME,
+        scope_key=str(fund.uuid),
+    )
+    table = {row.name: row.total for row in funding_by_programme(quarter.end).programmes}
+    assert {name: getattr(stored, name) for name in MONEY_FIELDS} == table[fund.name].figures()
+
+
+def test_a_programme_staff_changed_since_is_left_alone_parent_included(seeded_from_previous_fixtures, user_with_role):
+    current = seeded_from_previous_fixtures
+    harp = Programme.objects.get(name="Health Advanced Research Programme")
+    harp.kind = "initiative"
+    programme_save(programme=harp, user=user_with_role(roles.REVIEWER))
+
+    output = StringIO()
+    call_command("seed", "--apply-corrections", stdout=output)
+
+    harp.refresh_from_db()
+    assert (harp.kind, getattr(harp.parent, "name", None)) == ("initiative", "Industrial Strategy Challenge Fund")
+    assert getattr(harp.funder, "name", None) == "UK Research and Innovation"
+    skipped = "skipped (edited since it was seeded): programme Health Advanced Research Programme: kind edited"
+    assert f"{skipped}; fixtures would change kind, funder" in output.getvalue()
+    assert f"{skipped}; fixtures would change parent" in output.getvalue()
+    snapshot = _snapshot()
+    snapshot["programmes"].pop(harp.name)
+    current["programmes"].pop(harp.name)
+    assert snapshot == current
 
 
 def test_a_record_staff_edited_since_is_left_alone_and_reported(seeded_from_previous_fixtures, user_with_role):

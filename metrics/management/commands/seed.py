@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from commitments.seeding.context import SeedError
 from metrics.seeding import seed_reference_data
+from metrics.services import metrics_recompute
 
 
 class Command(BaseCommand):
@@ -17,7 +18,8 @@ class Command(BaseCommand):
         "Load the strategy documents, themes, organisations, programmes, commitments and evidence from "
         "fixtures/. Records already in the database are left as they are, so staff edits are never overwritten. "
         "With --apply-corrections, records seeded from earlier fixtures are brought to what the fixtures now say, "
-        "each correction recorded in the history; records staff have edited since are left alone and reported."
+        "each correction recorded in the history; records staff have edited since are left alone and reported, "
+        "and the stored figures are recomputed."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -44,3 +46,8 @@ class Command(BaseCommand):
         if options["apply_corrections"]:
             message += f" {len(report.corrected)} correction(s) applied, {len(report.skipped)} skipped."
         self.stdout.write(self.style.SUCCESS(message))
+        if options["apply_corrections"] and report.corrected:
+            # Corrections move what the figures read (natures, programmes, a fund's programmes) outside the
+            # services that mark them stale: every quarter is recomputed, as the nightly rebuild would.
+            recomputed = metrics_recompute()
+            self.stdout.write(f"Figures recomputed: {recomputed.quarters} quarter(s).")
