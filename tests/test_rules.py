@@ -134,7 +134,8 @@ def test_each_rules_python_and_sql_agree(commitment_specs, update_specs):
             recorded = {pk: rules.governing_update(updates[pk], day, approved_by=recorded_at) for pk in ids}
             for pk in ids:
                 first = rules.governing_updates(day, commitment=pk, approved_by=recorded_at).first()
-                assert (first.pk if first else None) == (recorded[pk].pk if recorded[pk] else None)
+                python_side = recorded[pk]
+                assert (first.pk if first else None) == (python_side.pk if python_side else None)
             as_recorded: Any = rules.with_state_on(base, day, approved_by=recorded_at)
             assert {
                 row["pk"]: rules.DeliveryState(
