@@ -63,7 +63,7 @@ def test_harp_is_backed_by_the_challenge_fund_not_part_of_it():
 
 def test_the_money_inside_harp_keeps_its_funders():
     funders = {
-        (amount.programme.name, amount.amount_text): getattr(amount.funder, "name", None)
+        (getattr(amount.programme, "name", None), amount.amount_text): getattr(amount.funder, "name", None)
         for amount in _under(Programme.objects.get(name=HARP))
         if amount.commitment_id is not None and amount.nature == AmountNature.NEW_MONEY
     }
