@@ -47,14 +47,16 @@ def test_budget_money_is_funded_by_the_treasury():
 def test_money_the_text_calls_government_funding_is_the_governments():
     government = FundingAmount.objects.filter(commitment__text__regex=r"of government funding|from government")
     assert government.exists()
+    named = []
     for amount in government.select_related("commitment", "funder"):
         assert amount.commitment is not None
         sentence = amount.commitment.text
-        named = f"{amount.amount_text} of government funding" in sentence or (
+        if f"{amount.amount_text} of government funding" in sentence or (
             f"{amount.amount_text} from government" in sentence
-        )
-        if named:
+        ):
+            named.append(amount.key)
             assert getattr(amount.funder, "name", None) == "The government", amount.key
+    assert named, "no amount the text calls government funding: the check above checked nothing"
 
 
 # --- amounts the text gives several funders for ------------------------------------------------------------
