@@ -9,7 +9,9 @@ queries cover every single-valued scope type (tracker, deal, foundation, area, a
 more each many-valued type (theme, lead organisation, programme), whatever the number of commitments:
 the commitments joined to the span covering the day and the span covering the previous quarter end
 (counts, progress, spending, freshness, overdue, movement), and funding. The results are summed per
-scope key, never per commitment.
+scope key, never per commitment. Every query also groups by the commitment's kind (``rules.commitment_kind``),
+so the same rows give each scope's figures for both populations (``rules.Population``): the key commitments,
+and everything (elaborations and sub-items included).
 
 ``contribution`` reads the same rules for one commitment: what it adds to each of its scopes. The
 incremental recompute adjusts the stored rows by the change of a commitment's contribution.
@@ -31,6 +33,7 @@ reaches the programmes its amounts name whether or not it is linked to them.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -45,7 +48,7 @@ from commitments.delivery import DeliveryConfidence, DeliveryStatus
 from commitments.models import Actor, Commitment, OrganisationRole, StatusUpdate, UpdateState
 from metrics import rules
 from metrics.models import ScopeType
-from metrics.rules import counted_on
+from metrics.rules import Population, counted_on, populations_of
 from programmes.models import FundingAmount, FundingAmountQuerySet
 from programmes.totals import MONEY_AGGREGATES, Money, ProgrammeTree, money_under_programmes
 
@@ -99,6 +102,7 @@ class Figures:
     scope_type: str
     scope_key: str
     scope_label: str
+    population: str = Population.ALL
     commitments: int = 0
     not_started: int = 0
     in_progress: int = 0
@@ -134,7 +138,9 @@ class Figures:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-FIGURE_FIELDS = [f.name for f in fields(Figures) if f.name not in {"scope_type", "scope_key", "scope_label"}]
+FIGURE_FIELDS = [
+    f.name for f in fields(Figures) if f.name not in {"scope_type", "scope_key", "scope_label", "population"}
+]
 MONEY_FIELDS = list(Money().figures())
 assert set(MONEY_FIELDS) <= set(FIGURE_FIELDS), "every money sum is stored"  # noqa: S101
 # Every movement is stored, so the overview, the API and the "what changed" page count the same lists.
@@ -169,14 +175,35 @@ SPAN_COLUMNS = ("commitment_id", "update_id", "starts", "ends", "status", "confi
 SPAN_SOURCES = ("commitment_id", "pk", "as_of", "span_ends", "status", "confidence", "span_progress", "funding_spent")
 
 
-def _grouped(queryset: QuerySet[Any], scope: Scope, prefix: str, **aggregates: Any) -> dict[str, dict[str, Any]]:
-    """Run the aggregates per scope key; the tracker scope is a single group."""
+# The commitment's kind (``rules.commitment_kind``), which every query below groups by as well: both
+# populations are summed from the same rows, so counting the key commitments apart costs no query.
+KIND = "_kind"
+
+# By population, by scope key: the aggregates' sums (and the scope's label under ``_label``).
+ByPopulation = dict[str, dict[str, dict[str, Any]]]
+
+
+def _add_row(totals: dict[str, Any], row: Mapping[str, Any], names: Collection[str]) -> None:
+    for name in names:
+        totals[name] = totals.get(name, 0) + (row[name] or 0)
+
+
+def _grouped(queryset: QuerySet[Any], scope: Scope, prefix: str, **aggregates: Any) -> ByPopulation:
+    """Run the aggregates per scope key and kind, summed into each population; the tracker is a single group."""
+    grouped: ByPopulation = {population: {} for population in Population.values}
     if scope.key is None:
-        return {TRACKER_KEY: queryset.aggregate(**aggregates)}
+        for row in queryset.values(KIND).annotate(**aggregates).order_by():
+            for population in populations_of(row[KIND]):
+                _add_row(grouped[population].setdefault(TRACKER_KEY, {"_label": None}), row, aggregates)
+        return grouped
     key, label = f"{prefix}{scope.key}", f"{prefix}{scope.label}"
     condition = {f"{prefix}{lookup}": value for lookup, value in scope.condition.items()}
-    rows = queryset.filter(**condition).values(key).annotate(_label=Max(label), **aggregates).order_by()
-    return {str(row.pop(key)): row for row in rows}
+    rows = queryset.filter(**condition).values(key, KIND).annotate(_label=Max(label), **aggregates).order_by()
+    for row in rows:
+        for population in populations_of(row[KIND]):
+            totals = grouped[population].setdefault(str(row[key]), {"_label": row["_label"]})
+            _add_row(totals, row, aggregates)
+    return grouped
 
 
 def compute_figures(
@@ -192,20 +219,28 @@ def compute_figures(
     fresh, not stale); ``previous_end`` is the day movement is measured from. With ``commitment_ids``,
     only the scopes those commitments belong to are returned (the figures of each are complete).
     """
-    commitments = Commitment.objects.filter(counted_on(day)).annotate(now=rules.covering_span(day))
+    commitments = Commitment.objects.filter(counted_on(day)).annotate(
+        now=rules.covering_span(day), **{KIND: rules.commitment_kind_expression()}
+    )
     if previous_end is not None:
         commitments = commitments.annotate(before=rules.covering_span(previous_end)).annotate(
             **rules.movement_annotations(after="now__", before="before__")
         )
-    funding = _counted_funding().filter(counted_on(day, "commitment__"))
+    funding = (
+        _counted_funding()
+        .filter(counted_on(day, "commitment__"))
+        .annotate(**{KIND: rules.commitment_kind_expression("commitment__")})
+    )
     state_aggregates = _state_aggregates(day, period_start, previous_end)
     # Every commitment is in exactly one scope of each single-valued type (tracker, deal, foundation,
     # area, actor): one query grouped by all their keys at once, summed per scope here, does for all of
     # them what GROUPING SETS would (the ORM cannot write it). Many-valued types get a query each.
     single = [scope for scope in SCOPES if not scope.many]
     states = _rolled_up(commitments, single, "", state_aggregates)
-    # The whole tracker has figures for every day, zeros before any deal was published.
-    states[ScopeType.TRACKER].setdefault(TRACKER_KEY, {"_label": None} | dict.fromkeys(state_aggregates, 0))
+    for population in Population.values:
+        # The whole tracker has figures for every day, zeros before any deal was published.
+        tracker = states[population][ScopeType.TRACKER]
+        tracker.setdefault(TRACKER_KEY, {"_label": None} | dict.fromkeys(state_aggregates, 0))
     money = _rolled_up(funding, single, "commitment__", _MONEY_AGGREGATES)
     wanted: dict[str, set[str]] | None = None
     if commitment_ids is not None:
@@ -214,13 +249,13 @@ def compute_figures(
             for scope_type, key in pairs:
                 wanted[scope_type].add(key)
     results: list[Figures] = []
-    for scope in single:
+    for population, scope in itertools.product(Population.values, single):
         scope_states = {
             key: row
-            for key, row in states[scope.scope_type].items()
+            for key, row in states[population][scope.scope_type].items()
             if wanted is None or key in wanted[scope.scope_type]
         }
-        results.extend(_assemble(scope, scope_states, money[scope.scope_type]))
+        results.extend(_assemble(scope, population, scope_states, money[population][scope.scope_type]))
     for scope in SCOPES:
         if not scope.many:
             continue
@@ -233,37 +268,44 @@ def compute_figures(
             scope_money = _attributed_money(funding, None if wanted is None else wanted[scope.scope_type])
         else:
             scope_money = _grouped(funding, scope, "commitment__", **_MONEY_AGGREGATES)
-        results.extend(_assemble(scope, scope_states, scope_money))
+        for population in Population.values:
+            results.extend(_assemble(scope, population, scope_states[population], scope_money[population]))
     return results
 
 
-def _attributed_money(funding: FundingAmountQuerySet, keys: Collection[str] | None) -> dict[str, dict[str, Any]]:
+def _attributed_money(funding: FundingAmountQuerySet, keys: Collection[str] | None) -> ByPopulation:
     """The money of each programme scope (of ``keys``, if given): attributed to it or a programme inside it."""
     tree = ProgrammeTree.load()
-    under = money_under_programmes(funding, tree=tree).get(None, {})
+    by_population: dict[str, dict[int, Money]] = {population: defaultdict(Money) for population in Population.values}
+    for kind, under in money_under_programmes(funding, per=KIND, tree=tree).items():
+        for population, (pk, money) in itertools.product(populations_of(kind), under.items()):
+            by_population[population][pk] += money
     return {
-        tree.uuid[pk]: {"_label": tree.name[pk], **money.figures()}
-        for pk, money in under.items()
-        if keys is None or tree.uuid[pk] in keys
+        population: {
+            tree.uuid[pk]: {"_label": tree.name[pk], **money.figures()}
+            for pk, money in under.items()
+            if keys is None or tree.uuid[pk] in keys
+        }
+        for population, under in by_population.items()
     }
 
 
 def _rolled_up(
     queryset: QuerySet[Any], scopes: list[Scope], prefix: str, aggregates: dict[str, Any]
-) -> dict[str, dict[str, dict[str, Any]]]:
-    """Group once by the keys of every (single-valued) scope type, then sum the groups per scope key."""
+) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
+    """Group once by the keys of every (single-valued) scope type and the kind, then sum per population and key."""
     paths = {f"{prefix}{path}" for scope in scopes for path in (scope.key, scope.label) if path}
-    rows = queryset.values(*sorted(paths)).annotate(**aggregates).order_by()
-    rolled: dict[str, dict[str, dict[str, Any]]] = {scope.scope_type: {} for scope in scopes}
+    rows = queryset.values(*sorted(paths), KIND).annotate(**aggregates).order_by()
+    rolled: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
+        population: {scope.scope_type: {} for scope in scopes} for population in Population.values
+    }
     for row in rows:
-        for scope in scopes:
+        for population, scope in itertools.product(populations_of(row[KIND]), scopes):
             key = TRACKER_KEY if scope.key is None else row[f"{prefix}{scope.key}"]
             if key is None:  # outside the scope type (a commitment with no area)
                 continue
             label = row[f"{prefix}{scope.label}"] if scope.label else None
-            totals = rolled[scope.scope_type].setdefault(str(key), {"_label": label})
-            for name in aggregates:
-                totals[name] = totals.get(name, 0) + (row[name] or 0)
+            _add_row(rolled[population][scope.scope_type].setdefault(str(key), {"_label": label}), row, aggregates)
     return rolled
 
 
@@ -272,7 +314,7 @@ def _state_aggregates(day: date, period_start: date, previous_end: date | None) 
         "total": Count("pk"),
         **{status: Count("pk", filter=Q(now__status=status)) for status in _STARTED},
         **{value: Count("pk", filter=Q(now__confidence=value)) for value in DeliveryConfidence.values},
-        "progress_reported": Count("now__progress"),
+        "progress_reported": Count("pk", filter=rules.progress_reported_condition("now__progress")),
         "progress_total": Coalesce(Sum("now__progress"), 0),
         "fresh": Count("pk", filter=rules.fresh_span(period_start)),
         "overdue": Count(
@@ -286,7 +328,9 @@ def _state_aggregates(day: date, period_start: date, previous_end: date | None) 
     return aggregates
 
 
-def _assemble(scope: Scope, states: dict[str, dict[str, Any]], money: dict[str, dict[str, Any]]) -> list[Figures]:
+def _assemble(
+    scope: Scope, population: str, states: dict[str, dict[str, Any]], money: dict[str, dict[str, Any]]
+) -> list[Figures]:
     if scope.money_attributed:
         # A programme with money attributed to it and no commitment of its own that counts has its row too
         # (as on the funding page), with no commitments.
@@ -304,7 +348,7 @@ def _assemble(scope: Scope, states: dict[str, dict[str, Any]], money: dict[str, 
             label = Actor(key).label
         count = state.pop("total") or 0
         fresh = state.pop("fresh") or 0
-        item = Figures(scope.scope_type, key, label, commitments=count, stale=count - fresh)
+        item = Figures(scope.scope_type, key, label, population, commitments=count, stale=count - fresh)
         for name, value in state.items():
             setattr(item, name, value or 0)
         item.spent = Decimal(item.spent)
@@ -374,7 +418,7 @@ def contribution(
     figures["commitments"] = 1
     figures[status] = 1
     figures[(now.confidence if now else "") or "no_confidence"] = 1
-    if now and now.progress is not None:
+    if now and rules.reports_progress(now.progress):
         figures["progress_reported"], figures["progress_total"] = 1, now.progress
     figures["overdue"] = int(rules.is_overdue(target_date=target_date, status=status, day=day))
     figures["stale"] = int(rules.is_stale(state_as_of=now.starts if now else None, period_start=period_start))

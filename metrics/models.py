@@ -16,6 +16,7 @@ from django.db import models
 from commitments.models import SourcedModel
 from commitments.periods import Quarter
 from lsis.models import PublicModel
+from metrics.rules import Population, mean_progress, share_delivered
 
 
 class RegionalStatistic(PublicModel, SourcedModel):
@@ -94,6 +95,12 @@ class QuarterMetric(models.Model):
 
     quarter = models.ForeignKey(ReportingQuarter, on_delete=models.CASCADE, related_name="metrics")
     basis = models.CharField(max_length=12, choices=Basis.choices, default=Basis.LIVE)
+    # Every scope's figures are kept for both populations, computed in the same pass (``metrics.rules``).
+    population = models.CharField(
+        max_length=3,
+        choices=Population.choices,
+        help_text="Which commitments the figures count: the key commitments, or every kind (``all``).",
+    )
     scope_type = models.CharField(max_length=20, choices=ScopeType.choices)
     scope_key = models.CharField(max_length=100, help_text="Stable key: a code, reference or UUID.")
     scope_label = models.CharField(max_length=300)
@@ -139,26 +146,29 @@ class QuarterMetric(models.Model):
     computed_at = models.DateTimeField()
 
     class Meta:
-        ordering = ["quarter", "basis", "scope_type", "scope_key"]
+        ordering = ["quarter", "basis", "population", "scope_type", "scope_key"]
         constraints = [
             models.UniqueConstraint(
-                fields=["quarter", "basis", "scope_type", "scope_key"], name="quarter_metric_unique_scope"
+                fields=["quarter", "basis", "population", "scope_type", "scope_key"],
+                name="quarter_metric_unique_scope",
             ),
         ]
-        indexes = [models.Index(fields=["scope_type", "scope_key", "basis"], name="metric_scope_idx")]
+        indexes = [
+            models.Index(fields=["scope_type", "scope_key", "population", "basis"], name="metric_scope_population_idx")
+        ]
 
     def __str__(self) -> str:
         return f"{self.scope_label}, {self.quarter}"
 
     @property
     def share_delivered(self) -> Decimal | None:
-        """Delivered commitments as a share of all, or None where there are none."""
-        return Decimal(self.delivered) / self.commitments if self.commitments else None
+        """Delivered commitments as a share of all counted (``metrics.rules.share_delivered``)."""
+        return share_delivered(delivered=self.delivered, commitments=self.commitments)
 
     @property
     def mean_progress(self) -> Decimal | None:
-        """Mean progress of the commitments that report a figure."""
-        return Decimal(self.progress_total) / self.progress_reported if self.progress_reported else None
+        """Mean progress of the ``progress_reported`` commitments reporting a figure (``metrics.rules``)."""
+        return mean_progress(progress_total=self.progress_total, progress_reported=self.progress_reported)
 
 
 class RecomputeMarker(models.Model):

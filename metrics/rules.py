@@ -16,8 +16,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
+from django.db import models
 from django.db.models import (
     Case,
     Exists,
@@ -28,6 +30,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    TextField,
     Value,
     When,
 )
@@ -437,3 +440,79 @@ def commitment_kind_condition(kind: str, prefix: str = "") -> Q:
         return Q(**{f"{prefix}parent__isnull": False})
     section = Section.KEY_COMMITMENTS if kind == KEY_COMMITMENT else Section.CHAPTER
     return Q(**{f"{prefix}parent__isnull": True, f"{prefix}section": section})
+
+
+def commitment_kind_expression(prefix: str = "") -> Case:
+    """ORM: ``commitment_kind`` as a value, to group by (the engine counts both populations in one pass)."""
+    return Case(
+        *(When(commitment_kind_condition(kind, prefix), then=Value(kind)) for kind in (SUB_ITEM, KEY_COMMITMENT)),
+        default=Value(CHAPTER_ELABORATION),
+        output_field=TextField(),
+    )
+
+
+# --- population: key commitments first, or everything -------------------------------------------------------
+#
+# The board thinks in the deals' key commitments; the detailed chapters elaborate them, and some are printed
+# with sub-items. Every figure is kept for two populations: the key commitments, which every page, the board
+# pack and the API show unless asked otherwise, and everything counted, elaborations and sub-items included.
+
+
+class Population(models.TextChoices):
+    """Which commitments a figure counts: the deals' key commitments, or every kind."""
+
+    KEY = "key", "Key commitments"
+    ALL = "all", "Everything: key commitments, chapter elaborations and sub-items"
+
+
+DEFAULT_POPULATION = Population.KEY
+
+
+def in_population(*, population: str, kind: str) -> bool:
+    """Python: whether a commitment of ``kind`` (``commitment_kind``) is counted in ``population``."""
+    return population == Population.ALL or kind == KEY_COMMITMENT
+
+
+def populations_of(kind: str) -> list[str]:
+    """Python: the populations a commitment of ``kind`` is counted in (always ``ALL``)."""
+    return [population.value for population in Population if in_population(population=population, kind=kind)]
+
+
+def population_condition(population: str, prefix: str = "") -> Q:
+    """ORM: ``in_population`` of the commitment at ``prefix``."""
+    return Q() if population == Population.ALL else commitment_kind_condition(KEY_COMMITMENT, prefix)
+
+
+# --- measures read from the counts: share delivered and mean progress ---------------------------------------
+#
+# A percentage always names what it is a share of. Share delivered is over every commitment counted. Progress
+# is the mean over the commitments reporting a figure (``progress_reported``, with ``implied_progress``: a
+# delivered commitment reports 100, a not started one 0, one in progress without a figure none), shown with
+# that count beside the commitments counted: "62%, 7 of 72 reporting". Counting a commitment reporting no
+# figure as 0 would invent a figure its updates do not give (one in progress is not at 0), and the mean would
+# then move when reporting improves rather than when delivery does; the reporting gap is shown apart instead.
+
+
+def reports_progress(progress: int | None) -> bool:
+    """Python: whether a commitment's state (its implied progress) reports a progress figure."""
+    return progress is not None
+
+
+def progress_reported_condition(progress: str = "progress") -> Q:
+    """ORM: ``reports_progress`` of the implied progress at ``progress``."""
+    return Q(**{f"{progress}__isnull": False})
+
+
+def share_delivered(*, delivered: int, commitments: int) -> Decimal | None:
+    """Delivered as a share of every commitment counted; None where none is counted."""
+    return Decimal(delivered) / commitments if commitments else None
+
+
+def mean_progress(*, progress_total: int, progress_reported: int) -> Decimal | None:
+    """The mean progress of the commitments reporting a figure (not of every commitment); None where none does."""
+    return Decimal(progress_total) / progress_reported if progress_reported else None
+
+
+#: Confidence ratings read as on track and as at risk (the overview's tiles, lists and tables).
+ON_TRACK = (DeliveryConfidence.GREEN, DeliveryConfidence.AMBER_GREEN)
+AT_RISK = (DeliveryConfidence.AMBER_RED, DeliveryConfidence.RED)

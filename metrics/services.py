@@ -8,6 +8,7 @@ database's write lock when it begins (``transaction_mode`` IMMEDIATE in the sett
 
 from __future__ import annotations
 
+import itertools
 import logging
 import operator
 from collections import Counter, defaultdict
@@ -45,7 +46,7 @@ from metrics.engine import (
 )
 from metrics.models import Basis, DeliverySpan, QuarterMetric, RecomputeMarker, ReportingQuarter, ScopeType
 from metrics.row_adjustments import live_rows_add
-from metrics.rules import counts
+from metrics.rules import Population, commitment_kind, counts, in_population
 
 logger = logging.getLogger(__name__)
 
@@ -145,26 +146,28 @@ def _write(
     QuarterMetric.objects.bulk_create(
         rows,
         update_conflicts=True,
-        unique_fields=["quarter", "basis", "scope_type", "scope_key"],
+        unique_fields=["quarter", "basis", "population", "scope_type", "scope_key"],
         update_fields=["scope_label", *FIGURE_FIELDS, "computed_at"],
         batch_size=500,
     )
+    current = {(item.population, item.scope_type, item.scope_key) for item in figures}
     if complete:
-        current = {(item.scope_type, item.scope_key) for item in figures}
         gone = [
             pk
-            for pk, scope_type, scope_key in QuarterMetric.objects.filter(
-                quarter=reporting_quarter, basis=basis
-            ).values_list("pk", "scope_type", "scope_key")
-            if (scope_type, scope_key) not in current
+            for pk, *row in QuarterMetric.objects.filter(quarter=reporting_quarter, basis=basis).values_list(
+                "pk", "population", "scope_type", "scope_key"
+            )
+            if tuple(row) not in current
         ]
         QuarterMetric.objects.filter(pk__in=gone).delete()
     else:
-        # The figures are complete for ``scopes``: one left with no commitment that counts has no row,
-        # as a full recompute would leave it (a withdrawal can empty a scope).
-        current = {(item.scope_type, item.scope_key) for item in figures}
+        # The figures are complete for ``scopes``, in both populations: one left with no commitment that counts
+        # has no row, as a full recompute would leave it (a withdrawal or a change of kind can empty a scope).
         emptied = [
-            Q(scope_type=scope_type, scope_key=key) for scope_type, key in scopes if (scope_type, key) not in current
+            Q(population=population, scope_type=scope_type, scope_key=key)
+            for population in Population.values
+            for scope_type, key in scopes
+            if (population, scope_type, key) not in current
         ]
         if emptied:
             QuarterMetric.objects.filter(quarter=reporting_quarter, basis=basis).filter(
@@ -220,7 +223,7 @@ def _recompute_quarters(
 
 @transaction.atomic
 def quarter_lock(*, quarter: Quarter, user: Any, today: date | None = None) -> ReportingQuarter:
-    """Sign a quarter off: its figures, recomputed now, are frozen as the signed-off copy.
+    """Sign a quarter off: its figures, recomputed now, are frozen as the signed-off copy (both populations).
 
     Only those who may record the board's sign-off (``LOCK_PERMISSION``) do: anyone else is refused (403).
     """
@@ -308,15 +311,18 @@ def _basis(commitment_ids: Collection[int]) -> dict[int, dict[str, Any]]:
     """What the figures read about each commitment now, as a marker stores it (JSON)."""
     keys = scope_keys(commitment_ids)
     money = money_contributions(commitment_ids)
-    facts = Commitment.objects.filter(pk__in=commitment_ids).values_list("pk", "target_date", "deal__published_on")
+    facts = Commitment.objects.filter(pk__in=commitment_ids).values_list(
+        "pk", "target_date", "deal__published_on", "section", "parent_id"
+    )
     return {
         pk: {
             "target_date": target_date.isoformat() if target_date else None,
             "deal_published_on": published_on.isoformat() if published_on else None,
+            "kind": commitment_kind(section=section, parent_id=parent_id),
             "keys": [list(pair) for pair in keys[pk]],
             **money.get(pk, MoneyContribution()).to_json(),
         }
-        for pk, target_date, published_on in facts
+        for pk, target_date, published_on, section, parent_id in facts
     }
 
 
@@ -328,6 +334,9 @@ class _Before:
     deal_published_on: date | None
     keys: list[tuple[str, str]]
     money: MoneyContribution
+    # Key commitment, chapter elaboration or sub-item (``rules.commitment_kind``): which populations it was
+    # counted in. None in a marker written before kinds were recorded: its kind then is its kind now.
+    kind: str | None = None
 
     @classmethod
     def read(cls, stored: dict[str, Any]) -> _Before:
@@ -336,7 +345,9 @@ class _Before:
 
         keys = [(scope_type, key) for scope_type, key in stored.get("keys", [])]
         money = MoneyContribution.from_json(stored)
-        return cls(day(stored.get("target_date")), day(stored.get("deal_published_on")), keys, money)
+        return cls(
+            day(stored.get("target_date")), day(stored.get("deal_published_on")), keys, money, stored.get("kind")
+        )
 
     def reached(self) -> set[tuple[str, str]]:
         """The scopes the commitment's figures reached: those it belonged to and its money's programmes."""
@@ -481,27 +492,29 @@ def _adjust(
 
     ``was_published`` gives, for a commitment published or withdrawn since its figures were computed,
     the flag they were computed with; ``edited``, for a commitment edited since, what they read about
-    it then (target date, deal publication date, scopes, money). The others kept theirs. What a
-    commitment contributed is taken from the scopes it was in, and what it contributes added to those it
-    is in now.
+    it then (target date, deal publication date, scopes, money, kind). The others kept theirs. What a
+    commitment contributed is taken from the scopes it was in, in the populations its kind was counted in,
+    and what it contributes added to those it is in now.
     """
     edited = edited or {}
     keys = scope_keys(commitment_ids)
     facts = list(
         Commitment.objects.filter(pk__in=commitment_ids).values_list(
-            "pk", "target_date", "deal__published_on", "published"
+            "pk", "target_date", "deal__published_on", "section", "parent_id", "published"
         )
     )
     republished = [pk for pk, *_, published in facts if was_published.get(pk, published) != published]
     # Publishing or withdrawing moves the commitment's money too, which no update does; so can an edit.
     with_money = [*republished, *(pk for pk in edited if pk not in republished)]
     money = money_contributions(with_money) if with_money else {}
-    changes: dict[tuple[Quarter, str, str], Counter[str]] = defaultdict(Counter)
+    changes: dict[tuple[Quarter, str, str, str], Counter[str]] = defaultdict(Counter)
     nothing = dict.fromkeys(FIGURE_FIELDS, 0)
-    for pk, target_date, published_on, published in facts:
+    for pk, target_date, published_on, section, parent_id, published in facts:
         old_facts = edited.get(pk)
         old_keys = old_facts.keys if old_facts else keys[pk]
         old_money = old_facts.money if old_facts else money.get(pk)
+        kind = commitment_kind(section=section, parent_id=parent_id)
+        old_kind = (old_facts.kind if old_facts else None) or kind
         for quarter in quarters:
             previous_end = quarter.previous().end if quarter > FIRST_QUARTER else None
             common: dict[str, Any] = {"day": quarter.end, "period_start": quarter.start, "previous_end": previous_end}
@@ -528,17 +541,19 @@ def _adjust(
                 counted=new_counted,
                 keys=keys[pk],
             )
-            for pair in old.keys() | new.keys():
-                difference = Counter(
-                    {name: new.get(pair, nothing)[name] - old.get(pair, nothing)[name] for name in FIGURE_FIELDS}
-                )
+            # Each population takes what the commitment added to it (if it was of a kind counted there) away,
+            # and adds what it adds now: both populations' rows move in the same statement.
+            for population, pair in itertools.product(Population.values, old.keys() | new.keys()):
+                taken = old.get(pair, nothing) if in_population(population=population, kind=old_kind) else nothing
+                added = new.get(pair, nothing) if in_population(population=population, kind=kind) else nothing
+                difference = Counter({name: added[name] - taken[name] for name in FIGURE_FIELDS})
                 if any(difference.values()):
-                    changes[(quarter, *pair)].update(difference)
+                    changes[(quarter, population, *pair)].update(difference)
     reporting = reporting_quarters_ensure()
     quarter_of = {reporting[quarter].pk: quarter for quarter in {quarter for quarter, *_ in changes}}
     wanted = {
-        (reporting[quarter].pk, scope_type, scope_key): change
-        for (quarter, scope_type, scope_key), change in changes.items()
+        (reporting[quarter].pk, population, scope_type, scope_key): change
+        for (quarter, population, scope_type, scope_key), change in changes.items()
         if any(change.values())
     }
     found = live_rows_add(changes=wanted, computed_at=timezone.now())  # one statement, whatever the quarters

@@ -206,6 +206,15 @@ def test_each_rules_python_and_sql_agree(commitment_specs, update_specs):
                 c.pk for c in commitments if rules.commitment_kind(section=c.section, parent_id=c.parent_id) == kind
             }
             assert _members(base.filter(rules.commitment_kind_condition(kind))) == expected
+        kinds = dict(base.annotate(kind=rules.commitment_kind_expression()).values_list("pk", "kind"))
+        assert kinds == {c.pk: rules.commitment_kind(section=c.section, parent_id=c.parent_id) for c in commitments}
+        # Population: the key commitments, or everything.
+        for population in rules.Population.values:
+            expected = {c.pk for c in commitments if rules.in_population(population=population, kind=kinds[c.pk])}
+            assert _members(base.filter(rules.population_condition(population))) == expected, population
+        # Reporting progress: a progress figure, as implied on the day (the last day read above).
+        reporting = rules.with_state_on(base, day).filter(rules.progress_reported_condition("state_progress"))
+        assert _members(reporting) == {pk for pk in ids if rules.reports_progress(states[pk].progress)}
         transaction.set_rollback(True)
 
 
