@@ -113,7 +113,9 @@ def test_workflow_rules_are_409_with_the_services_words(
     assert "submitted" in early.json()["detail"]
     # Four eyes: a reviewer cannot approve their own update.
     own = reviewer.post(f"{V1}/updates/", DRAFT, format="json")
+    assert own.status_code == 201, own.content
     submitted = reviewer.post(f"{V1}/updates/{own.json()['uuid']}/submit/", HTTP_IF_MATCH=own["ETag"])
+    assert submitted.status_code == 200, submitted.content
     mine = reviewer.post(f"{V1}/updates/{own.json()['uuid']}/approve/", HTTP_IF_MATCH=submitted["ETag"])
     assert mine.status_code == 409
     assert "someone else" in mine.json()["detail"]
