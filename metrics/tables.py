@@ -46,6 +46,7 @@ class Cell:
     numeric: bool = False
     header: bool = False
     hint: str = ""
+    column: str = ""  # its column's header, shown beside the value where narrow screens stack the rows
 
 
 @dataclass
@@ -87,9 +88,22 @@ class Table:
             columns.append(Column(header, numeric=index >= self.numeric_from, href=href, aria_sort=state))
         return columns
 
+    @property
+    def layout(self) -> str:
+        """How wide the table needs to be: it stacks its rows below a width that grows with its columns.
+
+        ``dashboards.css`` gives each layout the width below which every row becomes a list of "column:
+        value" lines, so no table is ever wider than its box (docs: README, "Readable at every width").
+        """
+        columns = len(self.headers)
+        return "narrow" if columns <= 4 else "medium" if columns <= 7 else "wide"
+
     def add(self, *cells: Cell | str | int | Decimal | None) -> None:
-        """Append a row; plain values become cells (numbers right-aligned)."""
-        self.rows.append([_cell(value, index, self.numeric_from) for index, value in enumerate(cells)])
+        """Append a row; plain values become cells (numbers right-aligned), each knowing its column's header."""
+        row = [_cell(value, index, self.numeric_from) for index, value in enumerate(cells)]
+        for cell, header in zip(row, self.headers, strict=False):
+            cell.column = header
+        self.rows.append(row)
 
     def csv_response(self, filename: str) -> HttpResponse:
         """The table as a CSV download."""
