@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -104,6 +104,15 @@ class Period:
     def shows_signed_off(self) -> bool:
         """Whether the page shows the figures the board signed off rather than live ones."""
         return self.as_of is None and self.reporting.is_locked
+
+    @property
+    def recorded_at(self) -> datetime | None:
+        """When the figures shown were recorded: the sign-off of a signed-off quarter, else None (live).
+
+        Lists read as of this moment (``rules.with_state_on``'s ``approved_by``) agree with the signed-off
+        figures beside them: an update approved after sign-off restates the quarter, and is shown apart.
+        """
+        return self.reporting.locked_at if self.shows_signed_off else None
 
 
 def reporting_quarters(today: date | None = None) -> list[ReportingQuarter]:
@@ -411,13 +420,20 @@ def commitments_on(
     status: str = "",
     confidence: str = "",
     overdue: bool = False,
+    stale: bool = False,
     sort: str = "reference",
     descending: bool = False,
+    approved_by: datetime | None = None,
 ) -> CommitmentQuerySet:
-    """Commitments counted on the period's day with their state then, filtered and sorted (one query)."""
+    """Commitments counted on the period's day with their state then, filtered and sorted (one query).
+
+    ``overdue`` and ``stale`` (no approved update this quarter) keep those the rules say are; with
+    ``approved_by``, the state is the one recorded then (``Period.recorded_at``: a signed-off quarter).
+    """
     day = period.day
+    state_day = None if period.is_current and approved_by is None else day
     rows: Any = (  # annotated: the plugin cannot see the state_* names
-        rules.with_state_on(commitments.filter(counted_on(day)), None if period.is_current else day)
+        rules.with_state_on(commitments.filter(counted_on(day)), state_day, approved_by=approved_by)
         .annotate(
             status_order=Case(
                 *(When(state_status=value, then=Value(rank)) for value, rank in STATUS_ORDER.items()),
@@ -438,6 +454,8 @@ def commitments_on(
         rows = rows.filter(state_confidence=confidence)
     if overdue:
         rows = rows.filter(rules.overdue_condition(on=day, status="state_status"))
+    if stale:
+        rows = rows.filter(rules.stale_state(period_start=period.quarter.start))
     order = [_flip(item) if descending else item for item in SORTS.get(sort, SORTS["reference"])]
     return rows.order_by(*order)
 
@@ -522,12 +540,23 @@ class Changes:
 
 
 def changes_between(
-    earlier: date, later: date, quarters: list[ReportingQuarter], *, updates_limit: int | None = 200
+    earlier: date,
+    later: date,
+    quarters: list[ReportingQuarter],
+    *,
+    updates_limit: int | None = 200,
+    approved_by: datetime | None = None,
 ) -> Changes:
-    """Set-based: two annotated commitment queries, one of updates, two for signed-off quarters."""
+    """Set-based: two annotated commitment queries, one of updates, two for signed-off quarters.
+
+    With ``approved_by``, both states are those recorded then (``Period.recorded_at``: a signed-off quarter).
+    """
     states: Any = (  # annotated: the plugin cannot see the state_* and before_* names
         rules.with_state_on(
-            rules.with_state_on(Commitment.objects.filter(counted_on(later)), later), earlier, prefix="before"
+            rules.with_state_on(Commitment.objects.filter(counted_on(later)), later, approved_by=approved_by),
+            earlier,
+            prefix="before",
+            approved_by=approved_by,
         )
         .select_related("deal")
         .order_by("reference")
@@ -558,7 +587,8 @@ def changes_between(
         newly_rated=[item for item in moved if item.moved.newly_rated],
         rating_withdrawn=[item for item in moved if item.moved.rating_withdrawn],
         newly_overdue=newly_overdue,
-        updates=list(new_updates[:updates_limit] if updates_limit else new_updates),
+        # None: every update; 0 (the board pack, which lists none of them): no query for them at all.
+        updates=list(new_updates[:updates_limit] if updates_limit is not None else new_updates),
         updates_total=updates_total,
         restatements=restatements_until(later, quarters),
     )
