@@ -11,12 +11,23 @@ from typing import Any
 
 from django.urls import reverse
 
-from commitments.delivery import DeliveryConfidence
+from commitments.delivery import DeliveryConfidence, DeliveryStatus
 from commitments.models import OrganisationKind
 from metrics.dashboards import Changes, Period, ScopeFigures
+from metrics.glossary import MEASURE_MEANINGS
 from metrics.links import scope_url
 from metrics.models import ScopeType
-from metrics.tables import Cell, Table, confidence_cell, day_text, money, money_range, percent, status_cell
+from metrics.tables import (
+    Cell,
+    Table,
+    as_text,
+    confidence_cell,
+    day_text,
+    money,
+    money_range,
+    percent,
+    status_cell,
+)
 from programmes.models import AmountNature
 from programmes.totals import JOINTLY, Money, MoneyByProgramme
 
@@ -182,6 +193,42 @@ def confidence_chart(chart_id: str, title: str, items: list[ScopeFigures]) -> di
     )
 
 
+STATUS_SERIES = [
+    DeliveryStatus.DELIVERED,
+    DeliveryStatus.IN_PROGRESS,
+    DeliveryStatus.NOT_STARTED,
+    DeliveryStatus.NOT_BEING_PURSUED,
+]
+
+
+def status_chart(chart_id: str, title: str, items: list[ScopeFigures]) -> dict[str, Any]:
+    """Stacked bars of delivery status per scope, delivered first."""
+    return chart(
+        chart_id,
+        title,
+        [str(item.scope_label) for item in items],
+        [
+            {
+                "key": str(value),
+                "label": str(DeliveryStatus(value).label),
+                "data": [getattr(item, value) for item in items],
+            }
+            for value in STATUS_SERIES
+        ],
+    )
+
+
+def measure_chart(chart_id: str, title: str, items: list[ScopeFigures], measure: str) -> dict[str, Any]:
+    """One measure per scope (``overdue``, ``stale``...), named as the glossary names it."""
+    label = MEASURE_MEANINGS[measure][0] if measure in MEASURE_MEANINGS else measure
+    return chart(
+        chart_id,
+        title,
+        [str(item.scope_label) for item in items],
+        [{"key": measure, "label": label, "data": [getattr(item, measure) for item in items]}],
+    )
+
+
 def commitments_table(rows: Any, table_id: str, caption: str, query: str = "") -> Table:
     """Commitments with their state (annotated by ``commitments_on``), each linking to its page."""
     table = Table(
@@ -267,8 +314,7 @@ def changes_tables(changes: Changes) -> list[Table]:
         restated.add(
             Cell(item.reporting.quarter.label, header=True),
             day_text(item.reporting.locked_at.date() if item.reporting.locked_at else None),
-            "; ".join(f"{name.replace('_', ' ')}: {before} → {after}" for name, before, after in moved)
-            or "No figure moved",
+            restated_text(moved) or "No figure moved",
             "; ".join(f"{u.commitment.reference} as of {day_text(u.as_of)}" for u in item.updates) or "None",
         )
     return [
@@ -281,6 +327,27 @@ def changes_tables(changes: Changes) -> list[Table]:
         updates,
         restated,
     ]
+
+
+def restated_text(moved: list[tuple[str, Any, Any]]) -> str:
+    """What a restatement moved, in words: "Confidence: Amber/Red 0 → 1; Spent: £0.0m → £12.0m".
+
+    ``moved`` is ``ScopeFigures.changed_fields()``: each figure by its name, signed off and now. Figures are
+    named as the glossary names them (``metrics.glossary.MEASURE_MEANINGS``), a status or a rating after
+    what it is a count of; money is shown as every page shows it (``metrics.tables.money``).
+    """
+    ratings = {*DeliveryConfidence.values, "no_confidence"}
+    parts = []
+    for name, before, after in moved:
+        label = MEASURE_MEANINGS[name][0] if name in MEASURE_MEANINGS else name.replace("_", " ").capitalize()
+        if name in DeliveryStatus.values:
+            label = f"Status: {label}"
+        elif name in ratings:
+            label = f"Confidence: {label}"
+        else:
+            label = f"{label}:"
+        parts.append(f"{label} {as_text(before)} → {as_text(after)}")
+    return "; ".join(parts)
 
 
 def _short(text: str, length: int = 140) -> str:
