@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
@@ -480,9 +481,14 @@ class Commitment(VersionedModel, PublicModel, SourcedModel):
     delivery_as_of = models.DateField(
         null=True, blank=True, help_text="The as-of date of the approved update the delivery state comes from."
     )
+    # Derived, so not in the history: rebuilt by the services (``commitments.search.documents_refresh``) on
+    # PostgreSQL, where migration 0013 puts a GIN index on it; left empty on SQLite, which searches the fields.
+    search_vector = SearchVectorField(
+        null=True, editable=False, help_text="The weighted search document of commitments.search (PostgreSQL)."
+    )
 
     objects = CommitmentQuerySet.as_manager()
-    history = HistoricalRecords(excluded_fields=["modified_at"])
+    history = HistoricalRecords(excluded_fields=["modified_at", "search_vector"])
 
     class Meta:
         ordering = ["deal__published_on", "position", "reference"]

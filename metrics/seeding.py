@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import transaction
 
+from commitments import search
 from commitments.seeding.commitment_records import (
     commitment_links_resolve,
     commitments_load,
@@ -75,6 +76,8 @@ def seed_reference_data(*, fixtures_dir: Path, apply_corrections: bool = False) 
         commitment_refresh_delivery_state(commitment_id=commitment_id)
     if ctx.updated:
         spans_rebuild(commitment_ids=ctx.updated)
+    # Records are written directly, not through the services: every search document is rebuilt, in one statement.
+    search.documents_refresh()
     data_changed()
     return ctx.report
 

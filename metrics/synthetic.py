@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from commitments import search
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
 from commitments.models import (
     Actor,
@@ -47,6 +48,22 @@ REFERENCE_PREFIX = "SYN-"
 FIRST_AS_OF = date(2018, 1, 31)
 LAST_AS_OF = date(2026, 9, 30)
 _BATCH = 5000
+# The words of the synthetic texts, most frequent first (drawn with weights 1/rank, as words are in prose), so
+# that searching them finds few commitments or many, as searching the real texts does.
+WORDS = tuple(
+    """
+    research NHS clinical data health patients investment innovation life sciences manufacturing
+    industry government sector medicines trials genomics digital regulation skills funding programme
+    partnership discovery translational cancer dementia vaccines diagnostics therapies imaging
+    artificial intelligence genome sequencing biobank cohort population precision medicine cell gene
+    advanced therapy centre catapult network cluster region north south east west midlands scotland
+    wales ireland university hospital trust charity foundation council agency regulator approval pathway
+    adoption procurement accelerator fund capital export trade talent apprenticeship doctoral fellowship
+    infrastructure laboratory facility campus scale growth productivity jobs collaboration antimicrobial
+    resistance obesity diabetes cardiovascular respiratory rare disease mental ageing prevention
+    screening early detection wearable device medtech software platform evidence evaluation
+    """.split()  # noqa: SIM905 - a paragraph of words, not a hundred quoted ones
+)
 
 
 class RealDataPresentError(RuntimeError):
@@ -147,6 +164,9 @@ def generate_synthetic(*, commitments: int, updates: int, seed: int) -> Syntheti
     ]
 
     start = Commitment.objects.filter(deal=deal).count()
+    # The texts' words come from a generator of their own, so that the rest of the data is as before.
+    words = random.Random(seed + 1)  # noqa: S311 - reproducible test data, not security
+    weights = [1 / rank for rank in range(1, len(WORDS) + 1)]
     new = []
     for n in range(start + 1, start + commitments + 1):
         area = rng.choice(areas)
@@ -160,7 +180,7 @@ def generate_synthetic(*, commitments: int, updates: int, seed: int) -> Syntheti
                 actor=rng.choice(Actor.values),
                 section=Section.KEY_COMMITMENTS,
                 position=n,
-                text=f"Synthetic commitment {n}.",
+                text=f"Synthetic commitment {n}: {' '.join(words.choices(WORDS, weights, k=words.randrange(8, 31)))}.",
                 target_date_text=f"by {target:%B %Y}" if target else "",
                 target_date=target,
                 published=True,
@@ -205,6 +225,8 @@ def generate_synthetic(*, commitments: int, updates: int, seed: int) -> Syntheti
             )
         )
     FundingAmount.objects.bulk_create(amounts, batch_size=_BATCH)
+    # Written in bulk, not through the services: the search documents are built in one statement.
+    search.documents_refresh(commitment_ids=Commitment.objects.filter(deal=deal).values_list("pk", flat=True))
 
     author, _ = get_user_model().objects.get_or_create(username="synthetic-author")
     reviewer, _ = get_user_model().objects.get_or_create(username="synthetic-reviewer")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 
+from commitments import search
 from commitments.models import Actor, Commitment, Document, Theme, ThemeKind
 
 
@@ -33,3 +36,10 @@ class CommitmentFactory(factory.django.DjangoModelFactory[Commitment]):
     actor = Actor.GOVERNMENT
     text = "A test commitment."
     source_quote = "Committing to sequence at least one million whole genomes within five years"
+
+    @classmethod
+    def _create(cls, model_class: type[Commitment], *args: Any, **kwargs: Any) -> Commitment:
+        """Saved directly, not through ``commitment_create``: its search document is built as the service builds it."""
+        commitment = super()._create(model_class, *args, **kwargs)
+        search.documents_refresh(commitment_ids=[commitment.pk])
+        return commitment
