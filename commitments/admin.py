@@ -22,7 +22,12 @@ from commitments.classification import (
     theme_rule_save,
 )
 from commitments.models import Document, Framework, Organisation, OrganisationAlias, Theme, ThemeException, ThemeRule
-from commitments.reference_records import organisation_save, theme_save
+from commitments.reference_records import (
+    organisation_alias_delete,
+    organisation_alias_save,
+    organisation_save,
+    theme_save,
+)
 from commitments.services import document_create, document_edit
 from lsis import admin_accounts  # noqa: F401  # user accounts and roles, without ways to raise one's own rights
 from lsis.admin import READ_ONLY_AUDIT_FIELDS, AuditedAdminMixin, ReadOnlyHistoryMixin
@@ -113,6 +118,14 @@ class OrganisationAdmin(AuditedAdminMixin, ReadOnlyHistoryMixin):
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         """Through the service: a new name relabels the figures of the commitments the organisation leads."""
         organisation_save(organisation=obj, user=request.user)
+
+    def save_inline_row(self, request: HttpRequest, instance: Any) -> None:
+        """An alias through its service: the organisation's commitments are found by it."""
+        organisation_alias_save(alias=instance, user=request.user)
+
+    def delete_inline_row(self, request: HttpRequest, instance: Any) -> None:
+        """An alias through its service: the organisation's commitments are no longer found by it."""
+        organisation_alias_delete(alias=instance, user=request.user)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Organisation]:
         """Load aliases and count commitments without a query per row."""

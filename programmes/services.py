@@ -14,7 +14,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from commitments import hooks
+from commitments import hooks, search
 from commitments.models import Commitment, Organisation
 from commitments.services import commitments_changing, deals_published_on, require_may_change_commitment
 from lsis.core.services import require_permission as _require
@@ -56,6 +56,7 @@ def commitment_programmes_set(*, commitment: Commitment, user: Any, programmes: 
         return
     _changing([commitment.pk], user)
     commitment.programmes.set(wanted)
+    search.documents_refresh(commitment_ids=[commitment.pk])  # its search document names its programmes
 
 
 @transaction.atomic
@@ -70,20 +71,27 @@ def programme_save(*, programme: Programme, user: Any, commitments: Iterable[Com
         "add programmes" if programme.pk is None else "change programmes",
     )
     programme.full_clean()
-    stored_name = None
+    stored_name = stored_short_name = None
     if programme.pk is not None:
         _parent_changing(programme, user)
-        stored_name = Programme.objects.filter(pk=programme.pk).values_list("name", flat=True).first()
+        stored_name, stored_short_name = Programme.objects.filter(pk=programme.pk).values_list(
+            "name", "short_name"
+        ).first() or (None, None)
     _stamp(programme, user, "Programme added" if programme.pk is None else "Programme edited")
     programme.save()
     if stored_name is not None and stored_name != programme.name:
         hooks.fire(hooks.RECORD_RENAMED, record=programme)  # its figures are labelled with its name
-    if commitments is not None:
-        wanted = {commitment.pk for commitment in commitments}
-        current = set(programme.commitments.values_list("pk", flat=True))
-        if wanted != current:
-            _changing(wanted ^ current, user)
-            programme.commitments.set(wanted)
+    # The search documents of the commitments it delivers hold its names: rebuilt in one statement.
+    with search.refreshed_together():
+        if stored_name is not None and (stored_name, stored_short_name) != (programme.name, programme.short_name):
+            search.documents_refresh(commitment_ids=programme.commitments.values_list("pk", flat=True))
+        if commitments is not None:
+            wanted = {commitment.pk for commitment in commitments}
+            current = set(programme.commitments.values_list("pk", flat=True))
+            if wanted != current:
+                _changing(wanted ^ current, user)
+                programme.commitments.set(wanted)
+                search.documents_refresh(commitment_ids=wanted ^ current)
     return programme
 
 
@@ -106,9 +114,11 @@ def _parent_changing(programme: Programme, user: Any) -> None:
 def programme_delete(*, programme: Programme, user: Any) -> None:
     """Delete a programme; the commitments it delivered leave its scope."""
     _require(user, DELETE_PROGRAMME_PERMISSION, "delete programmes")
-    _changing(programme.commitments.values_list("pk", flat=True), user)
+    delivered = list(programme.commitments.values_list("pk", flat=True))
+    _changing(delivered, user)
     _stamp(programme, user, "Programme deleted")
     programme.delete()
+    search.documents_refresh(commitment_ids=delivered)  # their search documents no longer name it
 
 
 def _commitments_of_amount(amount: FundingAmount) -> tuple[set[int | None], set[int | None]]:
