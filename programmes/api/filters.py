@@ -12,6 +12,7 @@ from typing import Any
 import django_filters
 from django.db.models import Q, QuerySet
 
+from commitments import search as commitment_search
 from commitments.api.filters import CommitmentReferenceFilter, commitments_for
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
 from commitments.models import (
@@ -81,7 +82,11 @@ class CommitmentFilter(django_filters.FilterSet):
     )
     top_level = StrictBooleanFilter(method="filter_top_level", help_text="true: leave out sub-items.")
     search = django_filters.CharFilter(
-        method="filter_search", max_length=200, help_text="Words that must all occur in the commitment's text."
+        method="filter_search",
+        max_length=commitment_search.MAX_QUERY_LENGTH,
+        help_text="Commitments holding these words in their reference, text, organisations (or their aliases), "
+        'programmes or themes, as on the search page: every word, a "quoted phrase" as written, -word left out, '
+        '"or" between alternatives. The list keeps its order.',
     )
 
     class Meta:
@@ -114,10 +119,8 @@ class CommitmentFilter(django_filters.FilterSet):
         return queryset.exclude(parent__in=parents) if value else queryset.filter(parent__in=parents)
 
     def filter_search(self, queryset: QuerySet[Commitment], name: str, value: str) -> QuerySet[Commitment]:
-        """Every word must occur in the text or lead-in, ignoring case."""
-        for word in value.split():
-            queryset = queryset.filter(Q(text__icontains=word) | Q(lead_in__icontains=word))
-        return queryset
+        """The commitments the query finds, by the search page's rule (``commitments.search``)."""
+        return commitment_search.matching(queryset, value)
 
 
 class ProgrammeFilter(django_filters.FilterSet):
