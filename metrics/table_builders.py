@@ -330,24 +330,24 @@ def changes_tables(changes: Changes) -> list[Table]:
 
 
 def restated_text(moved: list[tuple[str, Any, Any]]) -> str:
-    """What a restatement moved, in words: "Confidence: Amber/Red 0 → 1; Spent: £0.0m → £12.0m".
+    """What a restatement moved, in words: "Confidence: Amber/Red 0 → 1, Not rated 71 → 70; Spent: £0.0m → £12.0m".
 
     ``moved`` is ``ScopeFigures.changed_fields()``: each figure by its name, signed off and now. Figures are
-    named as the glossary names them (``metrics.glossary.MEASURE_MEANINGS``), a status or a rating after
-    what it is a count of; money is shown as every page shows it (``metrics.tables.money``).
+    named as the glossary names them (``metrics.glossary.MEASURE_MEANINGS``), the counts of each status and
+    each rating under "Status" and "Confidence"; money is shown as every page shows it (``metrics.tables.money``).
     """
     ratings = {*DeliveryConfidence.values, "no_confidence"}
-    parts = []
+    groups: dict[str, list[str]] = {}
     for name, before, after in moved:
         label = MEASURE_MEANINGS[name][0] if name in MEASURE_MEANINGS else name.replace("_", " ").capitalize()
+        change = f"{as_text(before)} → {as_text(after)}"
         if name in DeliveryStatus.values:
-            label = f"Status: {label}"
+            groups.setdefault("Status", []).append(f"{label} {change}")
         elif name in ratings:
-            label = f"Confidence: {label}"
+            groups.setdefault("Confidence", []).append(f"{label} {change}")
         else:
-            label = f"{label}:"
-        parts.append(f"{label} {as_text(before)} → {as_text(after)}")
-    return "; ".join(parts)
+            groups[label] = [change]
+    return "; ".join(f"{group}: {', '.join(changes)}" for group, changes in groups.items())
 
 
 def _short(text: str, length: int = 140) -> str:
