@@ -4,8 +4,8 @@ The pages' charts are drawn in the browser (``dashboards/charts.js``) from the d
 builds; the board pack draws the same data here, as horizontal bars. This module only works out the
 geometry (where each bar, segment, tick and legend entry goes, in numbers and plain text);
 ``templates/dashboards/_svg_chart.html`` writes the SVG, so every label is escaped by the template and no
-markup is built in Python. A long list of categories is sorted and cut to the top few, the rest summed
-as "others", so that a printed chart stays readable.
+markup is built in Python. A long list of categories comes cut to the largest few and "others"
+(``table_builders.chart``), so that a printed chart stays readable.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ PATTERNS: dict[str, str] = {"amber": "dots", "amber_red": "stripes", "red": "cro
 FONT_SIZE = 11  # px, as the SVG is drawn: about 8pt once scaled to the printed page
 CHAR_WIDTH = 6.6  # a generous mean width of a character at FONT_SIZE (DejaVu Sans), for the labels' room
 BAR_HEIGHT = 18
-BAR_GAP = 8
+BAR_GAP = 10  # room for a label on two lines
+LINE_HEIGHT = 12
 TOP_MARGIN = 6
 AXIS_ROOM = 24  # below the bars: the tick labels
 LEGEND_ROW = 18
@@ -61,10 +62,18 @@ class Segment:
 
 
 @dataclass(frozen=True)
-class Bar:
-    """One category: its label (shortened to fit, the full one kept for its title), segments and total."""
+class LabelLine:
+    """A line of a category's label, and where it goes."""
 
-    label: str
+    text: str
+    y: float
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One category: its label on up to two lines (the full one kept for its title), segments and total."""
+
+    lines: list[LabelLine]
     full_label: str
     y: float
     height: float
@@ -120,82 +129,65 @@ class SvgChart:
     empty: str = ""  # what to say instead of a chart with no bars
 
 
-def top_with_others(
-    labels: list[str], series: list[dict[str, Any]], top: int, others_label: str = "Others"
-) -> tuple[list[str], list[dict[str, Any]], int]:
-    """The ``top`` categories with the largest totals, largest first, and one more summing the rest.
-
-    Ties keep the categories' order. Returns the labels, the series cut alike, and how many were summed.
-    """
-    totals = [sum(item["data"][index] or 0 for item in series) for index in range(len(labels))]
-    order = sorted(range(len(labels)), key=lambda index: (-totals[index], index))
-    kept, rest = order[:top], order[top:]
-    if len(rest) == 1:  # "others" of one is that one: show it
-        kept, rest = order, []
-    cut_labels = [labels[index] for index in kept]
-    cut_series = [{**item, "data": [item["data"][index] for index in kept]} for item in series]
-    if rest:
-        cut_labels.append(f"{others_label} ({len(rest)})")
-        for item, cut in zip(series, cut_series, strict=True):
-            cut["data"].append(sum(item["data"][index] or 0 for index in rest))
-    return cut_labels, cut_series, len(rest)
+# Round steps an axis may end on or be marked in, times a power of ten.
+NICE_STEPS = (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10)
+TICK_STEPS = (1, 2, 2.5, 5)
 
 
 def nice_ceiling(value: int) -> int:
-    """The axis's end: the smallest of 1, 2, 2.5 or 5 times a power of ten at or above ``value`` (at least 1)."""
+    """The axis's end: the smallest round value (``NICE_STEPS``) at or above ``value``, at least 1."""
     if value <= 1:
         return 1
     power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * power:
-            return max(math.ceil(step * power), value)
-    return value  # not reached: 10 * power is always at or above value
+    return next(math.ceil(step * power) for step in NICE_STEPS if value <= step * power)
+
+
+def _is_tick_step(step: float) -> bool:
+    power = 10 ** math.floor(math.log10(step))
+    return any(math.isclose(step, nice * power) for nice in TICK_STEPS)
 
 
 def _ticks(maximum: int) -> list[int]:
-    """Four or five round values from 0 to ``maximum`` (a ``nice_ceiling``)."""
-    for count in (4, 5, 2, 1):
-        if maximum % count == 0:
+    """Round values from 0 to ``maximum`` (a ``nice_ceiling``): four to six steps if a round step allows."""
+    for count in (5, 4, 6, 3, 2, 1):
+        if maximum % count == 0 and _is_tick_step(maximum // count):
             step = maximum // count
             return [step * index for index in range(count + 1)]
     return [0, maximum]
 
 
-def _shorten(label: str, room: float) -> str:
+def label_lines(label: str, room: float, most_lines: int = 2) -> list[str]:
+    """``label`` broken between words into lines that fit ``room`` (px); the last shortened with "…" if need be."""
     most = max(int(room / CHAR_WIDTH), 4)
-    return label if len(label) <= most else label[: most - 1].rstrip() + "…"
+    lines: list[str] = []
+    rest = label.strip()
+    while rest and len(lines) < most_lines - 1 and len(rest) > most:
+        cut = rest.rfind(" ", 0, most + 1)
+        if cut <= 0:
+            break
+        lines.append(rest[:cut])
+        rest = rest[cut + 1 :].lstrip()
+    lines.append(rest if len(rest) <= most else rest[: most - 1].rstrip() + "…")
+    return lines
 
 
 def horizontal_bars(
     chart: dict[str, Any],
     *,
-    top: int | None = None,
-    sort: bool = False,
     width: int = 760,
     label_width: int = 260,
     description: str = "",
-    others_label: str = "Others",
-    omit_empty: bool = False,
     empty: str = "Nothing to show.",
 ) -> SvgChart:
     """Lay out ``chart`` (``table_builders.chart``'s data) as horizontal bars, stacked when it has several series.
 
-    With ``top``, more categories than that are sorted by their totals and cut to the ``top`` largest and
-    "others" (``top_with_others``); ``sort`` sorts them largest first even when they are few. ``omit_empty``
-    leaves out the categories whose total is 0 (the description should say so); with none left the chart
-    is ``empty``'s sentence instead.
+    The categories come as the chart's data gives them: a long list already cut to the largest and "others"
+    (``table_builders.chart``), whose last bar is then drawn grey. With no category, the chart is ``empty``'s
+    sentence instead.
     """
     labels: list[str] = list(chart["labels"])
     series: list[dict[str, Any]] = list(chart["series"])
-    if omit_empty:
-        kept = [index for index in range(len(labels)) if any(item["data"][index] for item in series)]
-        labels = [labels[index] for index in kept]
-        series = [{**item, "data": [item["data"][index] for index in kept]} for item in series]
-    others = 0
-    if top is not None and len(labels) > top:
-        labels, series, others = top_with_others(labels, series, top, others_label)
-    elif sort:
-        labels, series, others = top_with_others(labels, series, len(labels), others_label)
+    others = int(chart.get("others") or 0)
     totals = [sum(item["data"][index] or 0 for item in series) for index in range(len(labels))]
     maximum = nice_ceiling(max(totals, default=0))
     plot_left = float(label_width)
@@ -214,7 +206,7 @@ def horizontal_bars(
             segment_width = value * scale
             text = f"{value:,}"
             box = len(text) * CHAR_WIDTH + 6
-            is_other = others and index == len(labels) - 1 and len(series) == 1
+            is_other = bool(others) and index == len(labels) - 1 and len(series) == 1
             colour = OTHER_COLOUR if is_other else COLOURS.get(item["key"], OTHER_COLOUR)
             segments.append(
                 Segment(
@@ -232,13 +224,16 @@ def horizontal_bars(
                 )
             )
             x += segment_width
+        text_y = y + BAR_HEIGHT / 2 + FONT_SIZE * 0.35
+        wrapped = label_lines(label, label_width - 8)
+        first = text_y - (len(wrapped) - 1) * LINE_HEIGHT / 2
         bars.append(
             Bar(
-                label=_shorten(label, label_width - 8),
+                lines=[LabelLine(line, round(first + number * LINE_HEIGHT, 2)) for number, line in enumerate(wrapped)],
                 full_label=label,
                 y=y,
                 height=BAR_HEIGHT,
-                text_y=round(y + BAR_HEIGHT / 2 + FONT_SIZE * 0.35, 2),
+                text_y=round(text_y, 2),
                 value_box_y=y + 3,
                 total=totals[index],
                 total_x=round(x + 4, 2),

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from django.template.loader import render_to_string
 
-from metrics.svg_charts import horizontal_bars, nice_ceiling, top_with_others
+from metrics.svg_charts import horizontal_bars, label_lines, nice_ceiling
 from metrics.table_builders import chart
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -19,40 +19,14 @@ def _stacked(labels: list[str], *series: tuple[str, list[int]]) -> dict:
     )
 
 
-def test_top_with_others_keeps_the_largest_and_sums_the_rest():
-    labels = ["a", "b", "c", "d", "e"]
-    series = [
-        {"key": "red", "label": "Red", "data": [1, 5, 0, 3, 2]},
-        {"key": "green", "label": "Green", "data": [0, 0, 4, 0, 2]},
-    ]
-    kept, cut, others = top_with_others(labels, series, 2, "Other areas")
-    assert kept == ["b", "c", "Other areas (3)"]  # totals 5 and 4 (ties would keep the given order)
-    assert cut[0]["data"] == [5, 0, 1 + 3 + 2]
-    assert cut[1]["data"] == [0, 4, 0 + 0 + 2]
-    assert others == 3
-    # Every category's figures are still there, once.
-    assert sum(map(sum, (item["data"] for item in cut))) == sum(map(sum, (item["data"] for item in series)))
-
-
-def test_others_of_one_is_that_one():
-    kept, _, others = top_with_others(["a", "b", "c"], [{"key": "k", "label": "K", "data": [3, 2, 1]}], 2)
-    assert kept == ["a", "b", "c"]
-    assert others == 0
-
-
-def test_the_axis_ends_on_a_round_value_at_or_above_the_largest():
-    assert [nice_ceiling(value) for value in (0, 1, 3, 7, 10, 23, 27, 51, 175, 1001)] == [
-        1,
-        1,
-        5,
-        10,
-        10,
-        25,
-        50,
-        100,
-        200,
-        2000,
-    ]
+def test_the_axis_ends_on_a_round_value_at_or_above_the_largest_and_is_marked_in_round_steps():
+    values = (0, 1, 3, 7, 10, 23, 27, 51, 175, 1001)
+    assert [nice_ceiling(value) for value in values] == [1, 1, 3, 8, 10, 25, 30, 60, 200, 1500]
+    marks = {
+        value: [tick.value for tick in horizontal_bars(_stacked(["a"], ("green", [value]))).ticks]
+        for value in (27, 51, 7)
+    }
+    assert marks == {27: [0, 5, 10, 15, 20, 25, 30], 51: [0, 10, 20, 30, 40, 50, 60], 7: [0, 2, 4, 6, 8]}
 
 
 def test_stacked_bars_fit_the_chart_and_scale_alike():
@@ -73,35 +47,41 @@ def test_stacked_bars_fit_the_chart_and_scale_alike():
         assert all(layout.plot_left <= segment.x <= layout.width for segment in bar.segments)
         assert bar.total_x < layout.width
     long = layout.bars[2]
-    assert long.label.endswith("…")
-    assert len(long.label) < len(long.full_label)
+    assert len(long.lines) == 2
+    assert "".join(line.text for line in long.lines) != long.full_label
+    assert long.lines[0].y < long.text_y < long.lines[1].y
     assert [item.label for item in layout.legend] == ["Green", "Red"]
     assert [item.key for item in layout.patterns] == ["red"]  # a red is never told by colour alone
     assert layout.height > layout.axis_y
 
 
-def test_a_long_list_becomes_sorted_bars_with_the_top_few_and_others():
-    labels = [f"Area {index}" for index in range(20)]
-    data = [index % 7 for index in range(20)]
-    layout = horizontal_bars(
-        chart("areas", "Overdue by area", labels, [{"key": "overdue", "label": "Overdue", "data": data}]),
-        top=5,
-        sort=True,
-        omit_empty=True,
-        others_label="Other areas",
+def test_the_others_bar_of_a_cut_chart_is_drawn_grey():
+    data = chart(
+        "areas",
+        "Overdue by area",
+        ["Area 1", "Area 2", "Others (7)"],
+        [{"key": "overdue", "label": "Overdue", "data": [5, 3, 9]}],
     )
-    totals = [bar.total for bar in layout.bars]
-    assert totals[:5] == sorted(totals[:5], reverse=True)
-    assert layout.bars[-1].full_label.startswith("Other areas (")
-    assert sum(totals) == sum(data)
+    data["others"] = 7  # as table_builders.chart marks a long list it cut to the largest and others
+    layout = horizontal_bars(data)
+    assert [bar.total for bar in layout.bars] == [5, 3, 9]
+    assert [bar.segments[0].colour for bar in layout.bars] == ["#4c2c92", "#4c2c92", "#505a5f"]
     assert layout.single
     assert not layout.legend
 
 
+def test_a_long_label_is_broken_between_words_onto_two_lines_and_shortened_after():
+    assert label_lines("Ideas", 100) == ["Ideas"]
+    lines = label_lines("Making the UK a global hub for advanced therapies manufacturing and more besides", 150)
+    assert len(lines) == 2
+    assert lines[0] == "Making the UK a global"  # 22 characters fit 150 px
+    assert lines[1].endswith("…")
+    assert all(len(line) * 6.6 <= 150 for line in lines)
+
+
 def test_nothing_to_draw_says_so():
     layout = horizontal_bars(
-        chart("none", "Overdue", ["a", "b"], [{"key": "overdue", "label": "Overdue", "data": [0, 0]}]),
-        omit_empty=True,
+        chart("none", "Overdue", [], [{"key": "overdue", "label": "Overdue", "data": []}]),
         empty="No commitment is overdue.",
     )
     assert layout.empty == "No commitment is overdue."
