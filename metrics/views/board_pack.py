@@ -1,4 +1,10 @@
-"""The board pack: one printable page per quarter, and the same page as a PDF (``metrics.pdf``)."""
+"""The board pack: one printable page per quarter, and the same page as a PDF (``metrics.pdf``).
+
+Everything in the pack is as of one moment: the period's day (a completed quarter's last day, or today for
+the quarter in progress). A signed-off quarter shows only what was signed off: its stored figures, and
+lists read from the state recorded at sign-off (``Period.recorded_at``), so that every list agrees with the
+figure beside it; what has moved since is listed apart, as restatements.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +16,78 @@ from django.template.loader import render_to_string
 from commitments.delivery import DeliveryConfidence
 from commitments.models import Commitment
 from metrics import dashboards
+from metrics.dashboards import Overview, Period
 from metrics.links import period_query
+from metrics.svg_charts import SvgChart, horizontal_bars
 from metrics.table_builders import (
     changes_tables,
     commitments_table,
+    confidence_chart,
     figures_table,
     foundations_table,
     headline_table,
+    measure_chart,
     money_table,
+    movement_table,
+    status_chart,
 )
 from metrics.tables import Table
 from metrics.views.common import dashboard, page_context, read_period, respond
+
+# The movements the pack lists, in its order; the new approved updates are on the "what changed" page.
+MOVEMENT_LISTS = ("improved", "worsened", "newly_delivered", "newly_rated", "rating_withdrawn", "newly_overdue")
+# The charts' width in SVG units: about a printed pixel each, so that their 11px text prints near 8pt beside a
+# table on a landscape A4 page.
+HALF_WIDTH = 500
+
+
+def _lists(period: Period) -> list[Table]:
+    """The pack's lists of commitments, as of the period's day, from the state the figures beside them read."""
+    recorded = period.recorded_at
+    past = "" if period.is_current else period_query(period)
+    every = Commitment.objects.all()
+
+    def listed(table_id: str, caption: str, **filters: Any) -> Table:
+        rows = list(dashboards.commitments_on(every, period, approved_by=recorded, **filters))
+        return commitments_table(rows, table_id, f"{caption} ({len(rows):,})", query=past)
+
+    return [
+        listed("red", "Commitments rated red", confidence=DeliveryConfidence.RED),
+        listed("amber_red", "Commitments rated amber/red", confidence=DeliveryConfidence.AMBER_RED),
+        listed("overdue", "Overdue: target date passed, not delivered", overdue=True, sort="target"),
+        listed("stale", "No approved update this quarter", stale=True),
+    ]
+
+
+def _charts(period: Period, data: Overview) -> dict[str, SvgChart]:
+    """The pack's charts, drawn on the server (``metrics.svg_charts``) from the figures its tables show."""
+    foundations = [foundation for foundation, _ in data.foundations]
+    areas = [area for _, areas in data.foundations for area in areas]
+    overdue_areas = sorted((area for area in areas if area.overdue), key=lambda area: -area.overdue)
+    day = f"{period.day:%-d %B %Y}"
+    charts = [
+        horizontal_bars(
+            status_chart("foundation_status", "Delivery status by foundation", foundations),
+            width=HALF_WIDTH,
+            label_width=150,
+            description=f"Commitments in each foundation by delivery status, as of {day}.",
+        ),
+        horizontal_bars(
+            confidence_chart("foundation_confidence", "Confidence by foundation", foundations),
+            width=HALF_WIDTH,
+            label_width=150,
+            description=f"Commitments in each foundation by confidence rating, unrated ones included, as of {day}.",
+        ),
+        horizontal_bars(
+            # Most first, those with none left out: a long list is cut to the largest and others (``chart``).
+            measure_chart("area_overdue", "Overdue commitments by area, most first", overdue_areas, "overdue"),
+            width=HALF_WIDTH,
+            label_width=250,
+            empty=f"No commitment is overdue on {day}.",
+            description=f"Overdue commitments in each area as of {day}, most first; areas with none are left out.",
+        ),
+    ]
+    return {chart.id: chart for chart in charts}
 
 
 def _board_pack(request: HttpRequest) -> tuple[dict[str, Any], list[Table]]:
@@ -28,33 +95,42 @@ def _board_pack(request: HttpRequest) -> tuple[dict[str, Any], list[Table]]:
     period = read_period(request, quarters)
     data = dashboards.overview_read(period, quarters)
     previous_label = data.previous_quarter.quarter.label if data.previous_quarter else ""
-    changes_data = dashboards.changes_between(period.quarter.previous().end, period.day, quarters, updates_limit=0)
-    red = dashboards.commitments_on(Commitment.objects.all(), period, confidence=DeliveryConfidence.RED)
-    amber_red = dashboards.commitments_on(Commitment.objects.all(), period, confidence=DeliveryConfidence.AMBER_RED)
-    change_tables = [t for t in changes_tables(changes_data) if t.id != "new_updates"]
-    past = "" if period.is_current else period_query(period)
+    changes_data = dashboards.changes_between(
+        period.quarter.previous().end, period.day, quarters, updates_limit=0, approved_by=period.recorded_at
+    )
+    changed = {table.id: table for table in changes_tables(changes_data)}
+    movements = [changed[name] for name in MOVEMENT_LISTS]
     tables = [
         headline_table(data.tracker, data.previous, previous_label, period.description),
         money_table(data.tracker),
         foundations_table(period, data.foundations),
         figures_table("actors", "By actor", "Actor", period, data.actors),
-        *change_tables,
-        commitments_table(red, "red", "Commitments rated red", query=past),
-        commitments_table(amber_red, "amber_red", "Commitments rated amber/red", query=past),
+        movement_table(data.tracker),
+        *movements,
+        *_lists(period),
+        changed["restatements"],
     ]
-    context = page_context(request, period, quarters, overview=data, changes=changes_data, page="board-pack")
+    context = page_context(
+        request,
+        period,
+        quarters,
+        overview=data,
+        changes=changes_data,
+        charts=_charts(period, data),
+        movements_listed=[table for table in movements if table.rows],
+        movements_none=[table.caption for table in movements if not table.rows],
+        page="board-pack",
+    )
     return context, tables
 
 
 @dashboard
-@dashboard
 def board_pack(request: HttpRequest) -> HttpResponse:
-    """One printable page per quarter: overview, what changed, and the red and amber/red commitments."""
+    """One printable page per quarter: overview, what changed, at risk, overdue, no update, restatements."""
     context, tables = _board_pack(request)
     return respond(request, "dashboards/board_pack.html", context, tables, f"board-pack-{context['period'].day}")
 
 
-@dashboard
 @dashboard
 def board_pack_pdf(request: HttpRequest) -> HttpResponse:
     """The board pack as a PDF (WeasyPrint; docs/adr/0004-board-pack-pdf.md)."""
