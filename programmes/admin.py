@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from commitments.models import Commitment
 from commitments.permissions import may_change_commitment
 from lsis.admin import READ_ONLY_AUDIT_FIELDS, AuditedAdminMixin, ReadOnlyHistoryMixin, VersionedAdminForm
 
 # Importing the module registers the commitment's page, which shows its programmes and funding.
 from programmes import admin_commitments  # noqa: F401
+from programmes.admin_forms import FundingCommitmentForm, form_for_user
 from programmes.models import FundingAmount, Programme
 from programmes.services import (
     funding_amount_delete,
@@ -23,45 +21,6 @@ from programmes.services import (
     programme_delete,
     programme_save,
 )
-
-
-class FundingCommitmentForm(forms.ModelForm):
-    """Funding is part of its commitment: it is attached only to a commitment the user may change."""
-
-    user: Any = None  # set per request by the admin that builds the form
-
-    def clean_commitment(self) -> Commitment | None:
-        """Refuse a commitment the user may not change (a published one, for an editor)."""
-        commitment: Commitment | None = self.cleaned_data.get("commitment")
-        if commitment is not None and not may_change_commitment(self.user, commitment):
-            raise ValidationError(
-                f"You may not change {commitment.reference}: once a commitment is published, only those who may "
-                "publish commitments change it or its funding.",
-                code="commitment_not_changeable",
-            )
-        return commitment
-
-    def clean(self) -> dict[str, Any] | None:
-        """One funder or several jointly (``FundingAmount.joint_funders_refusal``), shown on the field that errs.
-
-        A form without the joint funders (an inline row) checks the funder against those the amount has.
-        """
-        cleaned = super().clean()
-        if "joint_funders" in self.fields:
-            joint_funders, field = self.cleaned_data.get("joint_funders") or [], "joint_funders"
-        else:
-            joint_funders = list(self.instance.joint_funders.all()) if self.instance.pk else []
-            field = "funder"
-        refusal = FundingAmount.joint_funders_refusal(
-            funder=self.cleaned_data.get("funder"), joint_funders=joint_funders
-        )
-        if refusal and field in self.fields:
-            self.add_error(field, refusal)
-        return cleaned
-
-
-def _form_for(form: type[forms.ModelForm], request: HttpRequest) -> type[forms.ModelForm]:
-    return type(form.__name__, (form,), {"user": request.user})
 
 
 class FundingAmountForm(FundingCommitmentForm, VersionedAdminForm):
@@ -80,7 +39,7 @@ class ProgrammeFundingInline(admin.TabularInline):
     def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
         """Rows whose commitment is checked against the user who saves them."""
         formset = super().get_formset(request, obj, **kwargs)
-        formset.form = _form_for(formset.form, request)
+        formset.form = form_for_user(formset.form, request)
         return formset
 
 
@@ -145,7 +104,7 @@ class FundingAmountAdmin(AuditedAdminMixin, ReadOnlyHistoryMixin):
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         """The form, told who is saving it."""
-        return _form_for(super().get_form(request, obj, change, **kwargs), request)
+        return form_for_user(super().get_form(request, obj, change, **kwargs), request)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         """Through the service, joint funders included, so the figures of its commitment follow."""

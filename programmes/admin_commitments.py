@@ -37,6 +37,7 @@ from commitments.services import (
     commitment_timing_read,
 )
 from lsis.admin import READ_ONLY_AUDIT_FIELDS, AuditedAdminMixin, ReadOnlyHistoryMixin, VersionedAdminForm
+from programmes.admin_forms import FundingCommitmentForm, form_for_user
 from programmes.models import FundingAmount, Programme
 from programmes.services import commitment_programmes_set, funding_amount_delete, funding_amount_save
 
@@ -103,6 +104,7 @@ class ProgrammeLinkInline(CommitmentPartInline):
 
 class FundingInline(CommitmentPartInline):
     model = FundingAmount
+    form = FundingCommitmentForm  # one funder or several jointly, checked on the row's funder field
     fk_name = "commitment"
     fields = (
         "key",
@@ -119,6 +121,12 @@ class FundingInline(CommitmentPartInline):
     autocomplete_fields = ("funder", "programme", "part_of")
     extra = 0
     show_change_link = True
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        """Rows whose commitment is checked against the user who saves them."""
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form = form_for_user(formset.form, request)
+        return formset
 
 
 class ChildCommitmentInline(admin.TabularInline):

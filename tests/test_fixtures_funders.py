@@ -178,3 +178,35 @@ def test_the_admin_shows_a_funder_beside_joint_funders_on_the_field(client, user
     assert response.status_code == 302, response.context["adminform"].form.errors
     amount.refresh_from_db()
     assert (amount.funder, amount.joint_funders.count()) == (funder, 0)
+
+
+def test_the_commitments_funding_row_refuses_a_funder_beside_joint_funders_on_the_field(client, user_with_role):
+    amount = FundingAmount.objects.get(key="SD2-IDEAS-CLINRES-S3-A1")
+    assert amount.commitment is not None
+    client.force_login(user_with_role(roles.REVIEWER))
+    url = reverse("admin:commitments_commitment_change", args=[amount.commitment.pk])
+    form = client.get(url)
+    rows = next(inline.formset for inline in form.context["inline_admin_formsets"] if inline.formset.model is FundingAmount)
+    row = next(row for row in rows.initial_forms if row.instance.pk == amount.pk)
+    funder = Organisation.objects.get(name="IQVIA Ltd.")
+    response = client.post(url, change_form_data(form, **{row.add_prefix("funder"): funder.pk}))
+    assert response.status_code == 200
+    (errors,) = [
+        row.errors
+        for inline in response.context["inline_admin_formsets"]
+        for row in inline.formset.forms
+        if inline.formset.model is FundingAmount and row.instance.pk == amount.pk
+    ]
+    assert "funder" in errors
+    amount.refresh_from_db()
+    assert amount.funder is None
+
+
+def test_partners_read_the_joint_funders_of_an_amount(api_for):
+    amount = FundingAmount.objects.get(key="SD2-IDEAS-CLINRES-S3-A1")
+    response = api_for(roles.PARTNER).get(f"/api/v1/funding/{amount.key}/")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["funder"] is None
+    assert sorted(body["joint_funders"]) == sorted(str(o.uuid) for o in amount.joint_funders.all())
+    assert len(body["joint_funders"]) >= 2

@@ -44,6 +44,12 @@ class FundingAmountSerializer(serializers.ModelSerializer):
     funder: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         slug_field="uuid", read_only=True, allow_null=True, help_text="UUID of the funder."
     )
+    joint_funders: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="uuid",
+        many=True,
+        read_only=True,
+        help_text="UUIDs of the organisations the text names as funding the amount jointly (then `funder` is null).",
+    )
     commitment: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         slug_field="reference", read_only=True, allow_null=True
     )
@@ -71,6 +77,7 @@ class FundingAmountSerializer(serializers.ModelSerializer):
             "nature",
             "period_text",
             "funder",
+            "joint_funders",
             "commitment",
             "programme",
             "part_of",

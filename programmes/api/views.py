@@ -71,7 +71,8 @@ class FundingAmountViewSet(ReadOnlyApiViewSet):
     def get_queryset(self) -> QuerySet[FundingAmount]:
         """The amounts that exist for the user, each with the key of the larger one it is part of, if that one does."""
         visible = visible_funding(self.request.user)
-        return visible.select_related("funder", "commitment", "programme", "source_document").annotate(
+        related = visible.select_related("funder", "commitment", "programme", "source_document")
+        return related.prefetch_related("joint_funders").annotate(
             part_of_key=Subquery(visible.filter(pk=OuterRef("part_of_id")).values("key")[:1])
         )
 
