@@ -33,7 +33,7 @@ from commitments import roles
 from commitments.admin_updates import TRANSITIONS
 from commitments.imports import IMPORT_COLUMNS
 from commitments.models import Commitment, Organisation, StatusUpdate
-from commitments.services import update_create, update_submit
+from commitments.services import commitment_edit, commitment_set_published, update_create, update_submit
 from lsis.admin import MISSING_VERSION
 from metrics.models import QuarterMetric, ReportingQuarter, ScopeType
 from programmes.models import FundingAmount
@@ -103,9 +103,9 @@ def test_a_change_without_the_version_it_was_read_at_is_refused(client_for, user
     data = change_form_data(client.get(url), text="An edit that did not say which version it changes.")
     # Someone else saves in between; the stale form then arrives without its version.
     commitment.refresh_from_db()
-    commitment.jobs_text = "changed meanwhile"
-    commitment.modified_by = user_with_role(roles.REVIEWER)
-    commitment.save()
+    commitment_edit(
+        commitment=commitment, user=user_with_role(roles.REVIEWER), changes={"jobs_text": "changed meanwhile"}
+    )
     del data["version"]
 
     response = client.post(url, data)
@@ -148,8 +148,7 @@ def _involvement_rows(response: Any, organisation: Organisation) -> dict[str, An
 @pytest.mark.parametrize("published", [True, False], ids=["published", "unpublished"])
 def test_editors_change_the_organisations_of_an_unpublished_commitment_only(client_for, published):
     commitment = Commitment.objects.get(reference=REFERENCE)
-    commitment.published = published
-    commitment.save()
+    commitment_set_published(commitment=commitment, user=_make_user(roles.REVIEWER), published=published)
     organisation = Organisation.objects.exclude(involvements__commitment=commitment).first()
     assert organisation is not None
     editor = client_for(roles.EDITOR)
@@ -171,9 +170,7 @@ def _funding_of(*, published: bool) -> FundingAmount:
     assert funding is not None
     commitment = funding.commitment
     assert commitment is not None
-    if commitment.published != published:
-        commitment.published = published
-        commitment.save()
+    commitment_set_published(commitment=commitment, user=_make_user(roles.REVIEWER), published=published)
     return funding
 
 
@@ -423,10 +420,9 @@ def _make_user(role: str) -> Any:
 
 
 def _unpublished(reference: str) -> Commitment:
-    commitment = Commitment.objects.get(reference=reference)
-    commitment.published = False
-    commitment.save()
-    return commitment
+    return commitment_set_published(
+        commitment=Commitment.objects.get(reference=reference), user=_make_user(roles.REVIEWER), published=False
+    )
 
 
 def _funding_sample(*, published: bool) -> FundingAmount:
