@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
 from commitments.periods import Quarter
+from metrics.breakdowns import BREAKDOWN_SORTS, DEFAULT_SORT
 from metrics.dashboards import SORTS
 from metrics.services import FIRST_QUARTER
 
@@ -69,6 +70,38 @@ class ComparisonForm(PeriodForm):
         if since is not None and until is not None and since >= until:
             self.add_error("since", "Choose a quarter before the one you compare it with.")
         return cleaned
+
+
+ORDER_CHOICES = [("asc", "Ascending (A to Z, least first)"), ("desc", "Descending (Z to A, most first)")]
+
+
+class BreakdownSortForm(forms.Form):
+    """The order of a breakdown's rows and the page shown (``metrics.breakdowns``)."""
+
+    sort = forms.ChoiceField(
+        required=False,
+        label="Sort by",
+        choices=[(key, label) for key, (label, _) in BREAKDOWN_SORTS.items()],
+        widget=forms.Select(attrs=SELECT),
+    )
+    order = forms.ChoiceField(
+        required=False,
+        label="Order",
+        choices=ORDER_CHOICES,
+        widget=forms.Select(attrs=SELECT),
+    )
+    page = forms.IntegerField(required=False, min_value=1, label="Page")
+
+    def clean_sort(self) -> str:
+        """By name unless asked otherwise."""
+        return str(self.cleaned_data.get("sort") or DEFAULT_SORT)
+
+    def clean_order(self) -> str:
+        """Names A to Z; any figure most first, unless asked otherwise."""
+        order = self.cleaned_data.get("order")
+        if order:
+            return str(order)
+        return "asc" if self.cleaned_data.get("sort") == DEFAULT_SORT else "desc"
 
 
 class CommitmentFilterForm(forms.Form):

@@ -172,11 +172,51 @@ def money_table(tracker: ScopeFigures | None) -> Table:
     return table
 
 
+#: A bar chart of more categories than this shows the largest of them, most first, and one bar adding up the
+#: others: with more, the bars are too thin to read and most labels are dropped. The table beside it lists all.
+CHART_TOP = 10
+
+
+def top_and_others(
+    labels: list[str], series: list[dict[str, Any]], limit: int = CHART_TOP
+) -> tuple[list[str], list[dict[str, Any]], int]:
+    """The ``limit`` categories with the largest totals (all series added), most first, then "Others (n)".
+
+    Returns the labels, the series with their data cut the same way, and how many categories "Others" adds up
+    (0 when there are ``limit`` or fewer, which keep the order they were given in). Ties keep that order too.
+    """
+    if len(labels) <= limit:
+        return labels, series, 0
+    totals = [sum(item["data"][index] or 0 for item in series) for index in range(len(labels))]
+    order = sorted(range(len(labels)), key=lambda index: -totals[index])
+    kept, rest = order[:limit], order[limit:]
+    cut = [
+        {**item, "data": [item["data"][index] for index in kept] + [sum(item["data"][index] or 0 for index in rest)]}
+        for item in series
+    ]
+    return [labels[index] for index in kept] + [f"Others ({len(rest)})"], cut, len(rest)
+
+
 def chart(
     chart_id: str, title: str, labels: list[str], series: list[dict[str, Any]], kind: str = "bar"
 ) -> dict[str, Any]:
-    """A chart's data for ``dashboards/_chart.html``: labels along the axis and one series per measure."""
-    return {"id": chart_id, "title": title, "kind": kind, "labels": labels, "series": series}
+    """A chart's data: labels along the axis and one series per measure (``dashboards/_chart.html``, the pack).
+
+    Every bar chart of more than ``CHART_TOP`` categories keeps the largest and adds up the rest
+    (``top_and_others``); ``others`` says how many that bar holds, ``shown`` how many are shown apart.
+    """
+    others = 0
+    if kind == "bar":
+        labels, series, others = top_and_others(labels, series)
+    return {
+        "id": chart_id,
+        "title": title,
+        "kind": kind,
+        "labels": labels,
+        "series": series,
+        "others": others,
+        "shown": len(labels) - 1 if others else len(labels),
+    }
 
 
 def confidence_chart(chart_id: str, title: str, items: list[ScopeFigures]) -> dict[str, Any]:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import parse_qsl
+
+from django.conf import settings
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 
-from metrics import dashboards
+from metrics import dashboards, forms, links
+from metrics.breakdowns import BREAKDOWN_SORTS, breakdown_sorted, pagination, sort_columns, sort_links
 from metrics.models import ScopeType
 from metrics.table_builders import (
     confidence_chart,
@@ -14,7 +20,8 @@ from metrics.table_builders import (
     money_table,
     movement_table,
 )
-from metrics.views.common import BadInputError, dashboard, page_context, read_period, respond
+from metrics.tables import Table
+from metrics.views.common import BadInputError, Option, dashboard, form_errors, page_context, read_period, respond
 
 
 @dashboard
@@ -48,6 +55,7 @@ def breakdown(request: HttpRequest, scope_type: str) -> HttpResponse:
     period = read_period(request, quarters)
     title = dashboards.BREAKDOWN_SCOPES[scope_type]
     frameworks, framework = [], None
+    listing: dict[str, Any] | None = None  # the sort form and pages of a breakdown that has them
     if scope_type == ScopeType.FOUNDATION:
         figures = dashboards.quarter_figures(period, [ScopeType.FOUNDATION, ScopeType.AREA])
         grouped = dashboards.foundations_with_areas(figures[ScopeType.FOUNDATION], figures[ScopeType.AREA])
@@ -64,17 +72,11 @@ def breakdown(request: HttpRequest, scope_type: str) -> HttpResponse:
                     {"Framework": [f"Choose one of the frameworks: {', '.join(f.code for f in frameworks)}."]}
                 )
             items = dashboards.themes_of(framework, items) if framework else []
-        table = figures_table(scope_type, title, str(ScopeType(scope_type).label), period, items)
+        table, listing = _sorted_page(request, period, scope_type, title, items, framework)
         chart_items = items
-    charts = (
-        [
-            confidence_chart(
-                f"{scope_type}_confidence", f"Confidence by {ScopeType(scope_type).label.lower()}", chart_items
-            )
-        ]
-        if len(chart_items) <= 40
-        else []
-    )
+    # A long list is cut to the largest and "Others" by the chart's builder (table_builders.top_and_others).
+    noun = ScopeType(scope_type).label.lower()
+    charts = [confidence_chart(f"{scope_type}_confidence", f"Confidence by {noun}", chart_items)]
     context = page_context(
         request,
         period,
@@ -84,6 +86,41 @@ def breakdown(request: HttpRequest, scope_type: str) -> HttpResponse:
         frameworks=frameworks,
         framework=framework,
         charts=charts,
+        listing=listing,
         page="breakdown",
     )
     return respond(request, "dashboards/breakdown.html", context, [table], f"{scope_type}-{period.day}")
+
+
+def _sorted_page(
+    request: HttpRequest, period: dashboards.Period, scope_type: str, title: str, items: list[Any], framework: Any
+) -> tuple[Table, dict[str, Any]]:
+    """A breakdown's table sorted as the query asks, one page of it (all rows in its CSV), and its controls."""
+    form = forms.BreakdownSortForm(request.GET)
+    if not form.is_valid():
+        raise BadInputError(form_errors(form))
+    sort, order = form.cleaned_data["sort"], form.cleaned_data["order"]
+    rows = breakdown_sorted(items, sort=sort, descending=order == "desc")
+    paginator = Paginator(rows, settings.DASHBOARD_PAGE_SIZE)
+    page = paginator.get_page(form.cleaned_data["page"] or 1)
+    listed = rows if request.GET.get("download") else list(page.object_list)
+    table = figures_table(scope_type, title, str(ScopeType(scope_type).label), period, listed)
+    kept = {"framework": framework.code} if framework is not None else {}
+
+    def query(**extra: str) -> str:
+        return links.period_query(period, **kept, **extra)
+
+    anchor = f"#table-{table.id}"
+    table.sort_links = {
+        index: (href + anchor, state)
+        for index, (href, state) in sort_links(query, sort_columns(table.headers), sort, order).items()
+    }
+    return table, {
+        "page_obj": page,
+        "pages": pagination(page, query(sort=sort, order=order)),
+        "anchor": anchor,
+        "sort_options": [Option(key, label, key == sort) for key, (label, _) in BREAKDOWN_SORTS.items()],
+        "order_options": [Option(key, label, key == order) for key, label in forms.ORDER_CHOICES],
+        # The sort form keeps the page's period, population and framework as hidden fields.
+        "hidden": parse_qsl(query().removeprefix("?")),
+    }

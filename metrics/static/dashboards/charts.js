@@ -26,6 +26,13 @@
   var DASHES = { green: [], delivered: [], red: [8, 4], overdue: [2, 3] };
   var POINTS = { delivered: "circle", green: "triangle", red: "rectRot", overdue: "crossRot" };
 
+  // A long category name is cut on the axis (the tooltip and the table give it whole), shorter on a phone.
+  function shortLabel(axis, value) {
+    var label = String(axis.getLabelForValue(value));
+    var room = window.innerWidth < 641 ? 16 : 30;
+    return label.length > room ? label.slice(0, room - 1) + "\u2026" : label;
+  }
+
   function draw(figure) {
     var source = document.getElementById(figure.getAttribute("data-chart"));
     var canvas = figure.querySelector("canvas");
@@ -53,7 +60,8 @@
         responsive: true, maintainAspectRatio: false, animation: false,
         indexAxis: line ? "x" : "y",
         scales: line ? { y: { beginAtZero: true, title: { display: true, text: "Commitments" } } }
-                     : { x: { stacked: true, title: { display: true, text: "Commitments" } }, y: { stacked: true } },
+                     : { x: { stacked: true, title: { display: true, text: "Commitments" } },
+                         y: { stacked: true, ticks: { autoSkip: false, callback: function (value) { return shortLabel(this, value); } } } },
         plugins: { legend: { position: "bottom", labels: { usePointStyle: line } } }
       }
     });
