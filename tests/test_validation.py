@@ -8,8 +8,10 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from commitments import roles
 from commitments.models import Commitment, StatusUpdate
 from programmes.models import FundingAmount
+from programmes.services import funding_amount_save
 from tests.admin_forms import change_form_data
 
 pytestmark = pytest.mark.django_db
@@ -57,13 +59,13 @@ def test_amount_with_sound_bounds_is_saved_with_who_made_it(client_for):
     assert amount.history.first().history_user == amount.created_by
 
 
-def test_part_of_cycle_is_refused(client_for):
+def test_part_of_cycle_is_refused(client_for, user_with_role):
     outer = FundingAmount.objects.exclude(commitment=None).filter(part_of=None).first()
     assert outer is not None
     inner = FundingAmount.objects.exclude(commitment=None).exclude(pk=outer.pk).filter(part_of=None).first()
     assert inner is not None
     inner.part_of = outer
-    inner.save()
+    funding_amount_save(amount=inner, user=user_with_role(roles.REVIEWER))
     client = client_for(None)
     url = reverse("admin:programmes_fundingamount_change", args=[outer.pk])
     data = change_form_data(client.get(url), part_of=inner.pk)
