@@ -13,6 +13,7 @@ urlpatterns = [
     path("commitments/<str:reference>/", views.commitment_detail, name="commitment"),
     path("changes/", views.changes, name="changes"),
     path("funding/", views.funding, name="funding"),
+    path("search/", views.search, name="search"),
     path("board-pack/", views.board_pack, name="board_pack"),
     path("board-pack/pdf/", views.board_pack_pdf, name="board_pack_pdf"),
 ]

@@ -10,6 +10,7 @@ from metrics.views.changes import changes
 from metrics.views.funding import funding
 from metrics.views.overview import breakdown, overview
 from metrics.views.scopes import commitment_detail, scope_detail
+from metrics.views.search import search
 
 __all__ = [
     "board_pack",
@@ -20,4 +21,5 @@ __all__ = [
     "funding",
     "overview",
     "scope_detail",
+    "search",
 ]
