@@ -5,6 +5,8 @@ They only read query strings. Anything malformed is a 400 with a message per fie
 
 from __future__ import annotations
 
+import calendar
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -31,6 +33,70 @@ class QuarterField(forms.CharField):
         return Quarter.from_label(text)
 
 
+DATE_PARTS = ("day", "month", "year")
+MONTHS = {
+    **{name.lower(): number for number, name in enumerate(calendar.month_name) if name},
+    **{name.lower(): number for number, name in enumerate(calendar.month_abbr) if name},
+    "sept": 9,
+}
+
+
+class DateInputError(Exception):
+    """A date typed in a GOV.UK date input that cannot be used: the message to show, and the parts to mark."""
+
+    def __init__(self, message: str, parts: tuple[str, ...] = DATE_PARTS) -> None:
+        super().__init__(message)
+        self.message = message
+        self.parts = parts
+
+
+@dataclass(frozen=True)
+class DateInput:
+    """What ``dashboards/_date_input.html`` shows: the three fields' values, the error, the fields it concerns."""
+
+    day: str = ""
+    month: str = ""
+    year: str = ""
+    error: str = ""
+    wrong: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, day: date | None) -> DateInput:
+        """The fields filled with a day (empty for none)."""
+        return cls(str(day.day), str(day.month), str(day.year)) if day else cls()
+
+    def values(self) -> dict[str, str]:
+        """The three fields' values by part."""
+        return {"day": self.day, "month": self.month, "year": self.year}
+
+
+def _typed_date(typed: dict[str, str]) -> date:
+    """The date in a date input's three fields; the GOV.UK messages for one missing, not a number or not real."""
+    missing = tuple(part for part in DATE_PARTS if not typed[part])
+    if missing:
+        raise DateInputError(f"The as-of date must include a {' and '.join(missing)}", missing)
+    month = MONTHS.get(typed["month"].lower().rstrip("."), typed["month"])
+    if not (typed["day"].isdigit() and str(month).isdigit() and typed["year"].isdigit()):
+        raise DateInputError("The as-of date must be a real date")
+    if len(typed["year"]) != 4:
+        raise DateInputError("Year must include 4 numbers", ("year",))
+    try:
+        return date(int(typed["year"]), int(month), int(typed["day"]))
+    except ValueError as error:
+        raise DateInputError("The as-of date must be a real date") from error
+
+
+def _as_of_in_range(day: date) -> date:
+    """The as-of day must lie between the first reported quarter and today."""
+    if day > timezone.localdate():
+        raise DateInputError("The as-of date must be today or in the past")
+    if day < FIRST_QUARTER.start:
+        raise DateInputError(
+            f"The as-of date must be on or after {FIRST_QUARTER.start:%-d %B %Y}, when the figures start"
+        )
+    return day
+
+
 class PeriodForm(forms.Form):
     """The quarter a page reports on, or an "as of" day for time travel."""
 
@@ -39,19 +105,43 @@ class PeriodForm(forms.Form):
         required=False,
         input_formats=["%Y-%m-%d"],
         label="As of",
-        error_messages={"invalid": "Enter the as-of date as YYYY-MM-DD, for example 2020-01-31."},
+        error_messages={"invalid": "The as-of date in the address must be written YYYY-MM-DD, for example 2020-01-31"},
     )
 
+    # The GOV.UK date input's three fields; ``as_of`` (YYYY-MM-DD) keeps working for links made before it.
+    as_of_day = forms.CharField(required=False, max_length=20, label="As of")
+    as_of_month = forms.CharField(required=False, max_length=20, label="As of")
+    as_of_year = forms.CharField(required=False, max_length=20, label="As of")
+    wrong_parts: tuple[str, ...] = ()
+
     def clean_as_of(self) -> date | None:
-        """The as-of day must lie between the first reported quarter and today."""
+        """A day given as YYYY-MM-DD (the links made before the date input) between the first quarter and today."""
         day = self.cleaned_data.get("as_of")
         if day is None:
             return None
-        if day > timezone.localdate():
-            raise forms.ValidationError("The as-of date cannot be in the future.")
-        if day < FIRST_QUARTER.start:
-            raise forms.ValidationError(f"The tracker's figures start on {FIRST_QUARTER.start:%-d %B %Y}.")
-        return day
+        try:
+            return _as_of_in_range(day)
+        except DateInputError as error:
+            raise forms.ValidationError(error.message) from error
+
+    def clean(self) -> dict[str, Any]:
+        """The date typed in the date input, where one was, is the as-of day (checked as GOV.UK advises)."""
+        cleaned = super().clean() or {}
+        typed = {part: str(cleaned.get(f"as_of_{part}") or "").strip() for part in DATE_PARTS}
+        if any(typed.values()):
+            try:
+                cleaned["as_of"] = _as_of_in_range(_typed_date(typed))
+            except DateInputError as error:
+                self.wrong_parts = error.parts
+                self.add_error("as_of", error.message)
+        return cleaned
+
+    def as_of_input(self) -> DateInput:
+        """The date input as the reader left it (what they typed), with the as-of date's error if any."""
+        errors: list[Any] = list(self.errors.get("as_of") or [])
+        typed = {part: str(self.data.get(f"as_of_{part}", "")) for part in DATE_PARTS}
+        wrong = self.wrong_parts or (DATE_PARTS if errors else ())
+        return DateInput(**typed, error=" ".join(str(error) for error in errors), wrong=wrong)
 
 
 class ComparisonForm(PeriodForm):

@@ -73,7 +73,8 @@ def test_the_sorted_column_says_so_and_links_to_the_other_order(board: Client) -
     columns = table.columns
     overdue = next(column for column in columns if column.text == "Overdue")
     assert overdue.aria_sort == "descending"
-    assert "sort=overdue" in overdue.href and "order=asc" in overdue.href
+    assert "sort=overdue" in overdue.href
+    assert "order=asc" in overdue.href
     assert {column.aria_sort for column in columns if column.text != "Overdue"} == {"none"}
     html = page.content.decode()
     assert 'aria-sort="descending"' in html
@@ -91,7 +92,8 @@ def test_a_long_breakdown_is_shown_a_page_at_a_time_with_the_govuk_pagination(bo
     html = second.content.decode()
     assert '<nav class="govuk-pagination lsis-no-print" aria-label="Pages of lead organisations">' in html
     assert 'aria-current="page">2</a>' in html
-    assert 'rel="prev"' in html and 'rel="next"' in html
+    assert 'rel="prev"' in html
+    assert 'rel="next"' in html
     # The pages keep the order: each link carries the sort, and the period the page shows.
     assert "sort=commitments&amp;order=desc&amp;page=3" in html
     assert "quarter=" in html.split('aria-label="Pages of lead organisations"')[1]

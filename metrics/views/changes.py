@@ -8,7 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 
 from commitments.periods import Quarter
 from metrics import dashboards
-from metrics.forms import ComparisonForm
+from metrics.forms import ComparisonForm, DateInput
 from metrics.services import markers_pending
 from metrics.table_builders import changes_tables
 from metrics.views.common import BadInputError, dashboard, form_errors, quarter_options, respond
@@ -21,7 +21,7 @@ def changes(request: HttpRequest) -> HttpResponse:
     quarters = dashboards.reporting_quarters()
     form = ComparisonForm(request.GET)
     if not form.is_valid():
-        raise BadInputError(form_errors(form))
+        raise BadInputError(form_errors(form), form)
     if len(quarters) < 2:
         raise Http404("There are not yet two quarters to compare.")
     as_of: date | None = form.cleaned_data["as_of"]
@@ -47,6 +47,7 @@ def changes(request: HttpRequest) -> HttpResponse:
         "since": since,
         "until": until,
         "as_of": as_of,
+        "as_of_input": DateInput.of(as_of),
         "until_in_progress": as_of is None and not until.is_over(),
         "since_options": quarter_options(quarters, since),
         "until_options": quarter_options(quarters, until, as_of),

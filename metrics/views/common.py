@@ -21,7 +21,7 @@ from django.utils import timezone
 from commitments.periods import Quarter
 from metrics import dashboards
 from metrics.dashboards import Period
-from metrics.forms import PeriodForm
+from metrics.forms import DateInput, PeriodForm
 from metrics.links import period_query
 from metrics.models import ReportingQuarter
 from metrics.services import markers_pending
@@ -31,12 +31,28 @@ from metrics.tables import Table, download
 VIEW_PERMISSION = "metrics.view_quartermetric"
 
 
-class BadInputError(Exception):
-    """The query string cannot be read: answered with a 400 page listing each field's problem."""
+# The fields of the as-of date (the date input's three and the YYYY-MM-DD of older links): what the 400 page's
+# date input replaces, keeping every other parameter of the address.
+DATE_FIELDS = ("as_of", "as_of_day", "as_of_month", "as_of_year")
 
-    def __init__(self, errors: dict[str, list[str]]) -> None:
+
+class BadInputError(Exception):
+    """The query string cannot be read: answered with a 400 page listing each field's problem.
+
+    With the form that read a period (``PeriodForm``), a bad as-of date comes back in a GOV.UK date input
+    under the error summary, as typed, for the reader to correct.
+    """
+
+    def __init__(self, errors: dict[str, list[str]], form: PeriodForm | None = None) -> None:
         super().__init__(errors)
         self.errors = errors
+        self.form = form
+
+    def context(self, request: HttpRequest) -> dict[str, Any]:
+        """What ``400.html`` shows: the errors, and the date input to correct a bad as-of date."""
+        date_input = self.form.as_of_input() if self.form is not None and "as_of" in self.form.errors else None
+        kept = [(name, value) for name, value in request.GET.items() if name not in (*DATE_FIELDS, "page", "download")]
+        return {"errors": self.errors, "date_input": date_input, "kept": kept}
 
 
 def may_read_dashboards(user: Any) -> bool:
@@ -55,7 +71,7 @@ def dashboard(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         try:
             return view(request, *args, **kwargs)
         except BadInputError as error:
-            return render(request, "400.html", {"errors": error.errors}, status=400)
+            return render(request, "400.html", error.context(request), status=400)
 
     return wrapped
 
@@ -75,7 +91,7 @@ def read_period(request: HttpRequest, quarters: list[ReportingQuarter]) -> Perio
     """
     form = PeriodForm(request.GET)
     if not form.is_valid():
-        raise BadInputError(form_errors(form))
+        raise BadInputError(form_errors(form), form)
     as_of: date | None = form.cleaned_data["as_of"]
     quarter: Quarter | None = Quarter.containing(as_of) if as_of else form.cleaned_data["quarter"]
     if not quarters:
@@ -133,6 +149,7 @@ def page_context(
         "period": period,
         "quarter_options": quarter_options(quarters, period.quarter, period.as_of if period.time_travel else None),
         "period_query": period_query(period),
+        "as_of_input": DateInput.of(period.as_of if period.time_travel else None),
         "updating": markers_pending(),
         "today": timezone.localdate(),
         **extra,

@@ -180,7 +180,7 @@ def commitment_detail(request: HttpRequest, reference: str) -> HttpResponse:
     """
     form = PeriodForm(request.GET)
     if not form.is_valid():
-        raise BadInputError(form_errors(form))
+        raise BadInputError(form_errors(form), form)
     quarter: Quarter | None = form.cleaned_data["quarter"]
     as_of: date | None = form.cleaned_data["as_of"]
     # A quarter in progress shows the commitment as it stands now: its last day is still to come.
