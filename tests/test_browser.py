@@ -158,6 +158,9 @@ def test_every_page_type_is_accessible_and_saved_as_a_screenshot(browser: Any, s
         "time-travel": "/?as_of=2020-01-31",
         "not-found": "/?quarter=1990-91+Q1",
         "bad-request": "/?as_of=31-01-2020",
+        "search": "/search/?q=genomes",
+        "search-no-result": "/search/?q=xylophonequartz",
+        "search-error": "/search/?q=" + "genome+" * 40,
     }
     for name, path in pages.items():
         page.goto(site + path)
@@ -193,6 +196,16 @@ def test_the_information_pages_and_a_partner_s_landing_page_are_accessible(brows
     partner = _signed_in(browser, site, "partner")
     assert partner.url == f"{site}/api-access/"
     _check(partner, "api-access")
+
+
+def test_a_board_member_searches_from_the_box_on_every_page(browser: Any, site: str) -> None:
+    page = _signed_in(browser, site)
+    page.fill("#header-search", "genomes")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/search/?q=genomes")
+    assert page.locator("mark").count() > 0
+    page.click(".lsis-search-result a >> nth=0")
+    page.wait_for_url("**/commitments/**")
 
 
 def test_a_board_member_drills_down_from_a_foundation_to_a_commitments_evidence(browser: Any, site: str) -> None:
