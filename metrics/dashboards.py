@@ -24,13 +24,22 @@ from commitments.periods import Quarter, last_completed
 from metrics import rules
 from metrics.engine import FIGURE_FIELDS, SCOPES, TRACKER_KEY, Scope
 from metrics.models import Basis, QuarterMetric, ReportingQuarter, ScopeType
-from metrics.rules import CONFIDENCE_RANK, STATUS_RANK, counted_on
+from metrics.rules import (
+    AT_RISK,
+    CONFIDENCE_RANK,
+    DEFAULT_POPULATION,
+    ON_TRACK,
+    STATUS_RANK,
+    Population,
+    counted_on,
+    population_condition,
+)
 from metrics.services import metrics_as_of
 from programmes.models import FundingAmount, FundingAmountQuerySet
 from programmes.totals import Money, MoneyByProgramme, money_by_funder_type, money_by_programme, money_total
 
-ON_TRACK = (DeliveryConfidence.GREEN, DeliveryConfidence.AMBER_GREEN)
-AT_RISK = (DeliveryConfidence.AMBER_RED, DeliveryConfidence.RED)
+# A list's confidence filter: a rating, no rating, or a group of ratings (``metrics.rules``).
+CONFIDENCE_GROUPS: dict[str, tuple[str, ...]] = {"on_track": ON_TRACK, "at_risk": AT_RISK}
 # Sort orders of the commitment lists: the ranks movement is read on, unrated first.
 STATUS_ORDER = STATUS_RANK
 CONFIDENCE_ORDER: dict[str, int] = {"": 0, **CONFIDENCE_RANK}
@@ -64,13 +73,22 @@ class Period:
     reporting: ReportingQuarter
     as_of: date | None = None
     in_progress: bool = False
+    # Which commitments every figure, list and total of the page counts (``metrics.rules.Population``).
+    population: str = DEFAULT_POPULATION
 
     @classmethod
-    def of_quarter(cls, reporting: ReportingQuarter, today: date | None = None) -> Period:
+    def of_quarter(
+        cls, reporting: ReportingQuarter, today: date | None = None, *, population: str = DEFAULT_POPULATION
+    ) -> Period:
         """A whole quarter: as of its last day once over; while in progress, the figures so far, as of today."""
         if reporting.quarter.is_over(today):
-            return cls(reporting)
-        return cls(reporting, as_of=reporting.quarter.figures_day(today), in_progress=True)
+            return cls(reporting, population=population)
+        return cls(reporting, as_of=reporting.quarter.figures_day(today), in_progress=True, population=population)
+
+    @property
+    def population_label(self) -> str:
+        """What the figures count, in words: "key commitments", or everything."""
+        return "key commitments" if self.population == Population.KEY else "commitments of every kind"
 
     @property
     def time_travel(self) -> bool:
@@ -146,9 +164,12 @@ class ScopeFigures:
 
     figures: Any  # a QuarterMetric row, or engine Figures for time travel
     live: Any = None  # the live row of a signed-off quarter, where it differs (a restatement)
+    # A signed-off quarter with no signed-off row for this population (signed off before the key commitments'
+    # figures were kept apart): the live figures are shown, and say so.
+    live_in_signed_off: bool = False
 
     def __getattr__(self, name: str) -> Any:
-        if name in {"figures", "live"}:
+        if name in {"figures", "live", "live_in_signed_off"}:
             raise AttributeError(name)
         return getattr(self.figures, name)
 
@@ -169,15 +190,15 @@ class ScopeFigures:
 
     @property
     def share_delivered(self) -> Decimal | None:
-        """Delivered as a share of all commitments."""
-        count = self.figures.commitments
-        return Decimal(self.figures.delivered) / count if count else None
+        """Delivered as a share of all commitments counted (``metrics.rules.share_delivered``)."""
+        return rules.share_delivered(delivered=self.figures.delivered, commitments=self.figures.commitments)
 
     @property
     def mean_progress(self) -> Decimal | None:
-        """Mean progress of the commitments reporting a figure."""
-        reported = self.figures.progress_reported
-        return Decimal(self.figures.progress_total) / reported if reported else None
+        """Mean progress of the ``progress_reported`` commitments reporting a figure (``metrics.rules``)."""
+        return rules.mean_progress(
+            progress_total=self.figures.progress_total, progress_reported=self.figures.progress_reported
+        )
 
     def changed_fields(self) -> list[tuple[str, Any, Any]]:
         """(field, signed off, live) for each figure the restatement changed."""
@@ -216,7 +237,7 @@ def _as_shown(rows: Iterable[QuarterMetric], *, locked: bool) -> dict[tuple[int,
                 signed[key], current if current is not None and _differs(signed[key], current) else None
             )
         elif key in live:
-            shown[key] = ScopeFigures(live[key])
+            shown[key] = ScopeFigures(live[key], live_in_signed_off=locked)
     return shown
 
 
@@ -226,11 +247,13 @@ def quarter_figures(period: Period, scope_types: Iterable[str]) -> dict[str, lis
     result: dict[str, list[ScopeFigures]] = {scope_type: [] for scope_type in wanted}
     if period.as_of is not None:
         for figures in metrics_as_of(day=period.as_of):
-            if figures.scope_type in wanted:
+            if figures.scope_type in wanted and figures.population == period.population:
                 result[figures.scope_type].append(ScopeFigures(figures))
     else:
         bases = [Basis.LIVE, Basis.SIGNED_OFF] if period.reporting.is_locked else [Basis.LIVE]
-        rows = QuarterMetric.objects.filter(quarter=period.reporting, scope_type__in=wanted, basis__in=bases)
+        rows = QuarterMetric.objects.filter(
+            quarter=period.reporting, population=period.population, scope_type__in=wanted, basis__in=bases
+        )
         for (_, scope_type, _), shown in _as_shown(rows, locked=period.reporting.is_locked).items():
             result[scope_type].append(shown)
     for items in result.values():
@@ -238,9 +261,9 @@ def quarter_figures(period: Period, scope_types: Iterable[str]) -> dict[str, lis
     return result
 
 
-def tracker_figures(reporting: ReportingQuarter) -> ScopeFigures | None:
+def tracker_figures(reporting: ReportingQuarter, population: str = DEFAULT_POPULATION) -> ScopeFigures | None:
     """The whole tracker's stored figures for a quarter (one query)."""
-    figures = quarter_figures(Period(reporting), [ScopeType.TRACKER])[ScopeType.TRACKER]
+    figures = quarter_figures(Period(reporting, population=population), [ScopeType.TRACKER])[ScopeType.TRACKER]
     return figures[0] if figures else None
 
 
@@ -264,13 +287,13 @@ def overview_read(period: Period, quarters: list[ReportingQuarter]) -> Overview:
     figures: dict[str, list[ScopeFigures]]
     if period.as_of is not None:
         figures = quarter_figures(period, types)
-        previous = tracker_figures(previous_quarter) if previous_quarter is not None else None
+        previous = tracker_figures(previous_quarter, period.population) if previous_quarter is not None else None
     else:
         wanted = [period.reporting] + ([previous_quarter] if previous_quarter is not None else [])
         rows = list(
-            QuarterMetric.objects.filter(quarter__in=wanted, scope_type__in=types).exclude(
-                ~Q(quarter=period.reporting), ~Q(scope_type=ScopeType.TRACKER)
-            )
+            QuarterMetric.objects.filter(
+                quarter__in=wanted, population=period.population, scope_type__in=types
+            ).exclude(~Q(quarter=period.reporting), ~Q(scope_type=ScopeType.TRACKER))
         )
         locked = {row.pk for row in wanted if row.is_locked}
         shown = _as_shown(
@@ -358,7 +381,7 @@ def scope_history(period: Period, scope_type: str, scope_key: str) -> ScopeHisto
         raise UnknownScopeError(scope_type)
     until = period.quarter.previous() if period.as_of is not None else period.quarter
     rows = list(
-        QuarterMetric.objects.filter(scope_type=scope_type, scope_key=scope_key)
+        QuarterMetric.objects.filter(scope_type=scope_type, scope_key=scope_key, population=period.population)
         .filter(Q(quarter__year__lt=until.year) | Q(quarter__year=until.year, quarter__number__lte=until.number))
         .select_related("quarter")
     )
@@ -373,13 +396,15 @@ def scope_history(period: Period, scope_type: str, scope_key: str) -> ScopeHisto
             (
                 ScopeFigures(item)
                 for item in metrics_as_of(day=period.as_of)
-                if item.scope_type == scope_type and item.scope_key == scope_key
+                if item.scope_type == scope_type
+                and item.scope_key == scope_key
+                and item.population == period.population
             ),
             None,
         )
     label = as_of_point.scope_label if as_of_point else (points[-1][1].scope_label if points else "")
     if not label:
-        if not scope_commitments(scope_type, scope_key).exists():
+        if not scope_commitments(scope_type, scope_key, period.population).exists():
             raise UnknownScopeError(f"{scope_type} {scope_key}")
         label = scope_key
     return ScopeHistory(scope_type, scope_key, str(label), points, as_of_point)
@@ -388,17 +413,18 @@ def scope_history(period: Period, scope_type: str, scope_key: str) -> ScopeHisto
 # --- commitments -------------------------------------------------------------------------------------
 
 
-def scope_commitments(scope_type: str, scope_key: str) -> CommitmentQuerySet:
-    """The commitments a scope's figures count (the engine's own scope definitions)."""
+def scope_commitments(scope_type: str, scope_key: str, population: str = DEFAULT_POPULATION) -> CommitmentQuerySet:
+    """The commitments a scope's figures count in ``population`` (the engine's own scope definitions)."""
     scope = SCOPE_BY_TYPE.get(scope_type)
     if scope is None:
         raise UnknownScopeError(scope_type)
+    commitments = Commitment.objects.filter(population_condition(population))
     if scope.key is None:
         if scope_key != TRACKER_KEY:
             raise UnknownScopeError(scope_key)
-        return Commitment.objects.all()
+        return commitments
     try:
-        return Commitment.objects.filter(**{scope.key: scope_key, **scope.condition})
+        return commitments.filter(**{scope.key: scope_key, **scope.condition})
     except ValidationError as error:  # a malformed UUID: no such scope
         raise UnknownScopeError(scope_key) from error
 
@@ -421,19 +447,26 @@ def commitments_on(
     confidence: str = "",
     overdue: bool = False,
     stale: bool = False,
+    progress: str = "",
     sort: str = "reference",
     descending: bool = False,
     approved_by: datetime | None = None,
 ) -> CommitmentQuerySet:
     """Commitments counted on the period's day with their state then, filtered and sorted (one query).
 
-    ``overdue`` and ``stale`` (no approved update this quarter) keep those the rules say are; with
-    ``approved_by``, the state is the one recorded then (``Period.recorded_at``: a signed-off quarter).
+    Only those of the period's population count. ``confidence`` is a rating, ``none`` or a group of
+    ``CONFIDENCE_GROUPS``; ``overdue`` and ``stale`` (no approved update this quarter) keep those the rules say
+    are; ``progress`` is ``reported`` or ``not_reported`` (a progress figure or none); with ``approved_by``, the
+    state is the one recorded then (``Period.recorded_at``: a signed-off quarter).
     """
     day = period.day
     state_day = None if period.is_current and approved_by is None else day
     rows: Any = (  # annotated: the plugin cannot see the state_* names
-        rules.with_state_on(commitments.filter(counted_on(day)), state_day, approved_by=approved_by)
+        rules.with_state_on(
+            commitments.filter(counted_on(day), population_condition(period.population)),
+            state_day,
+            approved_by=approved_by,
+        )
         .annotate(
             status_order=Case(
                 *(When(state_status=value, then=Value(rank)) for value, rank in STATUS_ORDER.items()),
@@ -450,12 +483,17 @@ def commitments_on(
         rows = rows.filter(state_status=status)
     if confidence == "none":
         rows = rows.filter(state_confidence="")
+    elif confidence in CONFIDENCE_GROUPS:
+        rows = rows.filter(state_confidence__in=CONFIDENCE_GROUPS[confidence])
     elif confidence:
         rows = rows.filter(state_confidence=confidence)
     if overdue:
         rows = rows.filter(rules.overdue_condition(on=day, status="state_status"))
     if stale:
         rows = rows.filter(rules.stale_state(period_start=period.quarter.start))
+    if progress:
+        reported = rules.progress_reported_condition("state_progress")
+        rows = rows.filter(reported if progress == "reported" else ~reported)
     order = [_flip(item) if descending else item for item in SORTS.get(sort, SORTS["reference"])]
     return rows.order_by(*order)
 
@@ -530,6 +568,7 @@ class Changes:
     later: date
     improved: list[Movement]
     worsened: list[Movement]
+    status_changed: list[Movement]
     newly_delivered: list[Movement]
     newly_rated: list[Movement]
     rating_withdrawn: list[Movement]
@@ -546,14 +585,17 @@ def changes_between(
     *,
     updates_limit: int | None = 200,
     approved_by: datetime | None = None,
+    population: str = DEFAULT_POPULATION,
 ) -> Changes:
     """Set-based: two annotated commitment queries, one of updates, two for signed-off quarters.
 
     With ``approved_by``, both states are those recorded then (``Period.recorded_at``: a signed-off quarter).
+    Only the commitments of ``population`` are listed, as the figures beside them count.
     """
+    counted = Commitment.objects.filter(counted_on(later), population_condition(population))
     states: Any = (  # annotated: the plugin cannot see the state_* and before_* names
         rules.with_state_on(
-            rules.with_state_on(Commitment.objects.filter(counted_on(later)), later, approved_by=approved_by),
+            rules.with_state_on(counted, later, approved_by=approved_by),
             earlier,
             prefix="before",
             approved_by=approved_by,
@@ -572,7 +614,7 @@ def changes_between(
     )
     new_updates = (
         StatusUpdate.objects.approved()
-        .filter(as_of__gt=earlier, as_of__lte=later)
+        .filter(population_condition(population, "commitment__"), as_of__gt=earlier, as_of__lte=later)
         .select_related("commitment")
         .prefetch_related("evidence_links")
         .order_by("-as_of", "commitment__reference")
@@ -583,6 +625,7 @@ def changes_between(
         later=later,
         improved=[item for item in moved if item.moved.improved],
         worsened=[item for item in moved if item.moved.worsened],
+        status_changed=[item for item in moved if item.moved.status_changed],
         newly_delivered=[item for item in moved if item.moved.newly_delivered],
         newly_rated=[item for item in moved if item.moved.newly_rated],
         rating_withdrawn=[item for item in moved if item.moved.rating_withdrawn],
@@ -590,26 +633,36 @@ def changes_between(
         # None: every update; 0 (the board pack, which lists none of them): no query for them at all.
         updates=list(new_updates[:updates_limit] if updates_limit is not None else new_updates),
         updates_total=updates_total,
-        restatements=restatements_until(later, quarters),
+        restatements=restatements_until(later, quarters, population),
     )
 
 
-def restatements_until(day: date, quarters: list[ReportingQuarter]) -> list[Restatement]:
-    """Signed-off quarters ending by ``day`` whose figures have moved, with the updates approved after sign-off."""
+def restatements_until(
+    day: date, quarters: list[ReportingQuarter], population: str = DEFAULT_POPULATION
+) -> list[Restatement]:
+    """Signed-off quarters ending by ``day`` whose figures have moved, with the updates approved after sign-off.
+
+    The figures and updates of ``population``, as the pages beside them count.
+    """
     locked = [row for row in quarters if row.is_locked and row.quarter.end <= day]
     if not locked:
         return []
-    rows = QuarterMetric.objects.filter(quarter__in=locked, scope_type=ScopeType.TRACKER)
+    rows = QuarterMetric.objects.filter(quarter__in=locked, scope_type=ScopeType.TRACKER, population=population)
     shown = _as_shown(rows, locked=True)
     late = Q(pk__in=[])
+    in_population = population_condition(population, "commitment__")
     for row in locked:
         late |= Q(as_of__range=(row.quarter.start, row.quarter.end), approved_at__gt=row.locked_at)
     backdated: dict[Quarter, list[StatusUpdate]] = defaultdict(list)
-    for update in StatusUpdate.objects.approved().filter(late).select_related("commitment").order_by("as_of"):
+    for update in (
+        StatusUpdate.objects.approved().filter(late, in_population).select_related("commitment").order_by("as_of")
+    ):
         backdated[Quarter.containing(update.as_of)].append(update)
     result = []
     for row in locked:
         figures = shown.get((row.pk, ScopeType.TRACKER, TRACKER_KEY))
+        if figures is not None and figures.live_in_signed_off:
+            figures = None  # no signed-off figures of this population to restate
         if (figures is not None and figures.restated) or backdated.get(row.quarter):
             result.append(Restatement(row, figures, backdated.get(row.quarter, [])))
     return result
@@ -618,29 +671,33 @@ def restatements_until(day: date, quarters: list[ReportingQuarter]) -> list[Rest
 # --- funding -----------------------------------------------------------------------------------------
 
 
-def counted_amounts(day: date) -> FundingAmountQuerySet:
-    """The amounts the money figures of ``day`` read: those of the commitments counted on that day.
+def counted_amounts(day: date, population: str = Population.ALL) -> FundingAmountQuerySet:
+    """The amounts the money figures of ``day`` read: those of the commitments of ``population`` counted then.
 
-    The funding overview (the tracker's stored figures) sums the same amounts, so every money table
-    built from these reconciles with it.
+    The funding overview (the tracker's stored figures of that population) sums the same amounts, so every
+    money table built from these reconciles with it.
     """
-    return FundingAmount.objects.filter(counted_on(day, prefix="commitment__"), commitment__isnull=False)
+    return FundingAmount.objects.filter(
+        counted_on(day, prefix="commitment__"),
+        population_condition(population, "commitment__"),
+        commitment__isnull=False,
+    )
 
 
-def funding_total(day: date) -> Money:
+def funding_total(day: date, population: str = Population.ALL) -> Money:
     """The money counted on ``day``, like with like: the total row of every money table (one query)."""
-    return money_total(counted_amounts(day))
+    return money_total(counted_amounts(day, population))
 
 
-def funding_by_programme(day: date) -> MoneyByProgramme:
+def funding_by_programme(day: date, population: str = Population.ALL) -> MoneyByProgramme:
     """The money counted on ``day`` by the programme each amount is attributed to, funds rolled up (two queries)."""
-    return money_by_programme(counted_amounts(day))
+    return money_by_programme(counted_amounts(day, population))
 
 
-def funding_by_funder_type(day: date) -> dict[str, Money]:
+def funding_by_funder_type(day: date, population: str = Population.ALL) -> dict[str, Money]:
     """The money counted on ``day`` by the type of its funder, each amount once (one query).
 
     By the funder's kind, ``programmes.totals.JOINTLY`` for amounts with joint funders, ``""`` where the text
     names no funder (``programmes.totals.money_by_funder_type``).
     """
-    return money_by_funder_type(counted_amounts(day))
+    return money_by_funder_type(counted_amounts(day, population))

@@ -17,6 +17,7 @@ from commitments.delivery import DeliveryConfidence, DeliveryStatus
 from commitments.periods import Quarter
 from metrics.breakdowns import BREAKDOWN_SORTS, DEFAULT_SORT
 from metrics.dashboards import SORTS
+from metrics.rules import DEFAULT_POPULATION, Population
 from metrics.services import FIRST_QUARTER
 
 SELECT = {"class": "govuk-select"}
@@ -98,7 +99,7 @@ def _as_of_in_range(day: date) -> date:
 
 
 class PeriodForm(forms.Form):
-    """The quarter a page reports on, or an "as of" day for time travel."""
+    """The quarter a page reports on, or an "as of" day for time travel, and which commitments it counts."""
 
     quarter = QuarterField(required=False, label="Quarter")
     as_of = forms.DateField(
@@ -107,6 +108,16 @@ class PeriodForm(forms.Form):
         label="As of",
         error_messages={"invalid": "The as-of date in the address must be written YYYY-MM-DD, for example 2020-01-31"},
     )
+    population = forms.ChoiceField(
+        required=False,
+        choices=Population.choices,
+        label="Commitments counted",
+        error_messages={"invalid_choice": "Choose key (the key commitments) or all (every kind of commitment)."},
+    )
+
+    def clean_population(self) -> str:
+        """The key commitments unless everything is asked for."""
+        return str(self.cleaned_data.get("population") or DEFAULT_POPULATION)
 
     # The GOV.UK date input's three fields; ``as_of`` (YYYY-MM-DD) keeps working for links made before it.
     as_of_day = forms.CharField(required=False, max_length=20, label="As of")
@@ -202,10 +213,26 @@ class CommitmentFilterForm(forms.Form):
     )
     confidence = forms.ChoiceField(
         required=False,
-        choices=[("", "Any confidence"), *DeliveryConfidence.choices, ("none", "No confidence rating")],
+        choices=[
+            ("", "Any confidence"),
+            ("on_track", "On track (green or amber/green)"),
+            ("at_risk", "At risk (amber/red or red)"),
+            *DeliveryConfidence.choices,
+            ("none", "Not rated (no confidence rating)"),
+        ],
+        widget=forms.Select(attrs=SELECT),
+    )
+    progress = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Any"),
+            ("reported", "Reporting a progress figure"),
+            ("not_reported", "Reporting no progress figure"),
+        ],
         widget=forms.Select(attrs=SELECT),
     )
     overdue = forms.BooleanField(required=False, label="Overdue only")
+    stale = forms.BooleanField(required=False, label="No approved update this quarter only")
     sort = forms.ChoiceField(
         required=False,
         choices=[

@@ -23,7 +23,9 @@ DERIVED_MEASURES = ("share_delivered", "mean_progress")
 MEASURE_MEANINGS: dict[str, tuple[str, str]] = {
     "commitments": (
         "Commitments",
-        "Commitments counted in the scope on the day: published, of a deal published by then.",
+        "Commitments counted in the scope on the day: published, of a deal published by then. The figures count "
+        "the deals' key commitments unless everything is asked for (population all: chapter elaborations and "
+        "sub-items too).",
     ),
     "not_started": (
         "Not started",
@@ -54,9 +56,13 @@ MEASURE_MEANINGS: dict[str, tuple[str, str]] = {
     "mean_progress": (
         "Mean progress",
         "The progress total divided by the commitments reporting progress: the mean of those reporting a "
-        "figure, not of every commitment.",
+        "figure, not of every commitment, always shown with how many report one of how many are counted. A "
+        "commitment reporting no figure is not counted as 0: that would invent a figure its updates do not give.",
     ),
-    "share_delivered": ("Share delivered", "Delivered commitments as a share of all the commitments counted."),
+    "share_delivered": (
+        "Share delivered",
+        "Delivered commitments as a share of all the commitments counted (the denominator is commitments).",
+    ),
     "overdue": (
         "Overdue",
         "Commitments whose target date is before the day and that are neither delivered nor not being pursued.",

@@ -99,6 +99,7 @@ class QuarterMetric(models.Model):
     population = models.CharField(
         max_length=3,
         choices=Population.choices,
+        default=Population.ALL,
         help_text="Which commitments the figures count: the key commitments, or every kind (``all``).",
     )
     scope_type = models.CharField(max_length=20, choices=ScopeType.choices)

@@ -6,7 +6,7 @@ templates render and ``?download=<id>`` returns as CSV.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from django.urls import reverse
@@ -34,33 +34,69 @@ from programmes.totals import JOINTLY, Money, MoneyByProgramme
 CONFIDENCE_SERIES = [*DeliveryConfidence.values, "no_confidence"]
 
 
+# Every percentage names what it is a share of: share delivered of the commitments counted, mean progress of
+# those reporting a progress figure (``metrics.rules.mean_progress``), whose count is the column before it.
 FIGURE_HEADERS = [
     "Commitments",
     "Delivered",
-    "Share delivered",
+    "Share delivered (of commitments)",
     "On track (green, amber/green)",
     "Amber",
     "At risk (amber/red, red)",
     "Not rated",
     "Overdue",
     "No update this quarter",
-    "Mean progress",
+    "Reporting progress",
+    "Mean progress (of those reporting)",
 ]
 
+# Each count of a scope's figures, with the filter of the scope's list that shows the commitments behind it
+# (``metrics.forms.CommitmentFilterForm``, read by ``metrics.dashboards.commitments_on``).
+COUNT_FILTERS: dict[str, dict[str, str]] = {
+    "commitments": {},
+    "delivered": {"status": DeliveryStatus.DELIVERED},
+    "in_progress": {"status": DeliveryStatus.IN_PROGRESS},
+    "not_started": {"status": DeliveryStatus.NOT_STARTED},
+    "not_being_pursued": {"status": DeliveryStatus.NOT_BEING_PURSUED},
+    "on_track": {"confidence": "on_track"},
+    "amber": {"confidence": DeliveryConfidence.AMBER},
+    "at_risk": {"confidence": "at_risk"},
+    "no_confidence": {"confidence": "none"},
+    "overdue": {"overdue": "on"},
+    "stale": {"stale": "on"},
+    "progress_reported": {"progress": "reported"},
+}
 
-def _figure_cells(item: ScopeFigures) -> list[Cell | str | int | None]:
+
+def count_cell(period: Period, item: ScopeFigures, measure: str) -> Cell:
+    """A count of a scope's figures, linking to the scope's list of the commitments it counts."""
+    filters = COUNT_FILTERS[measure]
+    href = scope_url(period, item.scope_type, item.scope_key, **filters) + ("" if filters else "#commitments")
+    return Cell(f"{getattr(item, measure):,}", href=href, numeric=True)
+
+
+def mean_progress_text(item: ScopeFigures) -> str:
+    """Mean progress as a percentage, or n/a where no commitment reports a figure."""
     mean = item.mean_progress
+    return "n/a" if mean is None else f"{mean:.0f}%"
+
+
+def _figure_cells(period: Period, item: ScopeFigures) -> list[Cell | str | int | None]:
+    def count(measure: str) -> Cell:
+        return count_cell(period, item, measure)
+
     return [
-        item.commitments,
-        item.delivered,
+        count("commitments"),
+        count("delivered"),
         Cell(percent(item.share_delivered), numeric=True),
-        item.on_track,
-        item.amber,
-        item.at_risk,
-        item.no_confidence,
-        item.overdue,
-        item.stale,
-        Cell("n/a" if mean is None else f"{mean:.0f}%", numeric=True),
+        count("on_track"),
+        count("amber"),
+        count("at_risk"),
+        count("no_confidence"),
+        count("overdue"),
+        count("stale"),
+        count("progress_reported"),
+        Cell(mean_progress_text(item), numeric=True),
     ]
 
 
@@ -68,6 +104,8 @@ def _label_cell(period: Period, item: ScopeFigures, *, indent: bool = False) -> 
     label = str(item.scope_label)
     if item.restated:
         label += " (restated since sign-off)"
+    if item.live_in_signed_off:
+        label += " (live: signed off before these commitments were counted apart)"
     return Cell(
         label, href=scope_url(period, item.scope_type, item.scope_key), header=True, hint="area" if indent else ""
     )
@@ -77,7 +115,7 @@ def figures_table(table_id: str, caption: str, first: str, period: Period, items
     """One row of figures per scope, each linking to the scope's page."""
     table = Table(table_id, caption, [first, *FIGURE_HEADERS], empty="No figures for this period yet.")
     for item in items:
-        table.add(_label_cell(period, item), *_figure_cells(item))
+        table.add(_label_cell(period, item), *_figure_cells(period, item))
     return table
 
 
@@ -87,63 +125,104 @@ def foundations_table(period: Period, foundations: list[tuple[ScopeFigures, list
         "foundations", "By foundation and area", ["Foundation or area", *FIGURE_HEADERS], empty="No figures yet."
     )
     for foundation, areas in foundations:
-        table.add(_label_cell(period, foundation), *_figure_cells(foundation))
+        table.add(_label_cell(period, foundation), *_figure_cells(period, foundation))
         for area in areas:
-            table.add(_label_cell(period, area, indent=True), *_figure_cells(area))
+            table.add(_label_cell(period, area, indent=True), *_figure_cells(period, area))
     return table
 
 
+HEADLINE_MEASURES: list[tuple[str, str]] = [
+    ("Commitments", "commitments"),
+    ("Delivered", "delivered"),
+    ("In progress", "in_progress"),
+    ("Not started", "not_started"),
+    ("Not being pursued", "not_being_pursued"),
+    ("On track (green or amber/green)", "on_track"),
+    ("Amber", "amber"),
+    ("At risk (amber/red or red)", "at_risk"),
+    ("Not rated (no confidence rating)", "no_confidence"),
+    ("Overdue", "overdue"),
+    ("No approved update this quarter (stale)", "stale"),
+    ("Reporting a progress figure", "progress_reported"),
+]
+
+
 def headline_table(
-    tracker: ScopeFigures | None, previous: ScopeFigures | None, previous_label: str, period_label: str = ""
+    tracker: ScopeFigures | None,
+    previous: ScopeFigures | None,
+    previous_label: str,
+    period_label: str = "",
+    *,
+    period: Period | None = None,
+    previous_period: Period | None = None,
 ) -> Table:
-    """The headline figures beside the previous quarter's, with the movement; columns named by their period."""
+    """The headline figures beside the previous quarter's, with the movement; columns named by their period.
+
+    With ``period`` (and ``previous_period``), each count links to the list of the commitments behind it.
+    Each percentage says what it is a share of.
+    """
+    counted = f": {period.population_label}" if period is not None else ""
     table = Table(
         "headline",
-        "Headline figures and movement since the previous quarter",
+        f"Headline figures and movement since the previous quarter{counted}",
         ["Measure", period_label or "This period", previous_label or "Previous quarter", "Change"],
     )
     if tracker is None:
         return table
-    measures: list[tuple[str, Callable[[ScopeFigures], Any]]] = [
-        ("Commitments", lambda f: f.commitments),
-        ("Delivered", lambda f: f.delivered),
-        ("In progress", lambda f: f.in_progress),
-        ("Not started", lambda f: f.not_started),
-        ("Not being pursued", lambda f: f.not_being_pursued),
-        ("On track (green or amber/green)", lambda f: f.on_track),
-        ("Amber", lambda f: f.amber),
-        ("At risk (amber/red or red)", lambda f: f.at_risk),
-        ("No confidence rating", lambda f: f.no_confidence),
-        ("Overdue", lambda f: f.overdue),
-        ("No approved update this quarter (stale)", lambda f: f.stale),
-    ]
-    for label, measure in measures:
-        now = measure(tracker)
-        before = measure(previous) if previous is not None else None
+
+    def cell(figures: ScopeFigures | None, at: Period | None, measure: str) -> Cell | int | None:
+        if figures is None:
+            return None
+        return count_cell(at, figures, measure) if at is not None else getattr(figures, measure)
+
+    for label, measure in HEADLINE_MEASURES:
+        now = getattr(tracker, measure)
+        before = getattr(previous, measure) if previous is not None else None
         change = "" if before is None else f"{now - before:+,}"
-        table.add(label, now, before, Cell(change, numeric=True))
+        table.add(
+            label, cell(tracker, period, measure), cell(previous, previous_period, measure), Cell(change, numeric=True)
+        )
     table.add(
-        "Share delivered",
+        "Share delivered (of all commitments counted)",
         Cell(percent(tracker.share_delivered), numeric=True),
         Cell(percent(previous.share_delivered) if previous else "", numeric=True),
+        Cell("", numeric=True),
+    )
+
+    def mean(figures: ScopeFigures) -> str:
+        return f"{mean_progress_text(figures)} ({figures.progress_reported:,} of {figures.commitments:,})"
+
+    table.add(
+        "Mean progress (of those reporting a progress figure, of all counted)",
+        Cell(mean(tracker), numeric=True),
+        Cell(mean(previous) if previous else "", numeric=True),
         Cell("", numeric=True),
     )
     return table
 
 
-def movement_table(tracker: ScopeFigures | None) -> Table:
-    """Commitments whose state moved since the previous quarter's end."""
+def movement_table(tracker: ScopeFigures | None, changes_url: str = "") -> Table:
+    """Commitments whose state moved since the previous quarter's end.
+
+    With ``changes_url`` (the "what changed" page over the same quarters), each count links to its list there.
+    """
     table = Table("movement", "Movement since the previous quarter's end", ["Movement", "Commitments"])
     if tracker is not None:
-        table.add("Improved (status forward, or confidence towards green between two ratings)", tracker.improved)
-        table.add("Worsened", tracker.worsened)
-        table.add("Status changed", tracker.status_changed)
-        for label, count in (
-            ("Newly delivered", tracker.newly_delivered),
-            ("Newly rated (no confidence rating before)", tracker.newly_rated),
-            ("Rating withdrawn (rated before, not now)", tracker.rating_withdrawn),
+        for label, name in (
+            ("Improved (status forward, or confidence towards green between two ratings)", "improved"),
+            ("Worsened", "worsened"),
+            ("Status changed", "status_changed"),
+            ("Newly delivered", "newly_delivered"),
+            ("Newly rated (no confidence rating before)", "newly_rated"),
+            ("Rating withdrawn (rated before, not now)", "rating_withdrawn"),
         ):
-            table.add(label, NOT_RECORDED if count is None else count)
+            count = getattr(tracker, name)
+            if count is None:
+                table.add(label, NOT_RECORDED)
+            else:
+                table.add(
+                    label, Cell(f"{count:,}", href=f"{changes_url}#table-{name}" if changes_url else "", numeric=True)
+                )
     return table
 
 
@@ -221,16 +300,13 @@ def chart(
 
 def confidence_chart(chart_id: str, title: str, items: list[ScopeFigures]) -> dict[str, Any]:
     """Stacked bars of confidence ratings per scope."""
+    # Not rated is a category of its own, named with its count like every rating (never told by grey alone).
     names = dict(DeliveryConfidence.choices) | {"no_confidence": "Not rated"}
-    return chart(
-        chart_id,
-        title,
-        [str(item.scope_label) for item in items],
-        [
-            {"key": name, "label": str(names[name]), "data": [getattr(item, name) for item in items]}
-            for name in CONFIDENCE_SERIES
-        ],
-    )
+    series = []
+    for name in CONFIDENCE_SERIES:
+        data = [getattr(item, name) for item in items]
+        series.append({"key": name, "label": f"{names[name]} ({sum(data):,})", "data": data})
+    return chart(chart_id, title, [str(item.scope_label) for item in items], series)
 
 
 STATUS_SERIES = [
@@ -360,6 +436,7 @@ def changes_tables(changes: Changes) -> list[Table]:
     return [
         movements("improved", "Improved", changes.improved),
         movements("worsened", "Worsened", changes.worsened),
+        movements("status_changed", "Status changed", changes.status_changed),
         movements("newly_delivered", "Newly delivered", changes.newly_delivered),
         movements("newly_rated", "Newly rated (a first confidence rating)", changes.newly_rated),
         movements("rating_withdrawn", "Confidence rating withdrawn", changes.rating_withdrawn),

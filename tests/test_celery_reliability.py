@@ -38,6 +38,7 @@ from commitments.services import update_approve, update_create, update_submit
 from lsis.celery import app
 from metrics import services as metric_services
 from metrics.models import Basis, QuarterMetric, RecomputeMarker, ScopeType
+from metrics.rules import Population
 from metrics.services import figures_for, markers_process, metrics_recompute, quarters_until
 from tests.celery_worker import (
     ROOT,
@@ -151,6 +152,7 @@ def _live(quarter: Quarter, scope_type: str, scope_key: str) -> QuarterMetric:
         quarter__year=quarter.year,
         quarter__number=quarter.number,
         basis=Basis.LIVE,
+        population=Population.ALL,
         scope_type=scope_type,
         scope_key=scope_key,
     )
@@ -159,7 +161,7 @@ def _live(quarter: Quarter, scope_type: str, scope_key: str) -> QuarterMetric:
 def _stored(quarters: list[Quarter]) -> dict[tuple[Any, ...], dict[str, Any]]:
     rows = QuarterMetric.objects.filter(basis=Basis.LIVE).select_related("quarter")
     return {
-        (row.quarter.quarter, row.scope_type, row.scope_key): {
+        (row.quarter.quarter, row.population, row.scope_type, row.scope_key): {
             name: getattr(row, name) for name in ("scope_label", *metric_services.FIGURE_FIELDS)
         }
         for row in rows
@@ -172,7 +174,7 @@ def _computed(quarters: list[Quarter]) -> dict[tuple[Any, ...], dict[str, Any]]:
     for quarter in quarters:
         for item in figures_for(quarter):
             values = item.values()
-            key = (quarter, values.pop("scope_type"), values.pop("scope_key"))
+            key = (quarter, values.pop("population"), values.pop("scope_type"), values.pop("scope_key"))
             computed[key] = values
     return computed
 

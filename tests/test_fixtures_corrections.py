@@ -31,6 +31,7 @@ from commitments.seeding.history import CORRECTION_REASON
 from metrics.dashboards import funding_by_programme
 from metrics.engine import MONEY_FIELDS
 from metrics.models import Basis, QuarterMetric, RegionalStatistic, ScopeType
+from metrics.rules import Population
 from metrics.seeding import seed_reference_data
 from programmes.models import AmountNature, FundingAmount, Programme
 from programmes.services import funding_amount_save, programme_save
@@ -292,6 +293,7 @@ def test_organisations_and_programmes_are_corrected_each_in_their_history(seeded
         quarter__year=quarter.year,
         quarter__number=quarter.number,
         basis=Basis.LIVE,
+        population=Population.ALL,  # every commitment's money, as the funding table below sums it
         scope_type=ScopeType.PROGRAMME,
         scope_key=str(fund.uuid),
     )

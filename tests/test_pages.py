@@ -113,6 +113,7 @@ def test_the_glossary_source_covers_every_value_the_tracker_uses() -> None:
         "quarter",
         "locked",
         "basis",
+        "population",  # which commitments the figures count, as basis says which copy: not a measure
         "scope_type",
         "scope_key",
         "scope_label",

@@ -36,8 +36,13 @@ QUARTERS = [*CHECKED, Quarter.containing(date.today())]
 
 
 def _stored_money(quarter: Quarter, scope_type: str = ScopeType.PROGRAMME) -> dict[str, dict[str, Decimal]]:
+    # Every commitment's money (population all), as the funding page's tables sum it by default.
     rows = QuarterMetric.objects.filter(
-        quarter__year=quarter.year, quarter__number=quarter.number, basis="live", scope_type=scope_type
+        quarter__year=quarter.year,
+        quarter__number=quarter.number,
+        basis="live",
+        population="all",
+        scope_type=scope_type,
     )
     return {row.scope_key: {name: getattr(row, name) for name in MONEY_FIELDS} for row in rows}
 
@@ -120,6 +125,7 @@ def test_a_fund_and_its_challenge_count_a_commitments_money_once_each():
         quarter__year=quarter.year,
         quarter__number=quarter.number,
         basis="live",
+        population="all",
         scope_type=ScopeType.PROGRAMME,
         scope_key=str(wave.uuid),
     )

@@ -8,6 +8,7 @@ from typing import Any
 from rest_framework import serializers
 
 from metrics.models import QuarterMetric, ReportingQuarter
+from metrics.rules import Population
 
 
 def quarter_code(quarter: ReportingQuarter) -> str:
@@ -50,8 +51,27 @@ class QuarterMetricSerializer(serializers.ModelSerializer):
 
     quarter = serializers.SerializerMethodField(help_text="Quarter code, e.g. 2019-20-Q1.")
     locked = serializers.BooleanField(source="quarter.is_locked", read_only=True)
-    share_delivered = serializers.DecimalField(max_digits=7, decimal_places=4, read_only=True, allow_null=True)
-    mean_progress = serializers.DecimalField(max_digits=7, decimal_places=2, read_only=True, allow_null=True)
+    population = serializers.ChoiceField(
+        choices=Population.choices,
+        read_only=True,
+        help_text="Which commitments the figures count: key (the deals' key commitments) or all (chapter "
+        "elaborations and sub-items too).",
+    )
+    share_delivered = serializers.DecimalField(
+        max_digits=7,
+        decimal_places=4,
+        read_only=True,
+        allow_null=True,
+        help_text="delivered / commitments: a share of every commitment counted. Null where none is counted.",
+    )
+    mean_progress = serializers.DecimalField(
+        max_digits=7,
+        decimal_places=2,
+        read_only=True,
+        allow_null=True,
+        help_text="progress_total / progress_reported: the mean of the progress_reported commitments reporting a "
+        "figure, not of every commitment. Null where none reports one.",
+    )
     updating = serializers.SerializerMethodField(
         help_text="Approved updates are waiting to be counted: figures may change within seconds."
     )
@@ -62,6 +82,7 @@ class QuarterMetricSerializer(serializers.ModelSerializer):
             "quarter",
             "locked",
             "basis",
+            "population",
             "scope_type",
             "scope_key",
             "scope_label",

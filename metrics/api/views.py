@@ -21,6 +21,7 @@ from commitments.periods import Quarter, last_completed
 from lsis.api.views import ApiViewSet
 from metrics.api.serializers import QuarterMetricSerializer, ReportingQuarterSerializer
 from metrics.models import Basis, QuarterMetric, ReportingQuarter, ScopeType
+from metrics.rules import DEFAULT_POPULATION, Population
 from metrics.services import markers_pending
 
 QUARTER_CODE = r"\d{4}-\d{2}-Q[1-4]"
@@ -58,6 +59,11 @@ class QuarterMetricFilter(django_filters.FilterSet):
     quarter = QuarterField(field_name="quarter", max_length=10, help_text="Quarter code, e.g. 2019-20-Q1.")
     basis = django_filters.ChoiceFilter(
         choices=Basis.choices, help_text="live (recomputed) or signed_off (frozen at sign-off)."
+    )
+    population = django_filters.ChoiceFilter(
+        choices=Population.choices,
+        help_text="Which commitments the figures count: key (the deals' key commitments; the default, as on the "
+        "dashboards) or all (chapter elaborations and sub-items too).",
     )
 
     class Meta:
@@ -97,7 +103,9 @@ class ReportingQuarterViewSet(ReadOnlyApiViewSet):
         description=(
             "The stored figures per scope and quarter, latest quarter first; filter by `scope_type` and "
             "`scope_key` for one scope. Without `quarter`, quarters up to the last completed one: the quarter "
-            "in progress is listed only when `quarter` names it. Definitions: /glossary/ and docs/metrics.md."
+            "in progress is listed only when `quarter` names it. Without `population`, the key commitments' "
+            "figures (`population=all` counts chapter elaborations and sub-items too), as the dashboards show. "
+            "Definitions: /glossary/ and docs/metrics.md."
         ),
     ),
 )
@@ -117,15 +125,18 @@ class QuarterMetricViewSet(mixins.ListModelMixin, ApiViewSet):
     def get_queryset(self) -> QuerySet[QuarterMetric]:
         """Latest quarter first: without ``quarter``, the last completed quarter, as the dashboards open on.
 
-        The quarter in progress is listed only when ``quarter`` names it (``commitments.periods.last_completed``).
+        The quarter in progress is listed only when ``quarter`` names it (``commitments.periods.last_completed``);
+        without ``population``, the key commitments' figures (``metrics.rules.DEFAULT_POPULATION``).
         """
         rows = super().get_queryset()
+        if not self.request.query_params.get("population"):
+            rows = rows.filter(population=DEFAULT_POPULATION)  # as the dashboards open on
         if not self.request.query_params.get("quarter"):
             last = last_completed()
             rows = rows.filter(
                 Q(quarter__year__lt=last.year) | Q(quarter__year=last.year, quarter__number__lte=last.number)
             )
-        return rows.order_by("-quarter__year", "-quarter__number", "basis", "scope_type", "scope_key")
+        return rows.order_by("-quarter__year", "-quarter__number", "basis", "population", "scope_type", "scope_key")
 
     def get_serializer_context(self) -> dict[str, Any]:
         """Whether figures are being recomputed, read once."""

@@ -27,7 +27,6 @@ class Migration(migrations.Migration):
                 help_text="Which commitments the figures count: the key commitments, or every kind (``all``).",
                 max_length=3,
             ),
-            preserve_default=False,
         ),
         migrations.RemoveConstraint(model_name="quartermetric", name="quarter_metric_unique_scope"),
         migrations.AddConstraint(

@@ -96,7 +96,12 @@ def _board_pack(request: HttpRequest) -> tuple[dict[str, Any], list[Table]]:
     data = dashboards.overview_read(period, quarters)
     previous_label = data.previous_quarter.quarter.label if data.previous_quarter else ""
     changes_data = dashboards.changes_between(
-        period.quarter.previous().end, period.day, quarters, updates_limit=0, approved_by=period.recorded_at
+        period.quarter.previous().end,
+        period.day,
+        quarters,
+        updates_limit=0,
+        approved_by=period.recorded_at,
+        population=period.population,
     )
     changed = {table.id: table for table in changes_tables(changes_data)}
     movements = [changed[name] for name in MOVEMENT_LISTS]

@@ -9,9 +9,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from commitments.periods import Quarter
 from metrics import dashboards
 from metrics.forms import ComparisonForm, DateInput
+from metrics.rules import Population
 from metrics.services import markers_pending
 from metrics.table_builders import changes_tables
-from metrics.views.common import BadInputError, dashboard, form_errors, quarter_options, respond
+from metrics.views.common import BadInputError, Option, dashboard, form_errors, quarter_options, respond
 
 
 @dashboard
@@ -39,8 +40,13 @@ def changes(request: HttpRequest) -> HttpResponse:
         raise BadInputError({"From the end of": ["Choose a quarter before the one you compare it with."]})
     # A quarter in progress is compared as of today, never as of its last day, which is still to come.
     later = as_of or until.figures_day()
+    population: str = form.cleaned_data["population"]
     data = dashboards.changes_between(
-        since.end, later, quarters, updates_limit=None if request.GET.get("download") else 200
+        since.end,
+        later,
+        quarters,
+        updates_limit=None if request.GET.get("download") else 200,
+        population=population,
     )
     context = {
         "changes": data,
@@ -49,6 +55,10 @@ def changes(request: HttpRequest) -> HttpResponse:
         "as_of": as_of,
         "as_of_input": DateInput.of(as_of),
         "until_in_progress": as_of is None and not until.is_over(),
+        "population": population,
+        "population_options": [
+            Option(str(value), str(label), value == population) for value, label in Population.choices
+        ],
         "since_options": quarter_options(quarters, since),
         "until_options": quarter_options(quarters, until, as_of),
         "updating": markers_pending(),

@@ -24,6 +24,7 @@ from metrics.dashboards import Period
 from metrics.forms import DateInput, PeriodForm
 from metrics.links import period_query
 from metrics.models import ReportingQuarter
+from metrics.rules import Population
 from metrics.services import markers_pending
 from metrics.tables import Table, download
 
@@ -87,7 +88,8 @@ def form_errors(form: Any) -> dict[str, list[str]]:
 def read_period(request: HttpRequest, quarters: list[ReportingQuarter]) -> Period:
     """The period the query string asks for; the last completed quarter by default.
 
-    The quarter in progress, when asked for, shows its figures so far, as of today.
+    The quarter in progress, when asked for, shows its figures so far, as of today. ``population`` says which
+    commitments every figure and list counts: the key commitments by default, or everything.
     """
     form = PeriodForm(request.GET)
     if not form.is_valid():
@@ -99,7 +101,12 @@ def read_period(request: HttpRequest, quarters: list[ReportingQuarter]) -> Perio
     reporting = dashboards.default_quarter(quarters) if quarter is None else dashboards.quarter_row(quarters, quarter)
     if reporting is None:
         raise Http404(f"The tracker has no figures for {quarter}.")
-    return Period(reporting, as_of) if as_of else Period.of_quarter(reporting)
+    population: str = form.cleaned_data["population"]
+    return (
+        Period(reporting, as_of, population=population)
+        if as_of
+        else Period.of_quarter(reporting, population=population)
+    )
 
 
 @dataclass(frozen=True)
@@ -148,6 +155,9 @@ def page_context(
     return {
         "period": period,
         "quarter_options": quarter_options(quarters, period.quarter, period.as_of if period.time_travel else None),
+        "population_options": [
+            Option(str(value), str(label), value == period.population) for value, label in Population.choices
+        ],
         "period_query": period_query(period),
         "as_of_input": DateInput.of(period.as_of if period.time_travel else None),
         "updating": markers_pending(),

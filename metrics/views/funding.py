@@ -18,9 +18,10 @@ def funding(request: HttpRequest) -> HttpResponse:
     period = read_period(request, quarters)
     figures = dashboards.quarter_figures(period, [ScopeType.TRACKER])
     tracker = figures[ScopeType.TRACKER][0] if figures[ScopeType.TRACKER] else None
-    total = dashboards.funding_total(period.day)
-    by_type = funder_types_table(dashboards.funding_by_funder_type(period.day), total)
-    by_programme = programmes_money_table(period, dashboards.funding_by_programme(period.day))
+    # The money of the commitments of the period's population, as the tracker's figures above count it.
+    total = dashboards.funding_total(period.day, period.population)
+    by_type = funder_types_table(dashboards.funding_by_funder_type(period.day, period.population), total)
+    by_programme = programmes_money_table(period, dashboards.funding_by_programme(period.day, period.population))
     tables = [money_table(tracker), by_type, by_programme]
     context = page_context(request, period, quarters, tracker=tracker, page="funding")
     return respond(request, "dashboards/funding.html", context, tables, f"funding-{period.day}")

@@ -11,6 +11,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 
 from metrics import dashboards, forms, links
 from metrics.breakdowns import BREAKDOWN_SORTS, breakdown_sorted, pagination, sort_columns, sort_links
+from metrics.dashboards import Period
+from metrics.links import changes_url
 from metrics.models import ScopeType
 from metrics.table_builders import (
     confidence_chart,
@@ -21,6 +23,7 @@ from metrics.table_builders import (
     movement_table,
 )
 from metrics.tables import Table
+from metrics.tiles import headline_tiles, reporting_gap_tiles
 from metrics.views.common import BadInputError, Option, dashboard, form_errors, page_context, read_period, respond
 
 
@@ -32,16 +35,38 @@ def overview(request: HttpRequest) -> HttpResponse:
     period = read_period(request, quarters)
     data = dashboards.overview_read(period, quarters)
     previous_label = data.previous_quarter.quarter.label if data.previous_quarter else ""
+    previous_period = (
+        Period.of_quarter(data.previous_quarter, population=period.population) if data.previous_quarter else None
+    )
     tables = [
-        headline_table(data.tracker, data.previous, previous_label, period.description),
-        movement_table(data.tracker),
+        headline_table(
+            data.tracker,
+            data.previous,
+            previous_label,
+            period.description,
+            period=period,
+            previous_period=previous_period,
+        ),
+        movement_table(data.tracker, changes_url(period) if data.previous_quarter else ""),
         money_table(data.tracker),
         foundations_table(period, data.foundations),
         figures_table("actors", "By actor", "Actor", period, data.actors),
         figures_table("deals", "By deal", "Deal", period, data.deals),
     ]
     charts = [confidence_chart("foundation_confidence", "Confidence by foundation", [f for f, _ in data.foundations])]
-    context = page_context(request, period, quarters, overview=data, charts=charts, page="overview")
+    tiles = headline_tiles(period, data.tracker) if data.tracker else []
+    gap = reporting_gap_tiles(period, data.tracker) if data.tracker else []
+    context = page_context(
+        request,
+        period,
+        quarters,
+        overview=data,
+        charts=charts,
+        tiles=tiles,
+        gap_tiles=gap,
+        changes_link=changes_url(period),
+        page="overview",
+    )
     return respond(request, "dashboards/overview.html", context, tables, f"overview-{period.day}")
 
 

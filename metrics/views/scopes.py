@@ -16,7 +16,7 @@ from metrics.forms import CommitmentFilterForm, PeriodForm
 from metrics.links import period_query
 from metrics.models import ScopeType
 from metrics.services import markers_pending
-from metrics.table_builders import chart, commitments_table
+from metrics.table_builders import chart, commitments_table, mean_progress_text
 from metrics.tables import Cell, Table, confidence_cell, day_text, money, money_range, percent, status_cell
 from metrics.views.common import (
     BadInputError,
@@ -38,7 +38,7 @@ def scope_detail(request: HttpRequest, scope_type: str, scope_key: str) -> HttpR
     period = read_period(request, quarters)
     try:
         history = dashboards.scope_history(period, scope_type, scope_key)
-        commitments = dashboards.scope_commitments(scope_type, scope_key)
+        commitments = dashboards.scope_commitments(scope_type, scope_key, period.population)
     except UnknownScopeError as error:
         raise Http404("There is no such scope.") from error
     filters = CommitmentFilterForm(request.GET)
@@ -51,6 +51,8 @@ def scope_detail(request: HttpRequest, scope_type: str, scope_key: str) -> HttpR
         status=options["status"],
         confidence=options["confidence"],
         overdue=options["overdue"],
+        stale=options["stale"],
+        progress=options["progress"],
         sort=options["sort"],
         descending=options["order"] == "desc",
     )
@@ -75,13 +77,15 @@ def scope_detail(request: HttpRequest, scope_type: str, scope_key: str) -> HttpR
             "Quarter",
             "Commitments",
             "Delivered",
-            "Share delivered",
+            "Share delivered (of commitments)",
             "On track",
             "Amber",
             "At risk",
             "Not rated",
             "Overdue",
             "No update this quarter",
+            "Reporting progress",
+            "Mean progress (of those reporting)",
             "New money committed",
             "Spent",
         ],
@@ -98,16 +102,18 @@ def scope_detail(request: HttpRequest, scope_type: str, scope_key: str) -> HttpR
             item.no_confidence,
             item.overdue,
             item.stale,
+            item.progress_reported,
+            Cell(mean_progress_text(item), numeric=True),
             Cell(money_range(item.new_money_low, item.new_money_high), numeric=True),
             Cell(money(item.spent), numeric=True),
         )
     listing = commitments_table(
         listed,
         "commitments",
-        f"Commitments of {history.label} on {day_text(period.day)}",
+        f"{period.population_label.capitalize()} of {history.label} on {day_text(period.day)}",
         query="" if period.is_current else period_query(period),
     )
-    base_filters = {key: request.GET.get(key, "") for key in ("status", "confidence", "overdue")}
+    base_filters = {key: request.GET.get(key, "") for key in ("status", "confidence", "progress", "overdue", "stale")}
     sort_links = _sort_links(period, base_filters, options["sort"], options["order"])
     listing.sort_links = {
         column: (sort_links[key]["href"] + "#commitments", sort_links[key]["aria_sort"])
@@ -139,7 +145,9 @@ def scope_detail(request: HttpRequest, scope_type: str, scope_key: str) -> HttpR
         filters=filters,
         page_obj=page,
         charts=charts,
-        filter_options={name: choice_options(filters, name) for name in ("status", "confidence", "sort", "order")},
+        filter_options={
+            name: choice_options(filters, name) for name in ("status", "confidence", "progress", "sort", "order")
+        },
         sort_links=sort_links,
         back=_back_link(period, scope_type),
         page_query=period_query(period, **base_filters, sort=options["sort"], order=options["order"]),

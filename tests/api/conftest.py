@@ -48,6 +48,7 @@ def quarterly_figures() -> list[Any]:
     rows = [
         QuarterMetric(
             quarter=reporting,
+            population=figures.population,
             scope_type=figures.scope_type,
             scope_key=figures.scope_key,
             scope_label=figures.scope_label,

@@ -45,10 +45,11 @@ class Command(BaseCommand):
     def _print(self, day: date, figures: list[Figures]) -> None:
         self.stdout.write(f"Figures as of {day:%d %B %Y} (computed now, not stored)")
         self.stdout.write(
-            "scope\tkey\tcommitments\tdelivered\tin progress\tnot started\toverdue\tstale\tnew money low\thigh"
+            "population\tscope\tkey\tcommitments\tdelivered\tin progress\tnot started\toverdue\tstale\t"
+            "new money low\thigh"
         )
         for item in figures:
             self.stdout.write(
-                f"{item.scope_type}\t{item.scope_key}\t{item.commitments}\t{item.delivered}\t{item.in_progress}\t"
+                f"{item.population}\t{item.scope_type}\t{item.scope_key}\t{item.commitments}\t{item.delivered}\t{item.in_progress}\t"
                 f"{item.not_started}\t{item.overdue}\t{item.stale}\t{item.new_money_low:.0f}\t{item.new_money_high:.0f}"
             )
