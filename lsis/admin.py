@@ -6,7 +6,9 @@ Every admin of the project is built from these:
   permission of its own needs the permission to change the model;
 - ``AuditedAdminMixin`` (a ``GuardedAdminMixin``): who created and changed a record, and the version check;
 - ``ReadOnlyHistoryMixin``: django-simple-history's pages show old versions but never revert to one, since a
-  revert would save the model directly, past the services and their checks.
+  revert would save the model directly, past the services and their checks;
+- ``LabelledAutocompleteJsonView``: the pickers' search answers, labelled and ordered as the searched
+  model's admin says (``autocomplete_label``, ``autocomplete_ordering``), the chosen record labelled alike.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import flatten_fieldsets
+from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -69,6 +72,36 @@ class VersionedAdminForm(forms.ModelForm):
             self.instance.version = version
 
 
+class LabelledAutocompleteJsonView(AutocompleteJsonView):
+    """The admin's autocomplete (``/admin/autocomplete/``, every picker's search), as the searched model's admin says.
+
+    That admin may define ``autocomplete_label(obj) -> str``, what a picker shows for a record instead of
+    ``str(obj)`` (a bare code is easy to mistake for another), and ``autocomplete_ordering``, the order of
+    the results. Who may search is Django's check: the permission to view the searched model (403 without).
+    """
+
+    def get_queryset(self) -> QuerySet[Any]:
+        """The records matching the search, in the admin's autocomplete order if it has one."""
+        queryset = super().get_queryset()
+        ordering = getattr(self.model_admin, "autocomplete_ordering", None)
+        return queryset.order_by(*ordering) if ordering else queryset
+
+    def serialize_result(self, obj: Model, to_field_name: str) -> dict[str, str]:
+        """One result: its key, and the admin's label for it."""
+        label = getattr(self.model_admin, "autocomplete_label", None)
+        return {"id": str(getattr(obj, to_field_name)), "text": label(obj) if label else str(obj)}
+
+
+def autocomplete_labelled(formfield: Any, site: admin.AdminSite, db_field: Any) -> Any:
+    """A picker's field showing its chosen record with the label its search gives (``autocomplete_label``)."""
+    remote = getattr(db_field, "remote_field", None)
+    remote_admin = site._registry.get(remote.model) if remote is not None else None
+    label = getattr(remote_admin, "autocomplete_label", None)
+    if formfield is not None and label is not None:
+        formfield.label_from_instance = label
+    return formfield
+
+
 class GuardedAdminMixin(admin.ModelAdmin):
     """Actions are writes: each is offered only to those who may make it, and refused (403) to anyone else.
 
@@ -83,6 +116,11 @@ class GuardedAdminMixin(admin.ModelAdmin):
         if self.has_change_permission(request):
             return actions
         return {name: action for name, action in actions.items() if getattr(action[0], "allowed_permissions", None)}
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        """A picker of another record shows it as that record's admin labels it (``autocomplete_label``)."""
+        formfield = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        return autocomplete_labelled(formfield, self.admin_site, db_field)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         """Refuse an action this user is not offered before the list does anything else."""

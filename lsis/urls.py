@@ -6,6 +6,7 @@ from django.urls import URLPattern, URLResolver, include, path, re_path
 from django.views.generic import RedirectView
 
 from lsis import pages
+from lsis.admin import LabelledAutocompleteJsonView
 
 admin.site.site_header = "LSIS Tracker"
 admin.site.site_title = "LSIS Tracker"
@@ -18,6 +19,8 @@ handler404 = "lsis.handlers.page_not_found"
 handler500 = "lsis.handlers.server_error"
 
 urlpatterns: list[URLPattern | URLResolver] = [
+    # Before the admin's own: every picker's search, labelled as the searched model's admin says (lsis.admin).
+    path("admin/autocomplete/", admin.site.admin_view(LabelledAutocompleteJsonView.as_view(admin_site=admin.site))),
     path("admin/", admin.site.urls),
     # --- Partner REST API (lsis/api/) ---
     path("api/v1/", include("lsis.api.urls")),

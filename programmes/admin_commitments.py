@@ -66,7 +66,7 @@ class CommitmentAdminForm(VersionedAdminForm):
         return cleaned
 
 
-class CommitmentPartInline(admin.TabularInline):
+class CommitmentPartMixin(admin.options.InlineModelAdmin):
     """Rows that are part of a commitment: changed only by those who may change the commitment itself."""
 
     def _may_change_commitment(self, request: HttpRequest, commitment: Any) -> bool:
@@ -83,6 +83,10 @@ class CommitmentPartInline(admin.TabularInline):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         """Remove only from a commitment the user may change."""
         return super().has_delete_permission(request, obj) and self._may_change_commitment(request, obj)
+
+
+class CommitmentPartInline(CommitmentPartMixin, admin.TabularInline):
+    """Parts of a commitment shown as a table, one row each."""
 
 
 class InvolvementInline(CommitmentPartInline):
@@ -102,25 +106,26 @@ class ProgrammeLinkInline(CommitmentPartInline):
     verbose_name_plural = "programmes delivering this commitment"
 
 
-class FundingInline(CommitmentPartInline):
+class FundingInline(CommitmentPartMixin, admin.StackedInline):
+    """A commitment's amounts, each a short block of fields set out in rows.
+
+    Ten fields side by side in one table row made the page 2,800 px wide. The amount's own page (its change
+    link) has its joint funders and its history.
+    """
+
     model = FundingAmount
     form = FundingCommitmentForm  # one funder or several jointly, checked on the row's funder field
     fk_name = "commitment"
     fields = (
-        "key",
-        "amount_text",
-        "qualifier",
-        "low",
-        "high",
-        "nature",
-        "funder",
-        "programme",
-        "part_of",
-        "period_text",
+        ("amount_text", "qualifier", "low", "high"),
+        ("nature", "funder", "programme"),
+        ("part_of", "period_text", "key"),
     )
     autocomplete_fields = ("funder", "programme", "part_of")
     extra = 0
     show_change_link = True
+    verbose_name = "amount of money"
+    verbose_name_plural = "money (each amount as written, its nature, funder and programme)"
 
     def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
         """Rows whose commitment is checked against the user who saves them."""
@@ -218,6 +223,16 @@ class CommitmentAdmin(ExportMixin, AuditedAdminMixin, ReadOnlyHistoryMixin):
         ),
         ("Record", {"classes": ("collapse",), "fields": READ_ONLY_AUDIT_FIELDS}),
     )
+
+    # Pickers of a commitment (a status update's, a sub-item's parent, an amount's...) show its reference and the
+    # start of its text, and find it by either (``search_fields``; lsis.admin.LabelledAutocompleteJsonView):
+    # SD1-IDEAS-HARP-G1 and SD2-IDEAS-HARP-G1 are easily taken for each other. The first deal's come first.
+    autocomplete_ordering = ("deal__published_on", "deal__code", "reference")
+
+    def autocomplete_label(self, commitment: Commitment) -> str:
+        """The reference and the start of the text, as a picker shows a commitment."""
+        text = " ".join(commitment.text.split())
+        return f"{commitment.reference}: {text if len(text) <= 80 else text[:79].rstrip() + '…'}"
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[Any], search_term: str) -> tuple[Any, bool]:
         """Searching across organisations and aliases can match one commitment twice; show it once."""

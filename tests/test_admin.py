@@ -179,6 +179,44 @@ def test_organisation_autocomplete_matches_aliases(client_for):
     assert names == ["Medicines and Healthcare Products Regulatory Agency"]
 
 
+def _commitment_picker(client, term):
+    response = client.get(
+        "/admin/autocomplete/",
+        {"app_label": "commitments", "model_name": "statusupdate", "field_name": "commitment", "term": term},
+    )
+    assert response.status_code == 200
+    return [result["text"] for result in response.json()["results"]]
+
+
+def test_the_commitment_picker_shows_reference_and_text_and_finds_by_either(client_for):
+    client = client_for(roles.EDITOR)
+    harp = Commitment.objects.get(reference="SD2-IDEAS-HARP-G1")
+    label = next(text for text in _commitment_picker(client, "SD2-IDEAS-HARP-G1") if text.startswith(harp.reference))
+    assert label.startswith(f"{harp.reference}: {' '.join(harp.text.split())[:40]}")
+    assert len(label) <= len(harp.reference) + 2 + 80
+    # A word of the text finds it too, and so do parts of a reference.
+    word = max((word for word in harp.text.split() if word.isalpha()), key=len)
+    assert any(text.startswith(f"{harp.reference}: ") for text in _commitment_picker(client, word))
+    found = _commitment_picker(client, "HARP G1")
+    assert [text.split(":")[0] for text in found] == ["SD1-IDEAS-HARP-G1", "SD2-IDEAS-HARP-G1"]
+
+
+def test_the_commitment_picker_lists_the_first_deal_first_then_by_reference(client_for):
+    references = [text.split(":")[0] for text in _commitment_picker(client_for(roles.EDITOR), "HARP")]
+    deals = [Commitment.objects.get(reference=reference).deal.published_on for reference in references]
+    assert deals == sorted(deals)
+    for published in set(deals):
+        of_deal = [ref for ref, day in zip(references, deals, strict=True) if day == published]
+        assert of_deal == sorted(of_deal)
+
+
+def test_a_chosen_commitment_is_shown_with_its_text_on_the_update_form(client_for):
+    harp = Commitment.objects.get(reference="SD2-IDEAS-HARP-G1")
+    url = reverse("admin:commitments_statusupdate_add")
+    page = client_for(roles.EDITOR).get(url, {"commitment": harp.pk}).content.decode()
+    assert f"selected>{harp.reference}: {' '.join(harp.text.split())[:30]}" in page
+
+
 def test_pages_say_when_they_are_not_the_live_service(client_for):
     page = client_for(roles.BOARD_MEMBER).get(reverse("admin:index")).content.decode()
     assert "Test environment." in page

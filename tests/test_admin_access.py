@@ -811,3 +811,46 @@ def test_administrators_change_neither_their_own_roles_nor_a_superusers_account(
     assert (change.status_code, new_password.status_code) == (403, 403)
     superuser.refresh_from_db()
     assert superuser.password == password
+
+
+# --- the pickers' search (the admin's autocomplete) ------------------------------------------------------------
+#
+# One URL for the whole site (/admin/autocomplete/), so not among the ModelAdmin views the table above covers:
+# it answers those who may view the records it finds, sends anyone else not signed in to the admin to sign in,
+# and refuses (403) someone signed in to the admin without the permission to view them.
+
+COMMITMENT_PICKERS = [
+    ("commitments", "statusupdate", "commitment"),
+    ("commitments", "themeexception", "commitment"),
+    ("programmes", "fundingamount", "commitment"),
+    ("commitments", "commitment", "parent"),
+]
+
+
+def _search(client: Client, picker: tuple[str, str, str], term: str) -> HttpResponseBase:
+    app_label, model_name, field_name = picker
+    return client.get(
+        "/admin/autocomplete/",
+        {"app_label": app_label, "model_name": model_name, "field_name": field_name, "term": term},
+    )
+
+
+@pytest.mark.parametrize("role", ALL_ROLES)
+def test_the_commitment_pickers_search_answers_each_role_as_it_may_view_commitments(role):
+    client = Client()
+    if role != ANONYMOUS:
+        client.force_login(_make_user(role))
+    may_view = ACCESS["commitments.commitment"]["changelist"]
+    for picker in COMMITMENT_PICKERS:
+        response = _search(client, picker, "HARP")
+        if role in may_view:
+            assert response.status_code == 200, picker
+            assert f"{REFERENCE}: " in " ".join(found["text"] for found in response.json()["results"]), picker
+        else:
+            assert _refused(response, role) is None, (picker, response.status_code)
+
+
+def test_the_pickers_search_refuses_staff_who_may_not_view_commitments():
+    nobody = Client()
+    nobody.force_login(UserFactory.create(is_staff=True))  # signed in to the admin, with no role
+    assert _search(nobody, COMMITMENT_PICKERS[0], "HARP").status_code == 403
