@@ -31,7 +31,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
-from commitments import hooks
+from commitments import hooks, search
 from commitments.dates import TimingKind, parse_timing
 from commitments.models import (
     Commitment,
@@ -459,7 +459,8 @@ def commitment_set_published(*, commitment: Commitment, user: Any, published: bo
 # Everything the figures read about a commitment (its deal, foundation, area, actor, themes, target date,
 # lead organisations, programmes and money) changes through these services, and each tells the figures
 # before it writes (``hooks.COMMITMENTS_CHANGING``: the metrics app records what they read so far), so
-# an edit reaches them the way an approval does.
+# an edit reaches them the way an approval does. Each also rebuilds the search documents
+# (``commitments.search``) of the commitments whose text, themes or organisations it changed.
 
 ADD_COMMITMENT_PERMISSION = "commitments.add_commitment"
 DELETE_COMMITMENT_PERMISSION = "commitments.delete_commitment"
@@ -582,6 +583,7 @@ def commitment_create(*, commitment: Commitment, user: Any, themes: Iterable[The
     commitment.save()
     if themes is not None:
         commitment.themes.set(themes)
+    search.documents_refresh(commitment_ids=[commitment.pk])
     if commitment.published:
         hooks.fire(
             hooks.COMMITMENTS_CHANGING,
@@ -630,6 +632,7 @@ def commitment_edit(
     commitment.save()
     if themes_changed:
         commitment.themes.set(wanted or ())
+    search.documents_refresh(commitment_ids=[commitment.pk])
     return commitment
 
 
@@ -677,6 +680,8 @@ def commitment_involvement_save(*, involvement: CommitmentOrganisation, user: An
         involvement.created_by = user if getattr(user, "is_authenticated", False) else None
     _stamp(involvement, user, "Organisation involved" if stored is None else "Involvement changed")
     involvement.save()
+    # The commitments' search documents name the organisations taking part.
+    search.documents_refresh(commitment_ids={involvement.commitment_id, *([stored.commitment_id] if stored else [])})
     return involvement
 
 
@@ -687,6 +692,7 @@ def commitment_involvement_delete(*, involvement: CommitmentOrganisation, user: 
     _involvement_changing([stored], user)
     _stamp(stored, user, "Involvement removed")
     stored.delete()
+    search.documents_refresh(commitment_ids=[stored.commitment_id])
 
 
 @transaction.atomic
