@@ -3,8 +3,9 @@
 ``python -m tests.bench [options]`` runs the spreadsheet import benchmark (with those options), then the
 metrics and the dashboards benchmarks with their defaults; ``python -m tests.bench import ...`` only the first,
 ``python -m tests.bench metrics ...`` only the second; ``python -m tests.bench dashboards ...`` times the board
-dashboards' pages; ``python -m tests.bench api ...`` the partner API (PostgreSQL, gunicorn and wrk), only when
-asked for by name.
+dashboards' pages, ``python -m tests.bench search ...`` the search page and the API's ``?search=`` (both
+also run by default, after the metrics); ``python -m tests.bench api ...`` the partner API (PostgreSQL,
+gunicorn and wrk), only when asked for by name.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 
 
 def main() -> int:
-    """Configure Django for the benchmark, then run the one asked for, or the import, metrics and dashboards ones."""
+    """Configure Django for the benchmark, then run the one asked for, or the import, metrics, dashboards, search."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lsis.settings.test")
     import django
 
@@ -28,6 +29,11 @@ def main() -> int:
         from tests.bench import dashboards
 
         return dashboards.run(argv[1:])
+    # --- Search: ``python -m tests.bench search`` (the search page and the API's ?search=) ---
+    if argv[:1] == ["search"]:
+        from tests.bench import search
+
+        return search.run(argv[1:])
     # --- partner API (tests/bench/api.py): only when asked for by name ---
     if argv[:1] == ["api"]:
         from tests.bench import api
@@ -39,9 +45,10 @@ def main() -> int:
         return run(argv[1:])
     run(argv)
     metrics.run([])
-    from tests.bench import dashboards
+    from tests.bench import dashboards, search
 
-    return dashboards.run([])
+    dashboards.run([])
+    return search.run([])
 
 
 if __name__ == "__main__":
