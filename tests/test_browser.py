@@ -297,3 +297,65 @@ def test_the_overview_shows_the_numbers_the_metrics_api_gives_for_the_same_quart
     assert headlines["at risk (amber/red, red)"] == str(tracker["amber_red"] + tracker["red"])
     assert headlines["overdue"] == str(tracker["overdue"])
     assert headlines["no update this quarter"] == str(tracker["stale"])
+
+
+# --- readable at every width -----------------------------------------------------------------------------------
+
+WIDTHS = (1280, 768, 375)
+PAGE_TYPES = {
+    "overview": "/",
+    "overview-everything": "/?population=all",
+    "breakdown-foundations": "/breakdown/foundation/",
+    "breakdown-themes": "/breakdown/theme/",
+    "breakdown-programmes": "/breakdown/programme/?population=all",
+    "breakdown-lead-organisations": "/breakdown/lead_organisation/?population=all&sort=commitments&order=desc",
+    "scope": "/scope/actor/government/",
+    "commitment": "/commitments/SD2-IDEAS-HARP-G1/",
+    "what-changed": "/changes/?since=2018-19+Q3&until=2020-21+Q1",
+    "funding": "/funding/",
+    "board-pack": "/board-pack/",
+    "search": "/search/?q=genomes",
+    "time-travel": "/?as_of_day=31&as_of_month=1&as_of_year=2020",
+    "bad-date": "/?as_of_day=31&as_of_month=2&as_of_year=2020",
+    **INFORMATION_PAGES,
+}
+# Tables wider than their box, and how far the page itself scrolls sideways; with every <details> open, so the
+# tables inside them are measured too.
+OVERFLOW = """() => {
+  document.querySelectorAll('details').forEach(details => { details.open = true; });
+  const wide = [...document.querySelectorAll('table')]
+    .filter(table => table.getClientRects().length && table.scrollWidth > table.parentElement.clientWidth)
+    .map(table => `${table.id}: ${table.scrollWidth} px in a box of ${table.parentElement.clientWidth} px`);
+  return {tables: wide, page: document.documentElement.scrollWidth - document.documentElement.clientWidth};
+}"""
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_every_page_type_fits_the_width_with_no_table_wider_than_its_box_and_passes_axe(
+    browser: Any, site: str, width: int
+) -> None:
+    """At 1280, 768 and 375 px: tables stack their rows rather than overflow, the page never scrolls sideways,
+    and axe-core finds nothing against WCAG 2.2 AA. Each page is saved as ``<page>-<width>.png``."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    page.goto(f"{site}/accounts/login/")
+    page.fill("#id_username", "board")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("load")
+    RESULTS.mkdir(exist_ok=True)
+    problems: dict[str, Any] = {}
+    for name, path in PAGE_TYPES.items():
+        page.goto(site + path)
+        measured = page.evaluate(OVERFLOW)
+        page.screenshot(path=str(RESULTS / f"{name}-{width}.png"), full_page=True)
+        found = {
+            "tables wider than their box": measured["tables"],
+            "page scrolls sideways by (px)": measured["page"] or None,
+            "axe": _axe(page),
+        }
+        if any(found.values()):
+            problems[name] = {key: value for key, value in found.items() if value}
+    context.close()
+    assert problems == {}, json.dumps(problems, indent=1)
