@@ -473,8 +473,10 @@ _NOT_EDITED_HERE = {"id", "published", "delivery_status", "delivery_confidence",
 _COMMITMENT_EDITABLE = {
     field.name for field in Commitment._meta.concrete_fields if field.editable and field.name not in _NOT_EDITED_HERE
 }
-# The attributes a commitment's figures depend on besides its target date: they decide its scopes.
-_SCOPE_ATTRIBUTES = ("deal_id", "foundation_id", "area_id", "actor")
+# The attributes a commitment's figures depend on besides its target date: they decide its scopes, and its
+# section and parent its kind (a key commitment, a chapter's elaboration or a sub-item), which decides whether
+# the key commitments' figures count it.
+_SCOPE_ATTRIBUTES = ("deal_id", "foundation_id", "area_id", "actor", "section", "parent_id")
 
 
 def require_may_change_commitment(user: Any, commitment: Commitment) -> None:

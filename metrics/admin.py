@@ -30,7 +30,17 @@ class RegionalStatisticAdmin(GuardedAdminMixin, admin.ModelAdmin):
 
 class QuarterMetricInline(admin.TabularInline):
     model = QuarterMetric
-    fields = ("basis", "scope_type", "scope_label", "commitments", "delivered", "in_progress", "overdue", "stale")
+    fields = (
+        "basis",
+        "population",
+        "scope_type",
+        "scope_label",
+        "commitments",
+        "delivered",
+        "in_progress",
+        "overdue",
+        "stale",
+    )
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -98,6 +108,7 @@ class QuarterMetricAdmin(GuardedAdminMixin, admin.ModelAdmin):
     list_display = (
         "quarter",
         "basis",
+        "population",
         "scope_type",
         "scope_label",
         "commitments",
@@ -108,7 +119,7 @@ class QuarterMetricAdmin(GuardedAdminMixin, admin.ModelAdmin):
         "stale",
         "computed_at",
     )
-    list_filter = ("basis", "scope_type", "quarter")
+    list_filter = ("basis", "population", "scope_type", "quarter")
     search_fields = ("scope_label", "scope_key")
     list_select_related = ("quarter",)
 

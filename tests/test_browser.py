@@ -291,12 +291,16 @@ def test_the_overview_shows_the_numbers_the_metrics_api_gives_for_the_same_quart
     assert answer.status == 200, answer.text()
     (tracker,) = answer.json()["results"]
     assert tracker["quarter"] == code
-    assert headlines["commitments"] == str(tracker["commitments"])
-    assert headlines[f"delivered ({tracker['delivered']})"]
-    assert headlines["on track (green, amber/green)"] == str(tracker["green"] + tracker["amber_green"])
-    assert headlines["at risk (amber/red, red)"] == str(tracker["amber_red"] + tracker["red"])
-    assert headlines["overdue"] == str(tracker["overdue"])
-    assert headlines["no update this quarter"] == str(tracker["stale"])
+    # The overview and the API both count the key commitments unless asked for everything.
+    assert tracker["population"] == "key"
+    of = f"of {tracker['commitments']:,} key commitments"
+    assert headlines["key commitments counted"] == f"{tracker['commitments']:,}"
+    assert headlines[f"delivered: {tracker['delivered']:,} {of}"]
+    assert headlines[f"on track (green, amber/green), {of}"] == str(tracker["green"] + tracker["amber_green"])
+    assert headlines[f"at risk (amber/red, red), {of}"] == str(tracker["amber_red"] + tracker["red"])
+    assert headlines[f"overdue (target date passed, not delivered), {of}"] == str(tracker["overdue"])
+    assert headlines[f"{of} have no approved update this quarter"] == str(tracker["stale"])
+    assert headlines[f"{of} have no confidence rating (not rated)"] == str(tracker["no_confidence"])
 
 
 # --- readable at every width -----------------------------------------------------------------------------------

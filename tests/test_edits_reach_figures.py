@@ -27,6 +27,7 @@ from commitments.models import (
 )
 from commitments.periods import Quarter
 from metrics.models import RecomputeMarker
+from metrics.rules import Population
 from metrics.services import metrics_recompute
 from programmes.models import AmountNature, AmountQualifier, FundingAmount, Programme
 from tests.admin_forms import change_form_data
@@ -67,8 +68,13 @@ def figures_follow(commit):
             assert after != before, "the edit should have moved some figure"
         for quarter in CHECKED:
             assert after[quarter] == oracle(quarter), quarter.label
+        # The key commitments' figures, kept beside them, follow too.
+        key = {quarter: stored(quarter, population=Population.KEY) for quarter in CHECKED}
+        for quarter in CHECKED:
+            assert key[quarter] == oracle(quarter, Population.KEY), quarter.label
         metrics_recompute(quarters=CHECKED)
         assert _figures() == after
+        assert {quarter: stored(quarter, population=Population.KEY) for quarter in CHECKED} == key
         return after
 
     return run
@@ -237,6 +243,19 @@ def test_linking_commitments_in_the_programme_admin_moves_its_scope(client, user
         assert response.status_code == 302
 
     figures_follow(edit)
+
+
+def test_a_key_commitment_moved_to_a_chapter_leaves_the_key_commitments_figures(client, user_with_role, figures_follow):
+    """Its section decides its kind, so which population counts it: the edit moves it out of the key figures."""
+    commitment = _counted(section="key_commitments")
+    quarter = CHECKED[-1]
+    before = stored(quarter, population=Population.KEY)[("tracker", "all")]["commitments"]
+    after = figures_follow(
+        lambda: _post_change_form(client, user_with_role(roles.REVIEWER), commitment, section="chapter"),
+        moves=False,  # everything still counts it: only the key commitments' figures move, checked below
+    )
+    assert stored(quarter, population=Population.KEY)[("tracker", "all")]["commitments"] == before - 1
+    assert after[quarter] == oracle(quarter)  # still counted among everything
 
 
 def test_moving_a_commitment_to_another_deal_moves_it_between_deals(client, user_with_role, figures_follow):

@@ -10,7 +10,8 @@
     green: "#00703c", amber_green: "#85994b", amber: "#ffdd00", amber_red: "#f47738", red: "#d4351c",
     no_confidence: "#b1b4b6", delivered: "#1d70b8", overdue: "#4c2c92"
   };
-  var PATTERNS = { amber: "dots", amber_red: "stripes", red: "cross", overdue: "stripes" };
+  // Not rated is a category of its own, told by a pattern of rings as well as its grey and its legend.
+  var PATTERNS = { amber: "dots", amber_red: "stripes", red: "cross", overdue: "stripes", no_confidence: "rings" };
 
   function pattern(colour, kind) {
     var size = 10, canvas = document.createElement("canvas"), ctx = canvas.getContext("2d");
@@ -18,6 +19,7 @@
     ctx.fillStyle = colour; ctx.fillRect(0, 0, size, size);
     ctx.strokeStyle = "#0b0c0c"; ctx.fillStyle = "#0b0c0c"; ctx.lineWidth = 1.5;
     if (kind === "dots") { ctx.beginPath(); ctx.arc(5, 5, 1.6, 0, 2 * Math.PI); ctx.fill(); }
+    if (kind === "rings") { ctx.beginPath(); ctx.arc(5, 5, 2.5, 0, 2 * Math.PI); ctx.stroke(); }
     if (kind === "stripes" || kind === "cross") { ctx.beginPath(); ctx.moveTo(0, size); ctx.lineTo(size, 0); ctx.stroke(); }
     if (kind === "cross") { ctx.beginPath(); ctx.moveTo(0, 0); ctx.lineTo(size, size); ctx.stroke(); }
     return ctx.createPattern(canvas, "repeat");
