@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 from functools import partial
 from io import StringIO
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
@@ -39,6 +39,10 @@ from metrics.models import QuarterMetric, ReportingQuarter, ScopeType
 from programmes.models import FundingAmount
 from tests.admin_forms import change_form_data
 from tests.factories import UserFactory
+
+if TYPE_CHECKING:
+    # The test client's response, with its json() (stubs only).
+    from django.test.client import _MonkeyPatchedWSGIResponse
 
 pytestmark = pytest.mark.django_db
 
@@ -827,7 +831,7 @@ COMMITMENT_PICKERS = [
 ]
 
 
-def _search(client: Client, picker: tuple[str, str, str], term: str) -> HttpResponseBase:
+def _search(client: Client, picker: tuple[str, str, str], term: str) -> _MonkeyPatchedWSGIResponse:
     app_label, model_name, field_name = picker
     return client.get(
         "/admin/autocomplete/",

@@ -263,7 +263,7 @@ def _check_every_surface(client: Client, api: APIClient, population: str) -> Non
         # A long breakdown is shown a page at a time (everything counts more lead organisations): read every page.
         paged = (page.context.get("listing") or {}).get("page_obj")
         for number in range(2, paged.paginator.num_pages + 1 if paged else 2):
-            more = client.get(reverse("dashboards:breakdown", args=[scope_type]), {**query, "page": number})
+            more = client.get(reverse("dashboards:breakdown", args=[scope_type]), {**query, "page": str(number)})
             shown |= _breakdown_rows(next(iter(more.context["tables"].values())))
         types = [scope_type, ScopeType.AREA] if scope_type == ScopeType.FOUNDATION else [scope_type]
         from_api = {

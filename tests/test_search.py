@@ -133,7 +133,7 @@ def test_results_are_counted_linked_and_quoted_with_the_words_marked(board: Clie
 def test_a_reference_finds_its_commitment_first_and_its_start_finds_those_under_it(board: Client) -> None:
     assert _found(board.get(SEARCH, {"q": "SD2-IDEAS-HARP-G1"}))[0] == "SD2-IDEAS-HARP-G1"
     under = set(Commitment.objects.filter(reference__startswith="SD2-IDEAS-HARP-").values_list("reference", flat=True))
-    response = board.get(SEARCH, {"q": "SD2-IDEAS-HARP", "page": 1})
+    response = board.get(SEARCH, {"q": "SD2-IDEAS-HARP", "page": "1"})
     assert _count(response) >= len(under) > 1
     assert set(_found(response)) >= under or _count(response) > 20
 
@@ -195,7 +195,7 @@ def test_nul_is_a_govuk_error(board: Client) -> None:
 
 
 def test_a_page_beyond_the_last_shows_the_last(board: Client) -> None:
-    response = board.get(SEARCH, {"q": "government", "page": 999})
+    response = board.get(SEARCH, {"q": "government", "page": "999"})
     assert response.status_code == 200
     assert _found(response)
 
@@ -219,7 +219,7 @@ def test_results_are_paged_with_a_fixed_number_of_queries(board: Client) -> None
     assert _count(response) == 25
     assert len(_found(response)) == 20
     assert len(many) == len(one)
-    second = board.get(SEARCH, {"q": "pagination probe", "page": 2})
+    second = board.get(SEARCH, {"q": "pagination probe", "page": "2"})
     assert len(_found(second)) == 5
     assert "Page 2 of 2" in _text(second)
     assert 'href="?q=pagination+probe&amp;page=1#results"' in second.content.decode()
@@ -232,7 +232,7 @@ def test_past_the_most_listed_the_count_says_more_than(board: Client, monkeypatc
         CommitmentFactory.create(reference=f"TEST-MANY-{n:02d}", text=f"Overflow probe number {n}.")
     response = board.get(SEARCH, {"q": "overflow probe"})
     assert "More than 21 commitments found" in _text(response)
-    last = board.get(SEARCH, {"q": "overflow probe", "page": 2})
+    last = board.get(SEARCH, {"q": "overflow probe", "page": "2"})
     assert len(_found(last)) == 1
     assert "Page 2 of 2" in _text(last)
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import django
 from django.conf import settings
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, User
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
@@ -161,7 +161,7 @@ def _measure(options: argparse.Namespace) -> list[Timed]:
     return timed
 
 
-def _partner() -> object:
+def _partner() -> User:
     from django.contrib.auth import get_user_model
 
     user, _ = get_user_model().objects.get_or_create(username="bench-partner")
