@@ -186,7 +186,9 @@ def test_the_commitments_funding_row_refuses_a_funder_beside_joint_funders_on_th
     client.force_login(user_with_role(roles.REVIEWER))
     url = reverse("admin:commitments_commitment_change", args=[amount.commitment.pk])
     form = client.get(url)
-    rows = next(inline.formset for inline in form.context["inline_admin_formsets"] if inline.formset.model is FundingAmount)
+    rows = next(
+        inline.formset for inline in form.context["inline_admin_formsets"] if inline.formset.model is FundingAmount
+    )
     row = next(row for row in rows.initial_forms if row.instance.pk == amount.pk)
     funder = Organisation.objects.get(name="IQVIA Ltd.")
     response = client.post(url, change_form_data(form, **{row.add_prefix("funder"): funder.pk}))
