@@ -164,8 +164,8 @@ class ScopeFigures:
 
     figures: Any  # a QuarterMetric row, or engine Figures for time travel
     live: Any = None  # the live row of a signed-off quarter, where it differs (a restatement)
-    # A signed-off quarter with no signed-off row for this population (signed off before the key commitments'
-    # figures were kept apart): the live figures are shown, and say so.
+    # A signed-off quarter with no signed-off row for this scope and population (signed off before the key
+    # commitments' figures were kept apart, or before the scope had figures): the live figures, saying so.
     live_in_signed_off: bool = False
 
     def __getattr__(self, name: str) -> Any:

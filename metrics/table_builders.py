@@ -105,7 +105,7 @@ def _label_cell(period: Period, item: ScopeFigures, *, indent: bool = False) -> 
     if item.restated:
         label += " (restated since sign-off)"
     if item.live_in_signed_off:
-        label += " (live: signed off before these commitments were counted apart)"
+        label += " (live: no signed-off figures for it)"
     return Cell(
         label, href=scope_url(period, item.scope_type, item.scope_key), header=True, hint="area" if indent else ""
     )

@@ -309,6 +309,6 @@ def test_a_quarter_signed_off_before_populations_shows_live_key_figures_and_says
     QuarterMetric.objects.filter(quarter=reporting, basis=Basis.SIGNED_OFF, population=Population.KEY).delete()
     response = board.get(OVERVIEW, {"quarter": quarter.label})
     foundations = response.context["tables"]["foundations"].rows
-    assert all("(live: signed off before these commitments were counted apart)" in row[0].text for row in foundations)
+    assert all("(live: no signed-off figures for it)" in row[0].text for row in foundations)
     everything = board.get(OVERVIEW, {"quarter": quarter.label, "population": "all"})
     assert not any("(live:" in row[0].text for row in everything.context["tables"]["foundations"].rows)
