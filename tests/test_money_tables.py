@@ -47,10 +47,13 @@ def _millions(pounds: Decimal) -> Decimal:
 
 @pytest.fixture
 def page(client_for):
-    """The funding page of the current quarter, its figures computed (pages open on the last completed one)."""
+    """The funding page of the current quarter, its figures computed (pages open on the last completed one),
+    counting everything: the amounts checked here are those of every kind of commitment."""
     quarter = Quarter.containing(date.today())
     metrics_recompute(quarters=[quarter])
-    response = client_for(roles.BOARD_MEMBER).get(reverse("dashboards:funding"), {"quarter": quarter.label})
+    response = client_for(roles.BOARD_MEMBER).get(
+        reverse("dashboards:funding"), {"quarter": quarter.label, "population": "all"}
+    )
     assert response.status_code == 200
     return response
 
