@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import tablib  # type: ignore[import-untyped]  # no type information; comes with django-import-export
+import tablib  # no type information (ignored in pyproject.toml); comes with django-import-export
 from django.conf import settings
 from import_export import resources
 from openpyxl import load_workbook
