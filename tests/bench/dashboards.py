@@ -20,14 +20,10 @@ goal is met (p95 under 50 ms, at most 10 queries). It always exits 0.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import platform
 import sys
-import tempfile
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import django
 from django.conf import settings
@@ -42,6 +38,7 @@ from commitments.periods import Quarter
 from metrics.models import QuarterMetric
 from metrics.services import metrics_recompute, reporting_quarters_ensure
 from metrics.synthetic import LABEL, generate_synthetic
+from tests.bench.throwaway import Timing, throwaway_database
 
 DEFAULT_SIZES = (10_000,)
 DEFAULT_SEED = 20170830  # the Life Sciences Industrial Strategy was published on 30 August 2017
@@ -49,18 +46,8 @@ GOAL_P95 = 0.050
 GOAL_QUERIES = 10
 
 
-@dataclass
-class Page:
+class Page(Timing):
     """One measured page."""
-
-    label: str
-    seconds: list[float] = field(default_factory=list)
-    queries: int = 0
-
-    def percentile(self, share: float) -> float:
-        """The given percentile of the timings (nearest rank)."""
-        ordered = sorted(self.seconds)
-        return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -88,14 +75,8 @@ def run(argv: list[str]) -> int:
 
 
 def _one_size(options: argparse.Namespace, size: int) -> tuple[list[Page], list[str]]:
-    sqlite_file = None
-    if connection.vendor == "sqlite":
-        sqlite_file = Path(tempfile.mkdtemp(prefix="lsis-bench-")) / "dashboards.sqlite3"
-        connection.settings_dict.setdefault("TEST", {})["NAME"] = str(sqlite_file)
-    print(f"\n[{size:,}] creating a throwaway {connection.vendor} database and migrating it...", flush=True)
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False, serialize=False)
     notes: list[str] = []
-    try:
+    with throwaway_database(size=size, name="dashboards"):
         updates = size * options.updates_per_commitment
         print(f"[{size:,}] generating {updates:,} approved updates under “{LABEL}”...", flush=True)
         started = time.perf_counter()
@@ -103,13 +84,6 @@ def _one_size(options: argparse.Namespace, size: int) -> tuple[list[Page], list[
         notes.append(f"synthetic data generated in {time.perf_counter() - started:.0f} s")
         latest, earlier = _store_figures(notes)
         return _measure(options, latest, earlier), notes
-    finally:
-        connection.close()
-        connection.creation.destroy_test_db(old_name, verbosity=0, keepdb=False)
-        if sqlite_file is not None:
-            for leftover in sqlite_file.parent.glob("*"):
-                leftover.unlink(missing_ok=True)
-            sqlite_file.parent.rmdir()
 
 
 def _store_figures(notes: list[str]) -> tuple[Quarter, Quarter]:

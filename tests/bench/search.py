@@ -21,14 +21,11 @@ page's p95 under 50 ms) for (b) to (g) together, with (h) and for each alone. It
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import platform
 import sys
-import tempfile
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import django
 from django.conf import settings
@@ -42,6 +39,7 @@ from commitments import roles, search
 from commitments.models import Commitment
 from metrics.synthetic import LABEL, generate_synthetic
 from tests.bench.dashboards import get_board_member
+from tests.bench.throwaway import Timing, throwaway_database
 
 DEFAULT_SIZES = (100_000,)
 DEFAULT_SEED = 20170830  # the Life Sciences Industrial Strategy was published on 30 August 2017
@@ -58,18 +56,10 @@ QUERIES = (
 
 
 @dataclass
-class Timed:
-    """One measured request."""
+class Timed(Timing):
+    """One measured request, and how many commitments it found."""
 
-    label: str
-    seconds: list[float] = field(default_factory=list)
-    queries: int = 0
     matches: int | None = None
-
-    def percentile(self, share: float) -> float:
-        """The given percentile of the timings (nearest rank)."""
-        ordered = sorted(self.seconds)
-        return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -96,14 +86,8 @@ def run(argv: list[str]) -> int:
 
 
 def _one_size(options: argparse.Namespace, size: int) -> tuple[list[Timed], list[str]]:
-    sqlite_file = None
-    if connection.vendor == "sqlite":
-        sqlite_file = Path(tempfile.mkdtemp(prefix="lsis-bench-")) / "search.sqlite3"
-        connection.settings_dict.setdefault("TEST", {})["NAME"] = str(sqlite_file)
-    print(f"\n[{size:,}] creating a throwaway {connection.vendor} database and migrating it...", flush=True)
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False, serialize=False)
     notes: list[str] = []
-    try:
+    with throwaway_database(size=size, name="search"):
         print(f"[{size:,}] generating {size:,} commitments under “{LABEL}”...", flush=True)
         started = time.perf_counter()
         generate_synthetic(commitments=size, updates=0, seed=options.seed)
@@ -118,13 +102,6 @@ def _one_size(options: argparse.Namespace, size: int) -> tuple[list[Timed], list
                 cursor.execute("VACUUM ANALYZE")
             notes.append("VACUUM ANALYZE after the rebuild, as autovacuum would")
         return _measure(options), notes
-    finally:
-        connection.close()
-        connection.creation.destroy_test_db(old_name, verbosity=0, keepdb=False)
-        if sqlite_file is not None:
-            for leftover in sqlite_file.parent.glob("*"):
-                leftover.unlink(missing_ok=True)
-            sqlite_file.parent.rmdir()
 
 
 def _time(timed: Timed, client: Client, url: str, params: dict[str, str], repeats: int) -> None:
