@@ -16,7 +16,6 @@ from metrics.views.common import BadInputError, Option, dashboard, form_errors, 
 
 
 @dashboard
-@dashboard
 def changes(request: HttpRequest) -> HttpResponse:
     """What changed between the ends of two quarters."""
     quarters = dashboards.reporting_quarters()

@@ -11,7 +11,6 @@ from metrics.views.common import dashboard, page_context, read_period, respond
 
 
 @dashboard
-@dashboard
 def funding(request: HttpRequest) -> HttpResponse:
     """Money committed, by type of funder and by programme; each table has a total row equal to the overview's."""
     quarters = dashboards.reporting_quarters()

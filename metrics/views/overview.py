@@ -28,7 +28,6 @@ from metrics.views.common import BadInputError, Option, dashboard, form_errors, 
 
 
 @dashboard
-@dashboard
 def overview(request: HttpRequest) -> HttpResponse:
     """The quarter overview, the home page."""
     quarters = dashboards.reporting_quarters()
@@ -70,7 +69,6 @@ def overview(request: HttpRequest) -> HttpResponse:
     return respond(request, "dashboards/overview.html", context, tables, f"overview-{period.day}")
 
 
-@dashboard
 @dashboard
 def breakdown(request: HttpRequest, scope_type: str) -> HttpResponse:
     """The figures of every scope of one type, each linking to its page."""

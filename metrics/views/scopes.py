@@ -31,7 +31,6 @@ from programmes.models import AmountNature
 
 
 @dashboard
-@dashboard
 def scope_detail(request: HttpRequest, scope_type: str, scope_key: str) -> HttpResponse:
     """One scope: its figures in every quarter, and its commitments, sortable and filterable."""
     quarters = dashboards.reporting_quarters()
@@ -179,7 +178,6 @@ def _sort_links(period: Period, filters: dict[str, str], current: str, order: st
     return links
 
 
-@dashboard
 @dashboard
 def commitment_detail(request: HttpRequest, reference: str) -> HttpResponse:
     """One commitment as printed, with its organisations, money, links and approved updates.
