@@ -163,25 +163,33 @@ def reporting_quarters(conn: Any) -> list[tuple[int, int]]:
     return [(year, number) for year, number in query(conn, "SELECT year, number FROM metrics_reportingquarter")]
 
 
-def live_figure(conn: Any, quarter: tuple[int, int], scope_type: str, scope_key: str, column: str) -> Any:
-    """One figure of one live row, or None where the row does not exist."""
+def live_figure(
+    conn: Any, quarter: tuple[int, int], scope_type: str, scope_key: str, column: str, population: str = "all"
+) -> Any:
+    """One figure of one live row (of ``population``: every kind of commitment by default), or None if there is none."""
     rows = query(
         conn,
         f"SELECT qm.{column} FROM metrics_quartermetric qm JOIN metrics_reportingquarter rq ON rq.id = qm.quarter_id"  # noqa: S608
-        " WHERE rq.year = %s AND rq.number = %s AND qm.basis = 'live' AND qm.scope_type = %s AND qm.scope_key = %s",
-        [*quarter, scope_type, scope_key],
+        " WHERE rq.year = %s AND rq.number = %s AND qm.basis = 'live' AND qm.scope_type = %s AND qm.scope_key = %s"
+        " AND qm.population = %s",
+        [*quarter, scope_type, scope_key, population],
     )
     return rows[0][0] if rows else None
 
 
-def lock_live_row(conn: Any, quarter: tuple[int, int], scope_type: str, scope_key: str) -> None:
-    """In ``conn``'s open transaction, lock one live row so that a writer of it waits (``FOR UPDATE``)."""
+def lock_live_row(
+    conn: Any, quarter: tuple[int, int], scope_type: str, scope_key: str, population: str = "all"
+) -> None:
+    """In ``conn``'s open transaction, lock one live row so that a writer of it waits (``FOR UPDATE``).
+
+    The writers write both populations' rows in the same statements, so locking one row of either holds them.
+    """
     locked = query(
         conn,
         "SELECT qm.id FROM metrics_quartermetric qm JOIN metrics_reportingquarter rq ON rq.id = qm.quarter_id"
         " WHERE rq.year = %s AND rq.number = %s AND qm.basis = 'live' AND qm.scope_type = %s AND qm.scope_key = %s"
-        " FOR UPDATE OF qm",
-        [*quarter, scope_type, scope_key],
+        " AND qm.population = %s FOR UPDATE OF qm",
+        [*quarter, scope_type, scope_key, population],
     )
     if len(locked) != 1:
         raise RuntimeError(f"Expected one live {scope_type}/{scope_key} row for {quarter}, found {len(locked)}.")

@@ -447,7 +447,7 @@ def _kill_the_marker_task_mid_write(live: Stack, conn: Any) -> KilledMarkerTask:
     """Approve an update; SIGKILL the pool process while its recompute is mid-way; let the redelivery run.
 
     The recompute is held at the tracker row of the last quarter, which the test locks, after it has
-    claimed the marker, rewritten the commitment's spans and adjusted the quarters before. Once the pool
+    claimed the marker and rewritten the commitment's spans, in the statement adjusting every quarter. Once the pool
     process is killed, the message is redelivered at once; the killed run's database session lives on,
     holding its locks, until the test releases the row and PostgreSQL notices the client is gone. The
     redelivered run is given time to finish or to queue behind that session before the row is released.
@@ -468,8 +468,10 @@ def _kill_the_marker_task_mid_write(live: Stack, conn: Any) -> KilledMarkerTask:
         )
         # Checks, not assertions: the run is mid-write, holding the marker it claimed,
         # and what it has written is not committed.
-        # One approval adjusts the stored rows in place (the incremental path), quarter by quarter.
-        expect(orphan.query.startswith('UPDATE "metrics_quartermetric"'), f"blocked elsewhere: {orphan.query}")
+        # One approval adjusts the stored rows in place (the incremental path), every quarter in one statement
+        # (metrics.row_adjustments: WITH change (...) AS (VALUES ...) UPDATE "metrics_quartermetric" ...; the
+        # server shows only the start of a long statement).
+        expect(orphan.query.startswith("WITH change (c_quarter, "), f"blocked elsewhere: {orphan.query[:300]}")
         expect(pending_markers(conn, commitment_id) == 1, "the marker is not pending")
         expect(live_figure(conn, quarter, *TRACKER, "delivered") == delivered_before, "uncommitted writes are seen")
 
