@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 
-import django
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.db import connection
@@ -37,7 +35,7 @@ from commitments import roles
 from commitments.periods import Quarter, last_completed
 from metrics.services import metrics_recompute
 from metrics.synthetic import LABEL, generate_synthetic
-from tests.bench.throwaway import Timing, throwaway_database
+from tests.bench.throwaway import Timing, print_header, throwaway_database
 
 DEFAULT_SIZES = (10_000,)
 DEFAULT_SEED = 20170830  # the Life Sciences Industrial Strategy was published on 30 August 2017
@@ -143,27 +141,14 @@ def get_board_member() -> User:
     return user
 
 
-def _database() -> str:
-    if connection.vendor == "postgresql":
-        version = connection.pg_version  # type: ignore[attr-defined]
-        return f"PostgreSQL {version // 10000}.{version % 10000}"
-    import sqlite3
-
-    return f"SQLite {sqlite3.sqlite_version} (file)"
-
-
 def _report(options: argparse.Namespace, size: int, pages: list[Page], notes: list[str], load: float) -> None:
     baseline = pages[0].percentile(0.95)
     width = max(len(page.label) for page in pages)
-    print()
-    print(f"Dashboard rendering benchmark: {size:,} synthetic commitments, {options.repeats} renders per page")
-    print(
-        f"machine:  {os.cpu_count()} cores, {platform.machine()}, {platform.system()} {platform.release()}; "
-        f"load average {load:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
+    print_header(
+        f"Dashboard rendering benchmark: {size:,} synthetic commitments, {options.repeats} renders per page",
+        load=load,
+        notes=notes,
     )
-    print(f"software: Python {platform.python_version()}, Django {django.get_version()}; database: {_database()}")
-    for note in notes:
-        print(f"note:     {note}")
     print()
     print(f"{'page'.ljust(width)}  {'p50 ms':>7}  {'p95 ms':>7}  {'ratio':>6}  {'queries':>7}")
     for page in pages:

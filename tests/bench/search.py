@@ -22,12 +22,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 from dataclasses import dataclass
 
-import django
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.db import connection
@@ -39,7 +37,7 @@ from commitments import roles, search
 from commitments.models import Commitment
 from metrics.synthetic import LABEL, generate_synthetic
 from tests.bench.dashboards import get_board_member
-from tests.bench.throwaway import Timing, throwaway_database
+from tests.bench.throwaway import Timing, print_header, throwaway_database
 
 DEFAULT_SIZES = (100_000,)
 DEFAULT_SEED = 20170830  # the Life Sciences Industrial Strategy was published on 30 August 2017
@@ -146,27 +144,12 @@ def _partner() -> User:
     return user
 
 
-def _database() -> str:
-    if connection.vendor == "postgresql":
-        version = connection.pg_version  # type: ignore[attr-defined]
-        return f"PostgreSQL {version // 10000}.{version % 10000}"
-    import sqlite3
-
-    return f"SQLite {sqlite3.sqlite_version} (file)"
-
-
 def _report(options: argparse.Namespace, size: int, timed: list[Timed], notes: list[str], load: float) -> None:
     baseline = timed[0].percentile(0.95)
     width = max(len(item.label) for item in timed)
-    print()
-    print(f"Search benchmark: {size:,} synthetic commitments, {options.repeats} requests each")
-    print(
-        f"machine:  {os.cpu_count()} cores, {platform.machine()}, {platform.system()} {platform.release()}; "
-        f"load average {load:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
+    print_header(
+        f"Search benchmark: {size:,} synthetic commitments, {options.repeats} requests each", load=load, notes=notes
     )
-    print(f"software: Python {platform.python_version()}, Django {django.get_version()}; database: {_database()}")
-    for note in notes:
-        print(f"note:     {note}")
     print()
     print(f"{'request'.ljust(width)}  {'matches':>7}  {'p50 ms':>7}  {'p95 ms':>7}  {'ratio':>6}  {'queries':>7}")
     for item in timed:

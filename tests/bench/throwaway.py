@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+import os
+import platform
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import django
 from django.db import connection
 
 
@@ -44,3 +47,26 @@ def throwaway_database(*, size: int, name: str) -> Iterator[None]:
             for leftover in sqlite_file.parent.glob("*"):
                 leftover.unlink(missing_ok=True)
             sqlite_file.parent.rmdir()
+
+
+def database_name() -> str:
+    """The database the benchmark runs on, with its version."""
+    if connection.vendor == "postgresql":
+        version = connection.pg_version  # type: ignore[attr-defined]
+        return f"PostgreSQL {version // 10000}.{version % 10000}"
+    import sqlite3
+
+    return f"SQLite {sqlite3.sqlite_version} (file)"
+
+
+def print_header(title: str, *, load: float, notes: list[str]) -> None:
+    """The report's title, the machine and software it ran on, and the notes taken while preparing it."""
+    print()
+    print(title)
+    print(
+        f"machine:  {os.cpu_count()} cores, {platform.machine()}, {platform.system()} {platform.release()}; "
+        f"load average {load:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
+    )
+    print(f"software: Python {platform.python_version()}, Django {django.get_version()}; database: {database_name()}")
+    for note in notes:
+        print(f"note:     {note}")
