@@ -21,6 +21,14 @@ from commitments.models import Commitment, CommitmentOrganisation, Organisation,
 from lsis.core.services import require_permission, stamp_change
 
 
+def _require_save(user: Any, instance: Organisation | OrganisationAlias | Theme, noun: str) -> bool:
+    """Refuse a user who may not add (a new record) or change ``instance``; return whether it is new."""
+    adding = instance.pk is None
+    verb = "add" if adding else "change"
+    require_permission(user, f"commitments.{verb}_{instance._meta.model_name}", f"{verb} {noun}")
+    return adding
+
+
 def _renamed(instance: Organisation | Theme) -> bool:
     if instance.pk is None:
         return False
@@ -31,12 +39,7 @@ def _renamed(instance: Organisation | Theme) -> bool:
 @transaction.atomic
 def organisation_save(*, organisation: Organisation, user: Any) -> Organisation:
     """Add or change an organisation; a new name relabels the figures of the commitments it leads."""
-    adding = organisation.pk is None
-    require_permission(
-        user,
-        "commitments.add_organisation" if adding else "commitments.change_organisation",
-        "add organisations" if adding else "change organisations",
-    )
+    adding = _require_save(user, organisation, "organisations")
     organisation.full_clean()
     renamed = _renamed(organisation)
     stamp_change(organisation, user, "Organisation added" if adding else "Organisation edited")
@@ -56,12 +59,7 @@ def _organisation_documents_refresh(organisation_id: int) -> None:
 @transaction.atomic
 def organisation_alias_save(*, alias: OrganisationAlias, user: Any) -> OrganisationAlias:
     """Add or change another spelling of an organisation's name; its commitments are then found by it too."""
-    adding = alias.pk is None
-    require_permission(
-        user,
-        "commitments.add_organisationalias" if adding else "commitments.change_organisationalias",
-        "add organisation aliases" if adding else "change organisation aliases",
-    )
+    adding = _require_save(user, alias, "organisation aliases")
     alias.full_clean()
     stored = OrganisationAlias.objects.filter(pk=alias.pk).values_list("organisation_id", flat=True).first()
     stamp_change(alias, user, "Alias added" if adding else "Alias edited")
@@ -84,12 +82,7 @@ def organisation_alias_delete(*, alias: OrganisationAlias, user: Any) -> None:
 @transaction.atomic
 def theme_save(*, theme: Theme, user: Any) -> Theme:
     """Add or change a theme (a foundation, an area or a theme of a framework); a new name relabels its figures."""
-    adding = theme.pk is None
-    require_permission(
-        user,
-        "commitments.add_theme" if adding else "commitments.change_theme",
-        "add themes" if adding else "change themes",
-    )
+    adding = _require_save(user, theme, "themes")
     theme.full_clean()
     renamed = _renamed(theme)
     stamp_change(theme, user, "Theme added" if adding else "Theme edited")
