@@ -66,8 +66,10 @@ class UnknownScopeError(LookupError):
 class Period:
     """What a page reports on: a quarter as of its last day, or (time travel) as of an earlier day.
 
-    The quarter under way is ``in_progress``: its figures are those so far, computed as of today
-    (``as_of`` is today, ``Quarter.figures_day``), never those of its last day, which is still to come.
+    The quarter under way is ``in_progress``: its figures are those so far, as of today (``as_of`` is
+    today, ``Quarter.figures_day``), never those of its last day, which is still to come. They are read
+    from the stored rows once those describe today (``ReportingQuarter.live_as_of``, kept so by the
+    recompute sweep), and computed on the request until then.
     """
 
     reporting: ReportingQuarter
@@ -94,6 +96,16 @@ class Period:
     def time_travel(self) -> bool:
         """Whether the reader asked for an as-of day (rather than a quarter, or the quarter so far)."""
         return self.as_of is not None and not self.in_progress
+
+    @property
+    def computed_on_request(self) -> bool:
+        """Whether the figures are computed for the request (time travel) rather than read from stored rows.
+
+        The quarter in progress reads its stored rows when they describe the same day as the page.
+        """
+        if self.as_of is None:
+            return False
+        return not (self.in_progress and self.reporting.live_as_of == self.as_of)
 
     @property
     def description(self) -> str:
@@ -245,8 +257,8 @@ def quarter_figures(period: Period, scope_types: Iterable[str]) -> dict[str, lis
     """The figures of every scope of ``scope_types`` for the period, by scope type, ordered by label."""
     wanted = set(scope_types)
     result: dict[str, list[ScopeFigures]] = {scope_type: [] for scope_type in wanted}
-    if period.as_of is not None:
-        for figures in metrics_as_of(day=period.as_of):
+    if period.computed_on_request:
+        for figures in metrics_as_of(day=period.day):
             if figures.scope_type in wanted and figures.population == period.population:
                 result[figures.scope_type].append(ScopeFigures(figures))
     else:
@@ -285,7 +297,7 @@ def overview_read(period: Period, quarters: list[ReportingQuarter]) -> Overview:
     types = [ScopeType.TRACKER, ScopeType.DEAL, ScopeType.FOUNDATION, ScopeType.AREA, ScopeType.ACTOR]
     previous_quarter = quarter_row(quarters, period.quarter.previous())
     figures: dict[str, list[ScopeFigures]]
-    if period.as_of is not None:
+    if period.computed_on_request:
         figures = quarter_figures(period, types)
         previous = tracker_figures(previous_quarter, period.population) if previous_quarter is not None else None
     else:
@@ -379,7 +391,7 @@ def scope_history(period: Period, scope_type: str, scope_key: str) -> ScopeHisto
     scope = SCOPE_BY_TYPE.get(scope_type)
     if scope is None:
         raise UnknownScopeError(scope_type)
-    until = period.quarter.previous() if period.as_of is not None else period.quarter
+    until = period.quarter.previous() if period.computed_on_request else period.quarter
     rows = list(
         QuarterMetric.objects.filter(scope_type=scope_type, scope_key=scope_key, population=period.population)
         .filter(Q(quarter__year__lt=until.year) | Q(quarter__year=until.year, quarter__number__lte=until.number))
@@ -391,7 +403,11 @@ def scope_history(period: Period, scope_type: str, scope_key: str) -> ScopeHisto
         shown.update(_as_shown([row for row in rows if row.quarter_id == quarter_id], locked=quarter.is_locked))
     points = sorted(((reporting[key[0]], item) for key, item in shown.items()), key=lambda point: point[0].quarter)
     as_of_point = None
-    if period.as_of is not None:
+    if period.in_progress and not period.computed_on_request:
+        # The stored figures so far of the quarter in progress: shown as such, not as the quarter's.
+        if points and points[-1][0].quarter == period.quarter:
+            as_of_point = points.pop()[1]
+    elif period.as_of is not None:
         as_of_point = next(
             (
                 ScopeFigures(item)

@@ -8,6 +8,7 @@ recomputation lossless. ``RegionalStatistic`` is reference data printed in Secto
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
@@ -47,6 +48,14 @@ class ReportingQuarter(models.Model):
     locked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    live_as_of = models.DateField(
+        null=True,
+        blank=True,
+        help_text=(
+            "The day the live figures describe: the quarter's last day once it is over; while it is in "
+            "progress, the day they were last computed for (Quarter.figures_day)."
+        ),
+    )
 
     class Meta:
         ordering = ["year", "number"]
@@ -68,6 +77,14 @@ class ReportingQuarter(models.Model):
     def is_locked(self) -> bool:
         """Whether the board has signed the quarter's figures off."""
         return self.locked_at is not None
+
+    def live_figures_current(self, today: date | None = None) -> bool:
+        """Whether the live figures describe the day they should (``Quarter.figures_day``).
+
+        That is the last day of a quarter that is over, and today for the quarter in progress; until they
+        do, they are recomputed in full rather than adjusted.
+        """
+        return self.live_as_of == self.quarter.figures_day(today)
 
 
 class ScopeType(models.TextChoices):
@@ -91,7 +108,7 @@ class Basis(models.TextChoices):
 
 
 class QuarterMetric(models.Model):
-    """The delivery figures of one scope for one quarter, as of the quarter's last day."""
+    """The delivery figures of one scope for one quarter, as of the quarter's last day (``as_of``)."""
 
     quarter = models.ForeignKey(ReportingQuarter, on_delete=models.CASCADE, related_name="metrics")
     basis = models.CharField(max_length=12, choices=Basis.choices, default=Basis.LIVE)
@@ -160,6 +177,17 @@ class QuarterMetric(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope_label}, {self.quarter}"
+
+    @property
+    def as_of(self) -> date:
+        """The day the figures describe.
+
+        The quarter's last day, or for the live figures of the quarter in progress, the day they were
+        computed for (``ReportingQuarter.live_as_of``).
+        """
+        if self.basis == Basis.LIVE and self.quarter.live_as_of is not None:
+            return self.quarter.live_as_of
+        return self.quarter.quarter.end
 
     @property
     def share_delivered(self) -> Decimal | None:

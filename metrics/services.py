@@ -113,11 +113,19 @@ def reporting_quarters_ensure(*, today: date | None = None) -> dict[Quarter, Rep
     return existing
 
 
-def figures_for(quarter: Quarter, *, commitment_ids: Collection[int] | None = None) -> list[Figures]:
-    """The figures of a quarter as of its last day, computed now."""
+def figures_for(
+    quarter: Quarter, *, commitment_ids: Collection[int] | None = None, today: date | None = None
+) -> list[Figures]:
+    """The figures of a quarter as of its last day, or as of today while it is in progress, computed now.
+
+    The day is ``Quarter.figures_day``: the quarter in progress is never described as of a day to come.
+    """
     previous_end = quarter.previous().end if quarter > FIRST_QUARTER else None
     return compute_figures(
-        day=quarter.end, period_start=quarter.start, previous_end=previous_end, commitment_ids=commitment_ids
+        day=quarter.figures_day(today),
+        period_start=quarter.start,
+        previous_end=previous_end,
+        commitment_ids=commitment_ids,
     )
 
 
@@ -139,7 +147,9 @@ def _write(
     *,
     complete: bool,
     scopes: Collection[tuple[str, str]] = (),
+    day: date | None = None,
 ) -> int:
+    """Store ``figures`` as the quarter's rows of ``basis``; a complete set of live rows records its ``day``."""
     now = timezone.now()
     rows = [QuarterMetric(quarter=reporting_quarter, basis=basis, computed_at=now, **item.values()) for item in figures]
     # Upsert: one statement whatever the number of scopes; QuarterMetric holds derived figures, not audited data.
@@ -160,6 +170,9 @@ def _write(
             if tuple(row) not in current
         ]
         QuarterMetric.objects.filter(pk__in=gone).delete()
+        if basis == Basis.LIVE and day is not None and reporting_quarter.live_as_of != day:
+            reporting_quarter.live_as_of = day
+            reporting_quarter.save(update_fields=["live_as_of"])
     else:
         # The figures are complete for ``scopes``, in both populations: one left with no commitment that counts
         # has no row, as a full recompute would leave it (a withdrawal or a change of kind can empty a scope).
@@ -202,22 +215,27 @@ def metrics_recompute(
 def _markers_drain() -> None:
     # Every pending marker, not only a first batch: what is computed next reads the commitments' current
     # published flags, and a publication marker left pending would later apply its change a second time.
-    while markers_process():
+    while markers_process(catch_up=False):
         pass
 
 
 def _recompute_quarters(
-    *, quarters: Iterable[Quarter] | None, commitment_ids: Collection[int] | None
+    *, quarters: Iterable[Quarter] | None, commitment_ids: Collection[int] | None, today: date | None = None
 ) -> RecomputeReport:
-    reporting = reporting_quarters_ensure()
+    reporting = reporting_quarters_ensure(today=today)
     selected = sorted(set(quarters) & set(reporting)) if quarters is not None else sorted(reporting)
     scopes: set[tuple[str, str]] = set()
     if commitment_ids is not None:
         scopes = {pair for pairs in reached_scopes(commitment_ids).values() for pair in pairs}
     written = 0
     for quarter in selected:
-        figures = figures_for(quarter, commitment_ids=commitment_ids)
-        written += _write(reporting[quarter], Basis.LIVE, figures, complete=commitment_ids is None, scopes=scopes)
+        row = reporting[quarter]
+        # Some scopes alone may be recomputed only where the others describe the same day; otherwise all are.
+        only = commitment_ids if row.live_figures_current(today) else None
+        figures = figures_for(quarter, commitment_ids=only, today=today)
+        written += _write(
+            row, Basis.LIVE, figures, complete=only is None, scopes=scopes, day=quarter.figures_day(today)
+        )
     return RecomputeReport(quarters=len(selected), rows=written)
 
 
@@ -237,7 +255,7 @@ def quarter_lock(*, quarter: Quarter, user: Any, today: date | None = None) -> R
         return reporting
     _markers_drain()
     figures = figures_for(quarter)
-    _write(reporting, Basis.LIVE, figures, complete=True)
+    _write(reporting, Basis.LIVE, figures, complete=True, day=quarter.end)
     _write(reporting, Basis.SIGNED_OFF, figures, complete=True)
     reporting.locked_at = timezone.now()
     reporting.locked_by = user
@@ -423,7 +441,7 @@ DELTA_LIMIT = 200
 
 
 @transaction.atomic
-def markers_process(*, today: date | None = None) -> int:
+def markers_process(*, today: date | None = None, catch_up: bool = True) -> int:
     """Bring the figures up to date with what the pending markers name, delete them; return how many.
 
     The figures of the marked commitments' scopes are adjusted by the difference between what each
@@ -433,11 +451,19 @@ def markers_process(*, today: date | None = None) -> int:
     figures were computed from, so a second run finds nothing to do. Runs take the recompute lock first:
     a task redelivered after its worker was killed waits for the dead session to be rolled back, then
     finds the markers again and reaches the same rows.
+
+    With ``catch_up``, a quarter whose live figures describe another day than they should (the quarter in
+    progress once the day has moved on, or that has just ended) is then recomputed in full: the periodic
+    sweep keeps the figures so far as of today without anybody's edit.
     """
     _exclusive_recompute_lock()
     batch = RecomputeMarker.objects.select_for_update().order_by("pk")[:1000].values_list("commitment_id", flat=True)
     commitment_ids = set(batch)
     if not commitment_ids:
+        behind = _quarters_behind(today) if catch_up else []
+        if behind:
+            _recompute_quarters(quarters=behind, commitment_ids=None, today=today)
+            data_changed()
         return 0
     # Every marker of these commitments, not only those of the first batch: the figures are brought to the
     # current published flags, so a later publication marker must not be applied again in another run.
@@ -453,23 +479,46 @@ def markers_process(*, today: date | None = None) -> int:
         if marker.before is not None and marker.commitment_id not in edited:
             edited[marker.commitment_id] = _Before.read(marker.before)
     quarters = [q for q in quarters_until(today or timezone.localdate()) if q.end >= earliest]
+    # A quarter whose figures describe another day is recomputed in full below, not adjusted.
+    lagging = set(_quarters_behind(today))
     if len(commitment_ids) > DELTA_LIMIT:
         spans_rebuild(commitment_ids=commitment_ids)
         current = {pair for pairs in reached_scopes(commitment_ids).values() for pair in pairs}
         if any(before.reached() - current for before in edited.values()):
             # Some left scopes the set-based recompute of their current ones does not cover: every scope.
-            _recompute_quarters(quarters=quarters, commitment_ids=None)
+            _recompute_quarters(quarters=quarters, commitment_ids=None, today=today)
         else:
-            _recompute_quarters(quarters=quarters, commitment_ids=commitment_ids)
+            _recompute_quarters(quarters=quarters, commitment_ids=commitment_ids, today=today)
     else:
         before = _spans_of(commitment_ids)
         spans_rebuild(commitment_ids=commitment_ids)
-        missing = _adjust(quarters, commitment_ids, before, _spans_of(commitment_ids), was_published, edited)
+        adjusted = [quarter for quarter in quarters if quarter not in lagging]
+        missing = _adjust(
+            adjusted, commitment_ids, before, _spans_of(commitment_ids), was_published, edited, today=today
+        )
         if missing:  # a scope with no row yet for some quarter: compute those scopes in full
-            _recompute_quarters(quarters=missing, commitment_ids=commitment_ids)
+            _recompute_quarters(quarters=missing, commitment_ids=commitment_ids, today=today)
+    still_behind = _quarters_behind(today) if catch_up else []
+    if still_behind:
+        _recompute_quarters(quarters=still_behind, commitment_ids=None, today=today)
     RecomputeMarker.objects.filter(pk__in=[marker.pk for marker in claimed]).delete()
     data_changed()  # the figures and their "updating" flags, written in bulk
     return len(claimed)
+
+
+def _quarters_behind(today: date | None) -> list[Quarter]:
+    """Quarters whose live figures describe another day than ``Quarter.figures_day`` (one query).
+
+    Those are quarters computed before the day moved on (the quarter in progress, or one that has just
+    ended), and the quarter in progress if it was never computed. Earlier quarters never computed are left
+    to the full rebuild.
+    """
+    current = Quarter.containing(today or timezone.localdate())
+    return [
+        quarter
+        for quarter, row in reporting_quarters_ensure(today=today).items()
+        if (row.live_as_of is not None or quarter == current) and not row.live_figures_current(today)
+    ]
 
 
 def _spans_of(commitment_ids: Collection[int]) -> dict[int, list[Span]]:
@@ -487,6 +536,8 @@ def _adjust(
     after: dict[int, list[Span]],
     was_published: dict[int, bool],
     edited: dict[int, _Before] | None = None,
+    *,
+    today: date | None = None,
 ) -> list[Quarter]:
     """Add each commitment's change of contribution to its scopes' live rows; return quarters lacking rows.
 
@@ -517,13 +568,14 @@ def _adjust(
         old_kind = (old_facts.kind if old_facts else None) or kind
         for quarter in quarters:
             previous_end = quarter.previous().end if quarter > FIRST_QUARTER else None
-            common: dict[str, Any] = {"day": quarter.end, "period_start": quarter.start, "previous_end": previous_end}
+            day = quarter.figures_day(today)  # the day the stored rows describe (``_quarters_behind``)
+            common: dict[str, Any] = {"day": day, "period_start": quarter.start, "previous_end": previous_end}
             old_counted = counts(
                 published=was_published.get(pk, published),
                 deal_published_on=old_facts.deal_published_on if old_facts else published_on,
-                day=quarter.end,
+                day=day,
             )
-            new_counted = counts(published=published, deal_published_on=published_on, day=quarter.end)
+            new_counted = counts(published=published, deal_published_on=published_on, day=day)
             old = scope_contributions(
                 contribution(
                     before.get(pk, []),
@@ -549,7 +601,7 @@ def _adjust(
                 difference = Counter({name: added[name] - taken[name] for name in FIGURE_FIELDS})
                 if any(difference.values()):
                     changes[(quarter, population, *pair)].update(difference)
-    reporting = reporting_quarters_ensure()
+    reporting = reporting_quarters_ensure(today=today)
     quarter_of = {reporting[quarter].pk: quarter for quarter in {quarter for quarter, *_ in changes}}
     wanted = {
         (reporting[quarter].pk, population, scope_type, scope_key): change

@@ -21,16 +21,22 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from commitments import roles
-from commitments.models import Commitment
+from commitments.delivery import DeliveryStatus
+from commitments.models import Commitment, StatusUpdate
 from commitments.periods import Quarter, last_completed
+from commitments.services import update_approve, update_create, update_submit
 from metrics import rules
-from metrics.engine import TRACKER_KEY
-from metrics.models import ScopeType
+from metrics.engine import FIGURE_FIELDS, TRACKER_KEY
+from metrics.models import Basis, QuarterMetric, ReportingQuarter, ScopeType
+from metrics.rules import Population
 from metrics.services import metrics_as_of, metrics_recompute
+from metrics.tasks import recompute_pending
 
 pytestmark = pytest.mark.django_db
 
@@ -225,3 +231,103 @@ def test_the_api_s_figures_open_on_the_last_completed_quarter_too(board: Client)
     assert "2026-27-Q3" not in codes
     named = board.get("/api/v1/metrics/", {"scope_type": "tracker", "quarter": "2026-27-Q3"}).json()
     assert [row["quarter"] for row in named["results"]] == ["2026-27-Q3"]
+    # Each row says the day it describes: the last day of a quarter that is over, today for the one in progress.
+    assert {row["as_of"] for row in rows["results"] if row["quarter"] == "2026-27-Q2"} == {"2026-09-30"}
+    assert {row["as_of"] for row in named["results"]} == {TODAY.isoformat()}
+
+
+# --- the quarter in progress, stored as of today -------------------------------------------------------
+
+
+def _stored(quarter: Quarter) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """The live rows of a quarter, every figure, by population and scope."""
+    rows = QuarterMetric.objects.filter(
+        quarter__year=quarter.year, quarter__number=quarter.number, basis=Basis.LIVE
+    ).values("population", "scope_type", "scope_key", *FIGURE_FIELDS)
+    return {(row.pop("population"), row.pop("scope_type"), row.pop("scope_key")): row for row in rows}
+
+
+def _computed(day: date) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """The figures of every scope as of ``day``, computed without storing anything (time travel)."""
+    return {
+        (item.population, item.scope_type, item.scope_key): {name: getattr(item, name) for name in FIGURE_FIELDS}
+        for item in metrics_as_of(day=day)
+    }
+
+
+def _live_as_of(quarter: Quarter) -> date | None:
+    return ReportingQuarter.objects.get(year=quarter.year, number=quarter.number).live_as_of
+
+
+def test_the_quarter_in_progress_is_stored_as_of_today_and_read_like_any_quarter(board: Client) -> None:
+    assert _live_as_of(CURRENT) == TODAY
+    assert _live_as_of(COMPLETED) == COMPLETED.end
+    assert _stored(CURRENT) == _computed(TODAY)
+    with CaptureQueriesContext(connection) as completed_queries:
+        board.get(OVERVIEW)
+    with CaptureQueriesContext(connection) as so_far_queries:
+        response = board.get(OVERVIEW, {"quarter": CURRENT.label})
+    period = response.context["period"]
+    assert period.in_progress
+    assert not period.computed_on_request
+    # Read from the stored rows: no more queries than a completed quarter's overview.
+    assert len(so_far_queries) <= len(completed_queries)
+    stored = _stored(CURRENT)[(period.population, ScopeType.TRACKER, TRACKER_KEY)]
+    assert response.context["overview"].tracker.overdue == stored["overdue"]
+    scope = board.get(reverse("dashboards:scope", args=[ScopeType.TRACKER, TRACKER_KEY]), {"quarter": CURRENT.label})
+    labels = [row[0].text for row in scope.context["tables"]["over_time"].rows]
+    assert labels[-1] == f"{CURRENT.label} so far (18 Nov 2026)"
+    assert CURRENT.label not in labels[:-1]
+
+
+def test_the_sweep_keeps_the_figures_so_far_as_of_the_new_day(board: Client) -> None:
+    tomorrow = date(2026, 11, 19)
+    with time_machine.travel(datetime(2026, 11, 19, 0, 5, tzinfo=ZoneInfo("Europe/London")), tick=False):
+        # Before the sweep, the stored rows describe yesterday: the page computes today's figures instead.
+        before = board.get(OVERVIEW, {"quarter": CURRENT.label}).context["period"]
+        assert before.day == tomorrow
+        assert before.computed_on_request
+        recompute_pending()  # the periodic sweep, with no marker pending
+        assert _live_as_of(CURRENT) == tomorrow
+        assert _stored(CURRENT) == _computed(tomorrow)
+        assert not board.get(OVERVIEW, {"quarter": CURRENT.label}).context["period"].computed_on_request
+    assert _live_as_of(COMPLETED) == COMPLETED.end  # a completed quarter's day does not move
+
+
+def test_a_quarter_that_ends_is_recomputed_as_of_its_last_day(board: Client) -> None:
+    with time_machine.travel(datetime(2027, 1, 1, 0, 5, tzinfo=ZoneInfo("Europe/London")), tick=False):
+        recompute_pending()
+        assert _live_as_of(CURRENT) == CURRENT.end
+        assert _stored(CURRENT) == _computed(CURRENT.end)
+        # The new quarter is under way from its first day, with its figures so far.
+        assert _live_as_of(CURRENT.next()) == date(2027, 1, 1)
+        assert _stored(CURRENT.next()) == _computed(date(2027, 1, 1))
+
+
+def test_an_approval_in_the_quarter_in_progress_adjusts_its_figures_as_of_today(
+    board: Client, user_with_role: Any
+) -> None:
+    commitment = (
+        Commitment.objects.published()
+        .filter(rules.counted_on(TODAY), delivery_status=DeliveryStatus.IN_PROGRESS)
+        .order_by("reference")
+        .first()
+    )
+    assert commitment is not None
+    editor, reviewer = user_with_role(roles.EDITOR), user_with_role(roles.REVIEWER)
+    same_day = StatusUpdate.objects.approved().filter(commitment=commitment, as_of=TODAY).latest_first().first()
+    update = update_create(
+        commitment=commitment,
+        author=editor,
+        narrative="Delivered.",
+        as_of=TODAY,
+        status=DeliveryStatus.DELIVERED,
+        supersedes=same_day,
+    )
+    update_submit(update=update, user=editor)
+    update_approve(update=update, reviewer=reviewer)
+    recompute_pending()
+    assert _live_as_of(CURRENT) == TODAY
+    assert _stored(CURRENT) == _computed(TODAY)
+    tracker = _stored(CURRENT)[(Population.ALL, ScopeType.TRACKER, TRACKER_KEY)]
+    assert tracker["newly_delivered"] >= 1

@@ -50,6 +50,11 @@ class QuarterMetricSerializer(serializers.ModelSerializer):
     """The delivery figures of one scope for one quarter, as of the quarter's last day (docs/metrics.md)."""
 
     quarter = serializers.SerializerMethodField(help_text="Quarter code, e.g. 2019-20-Q1.")
+    as_of = serializers.DateField(
+        read_only=True,
+        help_text="The day the figures describe: the quarter's last day; for the quarter in progress (listed only "
+        "when quarter names it), the day its figures so far were computed for, never a day still to come.",
+    )
     locked = serializers.BooleanField(source="quarter.is_locked", read_only=True)
     population = serializers.ChoiceField(
         choices=Population.choices,
@@ -80,6 +85,7 @@ class QuarterMetricSerializer(serializers.ModelSerializer):
         model = QuarterMetric
         fields = [
             "quarter",
+            "as_of",
             "locked",
             "basis",
             "population",
