@@ -381,6 +381,16 @@ class ScopeHistory:
     label: str
     points: list[tuple[ReportingQuarter, ScopeFigures]] = field(default_factory=list)
     as_of_point: ScopeFigures | None = None
+    # The commitments each quarter's stored live figures count (``stored_count``).
+    live_counts: dict[Quarter, int] = field(default_factory=dict)
+
+    def stored_count(self, period: Period) -> int | None:
+        """How many commitments the period's stored live figures count, or None if none are read.
+
+        That is the length of the scope's list unfiltered on the period's day: the same rules count both
+        (``tests/test_honest_measures.py``), so the list's pages need not count them again.
+        """
+        return None if period.computed_on_request else self.live_counts.get(period.quarter)
 
 
 def scope_history(period: Period, scope_type: str, scope_key: str) -> ScopeHistory:
@@ -398,6 +408,7 @@ def scope_history(period: Period, scope_type: str, scope_key: str) -> ScopeHisto
         .select_related("quarter")
     )
     reporting = {row.quarter_id: row.quarter for row in rows}
+    live_counts = {row.quarter.quarter: row.commitments for row in rows if row.basis == Basis.LIVE}
     shown: dict[tuple[int, str, str], ScopeFigures] = {}
     for quarter_id, quarter in reporting.items():
         shown.update(_as_shown([row for row in rows if row.quarter_id == quarter_id], locked=quarter.is_locked))
@@ -423,7 +434,7 @@ def scope_history(period: Period, scope_type: str, scope_key: str) -> ScopeHisto
         if not scope_commitments(scope_type, scope_key, period.population).exists():
             raise UnknownScopeError(f"{scope_type} {scope_key}")
         label = scope_key
-    return ScopeHistory(scope_type, scope_key, str(label), points, as_of_point)
+    return ScopeHistory(scope_type, scope_key, str(label), points, as_of_point, live_counts)
 
 
 # --- commitments -------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """Tables of the board dashboards: one structure rendered as an HTML table and downloadable as CSV.
 
-A table holds plain text, links and tag colours; ``templates/dashboards/_table.html`` lays it out.
+A table holds plain text, links and tag colours; ``templates/dashboards/_table.html`` lays it out, its body's
+cells written by ``Cell.html`` (a template loop over every cell of a long table costs more than the page's
+queries).
 
 Every table a dashboard shows is built as a ``Table``, so every table can be downloaded (``?download=<id>``)
 with exactly the figures on screen.
@@ -16,6 +18,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.http import Http404, HttpResponse
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import SafeString, mark_safe
 
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
 from lsis.spreadsheets import safe_cell
@@ -36,6 +40,10 @@ STATUS_TAGS = {
 }
 
 
+# What a screen reader hears before an area's name, indented under its foundation.
+AREA_HINT = format_html('<span class="govuk-visually-hidden">{}</span>', "Area: ")
+
+
 @dataclass
 class Cell:
     """One cell: its text, and optionally a link, a tag colour, or a right-aligned number."""
@@ -47,6 +55,26 @@ class Cell:
     header: bool = False
     hint: str = ""
     column: str = ""  # its column's header, shown beside the value where narrow screens stack the rows
+
+    @property
+    def html(self) -> SafeString:
+        """The cell's element: a row header or a cell labelled with its column, holding a link, a tag or text."""
+        if self.href:
+            area = AREA_HINT if self.hint == "area" else ""
+            content = format_html('<a class="govuk-link" href="{}">{}{}</a>', self.href, area, self.text)
+        elif self.tag:
+            content = format_html('<strong class="govuk-tag {}">{}</strong>', self.tag, self.text)
+        else:
+            content = conditional_escape(self.text)
+        if self.header:
+            indent = " lsis-indent" if self.hint == "area" else ""
+            return format_html(
+                '<th scope="row" role="rowheader" class="govuk-table__header{}">{}</th>', indent, content
+            )
+        numeric = " govuk-table__cell--numeric" if self.numeric else ""
+        return format_html(
+            '<td role="cell" class="govuk-table__cell{}" data-label="{}">{}</td>', numeric, self.column, content
+        )
 
 
 @dataclass
@@ -87,6 +115,23 @@ class Table:
             href, state = self.sort_links.get(index, ("", ""))
             columns.append(Column(header, numeric=index >= self.numeric_from, href=href, aria_sort=state))
         return columns
+
+    @property
+    def body_html(self) -> SafeString:
+        """The body's rows (``Cell.html``), or a row saying the table is empty."""
+        if not self.rows:
+            return format_html(
+                '<tr class="govuk-table__row" role="row">'
+                '<td role="cell" class="govuk-table__cell" colspan="{}">{}</td></tr>',
+                len(self.headers),
+                self.empty,
+            )
+        return mark_safe(  # noqa: S308 - every cell is escaped by format_html
+            "".join(
+                '<tr class="govuk-table__row" role="row">' + "".join(cell.html for cell in row) + "</tr>"
+                for row in self.rows
+            )
+        )
 
     @property
     def layout(self) -> str:

@@ -21,7 +21,7 @@ from commitments.periods import Quarter
 from commitments.services import commitment_set_published, update_approve, update_create, update_submit
 from metrics.engine import TRACKER_KEY
 from metrics.models import Basis, QuarterMetric, ReportingQuarter, ScopeType
-from metrics.rules import Population, population_condition
+from metrics.rules import Population, counted_on, population_condition
 from metrics.services import metrics_recompute, quarter_lock
 
 pytestmark = pytest.mark.django_db
@@ -285,6 +285,22 @@ def test_queries_per_page_do_not_grow_with_the_commitments(board, figures):
     assert _queries(board, single) <= 24
     assert _queries(board, reverse("dashboards:commitment", args=[busy.reference])) <= 24
     assert _queries(board, OVERVIEW) <= 12
+
+
+@pytest.mark.parametrize("population", [Population.KEY, Population.ALL])
+def test_a_scope_list_is_paged_by_its_stored_count_without_counting_again(board, figures, population):
+    url = reverse("dashboards:scope", args=["tracker", TRACKER_KEY])
+    quarter = Quarter.containing(date.today()).previous()
+    period = {"quarter": quarter.label, "population": population}
+    listed = Commitment.objects.filter(counted_on(quarter.end), population_condition(population)).count()
+    with CaptureQueriesContext(connection) as unfiltered:
+        response = board.get(url, period)
+    assert response.context["page_obj"].paginator.count == listed
+    assert not [query for query in unfiltered.captured_queries if "COUNT(" in query["sql"].upper()]
+    # Filtered, the list is counted: the stored figures hold no count of it.
+    delivered = board.get(url, {**period, "status": DeliveryStatus.DELIVERED})
+    rows = delivered.context["page_obj"].paginator
+    assert rows.count == sum(1 for item in rows.object_list if item.state_status == DeliveryStatus.DELIVERED)
 
 
 def test_the_commitment_page_travels_in_time(board, figures):

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from functools import wraps
+from functools import cached_property, wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -148,10 +149,31 @@ def choice_options(form: Any, name: str) -> list[Option]:
     return [Option(str(value), str(label), str(value) == chosen) for value, label in form.fields[name].choices]
 
 
+class CountedPaginator(Paginator):
+    """Pages of a list whose length is already known (counted apart, or read from the stored figures)."""
+
+    def __init__(self, object_list: Any, per_page: int, *, count: int) -> None:
+        super().__init__(object_list, per_page)
+        self._known = count
+
+    @cached_property
+    def count(self) -> int:
+        """The length given, not counted again."""
+        return self._known
+
+
 def page_context(
-    request: HttpRequest, period: Period, quarters: list[ReportingQuarter], **extra: Any
+    request: HttpRequest,
+    period: Period,
+    quarters: list[ReportingQuarter],
+    *,
+    updating: bool | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
-    """What every page with a period shows: the period, its selector, and whether figures are updating."""
+    """What every page with a period shows: the period, its selector, and whether figures are updating.
+
+    ``updating`` is ``markers_pending()``, read here unless the view has read it already.
+    """
     return {
         "period": period,
         "quarter_options": quarter_options(quarters, period.quarter, period.as_of if period.time_travel else None),
@@ -160,7 +182,7 @@ def page_context(
         ],
         "period_query": period_query(period),
         "as_of_input": DateInput.of(period.as_of if period.time_travel else None),
-        "updating": markers_pending(),
+        "updating": markers_pending() if updating is None else updating,
         "today": timezone.localdate(),
         **extra,
     }

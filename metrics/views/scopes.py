@@ -20,6 +20,7 @@ from metrics.table_builders import chart, commitments_table, mean_progress_text
 from metrics.tables import Cell, Table, confidence_cell, day_text, money, money_range, percent, status_cell
 from metrics.views.common import (
     BadInputError,
+    CountedPaginator,
     choice_options,
     dashboard,
     form_errors,
@@ -56,7 +57,14 @@ def scope_detail(request: HttpRequest, scope_type: str, scope_key: str) -> HttpR
         descending=options["order"] == "desc",
     )
     downloading = bool(request.GET.get("download"))
-    paginator = Paginator(rows, settings.DASHBOARD_PAGE_SIZE)
+    updating = markers_pending()
+    # Unfiltered, the list is as long as the stored figures' count, unless those are waiting to be updated.
+    known = None if updating or _filtered(options) else history.stored_count(period)
+    paginator = (
+        Paginator(rows, settings.DASHBOARD_PAGE_SIZE)
+        if known is None
+        else CountedPaginator(rows, settings.DASHBOARD_PAGE_SIZE, count=known)
+    )
     page = paginator.get_page(options["page"] or 1) if not downloading else None
     listed = rows if downloading else page.object_list  # type: ignore[union-attr]
 
@@ -140,6 +148,7 @@ def scope_detail(request: HttpRequest, scope_type: str, scope_key: str) -> HttpR
         request,
         period,
         quarters,
+        updating=updating,
         history=history,
         filters=filters,
         page_obj=page,
@@ -157,6 +166,12 @@ def scope_detail(request: HttpRequest, scope_type: str, scope_key: str) -> HttpR
 
 
 SORT_COLUMNS = {0: "reference", 2: "status", 3: "confidence", 4: "progress", 5: "target", 6: "updated"}
+# The list's filters (``CommitmentFilterForm``); sorting and paging keep every commitment.
+LIST_FILTERS = ("status", "confidence", "overdue", "stale", "progress")
+
+
+def _filtered(options: dict[str, object]) -> bool:
+    return any(options[name] for name in LIST_FILTERS)
 
 
 def _back_link(period: Period, scope_type: str) -> tuple[str, str]:

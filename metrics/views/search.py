@@ -8,19 +8,17 @@ as everywhere else. Two queries whatever the number of results: the count, and t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from commitments import search as commitment_search
 from commitments.api.permissions import visible_commitments
 from commitments.models import Commitment, CommitmentQuerySet
-from metrics.views.common import dashboard
+from metrics.views.common import CountedPaginator, dashboard
 
 PAGE_SIZE = 20
 # Results counted and listed at most. Counting every match of a word nearly every commitment holds costs as
@@ -44,19 +42,6 @@ class SearchForm(forms.Form):
         min_value=1,
         error_messages={"invalid": "Page must be a number", "min_value": "Page must be 1 or more"},
     )
-
-
-class _CountedPaginator(Paginator):
-    """Pages of a ranked list whose length was counted apart, up to ``MAX_LISTED``."""
-
-    def __init__(self, object_list: Any, per_page: int, *, count: int) -> None:
-        super().__init__(object_list, per_page)
-        self._counted = count
-
-    @cached_property
-    def count(self) -> int:
-        """The matches counted, at most ``MAX_LISTED``."""
-        return min(self._counted, MAX_LISTED)
 
 
 @dataclass(frozen=True)
@@ -83,7 +68,7 @@ def search(request: HttpRequest) -> HttpResponse:
     # Counted without ranking, and only up to one past the most listed.
     count = commitment_search.matching(visible, query).order_by().values("pk")[: MAX_LISTED + 1].count()
     found = commitment_search.ranked(visible.select_related("foundation", "area").only(*_SHOWN), query)
-    paginator = _CountedPaginator(found, PAGE_SIZE, count=count)
+    paginator = CountedPaginator(found, PAGE_SIZE, count=min(count, MAX_LISTED))
     page = paginator.get_page(form.cleaned_data["page"] or 1)
     context.update(
         searched=True,
