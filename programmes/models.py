@@ -204,10 +204,15 @@ def with_funding_and_programmes(commitments: CommitmentQuerySet) -> CommitmentQu
     """``commitments`` with the money and the programmes their full record shows (API, exports) prefetched.
 
     Here rather than in the commitments app, which sits below this one and knows neither: whoever composes
-    a commitment's record with its money adds this to ``Commitment.objects.with_details()``. Two queries
+    a commitment's record with its money adds this to ``Commitment.objects.with_details()``. Three queries
     whatever the number of commitments.
     """
     return commitments.prefetch_related(
-        models.Prefetch("funding", queryset=FundingAmount.objects.select_related("funder").order_by("key")),
+        models.Prefetch(
+            "funding",
+            queryset=FundingAmount.objects.select_related("funder")
+            .prefetch_related(models.Prefetch("joint_funders", queryset=Organisation.objects.only("uuid", "name")))
+            .order_by("key"),
+        ),
         models.Prefetch("programmes", queryset=Programme.objects.only("uuid", "name", "short_name").order_by("name")),
     )

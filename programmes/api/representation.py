@@ -73,7 +73,7 @@ _COLUMNS = (
     "delivery_as_of",
     "is_overdue",
 )
-_UUID_KEYS = {"uuid", "funder"}
+_UUID_KEYS = {"uuid", "funder", "joint_funder"}
 _MONEY = serializers.DecimalField(max_digits=16, decimal_places=2)
 
 
@@ -125,6 +125,7 @@ def records(
         name: _grouped(lookup, ids) for name, lookup in _nested_lookups(published_only=published_only).items()
     }
     for amounts in nested["funding"].values():
+        amounts[:] = _with_joint_funders(amounts)
         for amount in amounts:
             amount["low"] = _money(amount["low"])
             amount["high"] = _money(amount["high"])
@@ -163,6 +164,9 @@ def _nested_lookups(*, published_only: bool) -> dict[str, _Lookup]:
     themes_through, programmes_through = _table(Commitment.themes.through), _table(Programme.commitments.through)
     involvement, organisation = _table(CommitmentOrganisation), _table(Organisation)
     funding, programme = _table(FundingAmount), _table(Programme)
+    joint = FundingAmount.joint_funders.through
+    joint_table = _table(joint)
+    joint_amount, joint_funder = (_column(joint, name) for name in ("fundingamount", "organisation"))
     published = " AND c.published = %s" if published_only else ""
     return {
         "themes": _Lookup(
@@ -177,11 +181,14 @@ def _nested_lookups(*, published_only: bool) -> dict[str, _Lookup]:
             "WHERE i.commitment_id IN ({ids}) ORDER BY i.role, o.name",
             ("uuid", "name", "role"),
         ),
+        # An amount's joint funders come in the same statement, a row each (``_with_joint_funders``).
         "funding": _Lookup(
             "SELECT a.commitment_id, a.key, a.amount_text, a.qualifier, a.low, a.high, a.nature, a.period_text, "
-            f"o.uuid FROM {funding} a LEFT JOIN {organisation} o ON o.id = a.funder_id "
-            "WHERE a.commitment_id IN ({ids}) ORDER BY a.key",
-            ("key", "amount_text", "qualifier", "low", "high", "nature", "period_text", "funder"),
+            f"o.uuid, jo.uuid FROM {funding} a LEFT JOIN {organisation} o ON o.id = a.funder_id "
+            f"LEFT JOIN {joint_table} j ON j.{joint_amount} = a.id "
+            f"LEFT JOIN {organisation} jo ON jo.id = j.{joint_funder} "
+            "WHERE a.commitment_id IN ({ids}) ORDER BY a.key, jo.name",
+            ("key", "amount_text", "qualifier", "low", "high", "nature", "period_text", "funder", "joint_funder"),
         ),
         "programmes": _Lookup(
             f"SELECT t.commitment_id, p.uuid, p.name, p.short_name FROM {programmes_through} t "
@@ -200,6 +207,21 @@ def _nested_lookups(*, published_only: bool) -> dict[str, _Lookup]:
 
 def _table(model: Any) -> str:
     return str(connection.ops.quote_name(model._meta.db_table))
+
+
+def _column(model: Any, field: str) -> str:
+    return str(connection.ops.quote_name(model._meta.get_field(field).column))
+
+
+def _with_joint_funders(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One amount per key, its joint funders (a row each, in name order) gathered into ``joint_funders``."""
+    amounts: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        funder = row.pop("joint_funder")
+        amount = amounts.setdefault(row["key"], {**row, "joint_funders": []})
+        if funder is not None:
+            amount["joint_funders"].append(funder)
+    return list(amounts.values())
 
 
 def _grouped(lookup: _Lookup, ids: list[int]) -> dict[int, list[dict[str, Any]]]:

@@ -92,10 +92,16 @@ class FundingRefSerializer(serializers.ModelSerializer):
     funder: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         slug_field="uuid", read_only=True, allow_null=True, help_text="UUID of the funder."
     )
+    joint_funders: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="uuid",
+        many=True,
+        read_only=True,
+        help_text="UUIDs of the organisations the text names as funding the amount jointly (then `funder` is null).",
+    )
 
     class Meta:
         model = FundingAmount
-        fields = ["key", "amount_text", "qualifier", "low", "high", "nature", "period_text", "funder"]
+        fields = ["key", "amount_text", "qualifier", "low", "high", "nature", "period_text", "funder", "joint_funders"]
 
 
 class ProgrammeRefSerializer(serializers.ModelSerializer):

@@ -370,5 +370,11 @@ def test_commitment_records_are_what_the_documented_serializer_gives(
     assert any(record["children"] for record in listed)
     assert any(record["continues"] for record in listed)
     assert any(amount["funder"] for record in listed for amount in record["funding"])
+    # An amount several organisations give jointly names them all, in the record as in /funding/.
+    joint = [amount for record in listed for amount in record["funding"] if amount["joint_funders"]]
+    assert joint
+    for amount in joint:
+        assert amount["joint_funders"] == client.get(f"{V1}/funding/{amount['key']}/").json()["joint_funders"]
+    assert all(amount["funder"] is None for amount in joint)
     assert any(record["programmes"] for record in listed)
     assert (unpublished.reference in {record["reference"] for record in listed}) == staff
