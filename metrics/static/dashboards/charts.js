@@ -61,8 +61,9 @@
       options: {
         responsive: true, maintainAspectRatio: false, animation: false,
         indexAxis: line ? "x" : "y",
-        scales: line ? { y: { beginAtZero: true, title: { display: true, text: "Commitments" } } }
-                     : { x: { stacked: true, title: { display: true, text: "Commitments" } },
+        // Counts of commitments: whole numbers only on the count axis, never 0.5 of a commitment.
+        scales: line ? { y: { beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: "Commitments" } } }
+                     : { x: { stacked: true, ticks: { precision: 0 }, title: { display: true, text: "Commitments" } },
                          y: { stacked: true, ticks: { autoSkip: false, callback: function (value) { return shortLabel(this, value); } } } },
         plugins: { legend: { position: "bottom", labels: { usePointStyle: line } } }
       }
