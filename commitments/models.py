@@ -9,6 +9,7 @@ status updates and stored on it for speed.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -573,6 +574,26 @@ class CommitmentOrganisation(AuditedModel):
 
     def __str__(self) -> str:
         return f"{self.organisation} ({self.get_role_display()})"
+
+
+def commitments_as_recorded(moment: datetime) -> models.QuerySet[Any]:
+    """Every commitment as its history recorded it at ``moment``: the latest version saved by then.
+
+    One historical row per commitment (``id`` is the commitment's), none for one not yet created or already
+    deleted then. Its fields have the commitment's names, so the rules' conditions apply to it unchanged.
+    A commitment written without history (bulk-loaded synthetic data) has no row at all.
+    """
+    history = Commitment.history.model
+    latest = (
+        history.objects.filter(id=models.OuterRef("id"), history_date__lte=moment)
+        .order_by("-history_date", "-history_id")
+        .values("history_id")[:1]
+    )
+    return (
+        history.objects.filter(history_date__lte=moment, history_id=models.Subquery(latest))
+        .exclude(history_type="-")
+        .order_by()
+    )
 
 
 class UpdateState(models.TextChoices):

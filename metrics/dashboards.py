@@ -15,11 +15,19 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Case, F, IntegerField, Q, Value, When
+from django.db.models import Case, F, IntegerField, OuterRef, Q, Subquery, Value, When
 from django.utils import timezone
 
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
-from commitments.models import Commitment, CommitmentQuerySet, Framework, StatusUpdate, Theme, ThemeKind
+from commitments.models import (
+    Commitment,
+    CommitmentQuerySet,
+    Framework,
+    StatusUpdate,
+    Theme,
+    ThemeKind,
+    commitments_as_recorded,
+)
 from commitments.periods import Quarter, last_completed
 from metrics import rules
 from metrics.engine import FIGURE_FIELDS, SCOPES, TRACKER_KEY, Scope
@@ -461,9 +469,35 @@ SORTS: dict[str, Any] = {
     "status": ("status_order", "reference"),
     "confidence": ("confidence_order", "reference"),
     "progress": (F("state_progress").asc(nulls_first=True), "reference"),
-    "target": (F("target_date").asc(nulls_last=True), "reference"),
+    "target": (F("counted_target_date").asc(nulls_last=True), "reference"),
     "updated": (F("state_as_of").asc(nulls_first=True), "reference"),
 }
+
+
+def counted_commitments(
+    commitments: CommitmentQuerySet, day: date, population: str, *, recorded_at: datetime | None = None
+) -> CommitmentQuerySet:
+    """``commitments`` counted on ``day`` in ``population``, annotated with the ``counted_target_date`` to read.
+
+    With ``recorded_at`` (``Period.recorded_at``: a signed-off quarter), the commitments as they were recorded
+    then (``commitments_as_recorded``): published, kind and target date as the signed-off figures read them, so
+    an edit since moves no list away from its figure. One written without history stands as it is now.
+    """
+    if recorded_at is None:
+        return commitments.filter(counted_on(day), population_condition(population)).annotate(
+            counted_target_date=F("target_date")
+        )
+    records = commitments_as_recorded(recorded_at)
+    unrecorded = ~Q(pk__in=Commitment.history.values("id"))
+    return commitments.filter(
+        Q(pk__in=records.filter(counted_on(day), population_condition(population)).values("id"))
+        | (unrecorded & Q(created_at__lte=recorded_at) & counted_on(day) & population_condition(population))
+    ).annotate(
+        counted_target_date=Case(
+            When(unrecorded, then=F("target_date")),
+            default=Subquery(records.filter(id=OuterRef("pk")).values("target_date")[:1]),
+        )
+    )
 
 
 def commitments_on(
@@ -490,7 +524,7 @@ def commitments_on(
     state_day = None if period.is_current and approved_by is None else day
     rows: Any = (  # annotated: the plugin cannot see the state_* names
         rules.with_state_on(
-            commitments.filter(counted_on(day), population_condition(period.population)),
+            counted_commitments(commitments, day, period.population, recorded_at=approved_by),
             state_day,
             approved_by=approved_by,
         )
@@ -515,7 +549,7 @@ def commitments_on(
     elif confidence:
         rows = rows.filter(state_confidence=confidence)
     if overdue:
-        rows = rows.filter(rules.overdue_condition(on=day, status="state_status"))
+        rows = rows.filter(rules.overdue_condition(on=day, status="state_status", target_date="counted_target_date"))
     if stale:
         rows = rows.filter(rules.stale_state(period_start=period.quarter.start))
     if progress:
@@ -619,7 +653,7 @@ def changes_between(
     With ``approved_by``, both states are those recorded then (``Period.recorded_at``: a signed-off quarter).
     Only the commitments of ``population`` are listed, as the figures beside them count.
     """
-    counted = Commitment.objects.filter(counted_on(later), population_condition(population))
+    counted = counted_commitments(Commitment.objects.all(), later, population, recorded_at=approved_by)
     states: Any = (  # annotated: the plugin cannot see the state_* and before_* names
         rules.with_state_on(
             rules.with_state_on(counted, later, approved_by=approved_by),
@@ -635,9 +669,9 @@ def changes_between(
         for row in states.exclude(before_status=F("state_status"), before_confidence=F("state_confidence"))
     ]
     newly_overdue = list(
-        states.filter(rules.overdue_condition(on=later, status="state_status")).exclude(
-            rules.overdue_condition(on=earlier, status="before_status")
-        )
+        states.filter(
+            rules.overdue_condition(on=later, status="state_status", target_date="counted_target_date")
+        ).exclude(rules.overdue_condition(on=earlier, status="before_status", target_date="counted_target_date"))
     )
     new_updates = (
         StatusUpdate.objects.approved()

@@ -23,7 +23,13 @@ from commitments import roles
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
 from commitments.models import Commitment, StatusUpdate
 from commitments.periods import Quarter, last_completed
-from commitments.services import update_approve, update_create, update_submit
+from commitments.services import (
+    commitment_edit,
+    commitment_set_published,
+    update_approve,
+    update_create,
+    update_submit,
+)
 from metrics import rules
 from metrics.services import metrics_recompute, quarter_lock
 from metrics.tables import money
@@ -208,3 +214,34 @@ def test_the_pdf_numbers_its_pages_names_its_quarter_and_prints_no_url(board, ra
     # Every list is there: the two ratings, and each commitment overdue.
     for commitment in rated:
         assert commitment.reference in flat
+
+
+def test_a_signed_off_quarter_s_lists_read_the_commitments_as_recorded_at_sign_off(board, rated, quarter, people):
+    """Edits after sign-off (a target date moved, a commitment withdrawn) move no list away from its figure."""
+    quarter_lock(quarter=quarter, user=people["reviewer"])
+    signed = board.get(PACK).context["overview"].tracker
+    overdue = _references(board.get(PACK), "overdue")
+    assert overdue, "the seeded data has overdue key commitments"
+    late = Commitment.objects.get(reference=overdue[0])
+    assert late.history.exists(), "the seeded commitments have their history"
+    commitment_edit(
+        commitment=late, user=people["reviewer"], changes={"target_date": quarter.end + timedelta(days=400)}
+    )
+    withdrawn = _key_commitments(quarter).exclude(reference__in=overdue).exclude(pk__in=[c.pk for c in rated]).first()
+    assert withdrawn is not None
+    commitment_set_published(commitment=withdrawn, user=people["reviewer"], published=False)
+    metrics_recompute(quarters=[quarter])
+
+    pack = board.get(PACK)
+    tables, tracker = pack.context["tables"], pack.context["overview"].tracker
+    assert pack.context["period"].shows_signed_off
+    assert (tracker.overdue, tracker.stale, tracker.commitments) == (signed.overdue, signed.stale, signed.commitments)
+    assert tracker.live is not None
+    assert tracker.live.commitments == signed.commitments - 1
+    assert _references(pack, "overdue") == overdue
+    assert len(tables["overdue"].rows) == tracker.overdue
+    assert len(tables["stale"].rows) == tracker.stale
+    assert withdrawn.reference in _references(pack, "stale")
+    # The live pages read the commitments as they are now.
+    live = board.get(reverse("dashboards:scope", args=["tracker", "all"]), {"overdue": "on"})
+    assert late.reference not in [row[0].text for row in live.context["tables"]["commitments"].rows]
