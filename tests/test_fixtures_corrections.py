@@ -3,16 +3,20 @@ say, records each correction in the history, and leaves alone every record staff
 
 from __future__ import annotations
 
+import copy
 import shutil
 import subprocess
+from collections.abc import Iterator
 from datetime import date
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
+from django.db import transaction
 from django.db.models import Model
 
 from commitments import roles
@@ -199,13 +203,41 @@ def _snapshot() -> dict[str, dict]:
     }
 
 
+@pytest.fixture(scope="module")
+def previous_seed(
+    django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    """The current seed's snapshot; then, until the module's last test, the database as a seed of the previous
+    fixtures left it.
+
+    Seeding takes seconds, so it is done once for the module, in a transaction of its own that is rolled back
+    at the end; each test's own transaction is a savepoint inside it, rolled back after the test, so every
+    test starts from the same previous seed, as if it had seeded it itself.
+    """
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            current = _snapshot()
+            _wipe_seeded_data()
+            seed_reference_data(fixtures_dir=_previous_fixtures(tmp_path_factory.mktemp("fixtures") / "previous"))
+        except BaseException:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+            raise
+    try:
+        yield current
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
 @pytest.fixture
-def seeded_from_previous_fixtures(tmp_path):
-    """The current seed's snapshot; then the database as a seed of the previous fixtures left it."""
-    current = _snapshot()
-    _wipe_seeded_data()
-    seed_reference_data(fixtures_dir=_previous_fixtures(tmp_path / "previous"))
-    return current
+def seeded_from_previous_fixtures(previous_seed: Any, db: Any) -> Any:
+    """The current seed's snapshot (a copy the test may change); the database as a seed of the previous fixtures
+    left it."""
+    return copy.deepcopy(previous_seed)
 
 
 def test_corrections_bring_a_database_seeded_before_to_the_fixtures(seeded_from_previous_fixtures):
