@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from io import StringIO
@@ -48,10 +49,13 @@ SUMMARY = (
 
 
 def test_generates_the_same_labelled_data_for_the_same_seed(tmp_path):
+    # Both runs start from the same empty, migrated database: migrated once, then copied.
+    migrated = tmp_path / "migrated.sqlite3"
+    _run(migrated, "migrate", "--no-input")
     outputs = []
     for name in ("a", "b"):
         database = tmp_path / f"{name}.sqlite3"
-        _run(database, "migrate", "--no-input")
+        shutil.copyfile(migrated, database)
         assert "Generated 60 synthetic commitments and 400 updates" in _run(
             database, "generate_synthetic", "--commitments", "60", "--updates", "400", "--seed", "7"
         )
