@@ -32,6 +32,9 @@ T = TypeVar("T")
 
 # Columns of metrics_quartermetric that are not figures: compared rows leave them out.
 NOT_FIGURES = {"id", "quarter_id", "computed_at"}
+# The tasks the tests send and look for in the worker's log.
+MARKER_TASK = "metrics.recompute_pending"
+REBUILD_TASK = "metrics.rebuild_all"
 
 
 class WaitTimeoutError(Exception):
@@ -338,6 +341,31 @@ class Worker:
             _kill_if_celery(pid)
         if self._log_file is not None:
             self._log_file.close()
+
+
+@dataclass
+class Stack:
+    """A seeded database, a private Redis database and a worker using both."""
+
+    database: Database
+    broker_url: str
+    env: dict[str, str]
+    worker: Worker
+
+    def connect(self, *, autocommit: bool = True) -> Any:
+        return self.database.connect(autocommit=autocommit)
+
+    def approve(self, *, commitment_id: int, as_of: date) -> subprocess.Popen[str]:
+        """Start approving a new "delivered" update in a subprocess, as the application would."""
+        command = ["approve", "--commitment", str(commitment_id), "--as-of", as_of.isoformat()]
+        return subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+            [sys.executable, "-m", "tests.celery_worker", *command],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
 
 def _children_of(parent: int) -> list[int]:

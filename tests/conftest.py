@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +21,18 @@ from commitments.models import Commitment, StatusUpdate
 from commitments.services import update_create, update_submit
 from lsis.api.tokens import api_token_issue
 from metrics.seeding import seed_reference_data
+from tests.celery_worker import (
+    MARKER_TASK,
+    Database,
+    Stack,
+    Worker,
+    expect,
+    manage,
+    pending_markers,
+    private_redis_url,
+    send_task,
+    task_line,
+)
 from tests.factories import UserFactory
 from tests.helpers import ANONYMOUS
 
@@ -135,3 +149,62 @@ def draft_by_colleague(user_with_role: Callable[..., Any]) -> Callable[..., Stat
         return update_submit(update=update, user=author) if submitted else update
 
     return make
+
+
+# --- a real worker, on PostgreSQL and Redis (tests/celery_worker.py) ---------------------------------------
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: Any) -> Iterator[Stack]:
+    """A database of its own, migrated, seeded and with its figures, a Redis database of its own, and a worker on both.
+
+    Once per run, for every real-worker test (tests/test_celery_reliability.py, tests/test_edits_reach_figures.py):
+    creating, seeding and starting them takes several seconds. The tests share it as they commit to it: each reads
+    the state it starts from (``live``) rather than assuming a fresh one.
+    """
+    database = Database(os.environ["DATABASE_URL"], f"lsis_celery_{os.getpid()}")
+    broker_url = private_redis_url(os.environ["CELERY_BROKER_URL"])
+    env = {
+        **os.environ,
+        "DATABASE_URL": database.url,
+        "CELERY_BROKER_URL": broker_url,
+        "DJANGO_SETTINGS_MODULE": "lsis.settings.test",
+    }
+    log_path = Path(tmp_path_factory.mktemp("celery")) / "worker.log"
+    worker = Worker(env, log_path)
+
+    import redis
+
+    broker = redis.Redis.from_url(broker_url, socket_timeout=5, socket_connect_timeout=5)
+    broker.flushdb()
+    database.drop()
+    try:
+        database.create()
+        manage(env, "migrate", "--no-input")
+        manage(env, "seed")
+        manage(env, "recompute_metrics")
+        worker.start()
+        yield Stack(database, broker_url, env, worker)
+    finally:
+        try:
+            worker.stop()
+        finally:
+            database.drop()
+            broker.flushdb()
+            broker.close()
+
+
+@pytest.fixture
+def live(stack: Stack) -> Stack:
+    """The stack, with its worker up and no marker pending (another test may have left one for the sweep)."""
+    expect(stack.worker.alive(), f"the worker has exited:\n{stack.worker.log()}")
+    conn = stack.connect()
+    try:
+        if pending_markers(conn):
+            offset = len(stack.worker.log())
+            task_id = send_task(stack.broker_url, MARKER_TASK)
+            stack.worker.wait_for(task_line(MARKER_TASK, task_id, "succeeded"), after=offset, timeout=120)
+        expect(pending_markers(conn) == 0, "the sweep left markers pending")
+    finally:
+        conn.close()
+    return stack

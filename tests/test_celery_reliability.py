@@ -20,10 +20,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -41,17 +40,16 @@ from metrics.models import Basis, QuarterMetric, RecomputeMarker, ScopeType
 from metrics.rules import Population
 from metrics.services import figures_for, markers_process, metrics_recompute, quarters_until
 from tests.celery_worker import (
-    ROOT,
-    Database,
+    MARKER_TASK,
+    REBUILD_TASK,
+    Stack,
     WaitTimeoutError,
-    Worker,
     backend_pids,
     expect,
     live_figure,
     lock_live_row,
     manage,
     pending_markers,
-    private_redis_url,
     query,
     reporting_quarters,
     send_task,
@@ -241,36 +239,15 @@ def _real_worker_unavailable() -> str:
     return ""
 
 
-needs_real_worker = pytest.mark.skipif(bool(_real_worker_unavailable()), reason=_real_worker_unavailable() or "-")
+_real_worker_skip = pytest.mark.skipif(bool(_real_worker_unavailable()), reason=_real_worker_unavailable() or "-")
 
-MARKER_TASK = "metrics.recompute_pending"
-REBUILD_TASK = "metrics.rebuild_all"
+
+def needs_real_worker(test: Callable[..., None]) -> Callable[..., None]:
+    """Skipped where no real worker can run; marked slow, as a real worker takes seconds per test."""
+    return pytest.mark.slow(_real_worker_skip(test))
+
+
 CORRUPTION = 1000  # added to every stored "delivered" figure to make the stored figures wrong
-
-
-@dataclass
-class Stack:
-    """A seeded database, a private Redis database and a worker using both."""
-
-    database: Database
-    broker_url: str
-    env: dict[str, str]
-    worker: Worker
-
-    def connect(self, *, autocommit: bool = True) -> Any:
-        return self.database.connect(autocommit=autocommit)
-
-    def approve(self, *, commitment_id: int, as_of: date) -> subprocess.Popen[str]:
-        """Start approving a new "delivered" update in a subprocess, as the application would."""
-        command = ["approve", "--commitment", str(commitment_id), "--as-of", as_of.isoformat()]
-        return subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-            [sys.executable, "-m", "tests.celery_worker", *command],
-            cwd=ROOT,
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
 
 
 def _finished(process: subprocess.Popen[str], *, timeout: float = 120) -> dict[str, Any]:
@@ -283,56 +260,6 @@ def _finished(process: subprocess.Popen[str], *, timeout: float = 120) -> dict[s
     if process.returncode != 0:
         raise RuntimeError(f"approving failed ({process.returncode}):\n{out}\n{err}")
     return json.loads(out.strip().splitlines()[-1])
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: Any) -> Iterator[Stack]:
-    database = Database(os.environ["DATABASE_URL"], f"lsis_celery_{os.getpid()}")
-    broker_url = private_redis_url(os.environ["CELERY_BROKER_URL"])
-    env = {
-        **os.environ,
-        "DATABASE_URL": database.url,
-        "CELERY_BROKER_URL": broker_url,
-        "DJANGO_SETTINGS_MODULE": "lsis.settings.test",
-    }
-    log_path = Path(tmp_path_factory.mktemp("celery")) / "worker.log"
-    worker = Worker(env, log_path)
-
-    import redis
-
-    broker = redis.Redis.from_url(broker_url, socket_timeout=5, socket_connect_timeout=5)
-    broker.flushdb()
-    database.drop()
-    try:
-        database.create()
-        manage(env, "migrate", "--no-input")
-        manage(env, "seed")
-        manage(env, "recompute_metrics")
-        worker.start()
-        yield Stack(database, broker_url, env, worker)
-    finally:
-        try:
-            worker.stop()
-        finally:
-            database.drop()
-            broker.flushdb()
-            broker.close()
-
-
-@pytest.fixture
-def live(stack: Stack) -> Stack:
-    """The stack, with its worker up and no marker pending (another test may have left one for the sweep)."""
-    expect(stack.worker.alive(), f"the worker has exited:\n{stack.worker.log()}")
-    conn = stack.connect()
-    try:
-        if pending_markers(conn):
-            offset = len(stack.worker.log())
-            task_id = send_task(stack.broker_url, MARKER_TASK)
-            stack.worker.wait_for(task_line(MARKER_TASK, task_id, "succeeded"), after=offset, timeout=120)
-        expect(pending_markers(conn) == 0, "the sweep left markers pending")
-    finally:
-        conn.close()
-    return stack
 
 
 def _today() -> date:

@@ -32,7 +32,7 @@ from metrics.services import metrics_recompute
 from programmes.models import AmountNature, AmountQualifier, FundingAmount, Programme
 from tests.admin_forms import change_form_data
 from tests.helpers import first
-from tests.test_celery_reliability import live, needs_real_worker, stack  # noqa: F401  (the real-worker fixtures)
+from tests.test_celery_reliability import needs_real_worker
 from tests.test_metrics import CHECKED, oracle, stored
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_tasks")]
@@ -427,7 +427,7 @@ commitment_edit(commitment=Commitment.objects.get(pk={pk}), user=user, changes={
 
 
 @needs_real_worker
-def test_an_edit_is_in_the_figures_within_the_sweep_with_a_real_worker(live) -> None:  # noqa: F811
+def test_an_edit_is_in_the_figures_within_the_sweep_with_a_real_worker(live) -> None:
     import time
 
     from tests.celery_worker import live_figure, manage, pending_markers, query, wait_until
