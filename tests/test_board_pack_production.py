@@ -43,6 +43,7 @@ def production_static(collected_static: Path):
         yield collected_static
 
 
+@pytest.mark.slow  # collectstatic, hashed and compressed, then a PDF
 def test_board_pack_pdf_embeds_hashed_static_files_in_production(
     production_static, client_for, caplog: pytest.LogCaptureFixture
 ):

@@ -240,6 +240,7 @@ def _apply(specs, editor, reviewer):
             update_approve(update=update, reviewer=reviewer)
 
 
+@pytest.mark.slow
 @settings(
     max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 )

@@ -214,6 +214,7 @@ def _figures_of(item) -> dict[str, Any]:
     return {name: getattr(item, name) for name in FIGURE_FIELDS}
 
 
+@pytest.mark.slow
 @settings(
     max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 )

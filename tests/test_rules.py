@@ -82,6 +82,7 @@ def _members(queryset) -> set[int]:
     return set(queryset.values_list("pk", flat=True))
 
 
+@pytest.mark.slow
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 )

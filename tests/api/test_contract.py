@@ -43,7 +43,7 @@ from schemathesis.specs.openapi.checks import (
 
 from commitments import roles
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 EXAMPLES = 10
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
