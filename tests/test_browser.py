@@ -3,7 +3,8 @@
 A ``manage.py runserver`` of its own serves a SQLite file that this module migrates and fills with the real
 Sector Deal data, the quarterly figures and the demo users; the suite's seeded test database is not touched.
 Every page type is checked with axe-core (WCAG 2.2 AA: no violations) and saved as a screenshot in
-``test-results/``. Skipped, saying why, where /usr/bin/chromium is missing (CI installs it).
+``test-results/``. Skipped, saying why, where /usr/bin/chromium is missing (CI installs it), and when the suite
+runs on PostgreSQL: the site is the same either way, so CI runs them once, in its SQLite run.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,8 +42,17 @@ CHROMIUM_ARGS = [
 ]
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
+# The site is the same whatever database the suite runs on: CI runs the suite on PostgreSQL, then on SQLite, and
+# these tests run once, in the SQLite run (``DATABASE_URL= pytest tests/test_browser.py`` runs them anywhere).
+SUITE_ON_POSTGRESQL = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        SUITE_ON_POSTGRESQL,
+        reason="the browser tests serve a SQLite database of their own: they run in the SQLite run, not twice",
+    ),
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed at /usr/bin/chromium"),
     pytest.mark.skipif(not AXE.exists(), reason="axe-core is not installed: run make install"),
 ]
