@@ -12,7 +12,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PRODUCTION_CHECK_ENV := DJANGO_SETTINGS_MODULE=lsis.settings.production SECRET_KEY=check-deploy-dummy-secret-$$(date +%s)-not-used-for-anything-real ALLOWED_HOSTS=lsis.example.gov.uk DATABASE_URL=sqlite:///:memory:
 
-.PHONY: help install run test bench lint format migrations-check check-deploy clean
+.PHONY: help install run test test-fast bench lint format migrations-check check-deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ run: install ## Migrate, load the Sector Deal data and demo users, and serve on 
 
 test: install ## Run the whole test suite (uses DATABASE_URL / CELERY_BROKER_URL when set)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-fast: install ## The suite without the tests marked slow (real worker, browser, contract, fuzz)
+	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
 
 # The worker and beat need a broker: without one, tasks run in-process and there is nothing to start.
 .PHONY: worker beat
