@@ -1,9 +1,12 @@
-"""Typed helpers the tests share: the row a test needs, the body of a streamed answer, the anonymous role."""
+"""Typed helpers the tests share: the row a test needs, the body of a streamed answer, the anonymous role, and
+the mark of a test that uses a SQLite database of its own."""
 
 from __future__ import annotations
 
 from typing import TypeVar
 
+import pytest
+from django.conf import settings
 from django.db.models import Model, QuerySet
 from django.http import HttpResponseBase, StreamingHttpResponse
 
@@ -11,6 +14,15 @@ M = TypeVar("M", bound=Model)
 
 # The role of no one signed in, for ``api_for``.
 ANONYMOUS = "anonymous"
+
+# A test that serves or fills a SQLite database of its own checks the same thing whatever the suite's database.
+# CI runs the suite on PostgreSQL, then on SQLite: such a test runs once, in the SQLite run
+# (``DATABASE_URL= pytest <file>`` runs it anywhere).
+SUITE_ON_POSTGRESQL = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+own_sqlite_database = pytest.mark.skipif(
+    SUITE_ON_POSTGRESQL,
+    reason="uses a SQLite database of its own whatever the suite's database: it runs in the SQLite run, not twice",
+)
 
 
 def first(queryset: QuerySet[M]) -> M:

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
+
+from tests.helpers import own_sqlite_database
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,17 +43,10 @@ CHROMIUM_ARGS = [
 ]
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
-# The site is the same whatever database the suite runs on: CI runs the suite on PostgreSQL, then on SQLite, and
-# these tests run once, in the SQLite run (``DATABASE_URL= pytest tests/test_browser.py`` runs them anywhere).
-SUITE_ON_POSTGRESQL = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
-
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    pytest.mark.skipif(
-        SUITE_ON_POSTGRESQL,
-        reason="the browser tests serve a SQLite database of their own: they run in the SQLite run, not twice",
-    ),
+    own_sqlite_database,  # the site is the same whatever the suite's database
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed at /usr/bin/chromium"),
     pytest.mark.skipif(not AXE.exists(), reason="axe-core is not installed: run make install"),
 ]

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from commitments.models import Commitment
+from tests.helpers import own_sqlite_database
 
 pytestmark = pytest.mark.django_db
 
@@ -48,6 +49,7 @@ SUMMARY = (
 )
 
 
+@own_sqlite_database  # two SQLite files of its own, whatever the suite's database
 def test_generates_the_same_labelled_data_for_the_same_seed(tmp_path):
     # Both runs start from the same empty, migrated database: migrated once, then copied.
     migrated = tmp_path / "migrated.sqlite3"
