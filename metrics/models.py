@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 
 from django.conf import settings
 from django.db import models
@@ -68,9 +69,9 @@ class ReportingQuarter(models.Model):
     def __str__(self) -> str:
         return self.quarter.label
 
-    @property
+    @cached_property
     def quarter(self) -> Quarter:
-        """The period this row reports on."""
+        """The period this row reports on (read many times a page: kept once built)."""
         return Quarter(self.year, self.number)
 
     @property

@@ -1,7 +1,7 @@
 """Tables of the board dashboards: one structure rendered as an HTML table and downloadable as CSV.
 
 A table holds plain text, links and tag colours; ``templates/dashboards/_table.html`` lays it out, its body's
-cells written by ``Cell.html`` (a template loop over every cell of a long table costs more than the page's
+cells written by ``Cell.markup`` (a template loop over every cell of a long table costs more than the page's
 queries).
 
 Every table a dashboard shows is built as a ``Table``, so every table can be downloaded (``?download=<id>``)
@@ -15,10 +15,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from html import escape
 from typing import Any
 
 from django.http import Http404, HttpResponse
-from django.utils.html import conditional_escape, format_html
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
@@ -41,7 +42,7 @@ STATUS_TAGS = {
 
 
 # What a screen reader hears before an area's name, indented under its foundation.
-AREA_HINT = format_html('<span class="govuk-visually-hidden">{}</span>', "Area: ")
+AREA_HINT = '<span class="govuk-visually-hidden">Area: </span>'
 
 
 @dataclass
@@ -56,25 +57,25 @@ class Cell:
     hint: str = ""
     column: str = ""  # its column's header, shown beside the value where narrow screens stack the rows
 
-    @property
-    def html(self) -> SafeString:
-        """The cell's element: a row header or a cell labelled with its column, holding a link, a tag or text."""
+    def markup(self) -> str:
+        """The cell's element, escaped: a row header or a cell labelled with its column, holding a link, a tag or text.
+
+        Plain string building (``html.escape``, as Django's ``escape`` does): a long table has hundreds of
+        cells, and ``format_html`` for each cost more than the page's queries.
+        """
+        text = escape(str(self.text))
         if self.href:
             area = AREA_HINT if self.hint == "area" else ""
-            content = format_html('<a class="govuk-link" href="{}">{}{}</a>', self.href, area, self.text)
+            content = f'<a class="govuk-link" href="{escape(self.href)}">{area}{text}</a>'
         elif self.tag:
-            content = format_html('<strong class="govuk-tag {}">{}</strong>', self.tag, self.text)
+            content = f'<strong class="govuk-tag {escape(self.tag)}">{text}</strong>'
         else:
-            content = conditional_escape(self.text)
+            content = text
         if self.header:
             indent = " lsis-indent" if self.hint == "area" else ""
-            return format_html(
-                '<th scope="row" role="rowheader" class="govuk-table__header{}">{}</th>', indent, content
-            )
+            return f'<th scope="row" role="rowheader" class="govuk-table__header{indent}">{content}</th>'
         numeric = " govuk-table__cell--numeric" if self.numeric else ""
-        return format_html(
-            '<td role="cell" class="govuk-table__cell{}" data-label="{}">{}</td>', numeric, self.column, content
-        )
+        return f'<td role="cell" class="govuk-table__cell{numeric}" data-label="{escape(self.column)}">{content}</td>'
 
 
 @dataclass
@@ -118,7 +119,7 @@ class Table:
 
     @property
     def body_html(self) -> SafeString:
-        """The body's rows (``Cell.html``), or a row saying the table is empty."""
+        """The body's rows (``Cell.markup``), or a row saying the table is empty."""
         if not self.rows:
             return format_html(
                 '<tr class="govuk-table__row" role="row">'
@@ -126,9 +127,9 @@ class Table:
                 len(self.headers),
                 self.empty,
             )
-        return mark_safe(  # noqa: S308 - every cell is escaped by format_html
+        return mark_safe(  # noqa: S308 - every cell's text is escaped by Cell.markup
             "".join(
-                '<tr class="govuk-table__row" role="row">' + "".join(cell.html for cell in row) + "</tr>"
+                '<tr class="govuk-table__row" role="row">' + "".join(cell.markup() for cell in row) + "</tr>"
                 for row in self.rows
             )
         )
