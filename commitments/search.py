@@ -199,17 +199,25 @@ def matching(commitments: QuerySet[Commitment], query: ParsedQuery | str) -> Que
     return _fallback_matching(commitments, parsed)
 
 
-def ranked(commitments: QuerySet[Commitment], query: ParsedQuery | str) -> QuerySet[Commitment]:
+def ranked(
+    commitments: QuerySet[Commitment], query: ParsedQuery | str, *, among: int | None = None
+) -> QuerySet[Commitment]:
     """``matching``, best first, annotated with ``search_rank`` and (PostgreSQL) ``search_headline``.
 
     PostgreSQL ranks with ``ts_rank`` over the weighted document, and cuts the headline from the text
     of the rows returned only (after the sort and the page's limit). SQLite ranks a match in the
     reference above one in the text, above one elsewhere. Ties go by reference.
+
+    With ``among``, only the first ``among`` matches found are ranked (in the index's order, not by
+    rank): for a word in nearly every commitment, ranking every match means reading the whole table,
+    and a reader who is told so narrows the search rather than reading a thousand results.
     """
     parsed = _read(query)
     found = matching(commitments, parsed)
     if parsed.is_empty:
         return found
+    if among is not None:
+        found = commitments.filter(pk__in=found.order_by().values("pk")[:among])
     if _on_postgresql():
         tsquery = _tsquery(parsed)
         found = found.annotate(

@@ -232,6 +232,9 @@ def test_past_the_most_listed_the_count_says_more_than(board: Client, monkeypatc
         CommitmentFactory.create(reference=f"TEST-MANY-{n:02d}", text=f"Overflow probe number {n}.")
     response = board.get(SEARCH, {"q": "overflow probe"})
     assert "More than 21 commitments found" in _text(response)
+    # The first 21 found are ranked and listed, and the page says they are not the best of all 25.
+    assert "the first 21 found are listed, best first, rather than the best of all of them" in _text(response)
+    assert response.context["page_obj"].paginator.count == 21
     last = board.get(SEARCH, {"q": "overflow probe", "page": "2"})
     assert len(_found(last)) == 1
     assert "Page 2 of 2" in _text(last)

@@ -67,7 +67,14 @@ def search(request: HttpRequest) -> HttpResponse:
     visible: CommitmentQuerySet = visible_commitments(request.user)
     # Counted without ranking, and only up to one past the most listed.
     count = commitment_search.matching(visible, query).order_by().values("pk")[: MAX_LISTED + 1].count()
-    found = commitment_search.ranked(visible.select_related("foundation", "area").only(*_SHOWN), query)
+    # Past the most listed, the best of the first matches found are listed (and the page says so): ranking
+    # every match of a word nearly every commitment holds would read the whole table for each search.
+    more_than_listed = count > MAX_LISTED
+    found = commitment_search.ranked(
+        visible.select_related("foundation", "area").only(*_SHOWN),
+        query,
+        among=MAX_LISTED if more_than_listed else None,
+    )
     paginator = CountedPaginator(found, PAGE_SIZE, count=min(count, MAX_LISTED))
     page = paginator.get_page(form.cleaned_data["page"] or 1)
     context.update(
@@ -75,7 +82,7 @@ def search(request: HttpRequest) -> HttpResponse:
         results=[Result(commitment, commitment_search.excerpt(commitment, query)) for commitment in page.object_list],
         page_obj=page,
         count=min(count, MAX_LISTED),
-        more_than_listed=count > MAX_LISTED,
+        more_than_listed=more_than_listed,
         page_query="?" + urlencode({"q": query.text}),
     )
     return render(request, "dashboards/search.html", context)
