@@ -1,0 +1,101 @@
+"""The one-pass rebuild (``metrics.onepass``) gives every quarter the figures ``figures_for`` gives it.
+
+Field by field, for every quarter, scope and population, on the seeded data; after approvals (back-dated,
+ties on the as-of date, left unapproved) and publication changes; and for the quarter in progress, which
+is described as of today.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+
+from commitments import roles
+from commitments.models import Commitment
+from commitments.periods import Quarter
+from metrics.models import Basis, QuarterMetric
+from metrics.onepass import QuarterDays, figures_by_quarter
+from metrics.services import FIRST_QUARTER, figures_for, metrics_recompute, quarters_until, spans_rebuild
+from tests.test_metrics import SAMPLE, _apply, _set_published
+
+pytestmark = pytest.mark.django_db
+
+
+def _days(today: date) -> list[QuarterDays]:
+    return [
+        QuarterDays(quarter, quarter.figures_day(today), quarter.previous().end if quarter > FIRST_QUARTER else None)
+        for quarter in quarters_until(today)
+    ]
+
+
+def _by_scope(figures):
+    by_scope = {(item.population, item.scope_type, item.scope_key): item.values() for item in figures}
+    assert len(by_scope) == len(figures), "one row per population and scope"
+    return by_scope
+
+
+def _assert_one_pass_equals_the_engine(today: date) -> int:
+    quarters = _days(today)
+    one_pass = dict(figures_by_quarter(quarters))
+    assert list(one_pass) == [item.quarter for item in quarters]
+    rows = 0
+    for item in quarters:
+        expected = _by_scope(figures_for(item.quarter, today=today))
+        found = _by_scope(one_pass[item.quarter])
+        assert found.keys() == expected.keys(), item.quarter.label
+        for scope, values in expected.items():
+            assert found[scope] == values, (item.quarter.label, scope)
+        rows += len(expected)
+    return rows
+
+
+def test_every_quarter_equals_the_engine_on_the_seeded_data():
+    today = date.today()
+    assert _assert_one_pass_equals_the_engine(today) > 0
+
+
+def test_every_quarter_equals_the_engine_after_approvals_and_publication_changes(user_with_role):
+    editor, reviewer = user_with_role(roles.EDITOR), user_with_role(roles.REVIEWER)
+    first, second, third = SAMPLE[:3]
+    _apply(
+        [
+            (first, date(2019, 6, 30), "delivered", "green", None, True),
+            (first, date(2019, 6, 30), "in_progress", "amber", 40, True),  # a correction the same day governs
+            (second, date(2018, 1, 15), "in_progress", "red", None, True),
+            (second, date(2019, 10, 1), "not_being_pursued", "", None, True),
+            (third, date(2020, 2, 29), "in_progress", "amber_green", 70, False),  # left submitted
+            (third, date(2017, 9, 1), "in_progress", "", 10, True),
+        ],
+        editor,
+        reviewer,
+    )
+    _set_published([SAMPLE[3]], False, reviewer)
+    spans_rebuild()
+    _assert_one_pass_equals_the_engine(date.today())
+
+
+def test_the_quarter_in_progress_is_computed_as_of_today():
+    with time_machine.travel(datetime(2026, 11, 18, 10, 0, tzinfo=ZoneInfo("Europe/London")), tick=False):
+        today = date(2026, 11, 18)
+        assert Quarter.containing(today).figures_day(today) == today
+        _assert_one_pass_equals_the_engine(today)
+
+
+def test_the_full_rebuild_stores_the_engines_figures_for_every_quarter():
+    metrics_recompute()
+    today = date.today()
+    for quarter in quarters_until(today):
+        stored = {
+            (row.population, row.scope_type, row.scope_key): row
+            for row in QuarterMetric.objects.filter(
+                quarter__year=quarter.year, quarter__number=quarter.number, basis=Basis.LIVE
+            )
+        }
+        expected = _by_scope(figures_for(quarter, today=today))
+        assert stored.keys() == expected.keys(), quarter.label
+        for scope, values in expected.items():
+            assert {name: getattr(stored[scope], name) for name in values} == values, (quarter.label, scope)
+    assert Commitment.objects.exists()
