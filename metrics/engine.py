@@ -52,7 +52,7 @@ from metrics.rules import Population, counted_on, populations_of
 from programmes.models import FundingAmount, FundingAmountQuerySet
 from programmes.totals import MONEY_AGGREGATES, Money, ProgrammeTree, money_under_programmes
 
-_STARTED = [DeliveryStatus.IN_PROGRESS, DeliveryStatus.DELIVERED, DeliveryStatus.NOT_BEING_PURSUED]
+STARTED = [DeliveryStatus.IN_PROGRESS, DeliveryStatus.DELIVERED, DeliveryStatus.NOT_BEING_PURSUED]
 ZERO = Decimal(0)
 
 
@@ -144,7 +144,7 @@ FIGURE_FIELDS = [
 MONEY_FIELDS = list(Money().figures())
 assert set(MONEY_FIELDS) <= set(FIGURE_FIELDS), "every money sum is stored"  # noqa: S101
 # Every movement is stored, so the overview, the API and the "what changed" page count the same lists.
-_STORED_MOVEMENTS = rules.MOVEMENTS
+STORED_MOVEMENTS = rules.MOVEMENTS
 
 
 def span_rows(commitment_ids: Collection[int] | None = None) -> QuerySet[StatusUpdate]:
@@ -188,7 +188,7 @@ def _add_row(totals: dict[str, Any], row: Mapping[str, Any], names: Collection[s
         totals[name] = totals.get(name, 0) + (row[name] or 0)
 
 
-def _grouped(queryset: QuerySet[Any], scope: Scope, prefix: str, **aggregates: Any) -> ByPopulation:
+def grouped_by_scope(queryset: QuerySet[Any], scope: Scope, prefix: str, **aggregates: Any) -> ByPopulation:
     """Run the aggregates per scope key and kind, summed into each population; the tracker is a single group."""
     grouped: ByPopulation = {population: {} for population in Population.values}
     if scope.key is None:
@@ -227,7 +227,7 @@ def compute_figures(
             **rules.movement_annotations(after="now__", before="before__")
         )
     funding = (
-        _counted_funding()
+        counted_funding()
         .filter(counted_on(day, "commitment__"))
         .annotate(**{KIND: rules.commitment_kind_expression("commitment__")})
     )
@@ -236,12 +236,12 @@ def compute_figures(
     # area, actor): one query grouped by all their keys at once, summed per scope here, does for all of
     # them what GROUPING SETS would (the ORM cannot write it). Many-valued types get a query each.
     single = [scope for scope in SCOPES if not scope.many]
-    states = _rolled_up(commitments, single, "", state_aggregates)
+    states = rolled_up(commitments, single, "", state_aggregates)
     for population in Population.values:
         # The whole tracker has figures for every day, zeros before any deal was published.
         tracker = states[population][ScopeType.TRACKER]
         tracker.setdefault(TRACKER_KEY, {"_label": None} | dict.fromkeys(state_aggregates, 0))
-    money = _rolled_up(funding, single, "commitment__", _MONEY_AGGREGATES)
+    money = rolled_up(funding, single, "commitment__", STORED_MONEY_AGGREGATES)
     wanted: dict[str, set[str]] | None = None
     if commitment_ids is not None:
         wanted = defaultdict(set)
@@ -255,7 +255,7 @@ def compute_figures(
             for key, row in states[population][scope.scope_type].items()
             if wanted is None or key in wanted[scope.scope_type]
         }
-        results.extend(_assemble(scope, population, scope_states, money[population][scope.scope_type]))
+        results.extend(assemble(scope, population, scope_states, money[population][scope.scope_type]))
     for scope in SCOPES:
         if not scope.many:
             continue
@@ -263,17 +263,17 @@ def compute_figures(
             # In the same filter() as the scope's own condition, so a many-to-many scope (themes,
             # programmes, lead organisations) is joined once and grouped by the row it was filtered on.
             scope = replace(scope, condition={**scope.condition, f"{scope.key}__in": sorted(wanted[scope.scope_type])})
-        scope_states = _grouped(commitments, scope, "", **state_aggregates)
+        scope_states = grouped_by_scope(commitments, scope, "", **state_aggregates)
         if scope.money_attributed:
-            scope_money = _attributed_money(funding, None if wanted is None else wanted[scope.scope_type])
+            scope_money = attributed_money(funding, None if wanted is None else wanted[scope.scope_type])
         else:
-            scope_money = _grouped(funding, scope, "commitment__", **_MONEY_AGGREGATES)
+            scope_money = grouped_by_scope(funding, scope, "commitment__", **STORED_MONEY_AGGREGATES)
         for population in Population.values:
-            results.extend(_assemble(scope, population, scope_states[population], scope_money[population]))
+            results.extend(assemble(scope, population, scope_states[population], scope_money[population]))
     return results
 
 
-def _attributed_money(funding: FundingAmountQuerySet, keys: Collection[str] | None) -> ByPopulation:
+def attributed_money(funding: FundingAmountQuerySet, keys: Collection[str] | None) -> ByPopulation:
     """The money of each programme scope (of ``keys``, if given): attributed to it or a programme inside it."""
     tree = ProgrammeTree.load()
     by_population: dict[str, dict[int, Money]] = {population: defaultdict(Money) for population in Population.values}
@@ -290,7 +290,7 @@ def _attributed_money(funding: FundingAmountQuerySet, keys: Collection[str] | No
     }
 
 
-def _rolled_up(
+def rolled_up(
     queryset: QuerySet[Any], scopes: list[Scope], prefix: str, aggregates: dict[str, Any]
 ) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
     """Group once by the keys of every (single-valued) scope type and the kind, then sum per population and key."""
@@ -312,7 +312,7 @@ def _rolled_up(
 def _state_aggregates(day: date, period_start: date, previous_end: date | None) -> dict[str, Any]:
     aggregates: dict[str, Any] = {
         "total": Count("pk"),
-        **{status: Count("pk", filter=Q(now__status=status)) for status in _STARTED},
+        **{status: Count("pk", filter=Q(now__status=status)) for status in STARTED},
         **{value: Count("pk", filter=Q(now__confidence=value)) for value in DeliveryConfidence.values},
         "progress_reported": Count("pk", filter=rules.progress_reported_condition("now__progress")),
         "progress_total": Coalesce(Sum("now__progress"), 0),
@@ -324,13 +324,17 @@ def _state_aggregates(day: date, period_start: date, previous_end: date | None) 
     }
     if previous_end is not None:
         conditions = rules.movement_conditions()
-        aggregates |= {name: Count("pk", filter=conditions[name]) for name in _STORED_MOVEMENTS}
+        aggregates |= {name: Count("pk", filter=conditions[name]) for name in STORED_MOVEMENTS}
     return aggregates
 
 
-def _assemble(
+def assemble(
     scope: Scope, population: str, states: dict[str, dict[str, Any]], money: dict[str, dict[str, Any]]
 ) -> list[Figures]:
+    """The figures of each scope of one type and population, from its summed states and its money, by key.
+
+    ``states`` holds the state aggregates' sums and ``_label`` by scope key; ``money`` the money sums.
+    """
     if scope.money_attributed:
         # A programme with money attributed to it and no commitment of its own that counts has its row too
         # (as on the funding page), with no commitments.
@@ -352,7 +356,7 @@ def _assemble(
         for name, value in state.items():
             setattr(item, name, value or 0)
         item.spent = Decimal(item.spent)
-        item.not_started = count - sum(getattr(item, status) for status in _STARTED)
+        item.not_started = count - sum(getattr(item, status) for status in STARTED)
         item.no_confidence = count - sum(getattr(item, value) for value in DeliveryConfidence.values)
         for name, value in money.get(key, {}).items():
             if name != "_label":
@@ -366,13 +370,15 @@ def has_money(figures: Mapping[str, Any]) -> bool:
     return any(figures.get(name) for name in MONEY_FIELDS)
 
 
-def _counted_funding() -> FundingAmountQuerySet:
+def counted_funding() -> FundingAmountQuerySet:
     """Commitments' amounts the totals count (``FundingAmountQuerySet.counted_in_totals``)."""
     return FundingAmount.objects.filter(commitment__isnull=False).counted_in_totals()
 
 
 # The money sums every total makes (``programmes.totals``), those the stored figures keep.
-_MONEY_AGGREGATES: dict[str, Any] = {name: value for name, value in MONEY_AGGREGATES.items() if name in MONEY_FIELDS}
+STORED_MONEY_AGGREGATES: dict[str, Any] = {
+    name: value for name, value in MONEY_AGGREGATES.items() if name in MONEY_FIELDS
+}
 
 
 # --- one commitment at a time: what the incremental recompute adds and takes away ------------------------
@@ -431,7 +437,7 @@ def contribution(
             status_after=status,
             confidence_after=now.confidence if now else "",
         )
-        for name in _STORED_MOVEMENTS:
+        for name in STORED_MOVEMENTS:
             figures[name] = int(getattr(moved, name))
     return figures
 
@@ -476,8 +482,8 @@ def money_contributions(commitment_ids: Collection[int]) -> dict[int, MoneyContr
     Two grouped queries and the programmes, whatever the number of commitments; a commitment with no
     counted amounts is left out.
     """
-    amounts = _counted_funding().filter(commitment_id__in=commitment_ids)
-    rows = amounts.values("commitment_id").annotate(**_MONEY_AGGREGATES).order_by()
+    amounts = counted_funding().filter(commitment_id__in=commitment_ids)
+    rows = amounts.values("commitment_id").annotate(**STORED_MONEY_AGGREGATES).order_by()
     whole = {row.pop("commitment_id"): Money.from_row(row).figures() for row in rows}
     tree = ProgrammeTree.load()
     attributed = money_under_programmes(amounts, per="commitment_id", tree=tree)

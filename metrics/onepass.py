@@ -17,7 +17,7 @@ means as movement are decided in Python by ``metrics.rules`` (``span_covers``, `
 (``counts``) is applied per deal and quarter here; the commitment's kind and each scope's key and label
 come from the ORM (``commitment_kind_expression``, ``engine.SCOPES``). Money depends on the day only
 through which deals count, so it is computed once per set of counted deals by the engine's own queries.
-The figures are assembled by the engine's ``_assemble``: ``tests/test_onepass.py`` checks they equal
+The figures are assembled by the engine's ``assemble``: ``tests/test_onepass.py`` checks they equal
 ``compute_figures`` field by field for every quarter on SQLite and PostgreSQL.
 """
 
@@ -43,27 +43,27 @@ from commitments.models import Commitment
 from commitments.periods import Quarter
 from metrics import rules
 from metrics.engine import (
-    _MONEY_AGGREGATES,
-    _STARTED,
-    _STORED_MOVEMENTS,
     KIND,
     SCOPES,
+    STARTED,
+    STORED_MONEY_AGGREGATES,
+    STORED_MOVEMENTS,
     TRACKER_KEY,
     ByPopulation,
     Figures,
-    _assemble,
-    _attributed_money,
-    _counted_funding,
-    _grouped,
-    _rolled_up,
+    assemble,
+    attributed_money,
+    counted_funding,
+    grouped_by_scope,
+    rolled_up,
 )
 from metrics.models import DeliverySpan, ScopeType
 from metrics.rules import Population, populations_of
 
 CENT = Decimal("0.01")
 # Figures that hold at a point (running sums of events) and those counted at the point they happen.
-_LEVELS = ("total", *_STARTED, *DeliveryConfidence.values, "progress_reported", "progress_total", "spent", "overdue")
-_FLOWS = ("fresh", *_STORED_MOVEMENTS)
+_LEVELS = ("total", *STARTED, *DeliveryConfidence.values, "progress_reported", "progress_total", "spent", "overdue")
+_FLOWS = ("fresh", *STORED_MOVEMENTS)
 _SUMS = (*_LEVELS, *_FLOWS)
 _CONFIDENCES = ("", *DeliveryConfidence.values)  # "" is unrated
 
@@ -105,11 +105,9 @@ def figures_by_quarter(quarters: Sequence[QuarterDays]) -> Iterator[tuple[Quarte
                 scope_states.setdefault(TRACKER_KEY, {"_label": None} | dict.fromkeys(_SUMS, 0))
             if item.previous_end is None:  # no movement is measured in the first quarter
                 for row in scope_states.values():
-                    for name in _STORED_MOVEMENTS:
+                    for name in STORED_MOVEMENTS:
                         row.pop(name, None)
-            results.extend(
-                _assemble(scope, population, scope_states, money[item.quarter][population][scope.scope_type])
-            )
+            results.extend(assemble(scope, population, scope_states, money[item.quarter][population][scope.scope_type]))
         yield item.quarter, results
 
 
@@ -144,9 +142,9 @@ def _fill_lookups(points: list[date], quarters: Sequence[QuarterDays]) -> None:
             moved = rules.movement(
                 status_before=before[0], confidence_before=before[1], status_after=after[0], confidence_after=after[1]
             )
-            moves.append((*before, *after, *(int(getattr(moved, name)) for name in _STORED_MOVEMENTS)))
-        names = ", ".join(_STORED_MOVEMENTS)
-        marks = ", ".join(["%s"] * (4 + len(_STORED_MOVEMENTS)))
+            moves.append((*before, *after, *(int(getattr(moved, name)) for name in STORED_MOVEMENTS)))
+        names = ", ".join(STORED_MOVEMENTS)
+        marks = ", ".join(["%s"] * (4 + len(STORED_MOVEMENTS)))
         cursor.executemany(
             f"INSERT INTO {_MOVES} (status_before, confidence_before, status_after, confidence_after, {names}) "
             f"VALUES ({marks})",
@@ -183,21 +181,21 @@ def _fill_events() -> None:
         _analyze(cursor, _DATES, _MOVES, _COVERING)
 
         def state(sign: str, alias: str = "c") -> tuple[str, list[Any]]:
-            parts = [f"CASE WHEN {alias}.status = %s THEN {sign} ELSE 0 END" for _ in _STARTED]
+            parts = [f"CASE WHEN {alias}.status = %s THEN {sign} ELSE 0 END" for _ in STARTED]
             parts += [f"CASE WHEN {alias}.confidence = %s THEN {sign} ELSE 0 END" for _ in DeliveryConfidence.values]
             parts += [
                 f"CASE WHEN {alias}.progress IS NOT NULL THEN {sign} ELSE 0 END",
                 f"{sign} * COALESCE({alias}.progress, 0)",
                 f"{sign} * COALESCE({alias}.spent, 0)",
             ]
-            return ", ".join(parts), list(_STARTED) + list(DeliveryConfidence.values)
+            return ", ".join(parts), list(STARTED) + list(DeliveryConfidence.values)
 
         columns = ", ".join(("commitment_id", "point", *_SUMS))
         zeros_flows = ", ".join(["0"] * len(_FLOWS))
         level_zeros = ", ".join(["0"] * (len(_LEVELS) - 2))  # all but total and overdue
         # A span starts: its state counts from its first point; fresh and movement are counted there.
         plus, plus_params = state("1")
-        movement = ", ".join(f"COALESCE(m.{name}, 0)" for name in _STORED_MOVEMENTS)
+        movement = ", ".join(f"COALESCE(m.{name}, 0)" for name in STORED_MOVEMENTS)
         cursor.execute(
             f"INSERT INTO {_EVENTS} ({columns}) "
             f"SELECT c.commitment_id, c.first, 0, {plus}, 0, c.fresh, {movement} "
@@ -410,18 +408,18 @@ def _money_by_deals(quarters: Sequence[QuarterDays]) -> dict[Quarter, dict[str, 
 def _money_on(day: date) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
     """The money of every scope as of ``day``, by population, scope type and key, as ``compute_figures`` sums it."""
     funding = (
-        _counted_funding()
+        counted_funding()
         .filter(rules.counted_on(day, "commitment__"))
         .annotate(**{KIND: rules.commitment_kind_expression("commitment__")})
     )
     single = [scope for scope in SCOPES if not scope.many]
-    money = _rolled_up(funding, single, "commitment__", _MONEY_AGGREGATES)
+    money = rolled_up(funding, single, "commitment__", STORED_MONEY_AGGREGATES)
     for scope in SCOPES:
         if scope.many:
             grouped = (
-                _attributed_money(funding, None)
+                attributed_money(funding, None)
                 if scope.money_attributed
-                else _grouped(funding, scope, "commitment__", **_MONEY_AGGREGATES)
+                else grouped_by_scope(funding, scope, "commitment__", **STORED_MONEY_AGGREGATES)
             )
             for population in Population.values:
                 money[population][scope.scope_type] = grouped[population]
@@ -434,7 +432,7 @@ def _money_on(day: date) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
 @contextmanager
 def _temporary_tables() -> Iterator[None]:
     sums = ", ".join(f"{name} {'NUMERIC' if name == 'spent' else 'INTEGER'} NOT NULL" for name in _SUMS)
-    moves = ", ".join(f"{name} INTEGER NOT NULL" for name in _STORED_MOVEMENTS)
+    moves = ", ".join(f"{name} INTEGER NOT NULL" for name in STORED_MOVEMENTS)
     tables = {
         _DATES: "day DATE NOT NULL PRIMARY KEY, covers INTEGER, overdue INTEGER, fresh INTEGER NOT NULL",
         _MOVES: f"status_before VARCHAR(20), confidence_before VARCHAR(20), status_after VARCHAR(20), "
