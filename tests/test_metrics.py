@@ -248,7 +248,9 @@ def _apply(specs, editor, reviewer):
     unpublished=st.sets(st.sampled_from(SAMPLE)),
     specs=st.lists(event_spec, min_size=1, max_size=12),
 )
-def test_stored_figures_match_the_oracle(unpublished, specs, user_with_role, django_capture_on_commit_callbacks):
+def test_stored_figures_match_the_oracle(
+    unpublished, specs, every_quarter_computed, user_with_role, django_capture_on_commit_callbacks
+):
     with transaction.atomic():
         editor, reviewer = user_with_role(roles.EDITOR), user_with_role(roles.REVIEWER)
         _set_published(sorted(unpublished), False, reviewer)

@@ -219,7 +219,7 @@ def _figures_of(item) -> dict[str, Any]:
     max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 )
 @given(events=st.lists(st.one_of(update_spec, update_spec, publication_spec, target_spec), min_size=1, max_size=8))
-def test_every_surface_gives_the_same_numbers_for_a_random_history(events, user_with_role):
+def test_every_surface_gives_the_same_numbers_for_a_random_history(events, every_quarter_computed, user_with_role):
     with transaction.atomic():
         editor, reviewer, board = (
             user_with_role(roles.EDITOR),
