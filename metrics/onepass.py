@@ -3,16 +3,17 @@
 ``metrics.engine.compute_figures`` answers one day: it joins every commitment to the span covering that
 day. Run for each of some forty quarters, that is forty passes over the spans. Here the spans are read
 once, as changes: the quarter ends (and, for the quarter in progress, today) are numbered as points, and
-each span covering at least one point becomes events at the point its state starts to count and at the
-point it stops (``span_covers``). A scope's level figures at a point (statuses, ratings, progress,
-spending, overdue) are then running sums of its events; its flow figures (fresh, movement) are counted
-at the point a span starts. The events are written once to a temporary table, summed by point and by the
-keys of each scope type (one statement for the single-valued types, one per many-valued type) and added up
-in Python per scope: the rows coming back are per group of commitments, never per commitment.
+each span covering at least one point becomes one event at the first point it covers (``span_covers``):
+the change from the state of the span it takes over from (a numbered pair of states), with the change of
+progress and spending. A scope's level figures at a point (statuses, ratings, progress, spending,
+overdue) are then running sums of its events; its flow figures (fresh, movement) are counted at the point
+a span starts. The events are written once to a narrow temporary table, summed by point and by the keys
+of each scope type (one statement for the single-valued types, one per many-valued type) and added up in
+Python per scope: the rows coming back are per group of commitments, never per commitment.
 
 No rule is restated. Which point a date first counts at, whether a span's update is fresh in the quarter
 it starts in, which points a target date makes a commitment overdue from, and what each pair of states
-means as movement are decided in Python by ``metrics.rules`` (``span_covers``, ``is_stale``,
+means as levels and movement are decided in Python by ``metrics.rules`` (``span_covers``, ``is_stale``,
 ``is_overdue``, ``movement``) and handed to the database as small lookup tables; which commitments count
 (``counts``) is applied per deal and quarter here; the commitment's kind and each scope's key and label
 come from the ORM (``commitment_kind_expression``, ``engine.SCOPES``). Money depends on the day only
@@ -67,8 +68,16 @@ _FLOWS = ("fresh", *STORED_MOVEMENTS)
 _SUMS = (*_LEVELS, *_FLOWS)
 _CONFIDENCES = ("", *DeliveryConfidence.values)  # "" is unrated
 
-_DATES, _MOVES, _COVERING, _EVENTS = "onepass_dates", "onepass_moves", "onepass_covering", "onepass_events"
-_MEMBERS = "onepass_members"
+# The states a span can hold, the first the state of a commitment with no update (``rules.NO_UPDATE_STATE``).
+_STATE_VALUES = [(rules.NO_UPDATE_STATE.status, rules.NO_UPDATE_STATE.confidence)] + [
+    pair
+    for pair in itertools.product(DeliveryStatus.values, _CONFIDENCES)
+    if pair != (rules.NO_UPDATE_STATE.status, rules.NO_UPDATE_STATE.confidence)
+]
+_STATE_LEVELS = (*STARTED, *DeliveryConfidence.values)  # the levels a state counts in, one each
+
+_DATES, _STATES, _CHANGES = "onepass_dates", "onepass_states", "onepass_changes"
+_COVERING, _EVENTS, _MEMBERS = "onepass_covering", "onepass_events", "onepass_members"
 
 
 @dataclass(frozen=True)
@@ -115,7 +124,7 @@ def figures_by_quarter(quarters: Sequence[QuarterDays]) -> Iterator[tuple[Quarte
 
 
 def _fill_lookups(points: list[date], quarters: Sequence[QuarterDays]) -> None:
-    """Number each date the spans and target dates hold by the points it reaches; tabulate movement."""
+    """Number each date the spans and target dates hold by the points it reaches; tabulate states and changes."""
     start_of = {item.day: item.quarter.start for item in quarters}
     with connection.cursor() as cursor:
         cursor.execute(
@@ -137,19 +146,32 @@ def _fill_lookups(points: list[date], quarters: Sequence[QuarterDays]) -> None:
             fresh = period_start is not None and not rules.is_stale(state_as_of=day, period_start=period_start)
             rows.append((day, covers, overdue, int(fresh)))
         cursor.executemany(f"INSERT INTO {_DATES} (day, covers, overdue, fresh) VALUES (%s, %s, %s, %s)", rows)
-        moves: list[tuple[Any, ...]] = []
-        for before, after in itertools.product(itertools.product(DeliveryStatus.values, _CONFIDENCES), repeat=2):
+        # Each state a span can hold, numbered; the first is the state of a commitment with no update yet.
+        cursor.executemany(
+            f"INSERT INTO {_STATES} (state, status, confidence, unfinished) VALUES (%s, %s, %s, %s)",
+            [
+                (number, status, confidence, int(_unfinished(status)))
+                for number, (status, confidence) in enumerate(_STATE_VALUES)
+            ],
+        )
+        # What each change of state (from one numbered state to another) adds to the levels and the movement.
+        changes: list[tuple[Any, ...]] = []
+        for (number_before, before), (number_after, after) in itertools.product(enumerate(_STATE_VALUES), repeat=2):
             moved = rules.movement(
                 status_before=before[0], confidence_before=before[1], status_after=after[0], confidence_after=after[1]
             )
-            moves.append((*before, *after, *(int(getattr(moved, name)) for name in STORED_MOVEMENTS)))
-        names = ", ".join(STORED_MOVEMENTS)
-        marks = ", ".join(["%s"] * (4 + len(STORED_MOVEMENTS)))
-        cursor.executemany(
-            f"INSERT INTO {_MOVES} (status_before, confidence_before, status_after, confidence_after, {names}) "
-            f"VALUES ({marks})",
-            moves,
-        )
+            levels = [int(after[0] == status) - int(before[0] == status) for status in STARTED]
+            levels += [int(after[1] == value) - int(before[1] == value) for value in DeliveryConfidence.values]
+            movement = [int(getattr(moved, name)) for name in STORED_MOVEMENTS]
+            changes.append((number_before * len(_STATE_VALUES) + number_after, *levels, *movement))
+        columns = ", ".join(("change", *_STATE_LEVELS, *STORED_MOVEMENTS))
+        marks = ", ".join(["%s"] * (1 + len(_STATE_LEVELS) + len(STORED_MOVEMENTS)))
+        cursor.executemany(f"INSERT INTO {_CHANGES} ({columns}) VALUES ({marks})", changes)
+
+
+def _unfinished(status: str) -> bool:
+    """Whether a commitment of this status is overdue once its target date has passed (``rules.is_overdue``)."""
+    return rules.is_overdue(target_date=date.min, status=status, day=date.max)
 
 
 def _first(points: list[date], holds: Any) -> int | None:
@@ -162,97 +184,48 @@ def _first(points: list[date], holds: Any) -> int | None:
 
 
 def _fill_events() -> None:
-    """Write each covering span's events, each commitment's own, and each change of state's movement."""
+    """Write each covering span's change of state, and each commitment's overdue from its target date.
+
+    A span ends the day the next one starts, so the span a covering span takes over from at its first
+    point is the covering span before it (none, for the first): one event per covering span gives both
+    what stops counting and what starts, and the movement between them.
+    """
     spans, commitments = _table(DeliverySpan), _table(Commitment)
-    overdue_statuses = [
-        status
-        for status in DeliveryStatus.values
-        if rules.is_overdue(target_date=date.min, status=status, day=date.max)
-    ]
-    no_state = rules.NO_UPDATE_STATE
+    states = len(_STATE_VALUES)
     with connection.cursor() as cursor:
-        # The spans that cover at least one point, with the points they cover: from ``first`` to before ``stop``.
+        _analyze(cursor, _DATES, _STATES, _CHANGES)
+        # The spans that cover at least one point, with the points they cover: from ``first`` to before ``stop``,
+        # their numbered state, and the point their commitment's target date makes it overdue from (``due``).
         cursor.execute(
-            f"INSERT INTO {_COVERING} (commitment_id, first, stop, status, confidence, progress, spent, fresh) "
-            f"SELECT s.commitment_id, a.covers, b.covers, s.status, s.confidence, s.progress, s.spent, a.fresh "
-            f"FROM {spans} s JOIN {_DATES} a ON a.day = s.starts LEFT JOIN {_DATES} b ON b.day = s.ends "
+            f"INSERT INTO {_COVERING} (commitment_id, first, stop, state, unfinished, progress, spent, fresh, due) "
+            f"SELECT s.commitment_id, a.covers, b.covers, st.state, st.unfinished, s.progress, s.spent, a.fresh, "
+            f"t.overdue FROM {spans} s JOIN {_DATES} a ON a.day = s.starts LEFT JOIN {_DATES} b ON b.day = s.ends "
+            f"JOIN {_STATES} st ON st.status = s.status AND st.confidence = s.confidence "
+            f"JOIN {commitments} k ON k.id = s.commitment_id LEFT JOIN {_DATES} t ON t.day = k.target_date "
             f"WHERE a.covers IS NOT NULL AND (b.covers IS NULL OR a.covers < b.covers)"
         )
-        _analyze(cursor, _DATES, _MOVES, _COVERING)
-
-        def state(sign: str, alias: str = "c") -> tuple[str, list[Any]]:
-            parts = [f"CASE WHEN {alias}.status = %s THEN {sign} ELSE 0 END" for _ in STARTED]
-            parts += [f"CASE WHEN {alias}.confidence = %s THEN {sign} ELSE 0 END" for _ in DeliveryConfidence.values]
-            parts += [
-                f"CASE WHEN {alias}.progress IS NOT NULL THEN {sign} ELSE 0 END",
-                f"{sign} * COALESCE({alias}.progress, 0)",
-                f"{sign} * COALESCE({alias}.spent, 0)",
-            ]
-            return ", ".join(parts), list(STARTED) + list(DeliveryConfidence.values)
-
-        columns = ", ".join(("commitment_id", "point", *_SUMS))
-        zeros_flows = ", ".join(["0"] * len(_FLOWS))
-        level_zeros = ", ".join(["0"] * (len(_LEVELS) - 2))  # all but total and overdue
-        # A span starts: its state counts from its first point; fresh and movement are counted there.
-        plus, plus_params = state("1")
-        movement = ", ".join(f"COALESCE(m.{name}, 0)" for name in STORED_MOVEMENTS)
+        _analyze(cursor, _COVERING)
+        # A span starts covering: the change from the state before it, counted at its first point. Overdue
+        # changes with it once the target date has passed; progress, spending and fresh are its own.
+        columns = "commitment_id, point, change, fresh, reported, progress, spent, overdue"
         cursor.execute(
             f"INSERT INTO {_EVENTS} ({columns}) "
-            f"SELECT c.commitment_id, c.first, 0, {plus}, 0, c.fresh, {movement} "
-            f"FROM (SELECT c.*, LAG(status) OVER w AS status_before, LAG(confidence) OVER w AS confidence_before "
-            f"      FROM {_COVERING} c WINDOW w AS (PARTITION BY commitment_id ORDER BY first)) c "
-            f"LEFT JOIN {_MOVES} m ON c.first > 0 AND m.status_before = COALESCE(c.status_before, %s) "
-            f"AND m.confidence_before = COALESCE(c.confidence_before, %s) "
-            f"AND m.status_after = c.status AND m.confidence_after = c.confidence",
-            [*plus_params, no_state.status, no_state.confidence],
+            f"SELECT commitment_id, first, COALESCE(state_before, 0) * {states} + state, fresh, "
+            f"CASE WHEN progress IS NULL THEN 0 ELSE 1 END - CASE WHEN progress_before IS NULL THEN 0 ELSE 1 END, "
+            f"COALESCE(progress, 0) - COALESCE(progress_before, 0), COALESCE(spent, 0) - COALESCE(spent_before, 0), "
+            f"CASE WHEN due < first THEN unfinished - COALESCE(unfinished_before, 1) ELSE 0 END "
+            f"FROM (SELECT c.*, LAG(state) OVER w AS state_before, LAG(unfinished) OVER w AS unfinished_before, "
+            f"      LAG(progress) OVER w AS progress_before, LAG(spent) OVER w AS spent_before "
+            f"      FROM {_COVERING} c WINDOW w AS (PARTITION BY commitment_id ORDER BY first)) c"
         )
-        # A span stops covering: its state no longer counts.
-        minus, minus_params = state("-1")
+        # Overdue from the point the target date passes, if the state then (none: not started) is unfinished.
         cursor.execute(
-            f"INSERT INTO {_EVENTS} ({columns}) SELECT c.commitment_id, c.stop, 0, {minus}, 0, {zeros_flows} "
-            f"FROM {_COVERING} c WHERE c.stop IS NOT NULL",
-            minus_params,
-        )
-        # Overdue while a span of an unfinished status covers a point past the target date.
-        marks = ", ".join(["%s"] * len(overdue_statuses))
-        late = "CASE WHEN t.overdue > c.first THEN t.overdue ELSE c.first END"
-        cursor.execute(
-            f"INSERT INTO {_EVENTS} ({columns}) "
-            f"SELECT c.commitment_id, {late}, 0, {level_zeros}, 1, {zeros_flows} FROM {_COVERING} c "
-            f"JOIN {commitments} k ON k.id = c.commitment_id JOIN {_DATES} t ON t.day = k.target_date "
-            f"WHERE c.status IN ({marks}) AND t.overdue IS NOT NULL AND (c.stop IS NULL OR {late} < c.stop)",
-            overdue_statuses,
-        )
-        cursor.execute(
-            f"INSERT INTO {_EVENTS} ({columns}) "
-            f"SELECT c.commitment_id, c.stop, 0, {level_zeros}, -1, {zeros_flows} FROM {_COVERING} c "
-            f"JOIN {commitments} k ON k.id = c.commitment_id JOIN {_DATES} t ON t.day = k.target_date "
-            f"WHERE c.status IN ({marks}) AND t.overdue IS NOT NULL AND c.stop IS NOT NULL AND {late} < c.stop",
-            overdue_statuses,
-        )
-        # Each commitment counts from the first point; with no state (before its first covering span) it is
-        # not started, and overdue past its target date.
-        no_state_overdue = (
-            "CASE WHEN t.overdue IS NOT NULL AND (f.first IS NULL OR t.overdue < f.first) THEN 1 ELSE 0 END"
-        )
-        first_spans = f"(SELECT commitment_id, MIN(first) AS first FROM {_COVERING} GROUP BY commitment_id)"
-        cursor.execute(
-            f"INSERT INTO {_EVENTS} ({columns}) "
-            f"SELECT k.id, 0, 1, {level_zeros}, 0, {zeros_flows} FROM {commitments} k",
-        )
-        cursor.execute(
-            f"INSERT INTO {_EVENTS} ({columns}) "
-            f"SELECT k.id, t.overdue, 0, {level_zeros}, 1, {zeros_flows} FROM {commitments} k "
-            f"JOIN {_DATES} t ON t.day = k.target_date LEFT JOIN {first_spans} f ON f.commitment_id = k.id "
-            f"WHERE {no_state_overdue} = 1"
+            f"INSERT INTO {_EVENTS} ({columns}) SELECT k.id, t.overdue, NULL, 0, 0, 0, 0, 1 FROM {commitments} k "
+            f"JOIN {_DATES} t ON t.day = k.target_date LEFT JOIN {_COVERING} c ON c.commitment_id = k.id "
+            f"AND c.first <= t.overdue AND (c.stop IS NULL OR t.overdue < c.stop) "
+            f"WHERE t.overdue IS NOT NULL AND (c.unfinished IS NULL OR c.unfinished = 1)"
         )
         _analyze(cursor, _EVENTS)
-        cursor.execute(
-            f"INSERT INTO {_EVENTS} ({columns}) "
-            f"SELECT k.id, f.first, 0, {level_zeros}, -1, {zeros_flows} FROM {commitments} k "
-            f"JOIN {_DATES} t ON t.day = k.target_date JOIN {first_spans} f ON f.commitment_id = k.id "
-            f"WHERE {no_state_overdue} = 1"
-        )
 
 
 # --- summing the events per scope and adding them up per quarter -----------------------------------------
@@ -325,12 +298,18 @@ def _sum_events(members: QuerySet[Any], labels: Any) -> dict[tuple[Any, ...], di
     """The events of ``members`` summed by point and by every column but the commitment's, by group.
 
     Each group of commitments is numbered first, so the events are summed by a number and a point (a few
-    thousand groups) rather than sorted by every key and label.
+    thousand groups) rather than sorted by every key and label; each change of state adds to the levels and
+    the movement what the lookup of changes says. A group's commitments count from the first point.
     """
     select, params = members.query.sql_with_params()
     group = ["_published", "_deal_published_on", KIND, *labels]
     quoted = ", ".join(f"m.{connection.ops.quote_name(name)}" for name in group)
-    sums = ", ".join(f"SUM(e.{name})" for name in _SUMS)
+    sums = dict.fromkeys(_SUMS, "0")  # "total" is added from the count of each group's commitments
+    sums |= {name: f"SUM(c.{name})" for name in _STATE_LEVELS}
+    sums |= {name: f"SUM(e.{name})" for name in ("fresh", "spent", "overdue")}
+    sums |= {"progress_reported": "SUM(e.reported)", "progress_total": "SUM(e.progress)"}
+    # No movement at the first point: nothing is measured before it.
+    sums |= {name: f"SUM(CASE WHEN e.point > 0 THEN c.{name} ELSE 0 END)" for name in STORED_MOVEMENTS}
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {_MEMBERS}")
         cursor.execute(
@@ -339,20 +318,31 @@ def _sum_events(members: QuerySet[Any], labels: Any) -> dict[tuple[Any, ...], di
             params,
         )
         _analyze(cursor, _MEMBERS)
-        cursor.execute(f"SELECT DISTINCT grp, {quoted} FROM {_MEMBERS} m")
-        keys = {row[0]: row[1:] for row in cursor.fetchall()}
+        cursor.execute(f"SELECT grp, {quoted}, COUNT(*) FROM {_MEMBERS} m GROUP BY grp, {quoted}")
+        numbered = cursor.fetchall()
+        keys, counts = {row[0]: row[1:-1] for row in numbered}, {row[0]: row[-1] for row in numbered}
         cursor.execute(
-            f"SELECT m.grp, e.point, {sums} FROM {_EVENTS} e JOIN {_MEMBERS} m ON m.commitment_id = e.commitment_id "
-            f"GROUP BY m.grp, e.point"
+            f"SELECT m.grp, e.point, {', '.join(sums.values())} "
+            f"FROM {_EVENTS} e JOIN {_MEMBERS} m ON m.commitment_id = e.commitment_id "
+            f"LEFT JOIN {_CHANGES} c ON c.change = e.change GROUP BY m.grp, e.point"
         )
         groups: dict[tuple[Any, ...], dict[int, list[Any]]] = defaultdict(dict)
-        for grp, point, *values in cursor.fetchall():
-            published, deal_published_on, kind, *rest = keys[grp]
-            if isinstance(deal_published_on, str):
-                deal_published_on = date.fromisoformat(deal_published_on)  # SQLite hands dates back as text
-            groups[(bool(published), deal_published_on, kind, *rest)][point] = values
+        rows = cursor.fetchall()
         cursor.execute(f"DROP TABLE IF EXISTS {_MEMBERS}")
+    total = _SUMS.index("total")
+    for grp, point, *values in rows:
+        groups[_group_key(keys[grp])][point] = values
+    for grp, count in counts.items():
+        at_first = groups[_group_key(keys[grp])].setdefault(0, [0] * len(_SUMS))
+        at_first[total] = count
     return groups
+
+
+def _group_key(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    published, deal_published_on, kind, *rest = key
+    if isinstance(deal_published_on, str):
+        deal_published_on = date.fromisoformat(deal_published_on)  # SQLite hands dates back as text
+    return (bool(published), deal_published_on, kind, *rest)
 
 
 def _analyze(cursor: Any, *tables: str) -> None:
@@ -431,21 +421,22 @@ def _money_on(day: date) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
 
 @contextmanager
 def _temporary_tables() -> Iterator[None]:
-    sums = ", ".join(f"{name} {'NUMERIC' if name == 'spent' else 'INTEGER'} NOT NULL" for name in _SUMS)
-    moves = ", ".join(f"{name} INTEGER NOT NULL" for name in STORED_MOVEMENTS)
+    levels = ", ".join(f"{name} INTEGER NOT NULL" for name in (*_STATE_LEVELS, *STORED_MOVEMENTS))
     tables = {
         _DATES: "day DATE NOT NULL PRIMARY KEY, covers INTEGER, overdue INTEGER, fresh INTEGER NOT NULL",
-        _MOVES: f"status_before VARCHAR(20), confidence_before VARCHAR(20), status_after VARCHAR(20), "
-        f"confidence_after VARCHAR(20), {moves}",
-        _COVERING: "commitment_id BIGINT NOT NULL, first INTEGER NOT NULL, stop INTEGER, status VARCHAR(20), "
-        "confidence VARCHAR(20), progress INTEGER, spent NUMERIC, fresh INTEGER NOT NULL",
-        _EVENTS: f"commitment_id BIGINT NOT NULL, point INTEGER NOT NULL, {sums}",
+        _STATES: "state INTEGER NOT NULL PRIMARY KEY, status VARCHAR(20) NOT NULL, confidence VARCHAR(20) NOT NULL, "
+        "unfinished INTEGER NOT NULL",
+        _CHANGES: f"change INTEGER NOT NULL PRIMARY KEY, {levels}",
+        _COVERING: "commitment_id BIGINT NOT NULL, first INTEGER NOT NULL, stop INTEGER, state INTEGER NOT NULL, "
+        "unfinished INTEGER NOT NULL, progress INTEGER, spent NUMERIC, fresh INTEGER NOT NULL, due INTEGER",
+        _EVENTS: "commitment_id BIGINT NOT NULL, point INTEGER NOT NULL, change INTEGER, fresh INTEGER NOT NULL, "
+        "reported INTEGER NOT NULL, progress INTEGER NOT NULL, spent NUMERIC NOT NULL, overdue INTEGER NOT NULL",
     }
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql" and connection.in_atomic_block:
             # Short statements over a few million rows: compiling them costs more than it saves.
             cursor.execute("SET LOCAL jit = off")
-            cursor.execute("SET LOCAL work_mem = '64MB'")
+            cursor.execute("SET LOCAL work_mem = '256MB'")
         for name, columns in tables.items():
             cursor.execute(f"DROP TABLE IF EXISTS {name}")
             cursor.execute(f"CREATE TEMPORARY TABLE {name} ({columns})")
