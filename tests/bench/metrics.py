@@ -16,7 +16,15 @@ fixed seed), it measures:
    approval to the marker being gone (the recompute has committed);
 6. the incremental path after an edit of a commitment itself (``commitment_edit``: its target date moved,
    or its area moved within its foundation, every quarter since its deal's publication), then
-   ``markers_process()`` timed, printed next to (4).
+   ``markers_process()`` timed, printed next to (4);
+7. time travel at the largest of the growth sizes: ``metrics_as_of(day=...)`` for random days, and
+8. the overview page with ``?as_of=`` those days, signed in as a board member.
+
+The growth of the full rebuild (3) is then tabulated over ``--growth-sizes`` (default 10,000 and
+100,000; ``--growth-sizes 10000 100000 1000000`` adds a million): the time, the time per commitment and
+the peak resident memory of this process during the rebuild, and whether the time per commitment rises
+by at most 20% from one size to the next (growth at most linear). A growth size not in ``--sizes`` gets a
+throwaway database of its own in which only the full rebuild (and, at the largest, time travel) is timed.
 
 Each size has a time budget: a step that would clearly exceed it stops and says what it measured and
 its estimate. It prints the machine and each goal as met or not met, and always exits 0.
@@ -29,13 +37,14 @@ import math
 import os
 import platform
 import random
+import resource
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -46,6 +55,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from commitments import roles
@@ -63,17 +74,21 @@ from commitments.models import (
 from commitments.periods import Quarter
 from metrics import services as metric_services
 from metrics.models import Basis, QuarterMetric, RecomputeMarker, ScopeType
-from metrics.services import markers_process, metrics_recompute, quarters_until
+from metrics.services import FIRST_QUARTER, markers_process, metrics_as_of, metrics_recompute, quarters_until
 from metrics.synthetic import DEAL_CODE, LABEL, LAST_AS_OF, generate_synthetic
 from programmes.models import Programme
 
 DEFAULT_SIZES = (10_000, 100_000)
+DEFAULT_GROWTH_SIZES = (10_000, 100_000)
 DEFAULT_SEED = 20170830  # the Life Sciences Industrial Strategy was published on 30 August 2017
 GOAL_ENGINE_RATIO = 1.5
 GOAL_REBUILD_SECONDS = 10.0
 GOAL_REBUILD_AT = 100_000
 GOAL_INCREMENTAL_P95 = 0.050
 GOAL_FRESH_P95 = 2.0
+GOAL_TIME_TRAVEL_P95 = 0.200
+# Growth at most linear: the time per commitment rises by at most this factor from one size to the next.
+GROWTH_TOLERANCE = 1.2
 NEEDS_POSTGRESQL = "metrics benchmark needs PostgreSQL: set DATABASE_URL"
 
 STATUSES = list(DeliveryStatus.values)
@@ -101,6 +116,7 @@ class Result:
     steps: list[Step] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)
     goals: list[str] = field(default_factory=list)
+    rebuild_peak_mb: float | None = None  # this process's peak resident memory during the full rebuild (3)
 
 
 class Budget:
@@ -127,6 +143,14 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--worker-approvals", type=int, default=10, help="approvals timed with a real worker (10)")
     parser.add_argument("--budget-seconds", type=float, default=1200.0, help="time budget per size (default 1200)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+    parser.add_argument(
+        "--growth-sizes",
+        type=lambda text: int(text.replace("_", "")),
+        nargs="+",
+        default=list(DEFAULT_GROWTH_SIZES),
+        help="sizes the full rebuild's growth is tabulated over (default 10000 100000; 1000000 is accepted)",
+    )
+    parser.add_argument("--time-travel-days", type=int, default=20, help="random days timed as of (default 20)")
     return parser.parse_args(argv)
 
 
@@ -139,9 +163,10 @@ def run(argv: list[str]) -> int:
     settings.DEBUG = False  # no query log
     load_at_start = os.getloadavg()[0]
     results: list[Result] = []
-    for size in options.sizes:
+    growth_only = sorted(set(options.growth_sizes) - set(options.sizes))
+    for size in [*options.sizes, *growth_only]:
         try:
-            results.append(_one_size(options, size))
+            results.append(_one_size(options, size, growth_only=size in growth_only))
         except Exception as error:
             print(f"size {size:,}: failed: {type(error).__name__}: {error}", flush=True)
             results.append(Result(size, size * options.updates_per_commitment, checks=[f"FAILED: {error}"]))
@@ -152,7 +177,7 @@ def run(argv: list[str]) -> int:
 # --- One size ----------------------------------------------------------------------------------------
 
 
-def _one_size(options: argparse.Namespace, size: int) -> Result:
+def _one_size(options: argparse.Namespace, size: int, *, growth_only: bool = False) -> Result:
     updates = size * options.updates_per_commitment
     result = Result(size, updates)
     print(f"\n[{size:,} commitments] creating a throwaway PostgreSQL database and migrating it...", flush=True)
@@ -165,7 +190,10 @@ def _one_size(options: argparse.Namespace, size: int) -> Result:
         seconds, _ = _timed(lambda: generate_synthetic(commitments=size, updates=updates, seed=options.seed))
         _analyze()
         result.checks.append(f"synthetic data generated in {seconds:.1f} s (not part of the budget), then analysed")
-        _measure(options, result, test_name)
+        if growth_only:
+            _measure_growth(options, result)
+        else:
+            _measure(options, result, test_name)
     except Exception as error:  # keep what was measured before it failed
         print(f"[{size:,}] failed: {type(error).__name__}: {error}", flush=True)
         result.checks.append(f"FAILED: {type(error).__name__}: {error}")
@@ -224,6 +252,21 @@ def _measure(options: argparse.Namespace, result: Result, test_name: str) -> Non
     _progress(result, result.steps[-1])
     _with_worker(options, result, budget, test_name)
     _progress(result, result.steps[-1])
+    if result.size == max(options.growth_sizes):
+        _time_travel(options, result, budget, baseline_seconds)
+
+
+def _measure_growth(options: argparse.Namespace, result: Result) -> None:
+    """A growth size only: the full rebuild (3) in one call and, at the largest growth size, time travel."""
+    SERVER["version"] = _postgres_version()
+    budget = Budget(options.budget_seconds)
+    label = f"(3) full rebuild: metrics_recompute() of {len(quarters_until(timezone.localdate()))} quarters"
+    print(f"[{result.size:,}] {label}...", flush=True)
+    seconds, report, result.rebuild_peak_mb = _with_peak_memory(metrics_recompute)
+    result.steps.append(Step(label, seconds, None, [f"{report.rows:,} rows, one call"]))
+    _progress(result, result.steps[-1])
+    if result.size == max(options.growth_sizes):
+        _time_travel(options, result, budget, None)
 
 
 def _progress(result: Result, step: Step) -> None:
@@ -239,7 +282,7 @@ def _full_rebuild(result: Result, budget: Budget, engine_seconds: float, baselin
     goal = f"(3) full rebuild < {GOAL_REBUILD_SECONDS:.0f} s at {GOAL_REBUILD_AT:,}"
     print(f"[{result.size:,}] {label}...", flush=True)
     if len(quarters) * engine_seconds <= budget.left():
-        step.seconds, report = _timed(metrics_recompute)
+        step.seconds, report, result.rebuild_peak_mb = _with_peak_memory(metrics_recompute)
         step.notes.append(f"{report.rows:,} rows, one call")
     else:
         # Too slow to risk in one call: quarter by quarter, so that it can stop within the budget.
@@ -444,6 +487,46 @@ def _with_worker(options: argparse.Namespace, result: Result, budget: Budget, te
     result.goals.append(_verdict(goal, p95, GOAL_FRESH_P95, " s"))
 
 
+def _time_travel(options: argparse.Namespace, result: Result, budget: Budget, baseline_seconds: float | None) -> None:
+    """(7) and (8): the figures as of random days, computed on demand, and the overview page showing them."""
+    from tests.bench.dashboards import get_board_member
+
+    rng = random.Random(options.seed + 2)  # noqa: S311 - reproducible choice, not security
+    first, today = FIRST_QUARTER.start, timezone.localdate()
+    days = [first + timedelta(days=rng.randrange((today - first).days + 1)) for _ in range(options.time_travel_days)]
+    client = Client()
+    client.force_login(get_board_member())
+    overview = reverse("dashboards:overview")
+
+    def page(day: date) -> None:
+        response = client.get(overview, {"as_of": day.isoformat()})
+        if response.status_code != 200:
+            raise RuntimeError(f"{overview}?as_of={day} answered {response.status_code}")
+
+    targets = [
+        (f"(7) time travel: metrics_as_of(day=...), random days, x{len(days)}", lambda day: metrics_as_of(day=day)),
+        (f"(8) time travel: the overview page ?as_of= random days, x{len(days)}", page),
+    ]
+    for label, action in targets:
+        step = Step(label)
+        result.steps.append(step)
+        print(f"[{result.size:,}] {label}...", flush=True)
+        action(days[-1])  # warmed on a day of its own, so the first timed day pays no one-off cost
+        times: list[float] = []
+        for day in days:
+            if budget.left() <= 0 and times:
+                step.notes.append(f"stopped after {len(times)}: the budget was spent")
+                break
+            times.append(_timed(partial(action, day))[0])
+        p50, p95 = _percentile(times, 50), _percentile(times, 95)
+        step.seconds = p95
+        step.ratio = p95 / baseline_seconds if baseline_seconds else None
+        step.notes.insert(0, f"p95; p50 {p50 * 1000:.0f} ms, max {max(times) * 1000:.0f} ms, n={len(times)}")
+        goal = f"{label.split(':')[0]} p95 < {GOAL_TIME_TRAVEL_P95 * 1000:.0f} ms at {result.size:,}"
+        result.goals.append(_verdict(goal, p95, GOAL_TIME_TRAVEL_P95, " s"))
+        _progress(result, step)
+
+
 class _OverBudgetError(Exception):
     """One approval took longer than the budget had left."""
 
@@ -639,6 +722,29 @@ def _timed(action: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, outcome
 
 
+def _with_peak_memory(action: Callable[[], Any]) -> tuple[float, Any, float]:
+    """Time ``action``; with the peak resident memory of this process while it ran, in MB.
+
+    On Linux the peak is reset before (``/proc/self/clear_refs``) and read after (``VmHWM``); elsewhere it
+    is the peak since the process started (``ru_maxrss``).
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")
+        reset = True
+    except OSError:
+        reset = False
+    seconds, outcome = _timed(action)
+    if reset:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return seconds, outcome, int(line.split()[1]) / 1024
+    # ru_maxrss is in kB on Linux, in bytes on macOS.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return seconds, outcome, peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
+
+
 def _percentile(values: list[float], percent: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)
@@ -663,7 +769,7 @@ def _postgres_version() -> str:
 def _report(options: argparse.Namespace, results: list[Result], load_at_start: float) -> None:
     print()
     print(
-        f"Metrics benchmark: {', '.join(f'{size:,}' for size in options.sizes)} synthetic commitments, "
+        f"Metrics benchmark: {', '.join(f'{result.size:,}' for result in results)} synthetic commitments, "
         f"{options.updates_per_commitment} approved updates each (seed {options.seed}); "
         f"budget {options.budget_seconds:.0f} s per size"
     )
@@ -691,4 +797,41 @@ def _report(options: argparse.Namespace, results: list[Result], load_at_start: f
             print("goals:")
             for goal in result.goals:
                 print(f"  {goal}")
+    _report_growth(options, results)
     sys.stdout.flush()
+
+
+def _report_growth(options: argparse.Namespace, results: list[Result]) -> None:
+    """The full rebuild (3) at each growth size: time, time per commitment, peak memory, and the growth."""
+    rebuilds = {
+        result.size: (step.seconds, result.rebuild_peak_mb)
+        for result in results
+        if result.size in options.growth_sizes
+        for step in result.steps
+        if step.label.startswith("(3)") and step.seconds is not None and "one call" in "; ".join(step.notes)
+    }
+    print()
+    print("== growth of the full rebuild (3), metrics_recompute() in one call ==")
+    print(f"{'commitments':>12}  {'seconds':>9}  {'us/commitment':>13}  {'peak RSS':>9}  time per commitment")
+    previous: tuple[int, float] | None = None
+    verdicts: list[bool] = []
+    for size in sorted(set(options.growth_sizes)):
+        if size not in rebuilds:
+            print(f"{size:>12,}  {'-':>9}  {'-':>13}  {'-':>9}  not measured")
+            previous = None
+            continue
+        seconds, peak = rebuilds[size]
+        per = seconds / size
+        growth = ""
+        if previous is not None:
+            factor = per / (previous[1] / previous[0])
+            verdicts.append(factor <= GROWTH_TOLERANCE)
+            growth = f"{factor:.2f}x from {previous[0]:,}: {'at most linear' if verdicts[-1] else 'MORE THAN LINEAR'}"
+        shown_peak = f"{peak:6.0f} MB" if peak is not None else f"{'-':>9}"
+        print(f"{size:>12,}  {seconds:9.3f}  {per * 1e6:13.1f}  {shown_peak}  {growth}")
+        previous = (size, seconds)
+    goal = f"full rebuild grows at most linearly (time per commitment up by at most {GROWTH_TOLERANCE - 1:.0%} a size)"
+    if not verdicts:
+        print(f"goal: {goal}: not measured (two consecutive sizes needed)")
+    else:
+        print(f"goal: {goal}: {'met' if all(verdicts) else 'NOT MET'}")
