@@ -530,7 +530,10 @@ def _quarters_behind(today: date | None) -> list[Quarter]:
     return [
         quarter
         for quarter, row in reporting_quarters_ensure(today=today).items()
-        if (row.live_as_of is not None or quarter == current) and not row.live_figures_current(today)
+        # A quarter after today (only where a caller gives an earlier day) is not behind: nothing reads it then.
+        if quarter <= current
+        and (row.live_as_of is not None or quarter == current)
+        and not row.live_figures_current(today)
     ]
 
 
