@@ -47,6 +47,7 @@ from django.db.models.functions import Coalesce, Lead, RowNumber
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
 from commitments.models import Actor, Commitment, OrganisationRole, StatusUpdate, UpdateState
 from metrics import rules
+from metrics.day_states import day_states
 from metrics.models import ScopeType
 from metrics.rules import Population, counted_on, populations_of
 from programmes.models import FundingAmount, FundingAmountQuerySet
@@ -219,19 +220,69 @@ def compute_figures(
     fresh, not stale); ``previous_end`` is the day movement is measured from. With ``commitment_ids``,
     only the scopes those commitments belong to are returned (the figures of each are complete).
     """
-    commitments = Commitment.objects.filter(counted_on(day)).annotate(
-        now=rules.covering_span(day), **{KIND: rules.commitment_kind_expression()}
+    figures, _ = _compute(day=day, period_start=period_start, previous_end=previous_end, commitment_ids=commitment_ids)
+    return figures
+
+
+def changes_between(
+    *, day: date, period_start: date, previous_end: date, among: QuerySet[Commitment]
+) -> tuple[list[Figures], list[Figures]]:
+    """What the commitments of ``among`` add to each scope as of ``day``, and to its levels as of ``previous_end``.
+
+    The first list is ``compute_figures`` summed over those commitments alone; the second holds their level
+    figures (statuses, ratings, progress, spending, overdue) on ``previous_end``, its period's figures left at
+    zero. Money is left at zero in both. ``metrics.time_travel`` moves the stored figures by the difference.
+    """
+    figures, before = _compute(
+        day=day, period_start=period_start, previous_end=previous_end, among=among, with_money=False, levels_before=True
     )
-    if previous_end is not None:
-        commitments = commitments.annotate(before=rules.covering_span(previous_end)).annotate(
-            **rules.movement_annotations(after="now__", before="before__")
+    return figures, before
+
+
+def _compute(
+    *,
+    day: date,
+    period_start: date,
+    previous_end: date | None,
+    commitment_ids: Collection[int] | None = None,
+    among: QuerySet[Commitment] | None = None,
+    with_money: bool = True,
+    levels_before: bool = False,
+) -> tuple[list[Figures], list[Figures]]:
+    with day_states(day=day, previous_end=previous_end, among=among):
+        return _from_day_states(
+            day=day,
+            period_start=period_start,
+            previous_end=previous_end,
+            commitment_ids=commitment_ids,
+            with_money=with_money,
+            levels_before=levels_before,
         )
+
+
+def _from_day_states(
+    *,
+    day: date,
+    period_start: date,
+    previous_end: date | None,
+    commitment_ids: Collection[int] | None,
+    with_money: bool,
+    levels_before: bool,
+) -> tuple[list[Figures], list[Figures]]:
+    # Each counted commitment's state on the day and at the quarter before is one narrow row (``DayState``),
+    # so the passes below join that instead of the delivery spans.
+    commitments = Commitment.objects.filter(day_state__isnull=False).annotate(**{KIND: F("day_state__kind")})
+    if previous_end is not None:
+        commitments = commitments.annotate(**rules.movement_annotations(after=_NOW, before=_BEFORE))
     funding = (
         counted_funding()
         .filter(counted_on(day, "commitment__"))
         .annotate(**{KIND: rules.commitment_kind_expression("commitment__")})
     )
     state_aggregates = _state_aggregates(day, period_start, previous_end)
+    if levels_before and previous_end is not None:
+        levels = _level_aggregates(_BEFORE, previous_end)
+        state_aggregates |= {f"{_THEN}{name}": value for name, value in levels.items()}
     # Every commitment is in exactly one scope of each single-valued type (tracker, deal, foundation,
     # area, actor): one query grouped by all their keys at once, summed per scope here, does for all of
     # them what GROUPING SETS would (the ORM cannot write it). Many-valued types get a query each.
@@ -241,7 +292,7 @@ def compute_figures(
         # The whole tracker has figures for every day, zeros before any deal was published.
         tracker = states[population][ScopeType.TRACKER]
         tracker.setdefault(TRACKER_KEY, {"_label": None} | dict.fromkeys(state_aggregates, 0))
-    money = rolled_up(funding, single, "commitment__", STORED_MONEY_AGGREGATES)
+    money = rolled_up(funding, single, "commitment__", STORED_MONEY_AGGREGATES) if with_money else _no_money(single)
     wanted: dict[str, set[str]] | None = None
     if commitment_ids is not None:
         wanted = defaultdict(set)
@@ -249,13 +300,16 @@ def compute_figures(
             for scope_type, key in pairs:
                 wanted[scope_type].add(key)
     results: list[Figures] = []
+    before: list[Figures] = []
     for population, scope in itertools.product(Population.values, single):
         scope_states = {
             key: row
             for key, row in states[population][scope.scope_type].items()
             if wanted is None or key in wanted[scope.scope_type]
         }
-        results.extend(assemble(scope, population, scope_states, money[population][scope.scope_type]))
+        now, then = _split(scope_states)
+        results.extend(assemble(scope, population, now, money[population][scope.scope_type]))
+        before.extend(assemble(scope, population, then, {}))
     for scope in SCOPES:
         if not scope.many:
             continue
@@ -264,13 +318,39 @@ def compute_figures(
             # programmes, lead organisations) is joined once and grouped by the row it was filtered on.
             scope = replace(scope, condition={**scope.condition, f"{scope.key}__in": sorted(wanted[scope.scope_type])})
         scope_states = grouped_by_scope(commitments, scope, "", **state_aggregates)
-        if scope.money_attributed:
+        scope_money: ByPopulation
+        if not with_money:
+            scope_money = {population: {} for population in Population.values}
+        elif scope.money_attributed:
             scope_money = attributed_money(funding, None if wanted is None else wanted[scope.scope_type])
         else:
             scope_money = grouped_by_scope(funding, scope, "commitment__", **STORED_MONEY_AGGREGATES)
         for population in Population.values:
-            results.extend(assemble(scope, population, scope_states[population], scope_money[population]))
-    return results
+            now, then = _split(scope_states[population])
+            results.extend(assemble(scope, population, now, scope_money[population]))
+            before.extend(assemble(scope, population, then, {}))
+    return results, before
+
+
+# The paths from a commitment to its state on the day and at the quarter before (``DayState``), and the
+# prefix of the aggregates that sum the levels at the quarter before (``changes_between``).
+_NOW, _BEFORE, _THEN = "day_state__", "day_state__before_", "_then_"
+
+
+def _split(states: dict[str, dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Each scope's sums as of the day, and its level sums at the quarter before (``_THEN``), by key."""
+    now: dict[str, dict[str, Any]] = {}
+    then: dict[str, dict[str, Any]] = {}
+    for key, row in states.items():
+        now[key] = {name: value for name, value in row.items() if not name.startswith(_THEN)}
+        levels = {name.removeprefix(_THEN): value for name, value in row.items() if name.startswith(_THEN)}
+        if levels:
+            then[key] = {"_label": row.get("_label"), "total": row.get("total") or 0, "fresh": 0, **levels}
+    return now, then
+
+
+def _no_money(scopes: list[Scope]) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
+    return {population: {scope.scope_type: {} for scope in scopes} for population in Population.values}
 
 
 def attributed_money(funding: FundingAmountQuerySet, keys: Collection[str] | None) -> ByPopulation:
@@ -312,20 +392,31 @@ def rolled_up(
 def _state_aggregates(day: date, period_start: date, previous_end: date | None) -> dict[str, Any]:
     aggregates: dict[str, Any] = {
         "total": Count("pk"),
-        **{status: Count("pk", filter=Q(now__status=status)) for status in STARTED},
-        **{value: Count("pk", filter=Q(now__confidence=value)) for value in DeliveryConfidence.values},
-        "progress_reported": Count("pk", filter=rules.progress_reported_condition("now__progress")),
-        "progress_total": Coalesce(Sum("now__progress"), 0),
-        "fresh": Count("pk", filter=rules.fresh_span(period_start)),
-        "overdue": Count(
-            "pk", filter=rules.overdue_condition(on=day, status="now__status", no_state=Q(now__isnull=True))
-        ),
-        "spent": Coalesce(Sum("now__spent"), Value(ZERO)),
+        **_level_aggregates(_NOW, day),
+        "fresh": Count("pk", filter=rules.fresh_span(period_start, span=_NOW.removesuffix("__"))),
     }
     if previous_end is not None:
         conditions = rules.movement_conditions()
         aggregates |= {name: Count("pk", filter=conditions[name]) for name in STORED_MOVEMENTS}
     return aggregates
+
+
+def _level_aggregates(path: str, day: date) -> dict[str, Any]:
+    """The figures held on ``day`` by the state at ``path`` (``day_state__`` or ``day_state__before_``)."""
+    return {
+        **{status: Count("pk", filter=Q(**{f"{path}status": status})) for status in STARTED},
+        **{value: Count("pk", filter=Q(**{f"{path}confidence": value})) for value in DeliveryConfidence.values},
+        "progress_reported": Count("pk", filter=rules.progress_reported_condition(f"{path}progress")),
+        "progress_total": Coalesce(Sum(f"{path}progress"), 0),
+        # No span on the day (no status): not started.
+        "overdue": Count(
+            "pk",
+            filter=rules.overdue_condition(
+                on=day, status=f"{path}status", no_state=Q(**{f"{path}status__isnull": True})
+            ),
+        ),
+        "spent": Coalesce(Sum(f"{path}spent"), Value(ZERO)),
+    }
 
 
 def assemble(

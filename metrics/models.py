@@ -269,7 +269,46 @@ class DeliverySpan(models.Model):
 
     class Meta:
         ordering = ["commitment", "starts"]
-        indexes = [models.Index(fields=["commitment", "starts"], name="delivery_span_commitment_idx")]
+        indexes = [
+            models.Index(fields=["commitment", "starts"], name="delivery_span_commitment_idx"),
+            # Time travel finds the spans starting between two days (``rules.state_may_change``).
+            models.Index(fields=["starts"], name="delivery_span_starts_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.commitment_id} from {self.starts}"
+
+
+class DayState(models.Model):
+    """Derived, for one computation: each counted commitment's delivery state on a day and at the quarter before.
+
+    A temporary table (``metrics.day_states``), filled in one statement from the delivery spans covering
+    the two days, so that the engine's grouped passes (one per kind of scope) read a narrow row per
+    commitment instead of each joining the spans again. It lives for the transaction that fills it; no
+    migration creates it.
+    """
+
+    commitment = models.OneToOneField(
+        "commitments.Commitment",
+        on_delete=models.DO_NOTHING,
+        primary_key=True,
+        related_name="day_state",
+        db_constraint=False,
+    )
+    kind = models.CharField(max_length=30)
+    starts = models.DateField(null=True)
+    status = models.CharField(max_length=20, null=True)
+    confidence = models.CharField(max_length=20, null=True)
+    progress = models.PositiveSmallIntegerField(null=True)
+    spent = models.DecimalField(max_digits=18, decimal_places=2, null=True)
+    before_status = models.CharField(max_length=20, null=True)
+    before_confidence = models.CharField(max_length=20, null=True)
+    before_progress = models.PositiveSmallIntegerField(null=True)
+    before_spent = models.DecimalField(max_digits=18, decimal_places=2, null=True)
+
+    class Meta:
+        managed = False
+        db_table = "metrics_day_state"
+
+    def __str__(self) -> str:
+        return f"{self.commitment_id}: {self.status}"
