@@ -116,6 +116,15 @@ def covering_span(day: date) -> FilteredRelation:
     )
 
 
+def state_may_change(*, after: date, until: date) -> Q:
+    """ORM, over commitments: the span covering ``until`` may not be the one covering ``after`` (``span_covers``).
+
+    Only a span starting after ``after`` and by ``until`` can take over; time travel recomputes just these.
+    """
+    changing = Commitment.objects.filter(delivery_spans__starts__gt=after, delivery_spans__starts__lte=until)
+    return Q(pk__in=changing.values("pk"))
+
+
 # --- implied progress ---------------------------------------------------------------------------------------
 
 #: An update without a progress figure implies one only where its status does.
@@ -280,6 +289,15 @@ def overdue_condition(
     if no_state is not None:
         unfinished |= no_state
     return Q(**{f"{target_date}__lt": on}) & unfinished
+
+
+def overdue_may_change(*, after: date, until: date) -> Q:
+    """ORM, over commitments: ``is_overdue`` on ``until`` may differ from ``after`` whatever the state.
+
+    The target date passes between the two days (``after`` before ``until``); otherwise only a change of
+    state (``state_may_change``) moves it.
+    """
+    return Q(target_date__gte=after, target_date__lt=until)
 
 
 def with_overdue(commitments: CommitmentQuerySet, *, on: date) -> CommitmentQuerySet:

@@ -57,21 +57,20 @@ def test_every_quarter_equals_the_engine_on_the_seeded_data():
     assert _assert_one_pass_equals_the_engine(today) > 0
 
 
+# Approvals of every sort: back-dated, a correction on the same day, one left submitted, one before any quarter.
+HISTORY = [
+    (SAMPLE[0], date(2019, 6, 30), "delivered", "green", None, True),
+    (SAMPLE[0], date(2019, 6, 30), "in_progress", "amber", 40, True),  # a correction the same day governs
+    (SAMPLE[1], date(2018, 1, 15), "in_progress", "red", None, True),
+    (SAMPLE[1], date(2019, 10, 1), "not_being_pursued", "", None, True),
+    (SAMPLE[2], date(2020, 2, 29), "in_progress", "amber_green", 70, False),  # left submitted
+    (SAMPLE[2], date(2017, 9, 1), "in_progress", "", 10, True),
+]
+
+
 def test_every_quarter_equals_the_engine_after_approvals_and_publication_changes(user_with_role):
     editor, reviewer = user_with_role(roles.EDITOR), user_with_role(roles.REVIEWER)
-    first, second, third = SAMPLE[:3]
-    _apply(
-        [
-            (first, date(2019, 6, 30), "delivered", "green", None, True),
-            (first, date(2019, 6, 30), "in_progress", "amber", 40, True),  # a correction the same day governs
-            (second, date(2018, 1, 15), "in_progress", "red", None, True),
-            (second, date(2019, 10, 1), "not_being_pursued", "", None, True),
-            (third, date(2020, 2, 29), "in_progress", "amber_green", 70, False),  # left submitted
-            (third, date(2017, 9, 1), "in_progress", "", 10, True),
-        ],
-        editor,
-        reviewer,
-    )
+    _apply(HISTORY, editor, reviewer)
     _set_published([SAMPLE[3]], False, reviewer)
     spans_rebuild()
     _assert_one_pass_equals_the_engine(date.today())
