@@ -41,8 +41,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, F, Max, Q, QuerySet, Sum, Value, Window
-from django.db.models.functions import Coalesce, Lead, RowNumber
+from django.db.models import Count, DateField, F, Max, Q, QuerySet, Sum, Value, Window
+from django.db.models.functions import Coalesce, Lead, NullIf
 
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
 from commitments.models import Actor, Commitment, OrganisationRole, StatusUpdate, UpdateState
@@ -157,16 +157,22 @@ def span_rows(commitment_ids: Collection[int] | None = None) -> QuerySet[StatusU
     approved = StatusUpdate.objects.filter(state=UpdateState.APPROVED)
     if commitment_ids is not None:
         approved = approved.filter(commitment_id__in=commitment_ids)
+    # In SPAN_ORDER (SAME_DAY_PRECEDENCE reversed within a day) the governing update is the last of its day: the
+    # next row is of a later day, whose as-of date ends its span. An update followed by one of its own day does
+    # not govern. One window, so one sort of the updates (a rank within the day took a second).
+    never = Value(date.max, output_field=DateField())
     return (
         approved.annotate(
-            same_day_rank=Window(
-                RowNumber(), partition_by=[F("commitment_id"), F("as_of")], order_by=rules.SAME_DAY_PRECEDENCE
+            next_as_of=Window(
+                # Django takes an expression as the default; its type stubs say a number.
+                Lead("as_of", default=never),  # type: ignore[arg-type]
+                partition_by=[F("commitment_id")],
+                order_by=rules.SPAN_ORDER,
             ),
-            # In as-of order the governing update is the last of its day, so the next row starts the next day.
-            span_ends=Window(Lead("as_of"), partition_by=[F("commitment_id")], order_by=rules.SPAN_ORDER),
+            span_ends=NullIf(F("next_as_of"), never),
             span_progress=rules.implied_progress_expression(),
         )
-        .filter(same_day_rank=1)
+        .filter(next_as_of__gt=F("as_of"))
         .values_list(*SPAN_SOURCES)
         .order_by()
     )

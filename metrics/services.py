@@ -31,7 +31,6 @@ from metrics import rules
 from metrics.engine import (
     FIGURE_FIELDS,
     MONEY_FIELDS,
-    SPAN_COLUMNS,
     TRACKER_KEY,
     Figures,
     MoneyContribution,
@@ -42,12 +41,12 @@ from metrics.engine import (
     reached_scopes,
     scope_contributions,
     scope_keys,
-    span_rows,
 )
 from metrics.models import Basis, DeliverySpan, QuarterMetric, RecomputeMarker, ReportingQuarter, ScopeType
 from metrics.onepass import QuarterDays, figures_by_quarter
 from metrics.row_adjustments import live_rows_add
 from metrics.rules import Population, commitment_kind, counts, in_population
+from metrics.spans import spans_correct, spans_rewrite
 from metrics.time_travel import figures_from_stored
 
 logger = logging.getLogger(__name__)
@@ -78,22 +77,17 @@ def _exclusive_recompute_lock() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
 
 
-def spans_rebuild(*, commitment_ids: Collection[int] | None = None) -> None:
+def spans_rebuild(*, commitment_ids: Collection[int] | None = None) -> int:
     """Rewrite the delivery spans of ``commitment_ids`` (all, if None) from their approved updates.
 
-    One ``INSERT ... SELECT`` of the engine's span query, so no row passes through Python. The workflow
-    keeps the spans current through the outbox; code that writes approved updates directly (seeding,
-    synthetic data) calls this afterwards.
+    For some commitments their spans are written again; for all (the nightly rebuild), only the spans found
+    wrong are corrected (``metrics.spans``). The workflow keeps the spans current through the outbox; code
+    that writes approved updates directly (seeding, synthetic data) calls this afterwards. Returns the number
+    of spans written or corrected.
     """
-    spans = DeliverySpan.objects.all()
     if commitment_ids is not None:
-        spans = spans.filter(commitment_id__in=commitment_ids)
-    spans._raw_delete(spans.db)  # derived rows that nothing depends on: no signals or cascades to run
-    table = connection.ops.quote_name(DeliverySpan._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(column) for column in SPAN_COLUMNS)
-    select, params = span_rows(commitment_ids).query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {table} ({columns}) {select}", params)
+        return spans_rewrite(commitment_ids)
+    return spans_correct()
 
 
 def quarters_until(day: date) -> list[Quarter]:

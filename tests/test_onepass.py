@@ -16,12 +16,14 @@ import time_machine
 from commitments import roles
 from commitments.models import Commitment
 from commitments.periods import Quarter
-from metrics.models import Basis, QuarterMetric
+from metrics.models import Basis, DeliverySpan, QuarterMetric
 from metrics.onepass import QuarterDays, figures_by_quarter
 from metrics.services import FIRST_QUARTER, figures_for, metrics_recompute, quarters_until, spans_rebuild
 from tests.test_metrics import SAMPLE, _apply, _set_published
 
 pytestmark = pytest.mark.django_db
+
+SPANS = ("commitment_id", "update_id", "starts", "ends", "status", "confidence", "progress", "spent")
 
 
 def _days(today: date) -> list[QuarterDays]:
@@ -98,3 +100,21 @@ def test_the_full_rebuild_stores_the_engines_figures_for_every_quarter():
         for scope, values in expected.items():
             assert {name: getattr(stored[scope], name) for name in values} == values, (quarter.label, scope)
     assert Commitment.objects.exists()
+
+
+def test_the_full_rebuild_corrects_only_the_spans_found_wrong(user_with_role):
+    editor, reviewer = user_with_role(roles.EDITOR), user_with_role(roles.REVIEWER)
+    _apply(HISTORY, editor, reviewer)
+    spans_rebuild()
+    assert spans_rebuild() == 0, "spans that are right are left alone"
+    right = sorted(DeliverySpan.objects.values_list(*SPANS))
+    assert right
+    first, second = DeliverySpan.objects.order_by("pk")[:2]
+    DeliverySpan.objects.filter(pk=first.pk).update(status="delivered", progress=None)  # drifted
+    DeliverySpan.objects.filter(pk=second.pk).delete()  # lost
+    DeliverySpan.objects.create(  # a span no update gives
+        commitment_id=first.commitment_id, update_id=first.update_id + 10**6, starts=date(2017, 1, 1), status="x"
+    )
+    assert spans_rebuild() == 4, "the drifted span deleted and written again, the lost one written, the stray deleted"
+    assert sorted(DeliverySpan.objects.values_list(*SPANS)) == right
+    assert spans_rebuild() == 0

@@ -5,35 +5,44 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('commitments', '0013_commitment_search_vector'),
-        ('metrics', '0009_quarter_live_as_of'),
+        ("commitments", "0013_commitment_search_vector"),
+        ("metrics", "0009_quarter_live_as_of"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DayState',
+            name="DayState",
             fields=[
-                ('commitment', models.OneToOneField(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, primary_key=True, related_name='day_state', serialize=False, to='commitments.commitment')),
-                ('kind', models.CharField(max_length=30)),
-                ('starts', models.DateField(null=True)),
-                ('status', models.CharField(max_length=20, null=True)),
-                ('confidence', models.CharField(max_length=20, null=True)),
-                ('progress', models.PositiveSmallIntegerField(null=True)),
-                ('spent', models.DecimalField(decimal_places=2, max_digits=18, null=True)),
-                ('before_status', models.CharField(max_length=20, null=True)),
-                ('before_confidence', models.CharField(max_length=20, null=True)),
-                ('before_progress', models.PositiveSmallIntegerField(null=True)),
-                ('before_spent', models.DecimalField(decimal_places=2, max_digits=18, null=True)),
+                (
+                    "commitment",
+                    models.OneToOneField(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        primary_key=True,
+                        related_name="day_state",
+                        serialize=False,
+                        to="commitments.commitment",
+                    ),
+                ),
+                ("kind", models.CharField(max_length=30)),
+                ("starts", models.DateField(null=True)),
+                ("status", models.CharField(max_length=20, null=True)),
+                ("confidence", models.CharField(max_length=20, null=True)),
+                ("progress", models.PositiveSmallIntegerField(null=True)),
+                ("spent", models.DecimalField(decimal_places=2, max_digits=18, null=True)),
+                ("before_status", models.CharField(max_length=20, null=True)),
+                ("before_confidence", models.CharField(max_length=20, null=True)),
+                ("before_progress", models.PositiveSmallIntegerField(null=True)),
+                ("before_spent", models.DecimalField(decimal_places=2, max_digits=18, null=True)),
             ],
             options={
-                'db_table': 'metrics_day_state',
-                'managed': False,
+                "db_table": "metrics_day_state",
+                "managed": False,
             },
         ),
         migrations.AddIndex(
-            model_name='deliveryspan',
-            index=models.Index(fields=['starts'], name='delivery_span_starts_idx'),
+            model_name="deliveryspan",
+            index=models.Index(fields=["starts"], name="delivery_span_starts_idx"),
         ),
     ]
