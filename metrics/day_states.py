@@ -1,11 +1,13 @@
-"""Each counted commitment's state on a day, written once for the engine's grouped passes to read.
+"""What each counted commitment adds to its scopes' figures as of a day, written once for the engine to sum.
 
 ``metrics.engine.compute_figures`` groups the commitments once per kind of scope (the single-valued types
-together, then themes, lead organisations and programmes). Each pass used to join every commitment to the
-delivery span covering the day and to the one covering the quarter before's end; now one statement writes
-those two states, with the commitment's kind, to a narrow temporary table (``metrics.models.DayState``),
-and the passes join that instead. The statement is the ORM's (``rules.covering_span``,
-``rules.commitment_kind_expression``, ``rules.counted_on``), so no rule is restated here.
+together, then themes, lead organisations and programmes). Rather than each pass joining every commitment
+to the delivery span covering the day and the one covering the previous quarter's end, and deciding every
+rule again, one statement writes each counted commitment's row to a narrow temporary table
+(``metrics.models.DayState``): its kind, its state on both days, and each rule decided for it, as 0 or 1
+(fresh, overdue on either day, every movement). The passes then sum those rows. The statement is the ORM's,
+from the rules' own expressions (``rules.covering_span``, ``fresh_span``, ``overdue_condition``,
+``movement_conditions``, ``commitment_kind_expression``, ``counted_on``), so no rule is restated here.
 """
 
 from __future__ import annotations
@@ -13,29 +15,34 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import CharField, DecimalField, PositiveSmallIntegerField, QuerySet, Value
+from django.db.models import Case, CharField, DecimalField, IntegerField, Q, QuerySet, Value, When
 
 from commitments.models import Commitment
 from metrics import rules
 from metrics.models import DayState
 
-_NOW = ("starts", "status", "confidence", "progress", "spent")
-_BEFORE = ("status", "confidence", "progress", "spent")
-_NONE = {
+#: The rules decided once per commitment, as 0 or 1, beside its state (``DayState``'s columns).
+MOVEMENT_FLAGS = tuple(rules.MOVEMENTS)
+_STATE = ("status", "confidence", "progress", "spent")
+_NONE: dict[str, Any] = {
     "status": Value(None, output_field=CharField()),
     "confidence": Value(None, output_field=CharField()),
-    "progress": Value(None, output_field=PositiveSmallIntegerField()),
+    "progress": Value(None, output_field=IntegerField()),
     "spent": Value(None, output_field=DecimalField()),
 }
 
 
 @contextmanager
-def day_states(*, day: date, previous_end: date | None, among: QuerySet[Commitment] | None = None) -> Iterator[None]:
-    """Within this block, ``DayState`` holds every commitment counted on ``day`` (of ``among``, if given).
+def day_states(
+    *, day: date, period_start: date, previous_end: date | None, among: QuerySet[Commitment] | None = None
+) -> Iterator[None]:
+    """Within this block, ``DayState`` holds a row for every commitment counted on ``day`` (of ``among``, if given).
 
-    Its state on ``day`` and, with ``previous_end``, on that day (otherwise none). The table is temporary,
+    ``period_start`` is the first day of the period (freshness); ``previous_end`` the day movement is measured
+    from and the state before is read on (without it: no state before, no movement). The table is temporary,
     in a transaction of its own (one connection holds it, behind any pooler), and dropped on leaving.
     """
     table = connection.ops.quote_name(DayState._meta.db_table)
@@ -50,8 +57,10 @@ def day_states(*, day: date, previous_end: date | None, among: QuerySet[Commitme
                 for field in DayState._meta.local_fields
             )
             cursor.execute(f"CREATE TEMPORARY TABLE {table} ({columns})")
-            select, params = _states(day, previous_end, among).query.sql_with_params()
-            cursor.execute(f"INSERT INTO {table} ({', '.join(_columns())}) {select}", params)
+            names, rows = _rows(day, period_start, previous_end, among)
+            select, params = rows.query.sql_with_params()
+            quoted = ", ".join(connection.ops.quote_name(name) for name in names)
+            cursor.execute(f"INSERT INTO {table} ({quoted}) {select}", params)
             if connection.vendor == "postgresql":
                 cursor.execute(f"ANALYZE {table}")  # so that the passes join it knowing its size
         try:
@@ -61,21 +70,42 @@ def day_states(*, day: date, previous_end: date | None, among: QuerySet[Commitme
                 cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def _columns() -> list[str]:
-    names = ["commitment_id", "kind", *_NOW, *(f"before_{name}" for name in _BEFORE)]
-    return [connection.ops.quote_name(name) for name in names]
+def _flag(condition: Q) -> Case:
+    return Case(When(condition, then=Value(1)), default=Value(0), output_field=IntegerField())
 
 
-def _states(day: date, previous_end: date | None, among: QuerySet[Commitment] | None) -> QuerySet[Commitment]:
+def _rows(
+    day: date, period_start: date, previous_end: date | None, among: QuerySet[Commitment] | None
+) -> tuple[list[str], QuerySet[Commitment]]:
+    """The columns of ``DayState`` and the query selecting them, in that order, for every commitment counted."""
     counted = Commitment.objects.filter(rules.counted_on(day))
     if among is not None:
         counted = counted.filter(pk__in=among.values("pk"))
-    states = counted.annotate(now=rules.covering_span(day), _state_kind=rules.commitment_kind_expression())
-    before: list[str] = []
+    rows = counted.annotate(now=rules.covering_span(day))
+    values: dict[str, Any] = {
+        "commitment_id": "pk",
+        "kind": rules.commitment_kind_expression(),
+        **{name: f"now__{name}" for name in _STATE},
+        "fresh": _flag(rules.fresh_span(period_start, span="now")),
+        # No span on the day: not started.
+        "overdue": _flag(rules.overdue_condition(on=day, status="now__status", no_state=Q(now__isnull=True))),
+    }
     if previous_end is not None:
-        states = states.annotate(before=rules.covering_span(previous_end))
-        before = [f"before__{name}" for name in _BEFORE]
+        rows = rows.annotate(before=rules.covering_span(previous_end)).annotate(
+            **rules.movement_annotations(after="now__", before="before__")
+        )
+        conditions = rules.movement_conditions()
+        values |= {name: _flag(conditions[name]) for name in MOVEMENT_FLAGS}
+        values |= {f"before_{name}": f"before__{name}" for name in _STATE}
+        values["before_overdue"] = _flag(
+            rules.overdue_condition(on=previous_end, status="before__status", no_state=Q(before__isnull=True))
+        )
     else:
-        states = states.annotate(**{f"_none_{name}": value for name, value in _NONE.items()})
-        before = [f"_none_{name}" for name in _BEFORE]
-    return states.values_list("pk", "_state_kind", *(f"now__{name}" for name in _NOW), *before).order_by()
+        values |= dict.fromkeys(MOVEMENT_FLAGS, Value(0))
+        values |= {f"before_{name}": value for name, value in _NONE.items()}
+        values["before_overdue"] = Value(0)
+    # Every value an annotation of its own, selected in the columns' order.
+    aliases = {f"_day_state_{name}": value for name, value in values.items() if not isinstance(value, str)}
+    rows = rows.annotate(**aliases)
+    selected = [value if isinstance(value, str) else f"_day_state_{name}" for name, value in values.items()]
+    return list(values), rows.values_list(*selected).order_by()

@@ -255,7 +255,7 @@ def _compute(
     with_money: bool = True,
     levels_before: bool = False,
 ) -> tuple[list[Figures], list[Figures]]:
-    with day_states(day=day, previous_end=previous_end, among=among):
+    with day_states(day=day, period_start=period_start, previous_end=previous_end, among=among):
         return _from_day_states(
             day=day,
             period_start=period_start,
@@ -278,16 +278,14 @@ def _from_day_states(
     # Each counted commitment's state on the day and at the quarter before is one narrow row (``DayState``),
     # so the passes below join that instead of the delivery spans.
     commitments = Commitment.objects.filter(day_state__isnull=False).annotate(**{KIND: F("day_state__kind")})
-    if previous_end is not None:
-        commitments = commitments.annotate(**rules.movement_annotations(after=_NOW, before=_BEFORE))
     funding = (
         counted_funding()
         .filter(counted_on(day, "commitment__"))
         .annotate(**{KIND: rules.commitment_kind_expression("commitment__")})
     )
-    state_aggregates = _state_aggregates(day, period_start, previous_end)
+    state_aggregates = _state_aggregates(previous_end)
     if levels_before and previous_end is not None:
-        levels = _level_aggregates(_BEFORE, previous_end)
+        levels = _level_aggregates(_BEFORE)
         state_aggregates |= {f"{_THEN}{name}": value for name, value in levels.items()}
     # Every commitment is in exactly one scope of each single-valued type (tracker, deal, foundation,
     # area, actor): one query grouped by all their keys at once, summed per scope here, does for all of
@@ -395,32 +393,22 @@ def rolled_up(
     return rolled
 
 
-def _state_aggregates(day: date, period_start: date, previous_end: date | None) -> dict[str, Any]:
-    aggregates: dict[str, Any] = {
-        "total": Count("pk"),
-        **_level_aggregates(_NOW, day),
-        "fresh": Count("pk", filter=rules.fresh_span(period_start, span=_NOW.removesuffix("__"))),
-    }
+def _state_aggregates(previous_end: date | None) -> dict[str, Any]:
+    """The sums of each scope's state on the day, over ``DayState`` (where each rule is decided, 0 or 1)."""
+    aggregates: dict[str, Any] = {"total": Count("pk"), **_level_aggregates(_NOW), "fresh": Sum(f"{_NOW}fresh")}
     if previous_end is not None:
-        conditions = rules.movement_conditions()
-        aggregates |= {name: Count("pk", filter=conditions[name]) for name in STORED_MOVEMENTS}
+        aggregates |= {name: Sum(f"{_NOW}{name}") for name in STORED_MOVEMENTS}
     return aggregates
 
 
-def _level_aggregates(path: str, day: date) -> dict[str, Any]:
-    """The figures held on ``day`` by the state at ``path`` (``day_state__`` or ``day_state__before_``)."""
+def _level_aggregates(path: str) -> dict[str, Any]:
+    """The figures held by the state at ``path`` (``day_state__``, or ``day_state__before_`` for the day before)."""
     return {
         **{status: Count("pk", filter=Q(**{f"{path}status": status})) for status in STARTED},
         **{value: Count("pk", filter=Q(**{f"{path}confidence": value})) for value in DeliveryConfidence.values},
         "progress_reported": Count("pk", filter=rules.progress_reported_condition(f"{path}progress")),
         "progress_total": Coalesce(Sum(f"{path}progress"), 0),
-        # No span on the day (no status): not started.
-        "overdue": Count(
-            "pk",
-            filter=rules.overdue_condition(
-                on=day, status=f"{path}status", no_state=Q(**{f"{path}status__isnull": True})
-            ),
-        ),
+        "overdue": Sum(f"{path}overdue"),
         "spent": Coalesce(Sum(f"{path}spent"), Value(ZERO)),
     }
 

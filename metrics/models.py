@@ -280,12 +280,13 @@ class DeliverySpan(models.Model):
 
 
 class DayState(models.Model):
-    """Derived, for one computation: each counted commitment's delivery state on a day and at the quarter before.
+    """Derived, for one computation: what each counted commitment adds to its scopes' figures as of a day.
 
-    A temporary table (``metrics.day_states``), filled in one statement from the delivery spans covering
-    the two days, so that the engine's grouped passes (one per kind of scope) read a narrow row per
-    commitment instead of each joining the spans again. It lives for the transaction that fills it; no
-    migration creates it.
+    A temporary table (``metrics.day_states``), filled in one statement from the delivery spans covering the
+    day and the previous quarter's end, so that the engine's grouped passes (one per kind of scope) sum a
+    narrow row per commitment instead of each joining the spans again and deciding every rule again: its
+    state on the day and then, and the rules decided for it once (fresh, overdue on either day, each
+    movement), as 0 or 1. It lives for the transaction that fills it; no migration creates it.
     """
 
     commitment = models.OneToOneField(
@@ -296,15 +297,23 @@ class DayState(models.Model):
         db_constraint=False,
     )
     kind = models.CharField(max_length=30)
-    starts = models.DateField(null=True)
     status = models.CharField(max_length=20, null=True)
     confidence = models.CharField(max_length=20, null=True)
     progress = models.PositiveSmallIntegerField(null=True)
     spent = models.DecimalField(max_digits=18, decimal_places=2, null=True)
+    fresh = models.PositiveSmallIntegerField()
+    overdue = models.PositiveSmallIntegerField()
+    improved = models.PositiveSmallIntegerField()
+    worsened = models.PositiveSmallIntegerField()
+    status_changed = models.PositiveSmallIntegerField()
+    newly_delivered = models.PositiveSmallIntegerField()
+    newly_rated = models.PositiveSmallIntegerField()
+    rating_withdrawn = models.PositiveSmallIntegerField()
     before_status = models.CharField(max_length=20, null=True)
     before_confidence = models.CharField(max_length=20, null=True)
     before_progress = models.PositiveSmallIntegerField(null=True)
     before_spent = models.DecimalField(max_digits=18, decimal_places=2, null=True)
+    before_overdue = models.PositiveSmallIntegerField()
 
     class Meta:
         managed = False
