@@ -150,9 +150,24 @@ def _write(
     scopes: Collection[tuple[str, str]] = (),
     day: date | None = None,
 ) -> int:
-    """Store ``figures`` as the quarter's rows of ``basis``; a complete set of live rows records its ``day``."""
+    """Store ``figures`` as the quarter's rows of ``basis``; a complete set of live rows records its ``day``.
+
+    Only rows whose figures differ from those stored are written (``computed_at`` is when a row's figures were
+    last written): the nightly rebuild, which mostly finds the figures as the workflow left them, writes little.
+    """
+    stored_pks: dict[tuple[str, str, str], int] = {}
+    stored: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in QuarterMetric.objects.filter(quarter=reporting_quarter, basis=basis).values(
+        "pk", "population", "scope_type", "scope_key", "scope_label", *FIGURE_FIELDS
+    ):
+        key = (row.pop("population"), row.pop("scope_type"), row.pop("scope_key"))
+        stored_pks[key], stored[key] = row.pop("pk"), row
     now = timezone.now()
-    rows = [QuarterMetric(quarter=reporting_quarter, basis=basis, computed_at=now, **item.values()) for item in figures]
+    rows = [
+        QuarterMetric(quarter=reporting_quarter, basis=basis, computed_at=now, **item.values())
+        for item in figures
+        if stored.get((item.population, item.scope_type, item.scope_key)) != _stored_values(item)
+    ]
     # Upsert: one statement whatever the number of scopes; QuarterMetric holds derived figures, not audited data.
     QuarterMetric.objects.bulk_create(
         rows,
@@ -163,14 +178,9 @@ def _write(
     )
     current = {(item.population, item.scope_type, item.scope_key) for item in figures}
     if complete:
-        gone = [
-            pk
-            for pk, *row in QuarterMetric.objects.filter(quarter=reporting_quarter, basis=basis).values_list(
-                "pk", "population", "scope_type", "scope_key"
-            )
-            if tuple(row) not in current
-        ]
-        QuarterMetric.objects.filter(pk__in=gone).delete()
+        gone = [stored_pks[key] for key in stored.keys() - current]
+        if gone:
+            QuarterMetric.objects.filter(pk__in=gone).delete()
         if basis == Basis.LIVE and day is not None and reporting_quarter.live_as_of != day:
             reporting_quarter.live_as_of = day
             reporting_quarter.save(update_fields=["live_as_of"])
@@ -188,6 +198,14 @@ def _write(
                 reduce(operator.or_, emptied)
             ).delete()
     return len(rows)
+
+
+def _stored_values(figures: Figures) -> dict[str, Any]:
+    """``figures`` as ``_write`` reads a stored row back, to compare: the label and every figure."""
+    values = figures.values()
+    for name in ("population", "scope_type", "scope_key"):
+        del values[name]
+    return values
 
 
 @transaction.atomic
