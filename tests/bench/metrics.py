@@ -9,7 +9,9 @@ fixed seed), it measures:
    scope at once (``GROUP BY GROUPING SETS``); run twice, the second timed;
 2. the engine: ``metrics_recompute(quarters=[that quarter])``, writes included (run twice, the second
    reported), and its ratio to 1;
-3. the full rebuild: ``metrics_recompute()`` of every quarter since 2017;
+3. the full rebuild: ``metrics_recompute()`` of every quarter since 2017, every row written for the first
+   time; and (3b) again, as the nightly job runs it, with the spans and rows stored (all computed again,
+   only what differs written);
 4. the incremental path: K approvals through the services (create, submit, approve) with the task not
    sent, so each approval only writes its outbox marker, then ``markers_process()`` timed;
 5. approval to fresh figures with a real Celery worker on a Redis database of its own: the time from the
@@ -306,11 +308,33 @@ def _full_rebuild(result: Result, budget: Budget, engine_seconds: float, baselin
         step.ratio = step.seconds / baseline_seconds if baseline_seconds else math.nan
     if result.size == GOAL_REBUILD_AT:
         result.goals.append(_verdict(goal, step.seconds, GOAL_REBUILD_SECONDS, " s"))
+        if step.seconds is not None:
+            _nightly_rebuild(result, budget, step.seconds, baseline_seconds)
     elif step.seconds is not None:
         scaled = step.seconds * GOAL_REBUILD_AT / result.size
         result.goals.append(
             f"{goal}: not measured at {GOAL_REBUILD_AT:,} (linear extrapolation from {result.size:,}: {scaled:.1f} s)"
         )
+
+
+def _nightly_rebuild(result: Result, budget: Budget, first_seconds: float, baseline_seconds: float) -> None:
+    """(3b) the full rebuild again, as the nightly job runs it: every span and row already stored.
+
+    Everything is computed again; only the spans and rows found to differ are written (none, here).
+    """
+    label = "(3b) nightly rebuild: metrics_recompute() again, spans and rows stored"
+    step = Step(label)
+    result.steps.append(step)
+    if first_seconds > budget.left():
+        step.notes.append("not run: would exceed the budget")
+        return
+    print(f"[{result.size:,}] {label}...", flush=True)
+    step.seconds, report = _timed(metrics_recompute)
+    step.ratio = step.seconds / baseline_seconds if baseline_seconds else math.nan
+    step.notes.append(f"{report.rows:,} rows written (only those whose figures differ)")
+    _progress(result, step)
+    goal = f"(3b) nightly rebuild < {GOAL_REBUILD_SECONDS:.0f} s at {GOAL_REBUILD_AT:,}"
+    result.goals.append(_verdict(goal, step.seconds, GOAL_REBUILD_SECONDS, " s"))
 
 
 @contextmanager
