@@ -258,22 +258,20 @@ def _compute(
     with day_states(day=day, period_start=period_start, previous_end=previous_end, among=among):
         return _from_day_states(
             day=day,
-            period_start=period_start,
             previous_end=previous_end,
             commitment_ids=commitment_ids,
             with_money=with_money,
-            levels_before=levels_before,
+            levels_then=levels_before,
         )
 
 
 def _from_day_states(
     *,
     day: date,
-    period_start: date,
     previous_end: date | None,
     commitment_ids: Collection[int] | None,
     with_money: bool,
-    levels_before: bool,
+    levels_then: bool,
 ) -> tuple[list[Figures], list[Figures]]:
     # Each counted commitment's state on the day and at the quarter before is one narrow row (``DayState``),
     # so the passes below join that instead of the delivery spans.
@@ -284,7 +282,7 @@ def _from_day_states(
         .annotate(**{KIND: rules.commitment_kind_expression("commitment__")})
     )
     state_aggregates = _state_aggregates(previous_end)
-    if levels_before and previous_end is not None:
+    if levels_then and previous_end is not None:
         levels = _level_aggregates(_BEFORE)
         state_aggregates |= {f"{_THEN}{name}": value for name, value in levels.items()}
     # Every commitment is in exactly one scope of each single-valued type (tracker, deal, foundation,
