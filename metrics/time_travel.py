@@ -57,12 +57,12 @@ def figures_from_stored(*, day: date, quarter: Quarter) -> list[Figures] | None:
     return _moved(stored, now=now, then=then)
 
 
-def _stored(previous: Quarter, day: date) -> list[Figures] | None:
-    """The stored live figures of ``previous`` as of its end, if so stored and no deal was published by ``day``."""
-    reporting = ReportingQuarter.objects.filter(year=previous.year, number=previous.number).first()
-    if reporting is None or reporting.live_as_of != previous.end:
+def _stored(quarter: Quarter, day: date) -> list[Figures] | None:
+    """The stored live figures of ``quarter`` as of its end, if so stored and no deal was published since by ``day``."""
+    reporting = ReportingQuarter.objects.filter(year=quarter.year, number=quarter.number).first()
+    if reporting is None or reporting.live_as_of != quarter.end:
         return None
-    if Document.objects.filter(published_on__gt=previous.end, published_on__lte=day).exists():
+    if Document.objects.filter(published_on__gt=quarter.end, published_on__lte=day).exists():
         return None
     rows = QuarterMetric.objects.filter(quarter=reporting, basis=Basis.LIVE).values(
         "scope_type", "scope_key", "scope_label", "population", *FIGURE_FIELDS
