@@ -246,8 +246,7 @@ def _measure(options: argparse.Namespace, result: Result, test_name: str) -> Non
 
     _progress(result, result.steps[0])
     _progress(result, result.steps[1])
-    _full_rebuild(result, budget, engine_seconds, baseline_seconds)
-    _progress(result, result.steps[-1])
+    _full_rebuild(result, budget, engine_seconds, baseline_seconds)  # prints (3), and (3b) where it runs it
     _incremental(options, result, budget, baseline_seconds)
     _progress(result, result.steps[-1])
     _incremental_edit(options, result, budget, baseline_seconds)
@@ -312,6 +311,7 @@ def _full_rebuild(result: Result, budget: Budget, engine_seconds: float, baselin
             step.notes.append("quarter by quarter (one call could have exceeded the budget)")
     if step.seconds is not None:
         step.ratio = step.seconds / baseline_seconds if baseline_seconds else math.nan
+    _progress(result, step)
     if result.size == GOAL_REBUILD_AT:
         result.goals.append(_verdict(goal, step.seconds, GOAL_REBUILD_SECONDS, " s"))
         if step.seconds is not None:
