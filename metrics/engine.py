@@ -146,6 +146,8 @@ MONEY_FIELDS = list(Money().figures())
 assert set(MONEY_FIELDS) <= set(FIGURE_FIELDS), "every money sum is stored"  # noqa: S101
 # Every movement is stored, so the overview, the API and the "what changed" page count the same lists.
 STORED_MOVEMENTS = rules.MOVEMENTS
+#: The figures counted over a period (a quarter) rather than held on its day: no update in it, and movement.
+PERIOD_FIELDS = ("stale", *STORED_MOVEMENTS)
 
 
 def span_rows(commitment_ids: Collection[int] | None = None) -> QuerySet[StatusUpdate]:

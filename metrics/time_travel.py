@@ -29,11 +29,9 @@ from typing import Any
 from commitments.models import Commitment, Document
 from commitments.periods import Quarter
 from metrics import rules
-from metrics.engine import FIGURE_FIELDS, STORED_MOVEMENTS, Figures, changes_between
+from metrics.engine import FIGURE_FIELDS, PERIOD_FIELDS, STORED_MOVEMENTS, Figures, changes_between
 from metrics.models import Basis, QuarterMetric, RecomputeMarker, ReportingQuarter
 
-#: Figures counted over the period rather than held on its day: a commitment with no new span adds none.
-PERIOD_FIELDS = ("stale", *STORED_MOVEMENTS)
 _LEVEL_FIELDS = [name for name in FIGURE_FIELDS if name not in PERIOD_FIELDS]
 
 
