@@ -68,7 +68,8 @@ def _days() -> list[date]:
         days |= {event - timedelta(days=1), event, event + timedelta(days=1)}
     # Target dates passing: overdue moves with no update.
     targets = Commitment.objects.filter(target_date__range=(date(2018, 1, 2), date(2021, 6, 29)))
-    for target in sorted(set(targets.values_list("target_date", flat=True)))[:6]:
+    passing = {target for target in targets.values_list("target_date", flat=True) if target is not None}
+    for target in sorted(passing)[:6]:
         days |= {target, target + timedelta(days=1)}
     return sorted(days)
 
@@ -116,6 +117,7 @@ def test_the_engine_computes_the_day_where_the_stored_figures_cannot_serve(user_
     RecomputeMarker.objects.all().delete()
     # A deal published in between: other commitments count on the day than at the quarter before's end.
     deal = Document.objects.filter(commitments__isnull=False).distinct().order_by("published_on").last()
+    assert deal is not None
     published_on = deal.published_on
     Document.objects.filter(pk=deal.pk).update(published_on=date(2019, 8, 1))
     assert figures_from_stored(day=day, quarter=quarter) is None
