@@ -31,7 +31,7 @@ class MetricsConfig(AppConfig):
             on_update_approved,
         )
 
-        track_app(self, untracked=["DeliverySpan", "QuarterMetric", "RecomputeMarker"])
+        track_app(self, untracked=["DayState", "DeliverySpan", "QuarterMetric", "RecomputeMarker"])
         hooks.register(hooks.UPDATE_APPROVED, on_update_approved)
         hooks.register(hooks.PUBLICATION_CHANGED, on_publication_changed)
         # Edits of commitments themselves (their dates, scopes, money), and their deletion.

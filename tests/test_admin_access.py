@@ -602,7 +602,8 @@ def _fingerprint(record: Any) -> tuple[Any, ...]:
         {
             model._meta.db_table
             for model in apps.get_models(include_auto_created=True)
-            if model._meta.db_table not in ("django_session",)
+            # An unmanaged model's table is not the database's (the engine's temporary state table).
+            if model._meta.managed and model._meta.db_table not in ("django_session",)
         }
     )
     quote = connection.ops.quote_name
