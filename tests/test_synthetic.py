@@ -50,15 +50,20 @@ SUMMARY = (
 )
 
 
-@own_sqlite_database  # two SQLite files of its own, whatever the suite's database
-def test_generates_the_same_labelled_data_for_the_same_seed(tmp_path):
-    # Both runs start from the same empty, migrated database: migrated once, then copied.
+def _migrated_twice(tmp_path):
+    """Two SQLite files holding the same empty, migrated database: migrated once, then copied."""
     migrated = tmp_path / "migrated.sqlite3"
     _run(migrated, "migrate", "--no-input")
-    outputs = []
     for name in ("a", "b"):
         database = tmp_path / f"{name}.sqlite3"
         shutil.copyfile(migrated, database)
+        yield database
+
+
+@own_sqlite_database  # two SQLite files of its own, whatever the suite's database
+def test_generates_the_same_labelled_data_for_the_same_seed(tmp_path):
+    outputs = []
+    for database in _migrated_twice(tmp_path):
         assert "Generated 60 synthetic commitments and 400 updates" in _run(
             database, "generate_synthetic", "--commitments", "60", "--updates", "400", "--seed", "7"
         )
@@ -136,12 +141,8 @@ def synthetic_rows() -> list[tuple[object, ...]]:
 
 @own_sqlite_database
 def test_the_same_seed_gives_the_same_rows_row_by_row(tmp_path):
-    migrated = tmp_path / "migrated.sqlite3"
-    _run(migrated, "migrate", "--no-input")
     outputs = []
-    for name in ("a", "b"):
-        database = tmp_path / f"{name}.sqlite3"
-        shutil.copyfile(migrated, database)
+    for database in _migrated_twice(tmp_path):
         _run(database, "generate_synthetic", "--commitments", "40", "--updates", "300", "--seed", "3")
         outputs.append(_run(database, "shell", "-c", DUMP))
     assert outputs[0] == outputs[1]
