@@ -482,6 +482,29 @@ class Commitment(VersionedModel, PublicModel, SourcedModel):
     delivery_as_of = models.DateField(
         null=True, blank=True, help_text="The as-of date of the approved update the delivery state comes from."
     )
+    # Who keeps it fresh (``commitments.ownership``): the accountable owner is asked for the quarterly update.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_commitments",
+        limit_choices_to={"is_staff": True, "is_active": True},
+        help_text="The accountable owner: the member of staff asked for the quarterly update.",
+    )
+    contributors = models.ManyToManyField(  # type: ignore[var-annotated]
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="contributed_commitments",
+        limit_choices_to={"is_staff": True, "is_active": True},
+        help_text="Staff who help the owner; they see the commitment in their tasks too.",
+    )
+    forecast_date = models.DateField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The deadline as re-baselined by an approved request; the target date stays the baseline.",
+    )
     # Derived, so not in the history: rebuilt by the services (``commitments.search.documents_refresh``) on
     # PostgreSQL, where migration 0013 puts a GIN index on it; left empty on SQLite, which searches the fields.
     search_vector = SearchVectorField(
@@ -493,7 +516,10 @@ class Commitment(VersionedModel, PublicModel, SourcedModel):
 
     class Meta:
         ordering = ["deal__published_on", "position", "reference"]
-        permissions = [("publish_commitment", "Can publish commitments to partners")]
+        permissions = [
+            ("publish_commitment", "Can publish commitments to partners"),
+            ("assign_owner_commitment", "Can assign commitments' owners and contributors"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(progress__isnull=True) | models.Q(progress__gte=0, progress__lte=100),
@@ -893,3 +919,103 @@ class ThemeException(AuditedModel):
         """An exception names a theme of another framework than the Industrial Strategy foundations."""
         if self.theme_id and self.theme.kind != ThemeKind.THEME:
             raise ValidationError({"theme": "Choose a theme of the 2017 strategy's or the 2020 Update's framework."})
+
+
+# --- the delivery plan: milestones, dependencies, changes to the baseline ----------------------------------
+
+
+class Milestone(AuditedModel):
+    """A dated step towards a commitment, with the day it was done."""
+
+    commitment = models.ForeignKey(Commitment, on_delete=models.CASCADE, related_name="milestones")
+    title = models.CharField(max_length=300)
+    due_on = models.DateField(help_text="The day the milestone is due.")
+    done_on = models.DateField(null=True, blank=True, help_text="The day it was done; empty while not done.")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_milestones",
+        limit_choices_to={"is_staff": True, "is_active": True},
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["commitment_id", "due_on", "pk"]
+        indexes = [models.Index(fields=["due_on"], name="milestone_due_on_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.commitment}: {self.title} (due {self.due_on:%d %B %Y})"
+
+
+class Dependency(AuditedModel):
+    """One commitment's delivery depends on another's."""
+
+    commitment = models.ForeignKey(Commitment, on_delete=models.CASCADE, related_name="dependencies")
+    depends_on = models.ForeignKey(Commitment, on_delete=models.CASCADE, related_name="dependents")
+    note = models.TextField(blank=True, help_text="How the one depends on the other.")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name_plural = "dependencies"
+        ordering = ["commitment_id", "depends_on_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["commitment", "depends_on"], name="dependency_unique"),
+            models.CheckConstraint(
+                condition=~models.Q(commitment=models.F("depends_on")), name="dependency_not_on_itself"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.commitment} depends on {self.depends_on}"
+
+
+class BaselineChangeState(models.TextChoices):
+    """Where a request to change a deadline stands."""
+
+    PENDING = "pending", "Waiting for a decision"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class BaselineChange(AuditedModel):
+    """A request to move a published commitment's deadline, which a second person decides (four eyes).
+
+    The target date the documents print stays the baseline; an approved request sets the forecast.
+    """
+
+    commitment = models.ForeignKey(Commitment, on_delete=models.CASCADE, related_name="baseline_changes")
+    previous_date = models.DateField(
+        null=True, blank=True, editable=False, help_text="The forecast (or the baseline) when it was asked for."
+    )
+    proposed_date = models.DateField(help_text="The new forecast deadline.")
+    reason = models.TextField(help_text="Why the deadline should move.")
+    state = models.CharField(max_length=20, choices=BaselineChangeState.choices, default=BaselineChangeState.PENDING)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    decided_at = models.DateTimeField(null=True, blank=True, editable=False)
+    decision_note = models.TextField(blank=True, help_text="Why it was rejected (or any note on the decision).")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        permissions = [("decide_baselinechange", "Can approve or reject changes to a deadline")]
+        constraints = [
+            # One open request per commitment: a second would race the first.
+            models.UniqueConstraint(
+                fields=["commitment"],
+                condition=models.Q(state="pending"),
+                name="baseline_change_one_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.commitment}: deadline to {self.proposed_date:%d %B %Y} ({self.get_state_display()})"

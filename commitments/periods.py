@@ -104,3 +104,36 @@ class Quarter:
 def last_completed(today: date | None = None) -> Quarter:
     """The latest quarter whose last day has passed: the quarter the dashboards and the API open on."""
     return Quarter.containing(today or timezone.localdate()).previous()
+
+
+# --- the quarterly update cycle: when a quarter's update is due ---------------------------------------------
+
+
+def working_days_after(day: date, count: int) -> date:
+    """The ``count``-th working day after ``day``: not a weekend, not a bank holiday in England.
+
+    The bank holidays are the ``holidays`` package's England calendar (the published list, substitute days
+    included), never a list kept here.
+    """
+    import holidays
+
+    england = holidays.country_holidays("GB", subdiv="ENG", years=range(day.year, day.year + 2))
+    current = day
+    found = 0
+    while found < count:
+        current += timedelta(days=1)
+        if current.weekday() < 5 and current not in england:
+            found += 1
+    return current
+
+
+def update_due_on(quarter: Quarter) -> date:
+    """The day a quarter's update is due: ``UPDATE_DUE_WORKING_DAYS`` working days after the quarter ends."""
+    from django.conf import settings
+
+    return working_days_after(quarter.end, int(settings.UPDATE_DUE_WORKING_DAYS))
+
+
+def update_cycle(today: date | None = None) -> Quarter:
+    """The quarter whose update is being asked for today: the last completed one (``last_completed``)."""
+    return last_completed(today)

@@ -28,6 +28,9 @@ TRACKER_MODELS: tuple[tuple[str, str], ...] = (
     ("commitments", "evidencelink"),
     ("commitments", "themerule"),
     ("commitments", "themeexception"),
+    ("commitments", "milestone"),
+    ("commitments", "dependency"),
+    ("commitments", "baselinechange"),
     ("programmes", "programme"),
     ("programmes", "fundingamount"),
     ("metrics", "regionalstatistic"),
@@ -49,6 +52,14 @@ _EDITOR_CHANGES = [
     ("commitments", "delete_commitmentorganisation"),
     ("programmes", "add_fundingamount"),
     ("programmes", "change_fundingamount"),
+    # The delivery plan: milestones and dependencies are kept by staff; a change of deadline is asked for.
+    ("commitments", "add_milestone"),
+    ("commitments", "change_milestone"),
+    ("commitments", "delete_milestone"),
+    ("commitments", "add_dependency"),
+    ("commitments", "change_dependency"),
+    ("commitments", "delete_dependency"),
+    ("commitments", "add_baselinechange"),
 ]
 _REVIEWER_CHANGES = [
     ("commitments", "review_statusupdate"),
@@ -69,6 +80,9 @@ _REVIEWER_CHANGES = [
     ("programmes", "add_programme"),
     ("programmes", "change_programme"),
     ("metrics", "lock_reportingquarter"),
+    # Owners are assigned, and changes of deadline decided, by reviewers.
+    ("commitments", "assign_owner_commitment"),
+    ("commitments", "decide_baselinechange"),
 ]
 _ADMINISTRATOR_CHANGES = [
     ("auth", "view_user"),

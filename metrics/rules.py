@@ -326,12 +326,37 @@ def fresh_span(period_start: date, span: str = "now") -> Q:
     return Q(**{f"{span}__starts__gte": period_start})
 
 
+def approved_update_in(*, start: date, end: date) -> Exists:
+    """ORM, over commitments: an approved update as of a day from ``start`` to ``end`` (not ``is_stale``)."""
+    return Exists(
+        StatusUpdate.objects.filter(commitment=OuterRef("pk"), state=UpdateState.APPROVED, as_of__range=(start, end))
+    )
+
+
 def stale_condition(*, start: date, end: date) -> Q:
     """ORM, over commitments: no approved update as of a day from ``start`` to ``end``."""
-    approved_in_period = StatusUpdate.objects.filter(
-        commitment=OuterRef("pk"), state=UpdateState.APPROVED, as_of__range=(start, end)
-    )
-    return ~Q(Exists(approved_in_period))
+    return ~Q(approved_update_in(start=start, end=end))
+
+
+# --- the quarterly update (freshness) -----------------------------------------------------------------------
+#
+# Each quarter an update is due from every counted commitment still in delivery when the quarter began:
+# neither delivered nor withdrawn on the day before (no approved update yet: not started, so due). It is
+# done by an approved update as of a day in the quarter (the commitment is then not stale). Freshness is
+# the share of the commitments due that are done. ``metrics.update_cycle`` adds when it is due.
+
+
+def is_update_due(*, status_before: str | None) -> bool:
+    """Python: an update is due for a period from a commitment whose state the day before it began is ``status_before``.
+
+    ``None``: no approved update by then (not started).
+    """
+    return status_before not in FINISHED
+
+
+def update_due_span(span: str = "before") -> Q:
+    """ORM, over the governing span ``span`` on the day before the period (none: not started): ``is_update_due``."""
+    return Q(**{f"{span}__isnull": True}) | ~Q(**{f"{span}__status__in": FINISHED})
 
 
 # --- movement: improved, worsened, status changed, newly rated, rating withdrawn ----------------------------

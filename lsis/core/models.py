@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 
 
@@ -37,3 +38,98 @@ class DataStamp(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} version {self.version}"
+
+
+# --- people: their team and how often they want reminders -------------------------------------------------
+
+
+class ReminderFrequency(models.TextChoices):
+    """How often a person wants their reminders."""
+
+    NONE = "none", "Never: I check my tasks myself"
+    DAILY = "daily", "A daily digest, on days something needs me"
+    WEEKLY = "weekly", "A weekly digest, on Mondays"
+
+
+class StaffProfile(models.Model):
+    """What the tracker knows of a member of staff beyond their account: their team and reminder preference."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile")
+    team = models.CharField(
+        max_length=200, blank=True, help_text="The team partners see as a commitment's owner (never a person)."
+    )
+    reminder_frequency = models.CharField(
+        max_length=10, choices=ReminderFrequency.choices, default=ReminderFrequency.DAILY
+    )
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.team or 'no team'}"
+
+
+# --- the ledger of messages sent ------------------------------------------------------------------------
+
+
+class MessageStatus(models.TextChoices):
+    """Where a message stands, up to the provider's last word."""
+
+    QUEUED = "queued", "Queued"
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed, will be tried again"
+    PERMANENT_FAILURE = "permanent-failure", "Failed permanently"
+
+
+class Message(models.Model):
+    """One e-mail to one person: a digest. At most one per person and digest period (``key``).
+
+    Written (queued) in the same transaction as the reminders it carries, then sent by a task that takes
+    its primary key; ``status`` follows it to the provider's last word.
+    """
+
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="messages")
+    key = models.CharField(max_length=40, help_text="The digest period: daily:2026-12-07 or weekly:2026-W50.")
+    address = models.EmailField(max_length=254)
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    status = models.CharField(max_length=20, choices=MessageStatus.choices, default=MessageStatus.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True, help_text="The last error the sending met.")
+    provider_reference = models.CharField(
+        max_length=100, blank=True, help_text="The provider's id for the message (GOV.UK Notify's notification id)."
+    )
+    provider_status = models.CharField(max_length=40, blank=True, help_text="The provider's delivery status.")
+    run = models.UUIDField(editable=False, help_text="The reminder run that wrote it.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["recipient", "key"], name="message_one_per_person_and_period")]
+        indexes = [models.Index(fields=["status"], name="message_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.key} to {self.address}: {self.get_status_display()}"
+
+
+class Reminder(models.Model):
+    """The ledger: one reminder of one kind for one period to one person, ever (the unique key).
+
+    A reminder is written with the message that carries it, so a reminder is either in the ledger and on
+    its way, or not yet sent and still to be sent.
+    """
+
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reminders")
+    kind = models.CharField(max_length=40)
+    period = models.CharField(max_length=40, help_text="The quarter (2026-27 Q2) or the day the reminder is for.")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reminders")
+    detail = models.TextField(blank=True, help_text="What the reminder listed.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["recipient", "kind", "period"], name="reminder_once_per_kind_and_period")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.period} to {self.recipient}"

@@ -283,7 +283,32 @@ CELERY_BEAT_SCHEDULE = {
         "task": "metrics.quarter_end_snapshot",
         "schedule": crontab(hour=1, minute=0, day_of_month=1, month_of_year="1,4,7,10"),
     },
+    # The day's reminders, early on every day (a digest goes out only on days something is due; weekly
+    # digests on Mondays): docs/adr/0008-update-cycle-and-reminders.md.
+    "reminders-daily": {"task": "metrics.send_reminders", "schedule": crontab(hour=7, minute=0)},
+    # Messages a lost worker or a failed provider left queued are sent again.
+    "reminders-retry-queued": {"task": "metrics.send_queued_messages", "schedule": crontab(minute="*/15")},
 }
+
+# --- The quarterly update cycle and reminders -----------------------------------------------------------
+
+#: A quarter's update is due this many working days (England) after the quarter ends.
+UPDATE_DUE_WORKING_DAYS = env.int("UPDATE_DUE_WORKING_DAYS", default=10)
+
+# E-mail: the console on the embedded default; SMTP where EMAIL_URL says so (smtp://user:pass@host:port,
+# submission://... for STARTTLS); GOV.UK Notify where NOTIFY_API_KEY is set (production).
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="LSIS Tracker <lsis-tracker@localhost>")
+NOTIFY_API_KEY = env.str("NOTIFY_API_KEY", default="")
+#: Where Notify's API is (tests point it at a local fake of that API).
+NOTIFY_BASE_URL = env.str("NOTIFY_BASE_URL", default="https://api.notifications.service.gov.uk")
+#: The Notify e-mail template every digest is sent with: ((subject)) and ((body)) as its personalisation.
+NOTIFY_TEMPLATE_IDS = {"digest": env.str("NOTIFY_DIGEST_TEMPLATE_ID", default="")}
+if NOTIFY_API_KEY:
+    EMAIL_BACKEND = "lsis.core.notify.NotifyDigestBackend"
+#: The site's address, for the links in the messages.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 # --- Source documents ------------------------------------------------------------------------------
 
