@@ -300,6 +300,18 @@ def overdue_may_change(*, after: date, until: date) -> Q:
     return Q(target_date__gte=after, target_date__lt=until)
 
 
+def is_milestone_overdue(*, due_on: date, done_on: date | None, day: date) -> bool:
+    """Python: a milestone is overdue on ``day``: its due day has passed and it was not done by then."""
+    return due_on < day and (done_on is None or done_on >= day)
+
+
+def milestone_overdue_condition(*, on: date, prefix: str = "") -> Q:
+    """ORM, over milestones (``prefix``: the path to one, ``milestones__``): ``is_milestone_overdue``."""
+    return Q(**{f"{prefix}due_on__lt": on}) & (
+        Q(**{f"{prefix}done_on__isnull": True}) | Q(**{f"{prefix}done_on__gte": on})
+    )
+
+
 def with_overdue(commitments: CommitmentQuerySet, *, on: date) -> CommitmentQuerySet:
     """ORM: annotate ``is_overdue`` from the stored state (the state now) on ``on``."""
     return commitments.annotate(is_overdue=Case(When(overdue_condition(on=on), then=Value(True)), default=Value(False)))
