@@ -302,13 +302,13 @@ def overdue_may_change(*, after: date, until: date) -> Q:
 
 def is_milestone_overdue(*, due_on: date, done_on: date | None, day: date) -> bool:
     """Python: a milestone is overdue on ``day``: its due day has passed and it was not done by then."""
-    return due_on < day and (done_on is None or done_on >= day)
+    return due_on < day and (done_on is None or done_on > day)
 
 
 def milestone_overdue_condition(*, on: date, prefix: str = "") -> Q:
     """ORM, over milestones (``prefix``: the path to one, ``milestones__``): ``is_milestone_overdue``."""
     return Q(**{f"{prefix}due_on__lt": on}) & (
-        Q(**{f"{prefix}done_on__isnull": True}) | Q(**{f"{prefix}done_on__gte": on})
+        Q(**{f"{prefix}done_on__isnull": True}) | Q(**{f"{prefix}done_on__gt": on})
     )
 
 
