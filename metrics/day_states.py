@@ -5,9 +5,11 @@ together, then themes, lead organisations and programmes). Rather than each pass
 to the delivery span covering the day and the one covering the previous quarter's end, and deciding every
 rule again, one statement writes each counted commitment's row to a narrow temporary table
 (``metrics.models.DayState``): its kind, its state on both days, and each rule decided for it, as 0 or 1
-(fresh, overdue on either day, every movement). The passes then sum those rows. The statement is the ORM's,
-from the rules' own expressions (``rules.covering_span``, ``fresh_span``, ``overdue_condition``,
-``movement_conditions``, ``commitment_kind_expression``, ``counted_on``), so no rule is restated here.
+(fresh, the quarter's update due, overdue on either day, every movement), with how many of its milestones
+are overdue on either day. The passes then sum those rows. The statement is the ORM's, from the rules' own
+expressions (``rules.covering_span``, ``fresh_span``, ``update_due_span``, ``overdue_condition``,
+``milestone_overdue_condition``, ``movement_conditions``, ``commitment_kind_expression``, ``counted_on``),
+so no rule is restated here.
 """
 
 from __future__ import annotations
@@ -18,9 +20,22 @@ from datetime import date
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Case, CharField, DecimalField, IntegerField, Q, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    DecimalField,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 
-from commitments.models import Commitment
+from commitments.models import Commitment, Milestone
 from metrics import rules
 from metrics.models import DayState
 
@@ -81,6 +96,18 @@ def _flag(condition: Q) -> Case:
     return Case(When(condition, then=Value(1)), default=Value(0), output_field=IntegerField())
 
 
+def _milestones_overdue(day: date) -> Coalesce:
+    """ORM, over commitments: how many of the commitment's milestones are overdue on ``day``."""
+    overdue = (
+        Milestone.objects.filter(rules.milestone_overdue_condition(on=day), commitment=OuterRef("pk"))
+        .order_by()
+        .values("commitment")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return Coalesce(Subquery(overdue, output_field=IntegerField()), Value(0))
+
+
 def _rows(
     day: date, period_start: date, previous_end: date | None, among: QuerySet[Commitment] | None
 ) -> tuple[list[str], QuerySet[Commitment]]:
@@ -96,6 +123,7 @@ def _rows(
         "fresh": _flag(rules.fresh_span(period_start, span="now")),
         # No span on the day: not started.
         "overdue": _flag(rules.overdue_condition(on=day, status="now__status", no_state=Q(now__isnull=True))),
+        "milestones_overdue": _milestones_overdue(day),
     }
     if previous_end is not None:
         rows = rows.annotate(before=rules.covering_span(previous_end)).annotate(
@@ -107,10 +135,15 @@ def _rows(
         values["before_overdue"] = _flag(
             rules.overdue_condition(on=previous_end, status="before__status", no_state=Q(before__isnull=True))
         )
+        values["before_milestones_overdue"] = _milestones_overdue(previous_end)
+        # The quarter's update is due from the state the day before it began (no span then: not started).
+        values["due"] = _flag(rules.update_due_span("before"))
     else:
         values |= dict.fromkeys(MOVEMENT_FLAGS, Value(0))
         values |= {f"before_{name}": value for name, value in _NONE.items()}
         values["before_overdue"] = Value(0)
+        values["before_milestones_overdue"] = Value(0)
+        values["due"] = Value(1)  # nothing before the first period: an update is due from every commitment
     # Every value an annotation of its own, selected in the columns' order.
     aliases = {f"_day_state_{name}": value for name, value in values.items() if not isinstance(value, str)}
     rows = rows.annotate(**aliases)

@@ -133,6 +133,9 @@ class Figures:
     newly_delivered: int = 0
     newly_rated: int = 0
     rating_withdrawn: int = 0
+    updates_due: int = 0
+    updates_done: int = 0
+    milestones_overdue: int = 0
 
     def values(self) -> dict[str, Any]:
         """The figures as a dict of QuarterMetric field values."""
@@ -146,8 +149,9 @@ MONEY_FIELDS = list(Money().figures())
 assert set(MONEY_FIELDS) <= set(FIGURE_FIELDS), "every money sum is stored"  # noqa: S101
 # Every movement is stored, so the overview, the API and the "what changed" page count the same lists.
 STORED_MOVEMENTS = rules.MOVEMENTS
-#: The figures counted over a period (a quarter) rather than held on its day: no update in it, and movement.
-PERIOD_FIELDS = ("stale", *STORED_MOVEMENTS)
+#: The figures counted over a period (a quarter) rather than held on its day: no update in it, movement, and
+#: the quarter's updates (due from the commitments in delivery when it began, and done).
+PERIOD_FIELDS = ("stale", *STORED_MOVEMENTS, "updates_due", "updates_done")
 
 
 def span_rows(commitment_ids: Collection[int] | None = None) -> QuerySet[StatusUpdate]:
@@ -395,7 +399,14 @@ def rolled_up(
 
 def _state_aggregates(previous_end: date | None) -> dict[str, Any]:
     """The sums of each scope's state on the day, over ``DayState`` (where each rule is decided, 0 or 1)."""
-    aggregates: dict[str, Any] = {"total": Count("pk"), **_level_aggregates(_NOW), "fresh": Sum(f"{_NOW}fresh")}
+    aggregates: dict[str, Any] = {
+        "total": Count("pk"),
+        **_level_aggregates(_NOW),
+        "fresh": Sum(f"{_NOW}fresh"),
+        "updates_due": Sum(f"{_NOW}due"),
+        # Done: due, and fresh in the period (``rules.is_stale`` false).
+        "updates_done": Count("pk", filter=Q(**{f"{_NOW}due": 1, f"{_NOW}fresh": 1})),
+    }
     if previous_end is not None:
         aggregates |= {name: Sum(f"{_NOW}{name}") for name in STORED_MOVEMENTS}
     return aggregates
@@ -409,6 +420,7 @@ def _level_aggregates(path: str) -> dict[str, Any]:
         "progress_reported": Count("pk", filter=rules.progress_reported_condition(f"{path}progress")),
         "progress_total": Coalesce(Sum(f"{path}progress"), 0),
         "overdue": Sum(f"{path}overdue"),
+        "milestones_overdue": Sum(f"{path}milestones_overdue"),
         "spent": Coalesce(Sum(f"{path}spent"), Value(ZERO)),
     }
 
@@ -493,13 +505,15 @@ def contribution(
     previous_end: date | None,
     target_date: date | None,
     counted: bool,
+    milestones: Collection[tuple[date, date | None]] = (),
 ) -> dict[str, Any]:
     """What one commitment's delivery adds to the figures of each of its scopes as of ``day``, by ``FIGURE_FIELDS``.
 
     The same rules as ``compute_figures`` applies set-based, read for a single commitment: summing this
     over a scope's commitments gives the scope's figures but money (``scope_contributions`` adds it).
     ``counted`` says whether the commitment counts on ``day`` (``counts``: it is published and its deal
-    was published by then). The money figures are left at zero.
+    was published by then); ``milestones`` are its milestones' due and done days. The money figures are
+    left at zero.
     """
     figures: dict[str, Any] = dict.fromkeys(FIGURE_FIELDS, 0)
     if not counted:
@@ -514,8 +528,15 @@ def contribution(
     figures["overdue"] = int(rules.is_overdue(target_date=target_date, status=status, day=day))
     figures["stale"] = int(rules.is_stale(state_as_of=now.starts if now else None, period_start=period_start))
     figures["spent"] = (now.spent if now else None) or ZERO
+    figures["milestones_overdue"] = sum(
+        rules.is_milestone_overdue(due_on=due_on, done_on=done_on, day=day) for due_on, done_on in milestones
+    )
+    # Nothing before the first period: an update is due from every commitment.
+    before = next((span for span in spans if span.covers(previous_end)), None) if previous_end is not None else None
+    due = previous_end is None or rules.is_update_due(status_before=before.status if before else None)
+    figures["updates_due"] = int(due)
+    figures["updates_done"] = int(due and not figures["stale"])
     if previous_end is not None:
-        before = next((span for span in spans if span.covers(previous_end)), None)
         moved = rules.movement(
             status_before=before.status if before else DeliveryStatus.NOT_STARTED,
             confidence_before=before.confidence if before else "",

@@ -162,6 +162,15 @@ class QuarterMetric(models.Model):
     rating_withdrawn = models.PositiveIntegerField(
         null=True, default=0, help_text="Rated at the previous quarter end, with no confidence rating now."
     )
+    updates_due = models.PositiveIntegerField(
+        default=0, help_text="Commitments an update is due from for the quarter: in delivery when it began."
+    )
+    updates_done = models.PositiveIntegerField(
+        default=0, help_text="Of those, commitments with an approved update as of a day in the quarter."
+    )
+    milestones_overdue = models.PositiveIntegerField(
+        default=0, help_text="Milestones of the commitments counted, past their due day and not done by then."
+    )
     computed_at = models.DateTimeField()
 
     class Meta:
@@ -285,8 +294,9 @@ class DayState(models.Model):
     A temporary table (``metrics.day_states``), filled in one statement from the delivery spans covering the
     day and the previous quarter's end, so that the engine's grouped passes (one per kind of scope) sum a
     narrow row per commitment instead of each joining the spans again and deciding every rule again: its
-    state on the day and then, and the rules decided for it once (fresh, overdue on either day, each
-    movement), as 0 or 1. It lives for the transaction that fills it; no migration creates it.
+    state on the day and then, and the rules decided for it once (fresh, the quarter's update due, overdue
+    on either day, each movement), as 0 or 1, with its milestones overdue on either day. It lives for the
+    transaction that fills it; no migration creates it.
     """
 
     commitment = models.OneToOneField(
@@ -302,7 +312,9 @@ class DayState(models.Model):
     progress = models.PositiveSmallIntegerField(null=True)
     spent = models.DecimalField(max_digits=18, decimal_places=2, null=True)
     fresh = models.PositiveSmallIntegerField()
+    due = models.PositiveSmallIntegerField()
     overdue = models.PositiveSmallIntegerField()
+    milestones_overdue = models.PositiveIntegerField()
     improved = models.PositiveSmallIntegerField()
     worsened = models.PositiveSmallIntegerField()
     status_changed = models.PositiveSmallIntegerField()
@@ -314,6 +326,7 @@ class DayState(models.Model):
     before_progress = models.PositiveSmallIntegerField(null=True)
     before_spent = models.DecimalField(max_digits=18, decimal_places=2, null=True)
     before_overdue = models.PositiveSmallIntegerField()
+    before_milestones_overdue = models.PositiveIntegerField()
 
     class Meta:
         managed = False

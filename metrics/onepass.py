@@ -40,7 +40,7 @@ from django.db import connection
 from django.db.models import F, Model, QuerySet
 
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
-from commitments.models import Commitment
+from commitments.models import Commitment, Milestone
 from commitments.periods import Quarter
 from metrics import rules
 from metrics.engine import (
@@ -63,9 +63,24 @@ from metrics.rules import Population, populations_of
 
 CENT = Decimal("0.01")
 # Figures that hold at a point (running sums of events) and those counted at the point they happen.
-_LEVELS = ("total", *STARTED, *DeliveryConfidence.values, "progress_reported", "progress_total", "spent", "overdue")
-_FLOWS = ("fresh", *STORED_MOVEMENTS)
+# ``due``: the commitments the next period's update would be due from (``rules.is_update_due`` of the state at the
+# point); a quarter's updates due are its level at the point before, the quarter before's end. ``done``: a span
+# starting fresh in the quarter whose state before made the update due.
+_LEVELS = (
+    "total",
+    *STARTED,
+    *DeliveryConfidence.values,
+    "progress_reported",
+    "progress_total",
+    "spent",
+    "overdue",
+    "milestones_overdue",
+    "due",
+)
+_FLOWS = ("fresh", *STORED_MOVEMENTS, "done")
 _SUMS = (*_LEVELS, *_FLOWS)
+# What ``_running`` gives at a point: the sums, with ``due`` (at the point before) and ``done`` as the figures.
+_FIGURES = tuple({"due": "updates_due", "done": "updates_done"}.get(name, name) for name in _SUMS)
 _CONFIDENCES = ("", *DeliveryConfidence.values)  # "" is unrated
 
 # The states a span can hold, the first the state of a commitment with no update (``rules.NO_UPDATE_STATE``).
@@ -75,6 +90,7 @@ _STATE_VALUES = [(rules.NO_UPDATE_STATE.status, rules.NO_UPDATE_STATE.confidence
     if pair != (rules.NO_UPDATE_STATE.status, rules.NO_UPDATE_STATE.confidence)
 ]
 _STATE_LEVELS = (*STARTED, *DeliveryConfidence.values)  # the levels a state counts in, one each
+_CHANGE_LEVELS = (*_STATE_LEVELS, "due")  # what a change of state adds to the levels
 
 _DATES, _STATES, _CHANGES = "onepass_dates", "onepass_states", "onepass_changes"
 _COVERING, _EVENTS, _MEMBERS = "onepass_covering", "onepass_events", "onepass_members"
@@ -111,11 +127,13 @@ def figures_by_quarter(quarters: Sequence[QuarterDays]) -> Iterator[tuple[Quarte
             scope_states = states[item.quarter][population][scope.scope_type]
             if scope.scope_type == ScopeType.TRACKER:
                 # The whole tracker has figures for every day, zeros before any deal was published.
-                scope_states.setdefault(TRACKER_KEY, {"_label": None} | dict.fromkeys(_SUMS, 0))
+                scope_states.setdefault(TRACKER_KEY, {"_label": None} | dict.fromkeys(_FIGURES, 0))
             if item.previous_end is None:  # no movement is measured in the first quarter
                 for row in scope_states.values():
                     for name in STORED_MOVEMENTS:
                         row.pop(name, None)
+                    # Nothing before it: an update is due from every commitment, and done where fresh.
+                    row["updates_due"], row["updates_done"] = row.get("total", 0), row.get("fresh", 0)
             results.extend(assemble(scope, population, scope_states, money[item.quarter][population][scope.scope_type]))
         yield item.quarter, results
 
@@ -129,7 +147,8 @@ def _fill_lookups(points: list[date], quarters: Sequence[QuarterDays]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT starts FROM {_table(DeliverySpan)} UNION SELECT ends FROM {_table(DeliverySpan)} "
-            f"UNION SELECT target_date FROM {_table(Commitment)}"
+            f"UNION SELECT target_date FROM {_table(Commitment)} UNION SELECT due_on FROM {_table(Milestone)} "
+            f"UNION SELECT done_on FROM {_table(Milestone)}"
         )
         days = [day for (day,) in cursor.fetchall() if day is not None]
         rows = []
@@ -144,13 +163,25 @@ def _fill_lookups(points: list[date], quarters: Sequence[QuarterDays]) -> None:
             # Whether an update as of ``day`` is fresh at the point it first covers: the quarter ending there.
             period_start = start_of.get(points[covers]) if covers is not None else None
             fresh = period_start is not None and not rules.is_stale(state_as_of=day, period_start=period_start)
-            rows.append((day, covers, overdue, int(fresh)))
-        cursor.executemany(f"INSERT INTO {_DATES} (day, covers, overdue, fresh) VALUES (%s, %s, %s, %s)", rows)
+            # The first point a milestone due on ``day`` is overdue on, while not done.
+            falls_due = _first(
+                points, lambda point, day=day: rules.is_milestone_overdue(due_on=day, done_on=None, day=point)
+            )
+            # The first point a milestone done on ``day`` is no longer overdue on, however long it was due.
+            done = _first(
+                points,
+                lambda point, day=day: not rules.is_milestone_overdue(due_on=date.min, done_on=day, day=point),
+            )
+            rows.append((day, covers, overdue, int(fresh), falls_due, done))
+        cursor.executemany(
+            f"INSERT INTO {_DATES} (day, covers, overdue, fresh, falls_due, done) VALUES (%s, %s, %s, %s, %s, %s)",
+            rows,
+        )
         # Each state a span can hold, numbered; the first is the state of a commitment with no update yet.
         cursor.executemany(
-            f"INSERT INTO {_STATES} (state, status, confidence, unfinished) VALUES (%s, %s, %s, %s)",
+            f"INSERT INTO {_STATES} (state, status, confidence, unfinished, due) VALUES (%s, %s, %s, %s, %s)",
             [
-                (number, status, confidence, int(_unfinished(status)))
+                (number, status, confidence, int(_unfinished(status)), int(_due(number, status)))
                 for number, (status, confidence) in enumerate(_STATE_VALUES)
             ],
         )
@@ -162,16 +193,25 @@ def _fill_lookups(points: list[date], quarters: Sequence[QuarterDays]) -> None:
             )
             levels = [int(after[0] == status) - int(before[0] == status) for status in STARTED]
             levels += [int(after[1] == value) - int(before[1] == value) for value in DeliveryConfidence.values]
+            levels.append(int(_due(number_after, after[0])) - int(_due(number_before, before[0])))
             movement = [int(getattr(moved, name)) for name in STORED_MOVEMENTS]
             changes.append((number_before * len(_STATE_VALUES) + number_after, *levels, *movement))
-        columns = ", ".join(("change", *_STATE_LEVELS, *STORED_MOVEMENTS))
-        marks = ", ".join(["%s"] * (1 + len(_STATE_LEVELS) + len(STORED_MOVEMENTS)))
+        columns = ", ".join(("change", *_CHANGE_LEVELS, *STORED_MOVEMENTS))
+        marks = ", ".join(["%s"] * (1 + len(_CHANGE_LEVELS) + len(STORED_MOVEMENTS)))
         cursor.executemany(f"INSERT INTO {_CHANGES} ({columns}) VALUES ({marks})", changes)
 
 
 def _unfinished(status: str) -> bool:
     """Whether a commitment of this status is overdue once its target date has passed (``rules.is_overdue``)."""
     return rules.is_overdue(target_date=date.min, status=status, day=date.max)
+
+
+def _due(number: int, status: str) -> bool:
+    """Whether the next period's update is due from a commitment in this numbered state (``rules.is_update_due``).
+
+    The first state is that of a commitment with no approved update (no status, not started).
+    """
+    return rules.is_update_due(status_before=None if number == 0 else status)
 
 
 def _first(points: list[date], holds: Any) -> int | None:
@@ -184,46 +224,62 @@ def _first(points: list[date], holds: Any) -> int | None:
 
 
 def _fill_events() -> None:
-    """Write each covering span's change of state, and each commitment's overdue from its target date.
+    """Write each covering span's change of state, each commitment's overdue from its target date, its milestones'.
 
     A span ends the day the next one starts, so the span a covering span takes over from at its first
     point is the covering span before it (none, for the first): one event per covering span gives both
     what stops counting and what starts, and the movement between them.
     """
-    spans, commitments = _table(DeliverySpan), _table(Commitment)
+    spans, commitments, milestones = _table(DeliverySpan), _table(Commitment), _table(Milestone)
     states = len(_STATE_VALUES)
     with connection.cursor() as cursor:
         _analyze(cursor, _DATES, _STATES, _CHANGES)
         # The spans that cover at least one point, with the points they cover: from ``first`` to before ``stop``,
         # their numbered state, and the point their commitment's target date makes it overdue from (``due``).
         cursor.execute(
-            f"INSERT INTO {_COVERING} (commitment_id, first, stop, state, unfinished, progress, spent, fresh, due) "
-            f"SELECT s.commitment_id, a.covers, b.covers, st.state, st.unfinished, s.progress, s.spent, a.fresh, "
-            f"t.overdue FROM {spans} s JOIN {_DATES} a ON a.day = s.starts LEFT JOIN {_DATES} b ON b.day = s.ends "
+            f"INSERT INTO {_COVERING} (commitment_id, first, stop, state, unfinished, update_due, progress, spent, "
+            f"fresh, due) SELECT s.commitment_id, a.covers, b.covers, st.state, st.unfinished, st.due, s.progress, "
+            f"s.spent, a.fresh, t.overdue FROM {spans} s JOIN {_DATES} a ON a.day = s.starts "
+            f"LEFT JOIN {_DATES} b ON b.day = s.ends "
             f"JOIN {_STATES} st ON st.status = s.status AND st.confidence = s.confidence "
             f"JOIN {commitments} k ON k.id = s.commitment_id LEFT JOIN {_DATES} t ON t.day = k.target_date "
             f"WHERE a.covers IS NOT NULL AND (b.covers IS NULL OR a.covers < b.covers)"
         )
         _analyze(cursor, _COVERING)
         # A span starts covering: the change from the state before it, counted at its first point. Overdue
-        # changes with it once the target date has passed; progress, spending and fresh are its own.
-        columns = "commitment_id, point, change, fresh, reported, progress, spent, overdue"
+        # changes with it once the target date has passed; progress, spending and fresh are its own. The quarter's
+        # update is done by a fresh span if the state it takes over from (at the point before) made it due.
+        columns = "commitment_id, point, change, fresh, reported, progress, spent, overdue, done, milestones"
         cursor.execute(
             f"INSERT INTO {_EVENTS} ({columns}) "
             f"SELECT commitment_id, first, COALESCE(state_before, 0) * {states} + state, fresh, "
             f"CASE WHEN progress IS NULL THEN 0 ELSE 1 END - CASE WHEN progress_before IS NULL THEN 0 ELSE 1 END, "
             f"COALESCE(progress, 0) - COALESCE(progress_before, 0), COALESCE(spent, 0) - COALESCE(spent_before, 0), "
-            f"CASE WHEN due < first THEN unfinished - COALESCE(unfinished_before, 1) ELSE 0 END "
+            f"CASE WHEN due < first THEN unfinished - COALESCE(unfinished_before, 1) ELSE 0 END, "
+            f"fresh * COALESCE(update_due_before, {int(_due(0, ''))}), 0 "
             f"FROM (SELECT c.*, LAG(state) OVER w AS state_before, LAG(unfinished) OVER w AS unfinished_before, "
+            f"      LAG(update_due) OVER w AS update_due_before, "
             f"      LAG(progress) OVER w AS progress_before, LAG(spent) OVER w AS spent_before "
             f"      FROM {_COVERING} c WINDOW w AS (PARTITION BY commitment_id ORDER BY first)) c"
         )
         # Overdue from the point the target date passes, if the state then (none: not started) is unfinished.
         cursor.execute(
-            f"INSERT INTO {_EVENTS} ({columns}) SELECT k.id, t.overdue, NULL, 0, 0, 0, 0, 1 FROM {commitments} k "
+            f"INSERT INTO {_EVENTS} ({columns}) SELECT k.id, t.overdue, NULL, 0, 0, 0, 0, 1, 0, 0 FROM {commitments} k "
             f"JOIN {_DATES} t ON t.day = k.target_date LEFT JOIN {_COVERING} c ON c.commitment_id = k.id "
             f"AND c.first <= t.overdue AND (c.stop IS NULL OR t.overdue < c.stop) "
             f"WHERE t.overdue IS NOT NULL AND (c.unfinished IS NULL OR c.unfinished = 1)"
+        )
+        # A milestone is overdue from the point it falls due to the point it is done, if it is done after that.
+        cursor.execute(
+            f"INSERT INTO {_EVENTS} ({columns}) "
+            f"SELECT commitment_id, point, NULL, 0, 0, 0, 0, 0, 0, milestones FROM ("
+            f"  SELECT m.commitment_id, a.falls_due AS point, 1 AS milestones, b.done AS stop FROM {milestones} m "
+            f"  JOIN {_DATES} a ON a.day = m.due_on LEFT JOIN {_DATES} b ON b.day = m.done_on "
+            f"  UNION ALL "
+            f"  SELECT m.commitment_id, b.done AS point, -1 AS milestones, a.falls_due AS stop FROM {milestones} m "
+            f"  JOIN {_DATES} a ON a.day = m.due_on JOIN {_DATES} b ON b.day = m.done_on"
+            f") m WHERE point IS NOT NULL AND (milestones = 1 AND (stop IS NULL OR point < stop) "
+            f"OR milestones = -1 AND stop IS NOT NULL AND stop < point)"
         )
         _analyze(cursor, _EVENTS)
 
@@ -305,8 +361,9 @@ def _sum_events(members: QuerySet[Any], labels: Any) -> dict[tuple[Any, ...], di
     group = ["_published", "_deal_published_on", KIND, *labels]
     quoted = ", ".join(f"m.{connection.ops.quote_name(name)}" for name in group)
     sums = dict.fromkeys(_SUMS, "0")  # "total" is added from the count of each group's commitments
-    sums |= {name: f"SUM(c.{name})" for name in _STATE_LEVELS}
-    sums |= {name: f"SUM(e.{name})" for name in ("fresh", "spent", "overdue")}
+    sums |= {name: f"SUM(c.{name})" for name in _CHANGE_LEVELS}
+    sums |= {name: f"SUM(e.{name})" for name in ("fresh", "spent", "overdue", "done")}
+    sums["milestones_overdue"] = "SUM(e.milestones)"
     sums |= {"progress_reported": "SUM(e.reported)", "progress_total": "SUM(e.progress)"}
     # No movement at the first point: nothing is measured before it.
     sums |= {name: f"SUM(CASE WHEN e.point > 0 THEN c.{name} ELSE 0 END)" for name in STORED_MOVEMENTS}
@@ -329,12 +386,14 @@ def _sum_events(members: QuerySet[Any], labels: Any) -> dict[tuple[Any, ...], di
         groups: dict[tuple[Any, ...], dict[int, list[Any]]] = defaultdict(dict)
         rows = cursor.fetchall()
         cursor.execute(f"DROP TABLE IF EXISTS {_MEMBERS}")
-    total = _SUMS.index("total")
+    total, due = _SUMS.index("total"), _SUMS.index("due")
     for grp, point, *values in rows:
         groups[_group_key(keys[grp])][point] = values
     for grp, count in counts.items():
         at_first = groups[_group_key(keys[grp])].setdefault(0, [0] * len(_SUMS))
         at_first[total] = count
+        # With no approved update a commitment is not started: the next period's update is due from it.
+        at_first[due] = (at_first[due] or 0) + count * int(_due(0, ""))
     return groups
 
 
@@ -353,10 +412,14 @@ def _analyze(cursor: Any, *tables: str) -> None:
 
 
 def _running(sums: dict[int, list[Any]], count: int) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Each point's figures: the levels summed over the events up to it, the flows at it."""
+    """Each point's figures: the levels summed over the events up to it, the flows at it (``_FIGURES``).
+
+    The updates due at a point are the level ``due`` at the point before (its quarter's previous end).
+    """
     levels: list[Any] = [0] * len(_LEVELS)
-    spent = _LEVELS.index("spent")
+    spent, due = _LEVELS.index("spent"), _LEVELS.index("due")
     for point in range(count):
+        due_before = levels[due]
         events = sums.get(point)
         flows = [0] * len(_FLOWS)
         if events is not None:
@@ -364,7 +427,7 @@ def _running(sums: dict[int, list[Any]], count: int) -> Iterator[tuple[int, dict
                 value = events[index] or 0
                 levels[index] += _decimal(value) if index == spent else value
             flows = [value or 0 for value in events[len(_LEVELS) :]]
-        yield point, dict(zip(_SUMS, [*levels, *flows], strict=True))
+        yield point, dict(zip(_FIGURES, [*levels[:due], due_before, *levels[due + 1 :], *flows], strict=True))
 
 
 def _decimal(value: Any) -> Decimal:
@@ -373,7 +436,7 @@ def _decimal(value: Any) -> Decimal:
 
 
 def _add(totals: dict[str, Any], row: dict[str, Any]) -> None:
-    for name in _SUMS:
+    for name in _FIGURES:
         totals[name] = totals.get(name, 0) + row[name]
 
 
@@ -421,16 +484,19 @@ def _money_on(day: date) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
 
 @contextmanager
 def _temporary_tables() -> Iterator[None]:
-    levels = ", ".join(f"{name} INTEGER NOT NULL" for name in (*_STATE_LEVELS, *STORED_MOVEMENTS))
+    levels = ", ".join(f"{name} INTEGER NOT NULL" for name in (*_CHANGE_LEVELS, *STORED_MOVEMENTS))
     tables = {
-        _DATES: "day DATE NOT NULL PRIMARY KEY, covers INTEGER, overdue INTEGER, fresh INTEGER NOT NULL",
+        _DATES: "day DATE NOT NULL PRIMARY KEY, covers INTEGER, overdue INTEGER, fresh INTEGER NOT NULL, "
+        "falls_due INTEGER, done INTEGER",
         _STATES: "state INTEGER NOT NULL PRIMARY KEY, status VARCHAR(20) NOT NULL, confidence VARCHAR(20) NOT NULL, "
-        "unfinished INTEGER NOT NULL",
+        "unfinished INTEGER NOT NULL, due INTEGER NOT NULL",
         _CHANGES: f"change INTEGER NOT NULL PRIMARY KEY, {levels}",
         _COVERING: "commitment_id BIGINT NOT NULL, first INTEGER NOT NULL, stop INTEGER, state INTEGER NOT NULL, "
-        "unfinished INTEGER NOT NULL, progress INTEGER, spent NUMERIC, fresh INTEGER NOT NULL, due INTEGER",
+        "unfinished INTEGER NOT NULL, update_due INTEGER NOT NULL, progress INTEGER, spent NUMERIC, "
+        "fresh INTEGER NOT NULL, due INTEGER",
         _EVENTS: "commitment_id BIGINT NOT NULL, point INTEGER NOT NULL, change INTEGER, fresh INTEGER NOT NULL, "
-        "reported INTEGER NOT NULL, progress INTEGER NOT NULL, spent NUMERIC NOT NULL, overdue INTEGER NOT NULL",
+        "reported INTEGER NOT NULL, progress INTEGER NOT NULL, spent NUMERIC NOT NULL, overdue INTEGER NOT NULL, "
+        "done INTEGER NOT NULL, milestones INTEGER NOT NULL",
     }
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql" and connection.in_atomic_block:

@@ -41,6 +41,7 @@ from commitments.models import (
     LATEST_FIRST,
     Commitment,
     CommitmentQuerySet,
+    Milestone,
     Section,
     StatusUpdate,
     UpdateState,
@@ -310,6 +311,18 @@ def milestone_overdue_condition(*, on: date, prefix: str = "") -> Q:
     return Q(**{f"{prefix}due_on__lt": on}) & (
         Q(**{f"{prefix}done_on__isnull": True}) | Q(**{f"{prefix}done_on__gt": on})
     )
+
+
+def milestone_overdue_may_change(*, after: date, until: date) -> Q:
+    """ORM, over commitments: ``is_milestone_overdue`` of one of its milestones on ``until`` may differ from ``after``.
+
+    A milestone's due day falls from ``after`` (before ``until``) to the day before ``until``, or its done
+    day after ``after`` and by ``until``; otherwise each of its milestones is overdue on both days or on neither.
+    """
+    moving = Milestone.objects.filter(
+        Q(due_on__gte=after, due_on__lt=until) | Q(done_on__gt=after, done_on__lte=until)
+    ).values("commitment_id")
+    return Q(pk__in=moving)
 
 
 def with_overdue(commitments: CommitmentQuerySet, *, on: date) -> CommitmentQuerySet:

@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from django.db.models import Min, Q
 from django.utils import timezone
 
-from commitments.models import Commitment, Document
+from commitments.models import Commitment, Document, Milestone
 from commitments.periods import Quarter
 from lsis.celery import enqueue_within_timeout
 from lsis.core.changes import data_changed
@@ -326,7 +326,7 @@ def metrics_mark_changing(*, commitment_ids: Collection[int], from_date: date | 
     Written in the caller's transaction; ``from_date`` is the earliest day whose figures the edit can
     move (their dates, scopes or money). Registered for ``commitments.hooks.COMMITMENTS_CHANGING``. Each
     marker keeps what the figures read about its commitment now (``RecomputeMarker.before``: target
-    date, deal publication date, scope keys and money), so processing can take away what the commitment
+    date, deal publication date, scope keys, money and milestones), so processing can take away what the commitment
     contributed under those and add what it contributes after the edit, scope by scope (a commitment
     that moved area leaves one area and joins another). ``created``: the commitments are new and
     contributed nothing before. Like a publication, an edit waits for a recompute under way. A fixed
@@ -363,9 +363,13 @@ def _basis(commitment_ids: Collection[int]) -> dict[int, dict[str, Any]]:
     facts = Commitment.objects.filter(pk__in=commitment_ids).values_list(
         "pk", "target_date", "deal__published_on", "section", "parent_id"
     )
+    milestones = _milestones_of(commitment_ids)
     return {
         pk: {
             "target_date": target_date.isoformat() if target_date else None,
+            "milestones": [
+                [due_on.isoformat(), done_on.isoformat() if done_on else None] for due_on, done_on in milestones[pk]
+            ],
             "deal_published_on": published_on.isoformat() if published_on else None,
             "kind": commitment_kind(section=section, parent_id=parent_id),
             "keys": [list(pair) for pair in keys[pk]],
@@ -386,6 +390,9 @@ class _Before:
     # Key commitment, chapter elaboration or sub-item (``rules.commitment_kind``): which populations it was
     # counted in. None in a marker written before kinds were recorded: its kind then is its kind now.
     kind: str | None = None
+    # Its milestones' due and done days. None in a marker written before milestones were recorded: they are
+    # its milestones now.
+    milestones: list[tuple[date, date | None]] | None = None
 
     @classmethod
     def read(cls, stored: dict[str, Any]) -> _Before:
@@ -394,8 +401,19 @@ class _Before:
 
         keys = [(scope_type, key) for scope_type, key in stored.get("keys", [])]
         money = MoneyContribution.from_json(stored)
+        stored_milestones = stored.get("milestones")
+        milestones = (
+            None
+            if stored_milestones is None
+            else [(date.fromisoformat(due_on), day(done_on)) for due_on, done_on in stored_milestones]
+        )
         return cls(
-            day(stored.get("target_date")), day(stored.get("deal_published_on")), keys, money, stored.get("kind")
+            day(stored.get("target_date")),
+            day(stored.get("deal_published_on")),
+            keys,
+            money,
+            stored.get("kind"),
+            milestones,
         )
 
     def reached(self) -> set[tuple[str, str]]:
@@ -555,6 +573,15 @@ def _quarters_behind(today: date | None) -> list[Quarter]:
     ]
 
 
+def _milestones_of(commitment_ids: Collection[int]) -> dict[int, list[tuple[date, date | None]]]:
+    """Each commitment's milestones as the figures read them (due and done days), by commitment id; one query."""
+    milestones: dict[int, list[tuple[date, date | None]]] = {pk: [] for pk in commitment_ids}
+    rows = Milestone.objects.filter(commitment_id__in=commitment_ids).order_by("commitment_id", "due_on", "pk")
+    for commitment_id, due_on, done_on in rows.values_list("commitment_id", "due_on", "done_on"):
+        milestones[commitment_id].append((due_on, done_on))
+    return milestones
+
+
 def _spans_of(commitment_ids: Collection[int]) -> dict[int, list[Span]]:
     spans: dict[int, list[Span]] = defaultdict(list)
     rows = DeliverySpan.objects.filter(commitment_id__in=commitment_ids).order_by("commitment_id", "starts")
@@ -577,7 +604,7 @@ def _adjust(
 
     ``was_published`` gives, for a commitment published or withdrawn since its figures were computed,
     the flag they were computed with; ``edited``, for a commitment edited since, what they read about
-    it then (target date, deal publication date, scopes, money, kind). The others kept theirs. What a
+    it then (target date, deal publication date, scopes, money, kind, milestones). The others kept theirs. What a
     commitment contributed is taken from the scopes it was in, in the populations its kind was counted in,
     and what it contributes added to those it is in now.
     """
@@ -592,6 +619,7 @@ def _adjust(
     # Publishing or withdrawing moves the commitment's money too, which no update does; so can an edit.
     with_money = [*republished, *(pk for pk in edited if pk not in republished)]
     money = money_contributions(with_money) if with_money else {}
+    milestones = _milestones_of(commitment_ids)
     changes: dict[tuple[Quarter, str, str, str], Counter[str]] = defaultdict(Counter)
     nothing = dict.fromkeys(FIGURE_FIELDS, 0)
     for pk, target_date, published_on, section, parent_id, published in facts:
@@ -600,6 +628,7 @@ def _adjust(
         old_money = old_facts.money if old_facts else money.get(pk)
         kind = commitment_kind(section=section, parent_id=parent_id)
         old_kind = (old_facts.kind if old_facts else None) or kind
+        old_milestones = old_facts.milestones if old_facts and old_facts.milestones is not None else milestones[pk]
         for quarter in quarters:
             previous_end = quarter.previous().end if quarter > FIRST_QUARTER else None
             day = quarter.figures_day(today)  # the day the stored rows describe (``_quarters_behind``)
@@ -616,13 +645,16 @@ def _adjust(
                     **common,
                     target_date=old_facts.target_date if old_facts else target_date,
                     counted=old_counted,
+                    milestones=old_milestones,
                 ),
                 old_money,
                 counted=old_counted,
                 keys=old_keys,
             )
             new = scope_contributions(
-                contribution(after.get(pk, []), **common, target_date=target_date, counted=new_counted),
+                contribution(
+                    after.get(pk, []), **common, target_date=target_date, counted=new_counted, milestones=milestones[pk]
+                ),
                 money.get(pk),
                 counted=new_counted,
                 keys=keys[pk],

@@ -4,14 +4,17 @@ The figures as of a day in a quarter describe each commitment's state on that da
 from the quarter's first day and movement measured from the quarter before's end. That quarter's live
 figures are stored, and every write keeps them current (``metrics.services``), so the figures of the day
 are theirs moved by the few commitments whose figures can differ between the two days: those a span
-starts for in between (``rules.state_may_change``) and those whose target date passes in between
-(``rules.overdue_may_change``). The engine sums what those commitments add to each scope on the day and
+starts for in between (``rules.state_may_change``), those whose target date passes in between
+(``rules.overdue_may_change``) and those with a milestone falling due or done in between
+(``rules.milestone_overdue_may_change``). The engine sums what those commitments add to each scope on the day and
 what they added at the quarter before's end (``engine.changes_between``), so no rule is restated:
 
-- a level (a count by status or rating, progress, spending, overdue) is the stored one plus the first sum
-  minus the second;
-- a figure counted over the period (``PERIOD_FIELDS``: stale, movement) is theirs alone, since every other
-  commitment keeps the state it had, with no movement and no update in the quarter (stale);
+- a level (a count by status or rating, progress, spending, overdue, milestones overdue) is the stored one
+  plus the first sum minus the second;
+- a figure counted over the period (``PERIOD_FIELDS``: stale, movement, updates done) is theirs alone, since
+  every other commitment keeps the state it had, with no movement and no update in the quarter (stale);
+- the updates due are read from the stored levels by status, the state at the quarter before's end, with
+  ``rules.is_update_due``;
 - money and the number of commitments do not move, since the same commitments count on both days.
 
 Only those commitments' spans are read, so the cost follows the changes in one quarter, not every
@@ -26,6 +29,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from commitments.delivery import DeliveryStatus
 from commitments.models import Commitment, Document
 from commitments.periods import Quarter
 from metrics import rules
@@ -49,7 +53,9 @@ def figures_from_stored(*, day: date, quarter: Quarter) -> list[Figures] | None:
     if stored is None:
         return None
     changing = Commitment.objects.filter(
-        rules.state_may_change(after=previous.end, until=day) | rules.overdue_may_change(after=previous.end, until=day)
+        rules.state_may_change(after=previous.end, until=day)
+        | rules.overdue_may_change(after=previous.end, until=day)
+        | rules.milestone_overdue_may_change(after=previous.end, until=day)
     )
     now, then = changes_between(day=day, period_start=quarter.start, previous_end=previous.end, among=changing)
     return _moved(stored, now=now, then=then)
@@ -75,6 +81,11 @@ def _moved(stored: list[Figures], *, now: list[Figures], then: list[Figures]) ->
     for figures in stored:
         key = (figures.population, figures.scope_type, figures.scope_key)
         after, before = now_by.get(key), then_by.get(key)
+        # The quarter's update is due from the commitments whose state at the quarter before's end (the stored
+        # levels by status, read before they move) makes it due; only those changing can have had it approved.
+        figures.updates_due = sum(
+            getattr(figures, status) for status in DeliveryStatus.values if rules.is_update_due(status_before=status)
+        )
         for name in _LEVEL_FIELDS:
             moved = (getattr(after, name) if after else 0) - (getattr(before, name) if before else 0)
             if moved:
@@ -84,6 +95,7 @@ def _moved(stored: list[Figures], *, now: list[Figures], then: list[Figures]) ->
         figures.stale = figures.commitments - fresh
         for name in STORED_MOVEMENTS:
             setattr(figures, name, getattr(after, name) if after else 0)
+        figures.updates_done = after.updates_done if after else 0
     return stored
 
 

@@ -3,12 +3,17 @@ the mark of a test that uses a SQLite database of its own."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TypeVar
 
 import pytest
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.http import HttpResponseBase, StreamingHttpResponse
+
+from commitments.models import Commitment, Milestone
+from commitments.services import commitments_changing
 
 M = TypeVar("M", bound=Model)
 
@@ -36,3 +41,27 @@ def streamed(response: HttpResponseBase) -> bytes:
     """The body of an answer that is streamed (an export), read to the end."""
     assert isinstance(response, StreamingHttpResponse), f"not streamed: {type(response).__name__}"
     return b"".join(response)
+
+
+def milestone_write(
+    *,
+    commitment: Commitment,
+    due_on: date,
+    done_on: date | None = None,
+    milestone: Milestone | None = None,
+    title: str = "A milestone",
+) -> Milestone:
+    """Add a milestone to ``commitment`` (or move ``milestone``) as the milestone services do: telling the figures.
+
+    ``commitments_changing`` from the earliest of the old and new due and done days, then the write.
+    """
+    days = [due_on, done_on]
+    if milestone is not None:
+        days += [milestone.due_on, milestone.done_on]
+    with transaction.atomic():
+        commitments_changing(commitments=[commitment], from_date=min(day for day in days if day is not None))
+        if milestone is None:
+            return Milestone.objects.create(commitment=commitment, title=title, due_on=due_on, done_on=done_on)
+        milestone.due_on, milestone.done_on = due_on, done_on
+        milestone.save(update_fields=["due_on", "done_on", "modified_at"])
+        return milestone

@@ -20,12 +20,13 @@ from commitments.delivery import DeliveryConfidence, DeliveryStatus
 from commitments.models import Commitment, OrganisationRole, StatusUpdate, UpdateState
 from commitments.periods import Quarter
 from commitments.services import commitment_set_published, update_approve, update_create, update_submit
+from metrics import rules
 from metrics.engine import FIGURE_FIELDS, TRACKER_KEY, compute_figures
 from metrics.models import Basis, QuarterMetric, RecomputeMarker, ScopeType
 from metrics.rules import Population
 from metrics.services import FIRST_QUARTER, markers_process, metrics_as_of, metrics_recompute, quarter_lock
 from programmes.models import AmountNature, Programme
-from tests.helpers import first
+from tests.helpers import first, milestone_write
 
 pytestmark = pytest.mark.django_db
 
@@ -93,7 +94,7 @@ def oracle(quarter: Quarter, population: str = Population.ALL) -> dict[tuple[str
         commitments = commitments.filter(section="key_commitments", parent__isnull=True)
     commitments = commitments.select_related("deal", "foundation", "area")
     commitments = commitments.prefetch_related(
-        "themes", "involvements__organisation", "programmes", "updates", "funding__part_of"
+        "themes", "involvements__organisation", "programmes", "updates", "funding__part_of", "milestones"
     )
     programmes = {programme.pk: programme for programme in Programme.objects.all()}
     for programme in programmes.values():
@@ -107,9 +108,19 @@ def oracle(quarter: Quarter, population: str = Population.ALL) -> dict[tuple[str
             progress = (
                 latest.progress if latest.progress is not None else {"delivered": 100, "not_started": 0}.get(status)
             )
+        before = _latest(commitment.updates.all(), previous_end) if previous_end else None
+        # The quarter's update: due from what was in delivery the day before it began (all, in the first), done
+        # by an approved update as of a day in it.
+        update_due = previous_end is None or rules.is_update_due(status_before=before.status if before else None)
+        update_done = update_due and not rules.is_stale(
+            state_as_of=latest.as_of if latest else None, period_start=start
+        )
+        milestones_overdue = sum(
+            rules.is_milestone_overdue(due_on=milestone.due_on, done_on=milestone.done_on, day=day)
+            for milestone in commitment.milestones.all()
+        )
         moved = {}
         if previous_end and latest and latest.as_of > previous_end:
-            before = _latest(commitment.updates.all(), previous_end)
             before_status = before.status if before else "not_started"
             before_confidence = before.confidence if before else ""
             same = STATUS_RANK[status] == STATUS_RANK[before_status]
@@ -151,6 +162,9 @@ def oracle(quarter: Quarter, population: str = Population.ALL) -> dict[tuple[str
             row["spent"] += latest.funding_spent if latest and latest.funding_spent else 0
             for name, happened in moved.items():
                 row[name] += int(happened)
+            row["updates_due"] += int(update_due)
+            row["updates_done"] += int(update_done)
+            row["milestones_overdue"] += milestones_overdue
             if key[0] != ScopeType.PROGRAMME:
                 _add_money(row, amounts)
         # A programme's money is the money attributed to it or to a programme inside it, whether or not the
@@ -206,7 +220,15 @@ update_spec = st.tuples(
     st.booleans(),  # approved, or left submitted
 )
 publication_spec = st.tuples(st.sampled_from(SAMPLE), st.booleans())  # published, or withdrawn
-event_spec = st.one_of(update_spec, update_spec, publication_spec)
+# Milestones due and done about the quarters' ends (the day itself is neither overdue nor done late).
+MILESTONE_DAYS = [date(2019, 3, 31), date(2019, 4, 1), date(2019, 6, 30), date(2019, 8, 15), date(2019, 12, 31)]
+milestone_spec = st.tuples(
+    st.sampled_from(SAMPLE),
+    st.sampled_from(MILESTONE_DAYS),
+    st.one_of(st.none(), st.sampled_from(MILESTONE_DAYS)),
+    st.booleans(),  # a new milestone, or the commitment's first one moved
+)
+event_spec = st.one_of(update_spec, update_spec, publication_spec, milestone_spec)
 CHECKED = [
     Quarter.from_label(label) for label in ["2018-19 Q4", "2019-20 Q1", "2019-20 Q2", "2019-20 Q3", "2019-20 Q4"]
 ]
@@ -218,6 +240,12 @@ def _apply(specs, editor, reviewer):
             reference, published = spec
             commitment = Commitment.objects.get(reference=reference)
             commitment_set_published(commitment=commitment, user=reviewer, published=published)
+            continue
+        if len(spec) == 4:
+            reference, due_on, done_on, move = spec
+            commitment = Commitment.objects.get(reference=reference)
+            existing = commitment.milestones.order_by("pk").first() if move else None
+            milestone_write(commitment=commitment, due_on=due_on, done_on=done_on, milestone=existing)
             continue
         reference, as_of, status, confidence, progress, approve = spec
         commitment = Commitment.objects.get(reference=reference)
