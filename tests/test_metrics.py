@@ -259,7 +259,8 @@ def _apply(specs, editor, reviewer):
             status=status,
             confidence=confidence,
             progress=progress,
-            narrative="Generated.",
+            # A sentence: a change of confidence is explained in one.
+            narrative="Generated history: the confidence moved as the evidence did.",
             # Beside an approved update of that day, only a correction of it.
             supersedes=next(iter(same_day), None),
         )

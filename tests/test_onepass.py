@@ -19,6 +19,7 @@ from commitments.periods import Quarter
 from metrics.models import Basis, DeliverySpan, QuarterMetric
 from metrics.onepass import QuarterDays, figures_by_quarter
 from metrics.services import FIRST_QUARTER, figures_for, metrics_recompute, quarters_until, spans_rebuild
+from tests.helpers import milestone_write
 from tests.test_metrics import SAMPLE, _apply, _set_published
 
 pytestmark = pytest.mark.django_db
@@ -70,12 +71,41 @@ HISTORY = [
 ]
 
 
+# Milestones due and done on and about quarter ends: (commitment, due on, done on).
+MILESTONES = [
+    (SAMPLE[0], date(2019, 5, 1), None),
+    (SAMPLE[0], date(2019, 6, 30), date(2019, 9, 30)),  # due on a quarter's end, done on the next one's
+    (SAMPLE[1], date(2018, 2, 1), date(2019, 7, 1)),
+    (SAMPLE[2], date(2019, 8, 1), date(2019, 7, 1)),  # done before it was due: never overdue
+    (SAMPLE[3], date(2019, 12, 30), date(2019, 12, 31)),  # done the day after, a quarter's end
+    (SAMPLE[5], date(2017, 1, 1), None),
+]
+
+
+def add_milestones() -> None:
+    """Give the sample commitments ``MILESTONES``, as the milestone services write them."""
+    for reference, due_on, done_on in MILESTONES:
+        milestone_write(commitment=Commitment.objects.get(reference=reference), due_on=due_on, done_on=done_on)
+
+
 def test_every_quarter_equals_the_engine_after_approvals_and_publication_changes(user_with_role):
     editor, reviewer = user_with_role(roles.EDITOR), user_with_role(roles.REVIEWER)
     _apply(HISTORY, editor, reviewer)
     _set_published([SAMPLE[3]], False, reviewer)
+    add_milestones()
     spans_rebuild()
     _assert_one_pass_equals_the_engine(date.today())
+    # The figures compared are not all zeros: milestones overdue, and the quarters' updates due and done.
+    tracker = {
+        quarter.label: next(item for item in figures if item.scope_type == "tracker" and item.population == "all")
+        for quarter, figures in figures_by_quarter(_days(date.today()))
+    }
+    assert tracker["2019-20 Q1"].milestones_overdue == 3  # due 1 May, and since February 2018; 30 June is not past
+    assert tracker["2019-20 Q2"].milestones_overdue == 2  # the one done on 30 September is not overdue that day
+    assert tracker["2019-20 Q3"].milestones_overdue == 2  # done on 31 December, the day after it was due
+    assert tracker["2019-20 Q1"].updates_due > tracker["2019-20 Q1"].updates_done > 0  # approved as of 30 June
+    # Withdrawn as of 1 October: no update is due from it for the quarter after.
+    assert tracker["2019-20 Q4"].updates_due == tracker["2019-20 Q3"].updates_due - 1
 
 
 def test_the_quarter_in_progress_is_computed_as_of_today():

@@ -22,7 +22,7 @@ from metrics.models import RecomputeMarker
 from metrics.services import FIRST_QUARTER, markers_process, metrics_as_of, metrics_recompute
 from metrics.time_travel import figures_from_stored
 from tests.test_metrics import SAMPLE, _apply, _set_published
-from tests.test_onepass import HISTORY
+from tests.test_onepass import HISTORY, MILESTONES, add_milestones
 
 pytestmark = pytest.mark.django_db
 
@@ -71,6 +71,11 @@ def _days() -> list[date]:
     passing = {target for target in targets.values_list("target_date", flat=True) if target is not None}
     for target in sorted(passing)[:6]:
         days |= {target, target + timedelta(days=1)}
+    # Milestones falling due and done: milestones overdue move with no update.
+    for _, due_on, done_on in MILESTONES:
+        for event in (due_on, done_on):
+            if event is not None and date(2018, 1, 2) <= event:
+                days |= {event - timedelta(days=1), event, event + timedelta(days=1)}
     return sorted(days)
 
 
@@ -79,6 +84,7 @@ def test_every_day_equals_the_engine_after_approvals_and_withdrawals(user_with_r
     editor, reviewer = user_with_role(roles.EDITOR), user_with_role(roles.REVIEWER)
     _apply([*HISTORY, (SAMPLE[4], date(2020, 2, 29), "delivered", "", None, True)], editor, reviewer)
     _set_published([SAMPLE[3]], False, reviewer)
+    add_milestones()
     metrics_recompute()
     assert not RecomputeMarker.objects.exists()
     for day in _days():
