@@ -32,12 +32,13 @@ from commitments.services import (
     update_approve,
     update_delete,
     update_may_review,
+    update_narrative_refusal,
     update_return,
     update_save_draft,
     update_submit,
     updates_awaiting_review,
 )
-from lsis.admin import READ_ONLY_AUDIT_FIELDS, AuditedAdminMixin, ReadOnlyHistoryMixin
+from lsis.admin import READ_ONLY_AUDIT_FIELDS, AuditedAdminMixin, ReadOnlyHistoryMixin, VersionedAdminForm
 from lsis.models import ConcurrentEditError
 from lsis.spreadsheets import SpreadsheetRefusedError, check_upload_size
 
@@ -142,6 +143,18 @@ class UpdateImportForm(ImportForm):
         return upload
 
 
+class StatusUpdateAdminForm(VersionedAdminForm):
+    """An update's form: a change of confidence must say why, shown on the narrative (``update_narrative_refusal``)."""
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        if "narrative" in self.errors or "confidence" in self.errors:
+            return
+        refusal = update_narrative_refusal(update=self.instance)
+        if refusal:
+            self.add_error("narrative", refusal)
+
+
 class WorkQueueFilter(admin.SimpleListFilter):
     title = "your work"
     parameter_name = "queue"
@@ -201,6 +214,7 @@ class StatusUpdateAdmin(ImportExportMixin, AuditedAdminMixin, ReadOnlyHistoryMix
     inlines = [EvidenceLinkInline]
     actions = ["submit_selected", "approve_selected", "return_selected"]
     change_form_template = "admin/commitments/statusupdate/change_form.html"
+    form = StatusUpdateAdminForm
     fieldsets = (
         (None, {"fields": ("commitment", "as_of", "status", "confidence", "progress", "narrative", "funding_spent")}),
         ("Correction", {"fields": ("supersedes",), "description": "If this corrects an approved update, name it."}),

@@ -33,6 +33,7 @@ from simple_history.utils import bulk_create_with_history
 
 from commitments import hooks, search
 from commitments.dates import TimingKind, parse_timing
+from commitments.delivery import DeliveryConfidence
 from commitments.models import (
     Commitment,
     CommitmentOrganisation,
@@ -79,7 +80,80 @@ _CHECKED_BY_CALLER = ["commitment", "author", "created_by", "modified_by"]
 
 
 def _validated(update: StatusUpdate) -> None:
-    update.full_clean(exclude=["commitment", "author"], validate_constraints=False)
+    errors: dict[str, list[str]] = {}
+    try:
+        update.full_clean(exclude=["commitment", "author"], validate_constraints=False)
+    except ValidationError as error:
+        errors = error.message_dict
+    if "narrative" not in errors and "confidence" not in errors:
+        refusal = update_narrative_refusal(update=update)
+        if refusal:
+            errors["narrative"] = [refusal]
+    if errors:
+        raise ValidationError(errors)
+
+
+# --- the confidence rule: a change of delivery confidence says why --------------------------------------------
+#
+# An update whose confidence differs from the previous approved update's (both rated) must say why in its
+# narrative, in at least a sentence. The one statement of the rule: the admin's form, the API and the
+# spreadsheet import all reach it (``_validated``, ``update_create_many``, the form's ``clean``).
+
+#: The fewest characters of narrative that say why the confidence changed: about a sentence.
+CONFIDENCE_CHANGE_NARRATIVE_MIN = 20
+
+
+def confidence_change_refusal(*, previous: str, confidence: str, narrative: str) -> str | None:
+    """Why ``narrative`` does not explain a change of confidence from ``previous`` to ``confidence``, or None.
+
+    Only a change between two ratings counts: a first rating, or an update without one, needs no reason.
+    """
+    if not previous or not confidence or previous == confidence:
+        return None
+    if len(" ".join(narrative.split())) >= CONFIDENCE_CHANGE_NARRATIVE_MIN:
+        return None
+    before, after = DeliveryConfidence(previous).label, DeliveryConfidence(confidence).label
+    return (
+        f"Say why the delivery confidence changed from {before} to {after}, in at least a sentence "
+        f"({CONFIDENCE_CHANGE_NARRATIVE_MIN} characters or more)"
+    )
+
+
+def _previous_approved(commitment_ids: Iterable[int]) -> dict[int, list[tuple[date, int, str]]]:
+    """The approved updates of ``commitment_ids`` as (as-of date, id, confidence), latest first: one query."""
+    found: dict[int, list[tuple[date, int, str]]] = {}
+    rows = (
+        StatusUpdate.objects.approved()
+        .filter(commitment_id__in=set(commitment_ids))
+        .latest_first()
+        .values_list("commitment_id", "as_of", "pk", "confidence")
+    )
+    for commitment_id, as_of, pk, confidence in rows:
+        found.setdefault(commitment_id, []).append((as_of, pk, confidence))
+    return found
+
+
+def _previous_confidence(update: StatusUpdate, approved: Sequence[tuple[date, int, str]]) -> str:
+    """The confidence of the approved update before ``update``: the latest as of its day or earlier, not itself."""
+    if update.as_of is None:
+        return ""
+    for as_of, pk, confidence in approved:  # latest first
+        if as_of <= update.as_of and pk != update.pk:
+            return confidence
+    return ""
+
+
+def update_narrative_refusal(*, update: StatusUpdate) -> str | None:
+    """Why ``update``'s narrative does not explain its change of confidence (``confidence_change_refusal``), or None.
+
+    One query: the commitment's approved updates. The admin's form asks this to show the refusal on the field.
+    """
+    if not update.commitment_id or not update.confidence or update.state == UpdateState.APPROVED:
+        return None
+    approved = _previous_approved([update.commitment_id]).get(update.commitment_id, [])
+    return confidence_change_refusal(
+        previous=_previous_confidence(update, approved), confidence=update.confidence, narrative=update.narrative
+    )
 
 
 def _saved(update: StatusUpdate) -> None:
@@ -227,6 +301,16 @@ def update_create_many(*, author: Any, drafts: Sequence[DraftData]) -> list[Stat
         updates.append(update)
     for index, refusal in _same_day_refusals(updates).items():
         errors.setdefault(index, ValidationError({"as_of": refusal}))
+    # The confidence rule, for the whole batch in one query.
+    approved = _previous_approved(update.commitment_id for update in updates)
+    for index, update in enumerate(updates):
+        unexplained = confidence_change_refusal(
+            previous=_previous_confidence(update, approved.get(update.commitment_id, [])),
+            confidence=update.confidence,
+            narrative=update.narrative,
+        )
+        if unexplained:
+            errors.setdefault(index, ValidationError({"narrative": unexplained}))
     links = []
     for index, data in enumerate(drafts):
         for link_data in data.evidence_links:
@@ -467,6 +551,11 @@ DELETE_COMMITMENT_PERMISSION = "commitments.delete_commitment"
 ADD_DOCUMENT_PERMISSION = "commitments.add_document"
 CHANGE_DOCUMENT_PERMISSION = "commitments.change_document"
 COMMITMENT_EDITED = "Commitment edited"
+PUBLISHED_DEADLINE_REFUSAL = (
+    "A published commitment's deadline changes by a request: ask for a change of deadline (Requests to change "
+    "a deadline, then Request a change of deadline), which a reviewer other than you decides. The target date "
+    "stays the baseline; an approved request sets the forecast."
+)
 # Written by their own services: the published flag (``commitment_set_published``) and the delivery
 # state (``commitment_refresh_delivery_state``, from approved updates).
 _NOT_EDITED_HERE = {"id", "published", "delivery_status", "delivery_confidence", "progress", "delivery_as_of"}
@@ -552,6 +641,17 @@ def commitment_timing_read(*, commitment: Commitment, changes: Mapping[str, Any]
     }
 
 
+def published_deadline_check(*, stored: Commitment, changes: Mapping[str, Any]) -> None:
+    """Refuse (``ValidationError`` on ``target_date``) ``changes`` that move a published commitment's deadline.
+
+    ``changes`` as ``commitment_timing_read`` gives them (new words may move the deadline too). The printed
+    deadline is the baseline partners hold the commitment to: it moves by a decided request
+    (``commitments.delivery_plan``), which sets the forecast. The admin's form asks this too.
+    """
+    if stored.published and changes.get("target_date", stored.target_date) != stored.target_date:
+        raise ValidationError({"target_date": PUBLISHED_DEADLINE_REFUSAL})
+
+
 def _edit_from_date(stored: Commitment, commitment: Commitment, themes_changed: bool) -> date | None:
     """The earliest day whose figures the edit moves, from the old and the new values."""
     days: list[date] = []
@@ -615,6 +715,7 @@ def commitment_edit(
     if unknown:
         raise ValidationError(f"These cannot be changed by editing a commitment: {', '.join(sorted(unknown))}.")
     changes = commitment_timing_read(commitment=stored, changes=changes)
+    published_deadline_check(stored=stored, changes=changes)
     for name, value in changes.items():
         setattr(commitment, name, value)
     commitment.full_clean()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
 from django.db.models import QuerySet
@@ -23,7 +24,15 @@ from django.utils.safestring import SafeString
 from import_export.admin import ExportMixin
 
 from commitments.classification import CLASSIFIED_BY, classification_of, commitment_classify
-from commitments.models import Commitment, CommitmentOrganisation, StatusUpdate
+from commitments.delivery_plan import (
+    dependency_delete,
+    dependency_save,
+    dependency_validated,
+    milestone_delete,
+    milestone_save,
+    milestone_validated,
+)
+from commitments.models import Commitment, CommitmentOrganisation, Dependency, Milestone, StatusUpdate
 from commitments.permissions import may_change_commitment
 from commitments.resources import CommitmentExportResource
 from commitments.services import (
@@ -35,6 +44,7 @@ from commitments.services import (
     commitment_involvement_save,
     commitment_set_published,
     commitment_timing_read,
+    published_deadline_check,
 )
 from lsis.admin import READ_ONLY_AUDIT_FIELDS, AuditedAdminMixin, ReadOnlyHistoryMixin, VersionedAdminForm
 from programmes.admin_forms import FundingCommitmentForm, form_for_user
@@ -60,10 +70,41 @@ class CommitmentAdminForm(VersionedAdminForm):
             if name in self.changed_data and name in self.cleaned_data
         }
         try:
-            commitment_timing_read(commitment=self.instance, changes=changes)
+            timing = commitment_timing_read(commitment=self.instance, changes=changes)
         except ValidationError as refusal:
             self.add_error(None, refusal)
+            return cleaned
+        if self.instance.pk is not None:
+            try:
+                # A published commitment's deadline moves by a request (commitments.delivery_plan).
+                published_deadline_check(stored=self.instance, changes=timing)
+            except ValidationError as refusal:
+                # Its field is read-only on a published commitment's form: the refusal is shown above the form.
+                self.add_error("target_date" if "target_date" in self.fields else None, refusal.messages)
         return cleaned
+
+
+class _ServiceCheckedRowForm(forms.ModelForm):
+    """An inline row validated by its service's own check, so that a refusal is shown on the row's field."""
+
+    check: Any = None
+
+    def _post_clean(self) -> None:
+        super()._post_clean()  # type: ignore[misc]
+        if self.errors or not self.has_changed():
+            return
+        try:
+            type(self).check(self.instance)
+        except ValidationError as refusal:
+            self._update_errors(refusal)  # type: ignore[attr-defined]
+
+
+class MilestoneRowForm(_ServiceCheckedRowForm):
+    check = staticmethod(milestone_validated)
+
+
+class DependencyRowForm(_ServiceCheckedRowForm):
+    check = staticmethod(dependency_validated)
 
 
 class CommitmentPartMixin(admin.options.InlineModelAdmin):
@@ -132,6 +173,29 @@ class FundingInline(CommitmentPartMixin, admin.StackedInline):
         formset = super().get_formset(request, obj, **kwargs)
         formset.form = form_for_user(formset.form, request)
         return formset
+
+
+class MilestoneInline(CommitmentPartInline):
+    """The commitment's milestones, saved through their services (the figures count overdue ones)."""
+
+    model = Milestone
+    form = MilestoneRowForm
+    fields = ("title", "due_on", "done_on", "owner")
+    extra = 0
+    verbose_name_plural = "milestones"
+
+
+class DependencyInline(CommitmentPartInline):
+    """The commitments this one depends on; a loop of dependencies is refused, named."""
+
+    model = Dependency
+    form = DependencyRowForm
+    fk_name = "commitment"
+    fields = ("depends_on", "note")
+    autocomplete_fields = ("depends_on",)
+    extra = 0
+    verbose_name = "dependency"
+    verbose_name_plural = "depends on (commitments whose delivery this one waits on)"
 
 
 class ChildCommitmentInline(admin.TabularInline):
@@ -211,7 +275,15 @@ class CommitmentAdmin(ExportMixin, AuditedAdminMixin, ReadOnlyHistoryMixin):
     )
     list_select_related = ("deal", "foundation", "area")
     list_per_page = 50
-    inlines = [InvolvementInline, ProgrammeLinkInline, FundingInline, ChildCommitmentInline, StatusUpdateInline]
+    inlines = [
+        InvolvementInline,
+        ProgrammeLinkInline,
+        FundingInline,
+        MilestoneInline,
+        DependencyInline,
+        ChildCommitmentInline,
+        StatusUpdateInline,
+    ]
     fieldsets = (
         (None, {"fields": ("reference", "deal", "foundation", "area", "actor", "section", "position", "published")}),
         ("As printed", {"fields": ("lead_in", "text", "source_document", "source_quote")}),
@@ -249,8 +321,11 @@ class CommitmentAdmin(ExportMixin, AuditedAdminMixin, ReadOnlyHistoryMixin):
         return request.user.has_perm(PUBLISHER_PERMISSION)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        """Only those who may publish change the published flag."""
+        """Only those who may publish change the published flag; nobody a published commitment's deadline."""
         readonly = tuple(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.published:
+            # The baseline: a published commitment's deadline moves by a request (Requests to change a deadline).
+            readonly = (*readonly, "target_date")
         return readonly if self.has_publish_permission(request) else (*readonly, "published")
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
@@ -288,6 +363,10 @@ class CommitmentAdmin(ExportMixin, AuditedAdminMixin, ReadOnlyHistoryMixin):
             funding_amount_save(amount=instance, user=request.user)
         elif isinstance(instance, ProgrammeLink):
             _programme_link_save(request, instance, removed=False)
+        elif isinstance(instance, Milestone):
+            milestone_save(milestone=instance, user=request.user)
+        elif isinstance(instance, Dependency):
+            dependency_save(dependency=instance, user=request.user)
         else:
             raise ImproperlyConfigured(f"No service saves {type(instance).__name__} rows of a commitment.")
 
@@ -299,6 +378,10 @@ class CommitmentAdmin(ExportMixin, AuditedAdminMixin, ReadOnlyHistoryMixin):
             funding_amount_delete(amount=instance, user=request.user)
         elif isinstance(instance, ProgrammeLink):
             _programme_link_save(request, instance, removed=True)
+        elif isinstance(instance, Milestone):
+            milestone_delete(milestone=instance, user=request.user)
+        elif isinstance(instance, Dependency):
+            dependency_delete(dependency=instance, user=request.user)
         else:
             raise ImproperlyConfigured(f"No service removes {type(instance).__name__} rows of a commitment.")
 

@@ -32,7 +32,8 @@ from knox.models import AuthToken
 from commitments import roles
 from commitments.admin_updates import TRANSITIONS
 from commitments.imports import IMPORT_COLUMNS
-from commitments.models import Commitment, Organisation, StatusUpdate
+from commitments.delivery_plan import baseline_change_request
+from commitments.models import BaselineChange, Commitment, Organisation, StatusUpdate
 from commitments.services import commitment_edit, commitment_set_published, update_create, update_submit
 from lsis.admin import MISSING_VERSION
 from metrics.models import QuarterMetric, ReportingQuarter, ScopeType
@@ -355,6 +356,12 @@ ACCESS: dict[str, dict[str, Allowed]] = {
         "action:approve_selected": {"submitted": REVIEWERS},
         "action:return_selected": {"submitted": REVIEWERS},
     },
+    "commitments.baselinechange": {
+        **standard_views(view=STAFF, add=WRITERS, bulk_delete=False),
+        "simple_history": NOBODY,
+        "approve": {"pending": REVIEWERS},
+        "reject": {"pending": REVIEWERS},
+    },
     "commitments.themerule": {
         **standard_views(view=STAFF, add=REVIEWERS, change=REVIEWERS, delete=REVIEWERS),
         "simple_history": NOBODY,
@@ -399,6 +406,8 @@ KINDS = {
     "import": Kind(get="allowed", post="reads"),  # the dry-run preview
     "process_import": Kind(get="", post="writes"),
     "transition": Kind(get="allowed", post="writes"),
+    "approve": Kind(get="allowed", post="writes"),  # a request to change a deadline
+    "reject": Kind(get="allowed", post="writes"),
     "action": Kind(get="", post="writes"),
 }
 
@@ -455,6 +464,15 @@ def _update_sample(*, submitted: bool) -> StatusUpdate:
     return update_submit(update=update, user=author) if submitted else update
 
 
+def _baseline_change_sample() -> BaselineChange:
+    return baseline_change_request(
+        commitment=Commitment.objects.get(reference=REFERENCE),
+        proposed_date=date(2031, 3, 31),
+        reason="Asked for in the access test.",
+        user=_make_user(EDITOR),
+    )
+
+
 def _quarter_sample() -> ReportingQuarter:
     return ReportingQuarter.objects.create(year=2019, number=1)
 
@@ -498,6 +516,7 @@ SAMPLES: dict[str, dict[str, Callable[[], Any]]] = {
         "draft": lambda: _update_sample(submitted=False),
         "submitted": lambda: _update_sample(submitted=True),
     },
+    "commitments.baselinechange": {"pending": _baseline_change_sample},
     "programmes.fundingamount": {
         "of a published commitment": lambda: _funding_sample(published=True),
         "of an unpublished commitment": lambda: _funding_sample(published=False),
@@ -649,7 +668,7 @@ def _post_data(view: View, record: Any, label: str, superuser: Client, change_da
         return change_data[id(record)]
     if family == "delete":
         return {"post": "yes"}
-    if family == "transition":
+    if family in ("transition", "approve", "reject"):
         return {"reason": "Please add the evidence."}
     if family == "action":
         return {

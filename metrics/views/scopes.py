@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.paginator import Paginator
+from django.db.models import Prefetch, prefetch_related_objects
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils import timezone
 
+from commitments.models import Commitment, Dependency, Milestone
 from commitments.periods import Quarter
 from metrics import dashboards, rules
 from metrics.dashboards import Period, UnknownScopeError
@@ -18,6 +24,7 @@ from metrics.models import ScopeType
 from metrics.services import markers_pending
 from metrics.table_builders import chart, commitments_table, mean_progress_text
 from metrics.tables import Cell, Table, confidence_cell, day_text, money, money_range, percent, status_cell
+from metrics.update_cycle import Cycle, CycleState
 from metrics.views.common import (
     BadInputError,
     CountedPaginator,
@@ -193,6 +200,74 @@ def _sort_links(period: Period, filters: dict[str, str], current: str, order: st
     return links
 
 
+@dataclass(frozen=True)
+class MilestoneRow:
+    """A milestone as the commitment page shows it: overdue on the page's day by ``rules.is_milestone_overdue``."""
+
+    title: str
+    due_on: date
+    done_on: date | None
+    overdue: bool
+
+
+def _owning_team(owner: Any) -> str:
+    """The owner's team (``StaffProfile.team``), or "" when there is no owner, profile or team."""
+    if owner is None:
+        return ""
+    try:
+        return str(owner.staff_profile.team)
+    except ObjectDoesNotExist:
+        return ""
+
+
+def _update_status(commitment: Commitment, today: date) -> str:
+    """The quarter's update from the commitment, as the update cycle reads it: due by, overdue since, or done."""
+    cycle = Cycle.on(today)
+    owed: Any = cycle.owing(Commitment.objects.filter(pk=commitment.pk))  # annotated: the plugin cannot see it
+    owing = owed.values_list("update_done", flat=True).first()
+    label = cycle.quarter.label
+    if owing is None:
+        return f"No update owed for {label}"
+    state = cycle.state(done=bool(owing), today=today)
+    if state == CycleState.DONE:
+        return f"{label} update done"
+    if state == CycleState.OVERDUE:
+        return f"{label} update overdue since {day_text(cycle.due_on + timedelta(days=1))}"
+    return f"{label} update due by {day_text(cycle.due_on)}"
+
+
+def _delivery_plan(commitment: Commitment, day: date) -> dict[str, Any]:
+    """The commitment's owner, milestones and dependencies both ways, read in a fixed number of queries."""
+    prefetch_related_objects(
+        [commitment],
+        "owner__staff_profile",
+        Prefetch("milestones", queryset=Milestone.objects.order_by("due_on", "pk")),
+        Prefetch(
+            "dependencies",
+            queryset=Dependency.objects.select_related("depends_on").order_by("depends_on__reference"),
+        ),
+        Prefetch(
+            "dependents", queryset=Dependency.objects.select_related("commitment").order_by("commitment__reference")
+        ),
+    )
+    owner = commitment.owner
+    return {
+        "owner_name": (owner.get_full_name() or owner.get_username()) if owner is not None else "",
+        "owning_team": _owning_team(owner),
+        "milestones": [
+            MilestoneRow(
+                milestone.title,
+                milestone.due_on,
+                milestone.done_on,
+                rules.is_milestone_overdue(due_on=milestone.due_on, done_on=milestone.done_on, day=day),
+            )
+            for milestone in commitment.milestones.all()
+        ],
+        "depends_on": list(commitment.dependencies.all()),
+        "needed_by": list(commitment.dependents.all()),
+    }
+
+
 @dashboard
 def commitment_detail(request: HttpRequest, reference: str) -> HttpResponse:
     """One commitment as printed, with its organisations, money, links and approved updates.
@@ -269,5 +344,7 @@ def commitment_detail(request: HttpRequest, reference: str) -> HttpResponse:
         "day": day,
         "as_of": as_of,
         "page": "breakdown",
+        "update_status": _update_status(commitment, timezone.localdate()),
+        **_delivery_plan(commitment, day or timezone.localdate()),
     }
     return respond(request, "dashboards/commitment.html", context, [updates, funding, organisations], reference)

@@ -1,0 +1,377 @@
+"""The delivery plan: changes of a deadline (four eyes), the confidence rule, milestones, dependencies.
+
+Through the public surfaces: the services, the admin's pages, the commitment page, the API and the board pack.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import reverse
+from django.utils import timezone
+
+from commitments import roles
+from commitments.delivery_plan import (
+    baseline_change_approve,
+    baseline_change_reject,
+    baseline_change_request,
+    dependency_create,
+    milestone_create,
+    milestone_delete,
+    milestone_edit,
+)
+from commitments.models import BaselineChange, BaselineChangeState, Commitment, Dependency, Milestone
+from commitments.services import (
+    DraftData,
+    DraftsRefusedError,
+    WorkflowError,
+    commitment_edit,
+    commitment_set_published,
+    update_approve,
+    update_create,
+    update_create_many,
+    update_submit,
+)
+from tests.admin_forms import change_form_data
+
+pytestmark = pytest.mark.django_db
+
+REFERENCE = "SD2-IDEAS-HARP-G1"
+OTHER = "SD2-PEOPLE-G3"
+THIRD = "SD2-PEOPLE-G2"
+
+
+def _commitment(reference: str = REFERENCE) -> Commitment:
+    return Commitment.objects.get(reference=reference)
+
+
+def _with_baseline(reference: str = REFERENCE, day: date = date(2021, 3, 31)) -> Commitment:
+    """The commitment, given a baseline of ``day`` for the test (written as the seed would, past the services)."""
+    Commitment.objects.filter(reference=reference).update(target_date=day, forecast_date=None)
+    return _commitment(reference)
+
+
+def _requested(user_with_role: Any, reference: str = REFERENCE, proposed: date = date(2021, 9, 30)) -> BaselineChange:
+    requester = user_with_role(roles.EDITOR)
+    return baseline_change_request(
+        commitment=_with_baseline(reference),
+        proposed_date=proposed,
+        reason="The trial recruited slowly.",
+        user=requester,
+    )
+
+
+# --- asking for a change of deadline, and deciding it ---------------------------------------------------------
+
+
+def test_a_request_records_the_deadline_it_moves_from_and_waits(user_with_role):
+    change = _requested(user_with_role)
+
+    assert change.state == BaselineChangeState.PENDING
+    assert change.previous_date == date(2021, 3, 31)
+    assert change.history.first().history_change_reason == "Change of deadline requested"
+    assert _commitment().forecast_date is None
+
+
+def test_approval_by_another_reviewer_sets_the_forecast_and_keeps_the_baseline(user_with_role):
+    change = _requested(user_with_role)
+    reviewer = user_with_role(roles.REVIEWER)
+
+    approved = baseline_change_approve(change=change, reviewer=reviewer)
+
+    commitment = _commitment()
+    assert approved.state == BaselineChangeState.APPROVED
+    assert approved.decided_by == reviewer
+    assert commitment.target_date == date(2021, 3, 31)
+    assert commitment.forecast_date == date(2021, 9, 30)
+    assert commitment.history.first().history_user == reviewer
+    # A second request moves from the forecast.
+    again = baseline_change_request(
+        commitment=commitment,
+        proposed_date=date(2022, 3, 31),
+        reason="Slipped again.",
+        user=user_with_role(roles.EDITOR),
+    )
+    assert again.previous_date == date(2021, 9, 30)
+
+
+def test_four_eyes_the_requester_cannot_decide_their_own_request(user_with_role):
+    reviewer = user_with_role(roles.REVIEWER)
+    change = baseline_change_request(
+        commitment=_with_baseline(), proposed_date=date(2021, 9, 30), reason="Slipped.", user=reviewer
+    )
+    with pytest.raises(WorkflowError, match="someone else must approve"):
+        baseline_change_approve(change=change, reviewer=reviewer)
+    with pytest.raises(WorkflowError, match="someone else must reject"):
+        baseline_change_reject(change=change, reviewer=reviewer, note="No.")
+    assert _commitment().forecast_date is None
+
+
+@pytest.mark.parametrize("role", [roles.EDITOR, roles.BOARD_MEMBER, roles.PARTNER])
+def test_only_reviewers_decide(user_with_role, role):
+    change = _requested(user_with_role)
+    with pytest.raises(PermissionDenied):
+        baseline_change_approve(change=change, reviewer=user_with_role(role))
+
+
+@pytest.mark.parametrize("role", [roles.BOARD_MEMBER, roles.PARTNER])
+def test_board_members_and_partners_cannot_ask(user_with_role, role):
+    with pytest.raises(PermissionDenied):
+        baseline_change_request(
+            commitment=_with_baseline(), proposed_date=date(2021, 9, 30), reason="Why not.", user=user_with_role(role)
+        )
+
+
+def test_rejection_says_why_and_leaves_the_deadline(user_with_role):
+    change = _requested(user_with_role)
+    reviewer = user_with_role(roles.REVIEWER)
+    with pytest.raises(ValidationError) as refused:
+        baseline_change_reject(change=change, reviewer=reviewer, note="  ")
+    assert "decision_note" in refused.value.message_dict
+
+    rejected = baseline_change_reject(change=change, reviewer=reviewer, note="Recruitment has recovered.")
+
+    assert rejected.state == BaselineChangeState.REJECTED
+    assert _commitment().forecast_date is None
+    with pytest.raises(WorkflowError, match="already"):
+        baseline_change_approve(change=rejected, reviewer=user_with_role(roles.REVIEWER))
+
+
+def test_a_request_needs_a_reason_a_published_commitment_and_no_other_waiting(user_with_role):
+    editor = user_with_role(roles.EDITOR)
+    with pytest.raises(ValidationError) as no_reason:
+        baseline_change_request(commitment=_with_baseline(), proposed_date=date(2021, 9, 30), reason=" ", user=editor)
+    assert no_reason.value.message_dict["reason"] == ["Say why the deadline should move"]
+
+    _requested(user_with_role)
+    with pytest.raises(ValidationError) as second:
+        baseline_change_request(commitment=_commitment(), proposed_date=date(2022, 1, 31), reason="Again.", user=editor)
+    assert "waiting for a decision" in second.value.message_dict["commitment"][0]
+
+    unpublished = commitment_set_published(
+        commitment=_commitment(OTHER), user=user_with_role(roles.REVIEWER), published=False
+    )
+    with pytest.raises(ValidationError) as not_published:
+        baseline_change_request(commitment=unpublished, proposed_date=date(2030, 1, 31), reason="Slip.", user=editor)
+    assert "is not published" in not_published.value.message_dict["commitment"][0]
+
+
+def test_a_published_commitments_target_date_is_refused_by_the_edit_service(user_with_role):
+    commitment = _with_baseline()
+    with pytest.raises(ValidationError) as refused:
+        commitment_edit(
+            commitment=commitment, user=user_with_role(roles.REVIEWER), changes={"target_date": date(2022, 3, 31)}
+        )
+    assert refused.value.message_dict["target_date"][0].startswith(
+        "A published commitment's deadline changes by a request"
+    )
+    assert _commitment().target_date == date(2021, 3, 31)
+
+
+# --- the admin ------------------------------------------------------------------------------------------------
+
+
+def test_the_admin_asks_approves_and_shows_baseline_and_forecast(client_for, user_with_role):
+    commitment = _with_baseline()
+    editor = client_for(roles.EDITOR)
+    add = reverse("admin:commitments_baselinechange_add")
+    listing = editor.get(reverse("admin:commitments_baselinechange_changelist"))
+    assert "Request a change of deadline" in listing.content.decode()
+
+    response = editor.post(add, {"commitment": commitment.pk, "proposed_date": "2021-09-30", "reason": "Slipped."})
+
+    assert response.status_code == 302
+    change = BaselineChange.objects.get(commitment=commitment)
+    url = reverse("admin:commitments_baselinechange_approve", args=[change.pk])
+    assert editor.post(url).status_code == 403
+    assert client_for(roles.BOARD_MEMBER).post(url).status_code == 403
+    reviewer = client_for(roles.REVIEWER)
+    page = reviewer.get(reverse("admin:commitments_baselinechange_change", args=[change.pk]))
+    assert "lsis-decision-approve" in page.content.decode()
+
+    assert reviewer.post(url).status_code == 302
+
+    change.refresh_from_db()
+    assert change.state == BaselineChangeState.APPROVED
+    form = reviewer.get(reverse("admin:commitments_commitment_change", args=[commitment.pk]))
+    assert "Baseline 31 March 2021, forecast 30 September 2021" in form.content.decode()
+    decided = reviewer.get(reverse("admin:commitments_baselinechange_change", args=[change.pk])).content.decode()
+    assert "lsis-decision-approve" not in decided
+    assert 'name="_save"' not in decided
+    assert reviewer.post(url).status_code == 403  # decided: a record now
+
+
+def test_the_admin_refuses_its_own_requester_and_shows_refusals_on_the_form(user_with_role, client):
+    reviewer = user_with_role(roles.REVIEWER)
+    client.force_login(reviewer)
+    commitment = _with_baseline()
+    add = reverse("admin:commitments_baselinechange_add")
+    empty = client.post(add, {"commitment": commitment.pk, "proposed_date": "2021-03-31", "reason": ""})
+    assert empty.status_code == 200
+    errors = empty.context["adminform"].form.errors
+    assert errors["reason"] == ["Say why the deadline should move"]
+    assert "already" in errors["proposed_date"][0]
+
+    client.post(add, {"commitment": commitment.pk, "proposed_date": "2021-09-30", "reason": "Slipped."})
+    change = BaselineChange.objects.get(commitment=commitment)
+    page = client.get(reverse("admin:commitments_baselinechange_change", args=[change.pk]))
+    assert "lsis-decision-approve" not in page.content.decode()
+    assert client.post(reverse("admin:commitments_baselinechange_approve", args=[change.pk])).status_code == 403
+    assert (
+        client.post(reverse("admin:commitments_baselinechange_reject", args=[change.pk]), {"reason": "x"}).status_code
+        == 403
+    )
+
+
+def test_the_commitment_form_keeps_a_published_target_date(client_for):
+    commitment = _with_baseline()
+    client = client_for(roles.REVIEWER)
+    url = reverse("admin:commitments_commitment_change", args=[commitment.pk])
+    page = client.get(url)
+    assert "target_date" not in page.context["adminform"].form.fields
+
+    client.post(url, {**change_form_data(page), "target_date": "2030-01-31"})
+
+    assert _commitment().target_date == date(2021, 3, 31)
+
+
+def test_the_commitment_form_refuses_new_words_that_move_a_published_deadline(client_for):
+    commitment = _with_baseline()
+    client = client_for(roles.REVIEWER)
+    url = reverse("admin:commitments_commitment_change", args=[commitment.pk])
+    response = client.post(url, change_form_data(client.get(url), target_date_text="by March 2030"))
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.non_field_errors()
+    assert any("changes by a request" in error for error in errors)
+
+
+# --- the confidence rule --------------------------------------------------------------------------------------
+
+
+def _approved(user_with_role: Any, *, confidence: str, as_of: date, reference: str = OTHER) -> Any:
+    author = user_with_role(roles.EDITOR)
+    update = update_create(
+        commitment=_commitment(reference),
+        author=author,
+        as_of=as_of,
+        status="in_progress",
+        confidence=confidence,
+        narrative="The programme is recruiting as planned.",
+    )
+    update_submit(update=update, user=author)
+    return update_approve(update=update, reviewer=user_with_role(roles.REVIEWER))
+
+
+def test_a_change_of_confidence_must_say_why(user_with_role):
+    _approved(user_with_role, confidence="amber", as_of=date(2024, 3, 31))
+    editor = user_with_role(roles.EDITOR)
+    with pytest.raises(ValidationError) as refused:
+        update_create(
+            commitment=_commitment(OTHER),
+            author=editor,
+            as_of=date(2024, 6, 30),
+            status="in_progress",
+            confidence="red",
+            narrative="Worse.",
+        )
+    assert refused.value.message_dict["narrative"][0].startswith(
+        "Say why the delivery confidence changed from Amber to Red"
+    )
+    # The same confidence needs no reason; a reason of a sentence is enough.
+    update_create(
+        commitment=_commitment(OTHER),
+        author=editor,
+        as_of=date(2024, 6, 29),
+        status="in_progress",
+        confidence="amber",
+        narrative="Same.",
+    )
+    update_create(
+        commitment=_commitment(OTHER),
+        author=user_with_role(roles.EDITOR),
+        as_of=date(2024, 6, 30),
+        status="in_progress",
+        confidence="red",
+        narrative="The main supplier withdrew in May.",
+    )
+
+
+def test_the_import_holds_to_the_confidence_rule(user_with_role):
+    _approved(user_with_role, confidence="amber", as_of=date(2024, 3, 31))
+    with pytest.raises(DraftsRefusedError) as refused:
+        update_create_many(
+            author=user_with_role(roles.EDITOR),
+            drafts=[
+                DraftData(
+                    commitment=_commitment(OTHER),
+                    as_of=date(2024, 6, 30),
+                    status="in_progress",
+                    confidence="green",
+                    narrative="Better.",
+                )
+            ],
+        )
+    assert "from Amber to Green" in refused.value.errors[0].message_dict["narrative"][0]
+
+
+def test_the_admin_form_shows_the_confidence_error_on_the_narrative(user_with_role, client_for):
+    _approved(user_with_role, confidence="amber", as_of=date(2024, 3, 31))
+    client = client_for(roles.EDITOR)
+    response = client.post(
+        reverse("admin:commitments_statusupdate_add"),
+        {
+            "commitment": _commitment(OTHER).pk,
+            "as_of": "2024-06-30",
+            "status": "in_progress",
+            "confidence": "red",
+            "narrative": "Worse.",
+            "evidencelink_set-TOTAL_FORMS": "0",
+            "evidencelink_set-INITIAL_FORMS": "0",
+            "evidencelink_set-MIN_NUM_FORMS": "0",
+            "evidencelink_set-MAX_NUM_FORMS": "1000",
+        },
+    )
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert errors["narrative"][0].startswith("Say why the delivery confidence changed from Amber to Red")
+    assert "Say why the delivery confidence changed from Amber to Red" in response.content.decode()
+
+
+# --- milestones and dependencies ------------------------------------------------------------------------------
+
+
+def test_milestones_are_written_through_their_services(user_with_role):
+    editor = user_with_role(roles.EDITOR)
+    milestone = milestone_create(commitment=_commitment(), title="Trial opens", due_on=date(2024, 1, 31), user=editor)
+    assert milestone.history.first().history_user == editor
+    with pytest.raises(ValidationError) as refused:
+        milestone_edit(milestone=milestone, user=editor, changes={"done_on": timezone.localdate() + timedelta(days=5)})
+    assert "done_on" in refused.value.message_dict
+    with pytest.raises(PermissionDenied):
+        milestone_create(
+            commitment=_commitment(), title="No", due_on=date(2024, 1, 31), user=user_with_role(roles.BOARD_MEMBER)
+        )
+    milestone_delete(milestone=milestone, user=editor)
+    assert not Milestone.objects.filter(commitment=_commitment()).exists()
+
+
+def test_a_loop_of_dependencies_is_refused_and_named(user_with_role, django_assert_max_num_queries):
+    editor = user_with_role(roles.EDITOR)
+    first, second, third = _commitment(REFERENCE), _commitment(OTHER), _commitment(THIRD)
+    dependency_create(commitment=first, depends_on=second, user=editor)
+    dependency_create(commitment=second, depends_on=third, user=editor)
+
+    with django_assert_max_num_queries(12), pytest.raises(ValidationError) as refused:
+        dependency_create(commitment=third, depends_on=first, user=editor)
+
+    assert refused.value.message_dict["depends_on"] == [
+        f"That would make a loop of dependencies: {THIRD} → {REFERENCE} → {OTHER} → {THIRD}. "
+        "A commitment cannot wait on itself"
+    ]
+    with pytest.raises(ValidationError) as itself:
+        dependency_create(commitment=first, depends_on=first, user=editor)
+    assert "itself" in itself.value.message_dict["depends_on"][0]
+    assert Dependency.objects.count() == 2
