@@ -49,11 +49,15 @@ run: install ## Migrate, load the Sector Deal data and demo users, and serve on 
 		$(MANAGE) runserver $(HOST):$(PORT); \
 	fi
 
+# One test process per core; the tests sharing the real worker's Redis database stay on one (tests/conftest.py).
+# PYTEST_PARALLEL= (empty) runs the suite in one process.
+PYTEST_PARALLEL ?= -n auto --dist loadgroup
+
 test: install ## Run the whole test suite (uses DATABASE_URL / CELERY_BROKER_URL when set)
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 test-fast: install ## The suite without the tests marked slow (real worker, browser, contract, fuzz)
-	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -m "not slow" $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 # The worker and beat need a broker: without one, tasks run in-process and there is nothing to start.
 .PHONY: worker beat

@@ -163,6 +163,20 @@ def draft_by_colleague(user_with_role: Callable[..., Any]) -> Callable[..., Stat
     return make
 
 
+# --- running in parallel (pytest-xdist) ---------------------------------------------------------------------
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    """Keep the tests that share one outside resource on one process of a parallel run (``--dist loadgroup``).
+
+    The real-worker tests share a Redis database of the suite's own (``private_redis_url``), which the
+    ``stack`` fixture empties: two processes holding stacks at once would take each other's messages.
+    """
+    for item in items:
+        if "stack" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("real-worker"))
+
+
 # --- a real worker, on PostgreSQL and Redis (tests/celery_worker.py) ---------------------------------------
 
 
