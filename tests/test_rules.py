@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
-from commitments.models import Commitment, Section, StatusUpdate, UpdateState
+from commitments.models import Commitment, Milestone, Section, StatusUpdate, UpdateState
 from metrics import rules
 from metrics.models import DeliverySpan
 from metrics.services import spans_rebuild
@@ -37,6 +37,13 @@ update_spec = st.tuples(
     st.sampled_from(["", *DeliveryConfidence.values]),
     st.one_of(st.none(), st.integers(0, 100)),
 )
+# Milestones due and done on and about the days read: (commitment, due, done), in days after FIRST.
+MILESTONE_OFFSETS = [-1, 0, 1, 120, 150, 211, 212, 395]
+milestone_spec = st.tuples(
+    st.integers(0, len(REFERENCES) - 1),
+    st.sampled_from(MILESTONE_OFFSETS),
+    st.one_of(st.none(), st.sampled_from(MILESTONE_OFFSETS)),
+)
 commitment_spec = st.tuples(
     st.sampled_from([None, date(2019, 1, 31), date(2019, 6, 30), date(2020, 3, 31)]),  # target date
     st.booleans(),  # published
@@ -45,7 +52,7 @@ commitment_spec = st.tuples(
 )
 
 
-def _history(commitment_specs, update_specs) -> list[Commitment]:
+def _history(commitment_specs, update_specs, milestone_specs=()) -> list[Commitment]:
     """Rows in the states hypothesis draws, written directly: the rules read rows, however they were written.
 
     No service makes these histories: none turns an approved update back into a draft (here, to clear the
@@ -74,8 +81,20 @@ def _history(commitment_specs, update_specs) -> list[Commitment]:
             state=UpdateState.APPROVED,
             approved_at=datetime(2020, 1, 1, hour, tzinfo=UTC),
         )
+    for index, due_offset, done_offset in milestone_specs:
+        Milestone.objects.create(
+            commitment=commitments[index],
+            title="Generated.",
+            due_on=FIRST + timedelta(days=due_offset),
+            done_on=None if done_offset is None else FIRST + timedelta(days=done_offset),
+        )
     spans_rebuild(commitment_ids=[c.pk for c in commitments])
     return list(Commitment.objects.filter(pk__in=[c.pk for c in commitments]).select_related("deal"))
+
+
+def _status(update: StatusUpdate | None) -> str | None:
+    """The status an update gives, or None without one (``rules.is_update_due``'s reading of no update)."""
+    return update.status if update is not None else None
 
 
 def _members(queryset) -> set[int]:
@@ -89,17 +108,20 @@ def _members(queryset) -> set[int]:
 @given(
     commitment_specs=st.tuples(*(commitment_spec for _ in REFERENCES)),
     update_specs=st.lists(update_spec, max_size=14),
+    milestone_specs=st.lists(milestone_spec, max_size=6),
 )
-def test_each_rules_python_and_sql_agree(commitment_specs, update_specs):
+def test_each_rules_python_and_sql_agree(commitment_specs, update_specs, milestone_specs):
     with transaction.atomic():
-        commitments = _history(commitment_specs, update_specs)
+        commitments = _history(commitment_specs, update_specs, milestone_specs)
         ids = [c.pk for c in commitments]
         base = Commitment.objects.filter(pk__in=ids)
         updates: dict[int, list[StatusUpdate]] = {pk: [] for pk in ids}
         for update in StatusUpdate.objects.filter(commitment_id__in=ids):
             updates[update.commitment_id].append(update)
+        governed_then = {day: {pk: rules.governing_update(updates[pk], day) for pk in ids} for day in DAYS}
+        milestones = list(Milestone.objects.filter(commitment__in=ids))
         for day in DAYS:
-            governing = {pk: rules.governing_update(updates[pk], day) for pk in ids}
+            governing = governed_then[day]
             states = {pk: rules.state_from_update(update) for pk, update in governing.items()}
 
             # The governing update: Python, the ordered subquery, and the delivery spans.
@@ -200,6 +222,39 @@ def test_each_rules_python_and_sql_agree(commitment_specs, update_specs):
                 )
                 for name, condition in rules.movement_conditions().items():
                     assert _members(on_states.filter(condition)) == {pk for pk in ids if getattr(moved[pk], name)}
+
+                # The period after ``earlier``: its update is due from what was in delivery on ``earlier`` (no
+                # approved update: not started, due), and done by an approved update as of a day in it.
+                due = {pk for pk in ids if rules.is_update_due(status_before=_status(governed_then[earlier][pk]))}
+                on_spans = base.annotate(before=rules.covering_span(earlier)).filter(rules.update_due_span("before"))
+                assert _members(on_spans) == due
+                start = earlier + timedelta(days=1)
+                done = {pk for pk in due if not rules.is_stale(state_as_of=states[pk].as_of, period_start=start)}
+                in_period = base.filter(pk__in=due).filter(rules.approved_update_in(start=start, end=day))
+                fresh_now = (
+                    base.filter(pk__in=due).annotate(now=rules.covering_span(day)).filter(rules.fresh_span(start))
+                )
+                assert _members(in_period) == _members(fresh_now) == done
+                # Milestones overdue may change between the two days only for the commitments the ORM names.
+                differs = {
+                    milestone.commitment_id
+                    for milestone in milestones
+                    if rules.is_milestone_overdue(due_on=milestone.due_on, done_on=milestone.done_on, day=earlier)
+                    != rules.is_milestone_overdue(due_on=milestone.due_on, done_on=milestone.done_on, day=day)
+                }
+                may_change = _members(base.filter(rules.milestone_overdue_may_change(after=earlier, until=day)))
+                assert differs <= may_change
+
+            # Milestones overdue on the day: Python, over milestones, and through the commitment.
+            overdue_milestones = {
+                milestone.pk
+                for milestone in milestones
+                if rules.is_milestone_overdue(due_on=milestone.due_on, done_on=milestone.done_on, day=day)
+            }
+            found = Milestone.objects.filter(commitment__in=ids).filter(rules.milestone_overdue_condition(on=day))
+            assert _members(found) == overdue_milestones
+            through = base.filter(rules.milestone_overdue_condition(on=day, prefix="milestones__"))
+            assert _members(through) == {m.commitment_id for m in milestones if m.pk in overdue_milestones}
 
         # Key commitment, chapter elaboration, sub-item.
         for kind in (rules.KEY_COMMITMENT, rules.CHAPTER_ELABORATION, rules.SUB_ITEM):
