@@ -137,3 +137,22 @@ def update_due_on(quarter: Quarter) -> date:
 def update_cycle(today: date | None = None) -> Quarter:
     """The quarter whose update is being asked for today: the last completed one (``last_completed``)."""
     return last_completed(today)
+
+
+def working_days_between(start: date, end: date) -> int:
+    """How many working days (England, as ``working_days_after`` counts them) fall after ``start``, up to ``end``.
+
+    0 when ``end`` is not after ``start``. A submission on a Friday has waited 1 working day on the Monday.
+    """
+    import holidays
+
+    if end <= start:
+        return 0
+    england = holidays.country_holidays("GB", subdiv="ENG", years=range(start.year, end.year + 1))
+    count = 0
+    current = start
+    while current < end:
+        current += timedelta(days=1)
+        if current.weekday() < 5 and current not in england:
+            count += 1
+    return count

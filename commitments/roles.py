@@ -84,6 +84,8 @@ _REVIEWER_CHANGES = [
     ("commitments", "assign_owner_commitment"),
     ("commitments", "decide_baselinechange"),
 ]
+# The reminders sent and the messages carrying them (lsis.core.models), read-only in the admin.
+_MESSAGES_VIEW = [("core", "view_message"), ("core", "view_reminder")]
 _ADMINISTRATOR_CHANGES = [
     ("auth", "view_user"),
     ("auth", "add_user"),
@@ -93,11 +95,11 @@ _ADMINISTRATOR_CHANGES = [
 
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     EDITOR: _VIEW_ALL + _EDITOR_CHANGES,
-    REVIEWER: _VIEW_ALL + _EDITOR_CHANGES + _REVIEWER_CHANGES,
+    REVIEWER: _VIEW_ALL + _EDITOR_CHANGES + _REVIEWER_CHANGES + _MESSAGES_VIEW,
     BOARD_MEMBER: list(_VIEW_ALL),
     # Partners read published data through the API only; they have no admin permissions.
     PARTNER: [],
-    ADMINISTRATOR: _VIEW_ALL + _ADMINISTRATOR_CHANGES,
+    ADMINISTRATOR: _VIEW_ALL + _ADMINISTRATOR_CHANGES + _MESSAGES_VIEW,
 }
 
 # Roles that work in the Django admin (their users are staff).

@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from lsis.admin import GuardedAdminMixin
-from metrics import admin_filters
+from metrics import admin_filters, admin_messages  # noqa: F401 (registers the messages' admin)
 from metrics.models import QuarterMetric, RegionalStatistic, ReportingQuarter, ScopeType
 from metrics.services import QuarterNotOverError, quarter_lock
 from programmes.admin_commitments import CommitmentAdmin

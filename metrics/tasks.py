@@ -11,8 +11,12 @@ from typing import Any
 
 from celery import shared_task
 from django.db import DatabaseError, InterfaceError, OperationalError
+from django.utils import timezone
 
 from commitments.periods import Quarter, last_completed
+from lsis.core.messaging import message_deliver
+from lsis.core.notify import notify_statuses_poll
+from metrics.reminder_services import queued_messages_ids, reminders_send
 from metrics.services import RECOMPUTE_TASK, markers_process, metrics_recompute
 
 _RELIABLE: dict[str, Any] = {
@@ -50,3 +54,30 @@ def rebuild_quarter(label: str) -> int:
 def quarter_end_snapshot() -> int:
     """At the start of a quarter, recompute the quarter that has just ended, so its figures are complete."""
     return metrics_recompute(quarters=[last_completed()]).rows
+
+
+# --- Reminders by e-mail (metrics.reminder_services, lsis.core.messaging) ----------------------------------
+
+
+@shared_task(name="metrics.send_reminders", **_RELIABLE)
+def send_reminders() -> int:
+    """Plan, record and send today's reminders (the ledger makes a second run send nothing); return the messages."""
+    return reminders_send(day=timezone.localdate()).messages
+
+
+@shared_task(name="metrics.deliver_message", **_RELIABLE)
+def deliver_message(message_id: int) -> str | None:
+    """Send one queued message, given its primary key; a message already sent or being sent is left alone."""
+    return message_deliver(message_id=message_id)
+
+
+@shared_task(name="metrics.send_queued_messages", **_RELIABLE)
+def send_queued_messages() -> int:
+    """Send the messages a lost task, a broker outage or a failed provider left queued or failed; return how many."""
+    return sum(1 for pk in queued_messages_ids() if message_deliver(message_id=pk) is not None)
+
+
+@shared_task(name="metrics.poll_notify_statuses", **_RELIABLE)
+def poll_notify_statuses() -> int:
+    """Record GOV.UK Notify's delivery status of the messages sent through it; return how many changed."""
+    return notify_statuses_poll()

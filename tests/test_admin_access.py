@@ -9,6 +9,7 @@ from decimal import Decimal
 from functools import partial
 from io import StringIO
 from typing import TYPE_CHECKING, Any
+from uuid import uuid4
 
 import pytest
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
@@ -36,6 +37,7 @@ from commitments.delivery_plan import baseline_change_request
 from commitments.models import BaselineChange, Commitment, Organisation, StatusUpdate
 from commitments.services import commitment_edit, commitment_set_published, update_create, update_submit
 from lsis.admin import MISSING_VERSION
+from lsis.core.models import Message, Reminder
 from metrics.models import QuarterMetric, ReportingQuarter, ScopeType
 from programmes.models import FundingAmount
 from tests.admin_forms import change_form_data
@@ -382,6 +384,9 @@ ACCESS: dict[str, dict[str, Allowed]] = {
     "metrics.regionalstatistic": standard_views(view=STAFF),
     "metrics.reportingquarter": {**standard_views(view=STAFF), "action:sign_off_selected": REVIEWERS},
     "metrics.quartermetric": standard_views(view=STAFF, bulk_delete=False),
+    # The reminders' ledger and the messages sent: read-only, for reviewers and administrators.
+    "core.message": standard_views(view=REVIEWERS | ADMINISTRATORS, bulk_delete=False),
+    "core.reminder": standard_views(view=REVIEWERS | ADMINISTRATORS, bulk_delete=False),
 }
 
 
@@ -477,6 +482,14 @@ def _quarter_sample() -> ReportingQuarter:
     return ReportingQuarter.objects.create(year=2019, number=1)
 
 
+def _message_sample() -> Message:
+    message = Message.objects.create(
+        recipient=UserFactory.create(), key="daily:2026-10-14", address="someone@example.gov.uk", run=uuid4()
+    )
+    Reminder.objects.create(recipient=message.recipient, kind="due_today", period="2026-27 Q2", message=message)
+    return message
+
+
 def _interval_sample() -> IntervalSchedule:
     return IntervalSchedule.objects.create(every=10, period=IntervalSchedule.SECONDS)
 
@@ -508,6 +521,8 @@ SAMPLES: dict[str, dict[str, Callable[[], Any]]] = {
         "": lambda: SolarSchedule.objects.create(event="sunrise", latitude=Decimal("51.5"), longitude=Decimal("-0.1"))
     },
     "knox.authtoken": {"": lambda: AuthToken.objects.create(user=UserFactory.create())[0]},
+    "core.message": {"": lambda: _message_sample()},
+    "core.reminder": {"": lambda: _message_sample().reminders.get()},
     "commitments.commitment": {
         "published": lambda: Commitment.objects.get(reference=REFERENCE),
         "unpublished": lambda: _unpublished("SD2-PEOPLE-G2"),

@@ -288,6 +288,8 @@ CELERY_BEAT_SCHEDULE = {
     "reminders-daily": {"task": "metrics.send_reminders", "schedule": crontab(hour=7, minute=0)},
     # Messages a lost worker or a failed provider left queued are sent again.
     "reminders-retry-queued": {"task": "metrics.send_queued_messages", "schedule": crontab(minute="*/15")},
+    # What GOV.UK Notify made of the messages sent (delivered, or failed for good): does nothing without Notify.
+    "reminders-notify-statuses": {"task": "metrics.poll_notify_statuses", "schedule": crontab(minute="7,37")},
 }
 
 # --- The quarterly update cycle and reminders -----------------------------------------------------------
