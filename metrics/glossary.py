@@ -16,7 +16,7 @@ from metrics.engine import FIGURE_FIELDS
 from programmes.models import AmountNature
 
 #: The figures worked out on reading from the stored ones (``QuarterMetric``'s properties).
-DERIVED_MEASURES = ("share_delivered", "mean_progress")
+DERIVED_MEASURES = ("share_delivered", "mean_progress", "freshness")
 
 #: Every measure a quarter's figures hold, by its name in the API: (label, meaning). Only those the
 #: figures hold are listed (``measures``); ``tests/test_pages.py`` checks that each of them has one.
@@ -112,6 +112,27 @@ MEASURE_MEANINGS: dict[str, tuple[str, str]] = {
     "rating_withdrawn": (
         "Rating withdrawn",
         "Commitments rated at the previous quarter end with no confidence rating on the day.",
+    ),
+    "updates_due": (
+        "Updates due",
+        "Commitments the quarter's update is due from: counted on the day and still in delivery the day before "
+        "the quarter began, neither delivered nor not being pursued then (one with no approved update yet is not "
+        "started, so it is due).",
+    ),
+    "updates_done": (
+        "Updates done",
+        "Of the commitments an update is due from, those with an approved update dated from the first day of the "
+        "quarter to the day.",
+    ),
+    "freshness": (
+        "Freshness",
+        "Updates done as a share of updates due (the denominator is updates due: the commitments in delivery when "
+        "the quarter began). No figure where no update is due.",
+    ),
+    "milestones_overdue": (
+        "Milestones overdue",
+        "Milestones of the commitments counted whose due day is before the day and that were not done by the day. "
+        "A milestone done on the day is not overdue.",
     ),
 }
 

@@ -18,7 +18,7 @@ from django.db import models
 from commitments.models import SourcedModel
 from commitments.periods import Quarter
 from lsis.models import PublicModel
-from metrics.rules import Population, mean_progress, share_delivered
+from metrics.rules import Population, freshness, mean_progress, share_delivered
 
 
 class RegionalStatistic(PublicModel, SourcedModel):
@@ -208,6 +208,11 @@ class QuarterMetric(models.Model):
     def mean_progress(self) -> Decimal | None:
         """Mean progress of the ``progress_reported`` commitments reporting a figure (``metrics.rules``)."""
         return mean_progress(progress_total=self.progress_total, progress_reported=self.progress_reported)
+
+    @property
+    def freshness(self) -> Decimal | None:
+        """The quarter's updates done as a share of those due (``metrics.rules.freshness``)."""
+        return freshness(updates_done=self.updates_done, updates_due=self.updates_due)
 
 
 class RecomputeMarker(models.Model):

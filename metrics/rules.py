@@ -581,6 +581,21 @@ def mean_progress(*, progress_total: int, progress_reported: int) -> Decimal | N
     return Decimal(progress_total) / progress_reported if progress_reported else None
 
 
+def freshness(*, updates_done: int, updates_due: int) -> Decimal | None:
+    """The share of the commitments a period's update is due from (``is_update_due``) that have it approved.
+
+    None where no update is due.
+    """
+    return Decimal(updates_done) / updates_due if updates_due else None
+
+
 #: Confidence ratings read as on track and as at risk (the overview's tiles, lists and tables).
 ON_TRACK = (DeliveryConfidence.GREEN, DeliveryConfidence.AMBER_GREEN)
 AT_RISK = (DeliveryConfidence.AMBER_RED, DeliveryConfidence.RED)
+
+
+def with_milestone_overdue(milestones: QuerySet[Milestone], *, on: date) -> QuerySet[Milestone]:
+    """ORM: annotate each milestone with ``is_overdue`` on ``on`` (``milestone_overdue_condition``)."""
+    return milestones.annotate(
+        is_overdue=Case(When(milestone_overdue_condition(on=on), then=Value(True)), default=Value(False))
+    )

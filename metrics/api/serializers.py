@@ -77,6 +77,14 @@ class QuarterMetricSerializer(serializers.ModelSerializer):
         help_text="progress_total / progress_reported: the mean of the progress_reported commitments reporting a "
         "figure, not of every commitment. Null where none reports one.",
     )
+    freshness = serializers.DecimalField(
+        max_digits=7,
+        decimal_places=4,
+        read_only=True,
+        allow_null=True,
+        help_text="updates_done / updates_due: the share of the commitments the quarter's update is due from that "
+        "have an approved update as of a day in the quarter. Null where none is due.",
+    )
     updating = serializers.SerializerMethodField(
         help_text="Approved updates are waiting to be counted: figures may change within seconds."
     )
@@ -123,6 +131,10 @@ class QuarterMetricSerializer(serializers.ModelSerializer):
             "newly_delivered",
             "newly_rated",
             "rating_withdrawn",
+            "updates_due",
+            "updates_done",
+            "freshness",
+            "milestones_overdue",
             "computed_at",
             "updating",
         ]
@@ -138,8 +150,8 @@ class QuarterMetricSerializer(serializers.ModelSerializer):
     def to_representation(self, instance: QuarterMetric) -> dict[str, Any]:
         """Round the derived ratios."""
         data = super().to_representation(instance)
-        for name in ("share_delivered", "mean_progress"):
+        for name in ("share_delivered", "mean_progress", "freshness"):
             value = getattr(instance, name)
-            places = "0.0001" if name == "share_delivered" else "0.01"
+            places = "0.01" if name == "mean_progress" else "0.0001"
             data[name] = None if value is None else str(Decimal(value).quantize(Decimal(places)))
         return data

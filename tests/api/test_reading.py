@@ -7,6 +7,7 @@ import io
 import json
 from collections.abc import Callable
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -305,6 +306,28 @@ def test_metrics_for_one_scope_and_quarter(partner: APIClient, quarterly_figures
     assert body["results"][0]["updating"] is True
     assert partner.get(f"{V1}/metrics/", {"quarter": "2019 Q1"}).status_code == 400
     assert partner.get(f"{V1}/metrics/", {"scope_type": "galaxy"}).status_code == 400
+
+
+def test_metrics_give_the_quarters_updates_freshness_and_milestones_overdue(
+    partner: APIClient, user_with_role: Callable[..., Any]
+) -> None:
+    from commitments.periods import Quarter
+    from metrics.services import markers_process, metrics_recompute
+    from tests.helpers import milestone_write
+
+    commitment = Commitment.objects.get(reference="SD2-PEOPLE-G1")
+    milestone_write(commitment=commitment, due_on=date(2019, 5, 1))  # overdue at the quarter's end
+    milestone_write(commitment=commitment, due_on=date(2019, 5, 1), done_on=date(2019, 6, 1))  # done in time
+    markers_process()
+    metrics_recompute(quarters=[Quarter(2019, 1)])
+    query = {"scope_type": "tracker", "scope_key": "all", "quarter": "2019-20-Q1", "population": "all"}
+    figures = partner.get(f"{V1}/metrics/", query).json()["results"][0]
+    assert figures["milestones_overdue"] == 1
+    assert 0 <= figures["updates_done"] <= figures["updates_due"] <= figures["commitments"]
+    assert figures["updates_due"] > 0
+    share = rules.freshness(updates_done=figures["updates_done"], updates_due=figures["updates_due"])
+    assert share is not None
+    assert figures["freshness"] == str(share.quantize(Decimal("0.0001")))
 
 
 def test_metrics_do_not_count_an_unpublished_commitment(partner: APIClient, unpublished: Commitment) -> None:
