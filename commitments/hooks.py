@@ -30,6 +30,8 @@ RECORD_RENAMED = "record_renamed"
 #: Piped (``pipe``): a queryset of commitments and ``on`` (a day), annotated with ``is_overdue`` on that day.
 #: Overdue is a delivery rule, which the metrics app holds (``metrics.rules``); the API reads it this way.
 ANNOTATE_OVERDUE = "annotate_overdue"
+#: Piped: a queryset of milestones and ``on`` (a day), annotated with ``is_overdue`` on that day (the API reads it).
+ANNOTATE_MILESTONE_OVERDUE = "annotate_milestone_overdue"
 
 _registry: dict[str, list[Callable[..., Any]]] = defaultdict(list)
 

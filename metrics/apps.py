@@ -41,3 +41,4 @@ class MetricsConfig(AppConfig):
         hooks.register(hooks.RECORD_RENAMED, scope_labels_follow)
         # Overdue is a rule of this app: the API's commitments read it from here.
         hooks.register(hooks.ANNOTATE_OVERDUE, rules.with_overdue)
+        hooks.register(hooks.ANNOTATE_MILESTONE_OVERDUE, rules.with_milestone_overdue)

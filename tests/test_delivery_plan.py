@@ -5,11 +5,15 @@ Through the public surfaces: the services, the admin's pages, the commitment pag
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -35,6 +39,8 @@ from commitments.services import (
     update_create_many,
     update_submit,
 )
+from lsis.core.models import StaffProfile
+from metrics.update_cycle import Cycle
 from tests.admin_forms import change_form_data
 
 pytestmark = pytest.mark.django_db
@@ -375,3 +381,105 @@ def test_a_loop_of_dependencies_is_refused_and_named(user_with_role, django_asse
         dependency_create(commitment=first, depends_on=first, user=editor)
     assert "itself" in itself.value.message_dict["depends_on"][0]
     assert Dependency.objects.count() == 2
+
+
+# --- the commitment page and the API ----------------------------------------------------------------------------
+
+
+def _plan(user_with_role: Any) -> dict[str, Any]:
+    """HARP re-baselined, owned by a member of staff of a team, with two milestones and dependencies both ways."""
+    change = _requested(user_with_role)
+    baseline_change_approve(change=change, reviewer=user_with_role(roles.REVIEWER))
+    owner = user_with_role(roles.EDITOR, first_name="Ada", last_name="Owner", email="ada.owner@example.gov.uk")
+    StaffProfile.objects.create(user=owner, team="Office for Life Sciences: Innovation")
+    Commitment.objects.filter(reference=REFERENCE).update(owner=owner)
+    editor = user_with_role(roles.EDITOR)
+    harp = _commitment()
+    milestone_create(commitment=harp, title="Trial opens", due_on=date(2020, 1, 31), user=editor)
+    milestone_create(
+        commitment=harp, title="First results", due_on=date(2020, 6, 30), done_on=date(2020, 6, 1), user=editor
+    )
+    dependency_create(commitment=harp, depends_on=_commitment(OTHER), note="Needs the skills pipeline.", user=editor)
+    dependency_create(commitment=_commitment(THIRD), depends_on=harp, user=editor)
+    hidden = commitment_set_published(
+        commitment=_commitment("SD2-PEOPLE-G1"), user=user_with_role(roles.REVIEWER), published=False
+    )
+    dependency_create(commitment=harp, depends_on=hidden, note="Unpublished.", user=editor)
+    return {"owner": owner}
+
+
+def _extra(number: int) -> Commitment:
+    """Another published commitment than the three the tests name."""
+    return (
+        Commitment.objects.published()
+        .exclude(reference__in=[REFERENCE, OTHER, THIRD, "SD2-PEOPLE-G1"])
+        .order_by("reference")[number]
+    )
+
+
+def test_the_commitment_page_shows_the_plan(user_with_role, client_for, django_assert_max_num_queries):
+    client = client_for(roles.BOARD_MEMBER)
+    url = reverse("dashboards:commitment", args=[REFERENCE])
+    _plan(user_with_role)
+    with CaptureQueriesContext(connection) as before:
+        client.get(url)
+    editor = user_with_role(roles.EDITOR)
+    for number in range(5):
+        milestone_create(commitment=_commitment(), title=f"Step {number}", due_on=date(2021, 1, 1), user=editor)
+        dependency_create(commitment=_commitment(), depends_on=_extra(number), user=editor)
+
+    with django_assert_max_num_queries(len(before)):
+        page = client.get(url).content.decode()
+
+    assert "Baseline 31 March 2021, forecast 30 September 2021" in page
+    assert "Ada Owner, Office for Life Sciences: Innovation" in page
+    assert "ada.owner@example.gov.uk" not in page
+    status = re.search(r'lsis-update-status">([^<]*)<', page)
+    assert status is not None
+    label = Cycle.on(timezone.localdate()).quarter.label
+    expected = rf"No update owed for {label}|{label} update (due by|overdue since) \d+ \w+ \d{{4}}|{label} update done"
+    assert re.fullmatch(expected, status[1])
+    assert "Trial opens" in page
+    assert page.count('govuk-tag--red">Overdue') == 6  # Trial opens and the five steps; First results was done
+    assert "Depends on" in page
+    assert f">{OTHER}</a>: Needs the skills pipeline." in page
+    assert "Needed by" in page
+    assert f">{THIRD}</a>" in page
+
+
+def test_the_api_shows_baseline_forecast_team_milestones_and_dependencies(user_with_role, api_for):
+    _plan(user_with_role)
+    partner = api_for(roles.PARTNER).get(f"/api/v1/commitments/{REFERENCE}/").json()
+
+    assert partner["baseline_date"] == "2021-03-31"
+    assert partner["target_date"] == "2021-03-31"
+    assert partner["forecast_date"] == "2021-09-30"
+    assert partner["owning_team"] == "Office for Life Sciences: Innovation"
+    assert "ada" not in json.dumps(partner).lower()
+    assert partner["milestones"] == [
+        {"title": "Trial opens", "due_on": "2020-01-31", "done_on": None, "overdue": True},
+        {"title": "First results", "due_on": "2020-06-30", "done_on": "2020-06-01", "overdue": False},
+    ]
+    # The unpublished commitment it depends on does not exist for a partner; staff see it.
+    assert partner["depends_on"] == [{"reference": OTHER, "note": "Needs the skills pipeline."}]
+    assert api_for(roles.PARTNER).get(f"/api/v1/commitments/{THIRD}/").json()["depends_on"] == [
+        {"reference": REFERENCE, "note": ""}
+    ]
+    assert partner["needed_by"] == [{"reference": THIRD}]
+    staff = api_for(roles.REVIEWER).get(f"/api/v1/commitments/{REFERENCE}/").json()
+    assert {item["reference"] for item in staff["depends_on"]} == {OTHER, "SD2-PEOPLE-G1"}
+    unowned = api_for(roles.PARTNER).get(f"/api/v1/commitments/{OTHER}/").json()
+    assert unowned["owning_team"] is None
+    assert unowned["needed_by"] == [{"reference": REFERENCE}]
+
+
+def test_the_api_list_reads_the_plan_in_a_constant_number_of_queries(user_with_role, api_for, commit):
+    client = api_for(roles.PARTNER)
+    with CaptureQueriesContext(connection) as bare:
+        client.get("/api/v1/commitments/", {"page_size": 200})
+    _plan(user_with_role)
+    commit()  # the data stamp moves: the list is read again, not answered from the cache
+    with CaptureQueriesContext(connection) as planned:
+        listed = client.get("/api/v1/commitments/", {"page_size": 200}).json()["results"]
+    assert len(planned) <= len(bare)
+    assert any(record["milestones"] for record in listed)

@@ -132,6 +132,28 @@ class DeliveryStateSerializer(serializers.Serializer):
     as_of = serializers.DateField(allow_null=True, source="delivery_as_of")
 
 
+class MilestoneRefSerializer(serializers.Serializer):
+    """A dated step towards a commitment (its owner is staff's business, never shown here)."""
+
+    title = serializers.CharField()
+    due_on = serializers.DateField()
+    done_on = serializers.DateField(allow_null=True, help_text="Null while not done.")
+    overdue = serializers.BooleanField(help_text="Due day passed and not done by today.")
+
+
+class DependsOnSerializer(serializers.Serializer):
+    """A commitment whose delivery this one waits on (published ones only, for partners)."""
+
+    reference = serializers.CharField()
+    note = serializers.CharField(help_text="How the one depends on the other; may be empty.")
+
+
+class NeededBySerializer(serializers.Serializer):
+    """A commitment whose delivery waits on this one (published ones only, for partners)."""
+
+    reference = serializers.CharField()
+
+
 class EvidenceLinkSerializer(serializers.ModelSerializer):
     """A link to evidence an update cites."""
 

@@ -19,16 +19,19 @@ from typing import Any, cast
 from uuid import UUID
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from rest_framework import serializers
 
+from commitments import hooks
 from commitments.models import (
     Commitment,
     CommitmentOrganisation,
     CommitmentQuerySet,
+    Dependency,
     Document,
     Framework,
+    Milestone,
     Organisation,
     Theme,
 )
@@ -53,6 +56,11 @@ _BUILT = {
     "programmes",
     "delivery",
     "overdue",
+    "baseline_date",
+    "owning_team",
+    "milestones",
+    "depends_on",
+    "needed_by",
 }
 _SCALARS = tuple(key for key in KEYS if key not in _BUILT)
 # Records a commitment points to are looked up by id (ReferenceNames): joining them to the page's query
@@ -72,6 +80,8 @@ _COLUMNS = (
     "progress",
     "delivery_as_of",
     "is_overdue",
+    # The owner's team only: partners never see who the owner is.
+    "owner__staff_profile__team",
 )
 _UUID_KEYS = {"uuid", "funder", "joint_funder"}
 _MONEY = serializers.DecimalField(max_digits=16, decimal_places=2)
@@ -131,7 +141,45 @@ def records(
             amount["high"] = _money(amount["high"])
     for references in nested["children"].values():
         references[:] = [child["reference"] for child in references]
+    nested.update(_delivery_plan(ids, published_only=published_only))
     return [_record(row, nested, names) for row in page]
+
+
+def _delivery_plan(ids: list[int], *, published_only: bool) -> dict[str, dict[int, list[Any]]]:
+    """The page's milestones (overdue today or not) and dependencies both ways: two queries, whatever the page."""
+    plan: dict[str, dict[int, list[Any]]] = {"milestones": defaultdict(list), "depends_on": defaultdict(list)}
+    plan["needed_by"] = defaultdict(list)
+    if not ids:
+        return plan
+    # Overdue is the metrics app's rule, which annotates it (``commitments.hooks``).
+    milestones = hooks.pipe(
+        hooks.ANNOTATE_MILESTONE_OVERDUE, Milestone.objects.filter(commitment_id__in=ids), on=timezone.localdate()
+    )
+    for owner, title, due_on, done_on, overdue in milestones.order_by("commitment_id", "due_on", "pk").values_list(
+        "commitment_id", "title", "due_on", "done_on", "is_overdue"
+    ):
+        plan["milestones"][owner].append(
+            {"title": title, "due_on": _date(due_on), "done_on": _date(done_on), "overdue": bool(overdue)}
+        )
+    edges = Dependency.objects.filter(Q(commitment_id__in=ids) | Q(depends_on_id__in=ids)).values_list(
+        "commitment_id",
+        "commitment__reference",
+        "commitment__published",
+        "depends_on_id",
+        "depends_on__reference",
+        "depends_on__published",
+        "note",
+    )
+    page = set(ids)
+    for source, source_reference, source_published, target, target_reference, target_published, note in edges.order_by(
+        "commitment__reference", "depends_on__reference"
+    ):
+        # A partner never learns of a commitment they may not see, even by its reference.
+        if source in page and (target_published or not published_only):
+            plan["depends_on"][source].append({"reference": target_reference, "note": note})
+        if target in page and (source_published or not published_only):
+            plan["needed_by"][target].append({"reference": source_reference})
+    return plan
 
 
 def records_in_chunks(queryset: QuerySet[Any], *, published_only: bool, chunk_size: int) -> Iterator[dict[str, Any]]:
@@ -281,6 +329,9 @@ def _record(
         "as_of": _date(row["delivery_as_of"]),
     }
     record["overdue"] = row["is_overdue"]
+    record["baseline_date"] = record["target_date"]
+    record["forecast_date"] = _date(record["forecast_date"])
+    record["owning_team"] = row["owner__staff_profile__team"] or None
     for name, grouped in nested.items():
         record[name] = grouped.get(pk, [])
     return {key: record[key] for key in KEYS}

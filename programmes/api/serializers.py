@@ -9,13 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from commitments import hooks
 from commitments.api.serializers import (
     ClassificationRefSerializer,
     DeliveryStateSerializer,
+    DependsOnSerializer,
     DocumentRefSerializer,
     InvolvementSerializer,
+    MilestoneRefSerializer,
+    NeededBySerializer,
     ThemeRefSerializer,
 )
 from commitments.models import Commitment
@@ -146,6 +153,62 @@ class CommitmentSerializer(serializers.ModelSerializer):
         source="is_overdue", read_only=True, help_text="Target date passed, not delivered, not withdrawn."
     )
 
+    baseline_date = serializers.DateField(
+        source="target_date",
+        read_only=True,
+        allow_null=True,
+        help_text="The deadline the documents print: the baseline, which stays when the deadline is re-baselined.",
+    )
+    forecast_date = serializers.DateField(
+        read_only=True, allow_null=True, help_text="The deadline as re-baselined by an approved request; null if never."
+    )
+    owning_team = serializers.SerializerMethodField(help_text="The team that owns the commitment (never a person).")
+    milestones = serializers.SerializerMethodField()
+    depends_on = serializers.SerializerMethodField()
+    needed_by = serializers.SerializerMethodField()
+
+    # What follows reads each commitment's rows one by one: the declared shape, for the schema and the test
+    # holding ``programmes.api.representation`` (which reads a page's rows at once) to it.
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_owning_team(self, commitment: Commitment) -> str | None:
+        """The owner's team, or null."""
+        try:
+            team = commitment.owner.staff_profile.team if commitment.owner is not None else ""
+        except ObjectDoesNotExist:
+            team = ""
+        return team or None
+
+    @extend_schema_field(MilestoneRefSerializer(many=True))
+    def get_milestones(self, commitment: Commitment) -> list[dict[str, Any]]:
+        """The milestones by due day, each overdue or not today (the metrics app's rule, through a hook)."""
+        milestones = hooks.pipe(
+            hooks.ANNOTATE_MILESTONE_OVERDUE, commitment.milestones.order_by("due_on", "pk"), on=timezone.localdate()
+        )
+        return [
+            MilestoneRefSerializer({**vars(milestone), "overdue": milestone.is_overdue}).data
+            for milestone in milestones
+        ]
+
+    def _published_only(self) -> bool:
+        return not self.context.get("sees_unpublished", False)
+
+    @extend_schema_field(DependsOnSerializer(many=True))
+    def get_depends_on(self, commitment: Commitment) -> list[dict[str, Any]]:
+        """The commitments this one waits on, by reference."""
+        rows = commitment.dependencies.select_related("depends_on").order_by("depends_on__reference")
+        if self._published_only():
+            rows = rows.filter(depends_on__published=True)
+        return [{"reference": row.depends_on.reference, "note": row.note} for row in rows]
+
+    @extend_schema_field(NeededBySerializer(many=True))
+    def get_needed_by(self, commitment: Commitment) -> list[dict[str, Any]]:
+        """The commitments waiting on this one, by reference."""
+        rows = commitment.dependents.select_related("commitment").order_by("commitment__reference")
+        if self._published_only():
+            rows = rows.filter(commitment__published=True)
+        return [{"reference": row.commitment.reference} for row in rows]
+
     class Meta:
         model = Commitment
         fields = [
@@ -173,10 +236,16 @@ class CommitmentSerializer(serializers.ModelSerializer):
             "timing_kind",
             "starts_on",
             "target_date",
+            "baseline_date",
+            "forecast_date",
             "jobs",
             "jobs_text",
             "delivery",
             "overdue",
+            "owning_team",
+            "milestones",
+            "depends_on",
+            "needed_by",
             "published",
             "modified_at",
         ]
