@@ -43,6 +43,7 @@ from metrics.rules import (
     population_condition,
 )
 from metrics.services import metrics_as_of
+from metrics.tables import percent
 from programmes.models import FundingAmount, FundingAmountQuerySet
 from programmes.totals import Money, MoneyByProgramme, money_by_funder_type, money_by_programme, money_total
 
@@ -220,6 +221,16 @@ class ScopeFigures:
             progress_total=self.figures.progress_total, progress_reported=self.figures.progress_reported
         )
 
+    @property
+    def freshness(self) -> Decimal | None:
+        """The quarter's updates done as a share of those due (``metrics.rules.freshness``); None if none is due."""
+        return rules.freshness(updates_done=self.figures.updates_done, updates_due=self.figures.updates_due)
+
+    @property
+    def freshness_percent(self) -> str:
+        """Freshness as a whole percentage, or "n/a" where no update is due."""
+        return percent(self.freshness)
+
     def changed_fields(self) -> list[tuple[str, Any, Any]]:
         """(field, signed off, live) for each figure the restatement changed."""
         if self.live is None:
@@ -391,6 +402,8 @@ class ScopeHistory:
     as_of_point: ScopeFigures | None = None
     # The commitments each quarter's stored live figures count (``stored_count``).
     live_counts: dict[Quarter, int] = field(default_factory=dict)
+    # The figures of the period itself: the day asked for, or the quarter's; None where it has none.
+    current: ScopeFigures | None = None
 
     def stored_count(self, period: Period) -> int | None:
         """How many commitments the period's stored live figures count, or None if none are read.
@@ -442,7 +455,10 @@ def scope_history(period: Period, scope_type: str, scope_key: str) -> ScopeHisto
         if not scope_commitments(scope_type, scope_key, period.population).exists():
             raise UnknownScopeError(f"{scope_type} {scope_key}")
         label = scope_key
-    return ScopeHistory(scope_type, scope_key, str(label), points, as_of_point, live_counts)
+    current = as_of_point
+    if current is None and points and points[-1][0].quarter == period.quarter:
+        current = points[-1][1]
+    return ScopeHistory(scope_type, scope_key, str(label), points, as_of_point, live_counts, current)
 
 
 # --- commitments -------------------------------------------------------------------------------------

@@ -22,7 +22,8 @@ from commitments.services import commitment_set_published, update_approve, updat
 from metrics.engine import TRACKER_KEY
 from metrics.models import Basis, QuarterMetric, ReportingQuarter, ScopeType
 from metrics.rules import Population, counted_on, population_condition
-from metrics.services import metrics_recompute, quarter_lock
+from metrics.services import markers_process, metrics_recompute, quarter_lock
+from tests.helpers import milestone_write
 
 pytestmark = pytest.mark.django_db
 
@@ -396,3 +397,43 @@ def test_a_scope_lists_the_commitments_its_figures_count(board, figures, user_wi
     )
     assert stored.commitments == listed
     assert not re.search(rf"\b{re.escape(withdrawn.reference)}(?![.\w])", _text(page))
+
+
+def test_the_overview_and_a_scope_show_the_quarters_updates_and_milestones_overdue(board, figures, user_with_role):
+    quarter = Quarter(2019, 1)
+    commitment = Commitment.objects.filter(KEY, published=True, actor="government").order_by("reference").first()
+    assert commitment is not None
+    milestone_write(commitment=commitment, due_on=date(2019, 5, 1))  # overdue on 30 June 2019
+    editor, reviewer = user_with_role(roles.EDITOR), user_with_role(roles.REVIEWER)
+    update = update_create(
+        commitment=commitment,
+        author=editor,
+        as_of=date(2019, 6, 1),
+        status=DeliveryStatus.IN_PROGRESS,
+        narrative="Work began in the quarter, as planned.",
+    )
+    update_submit(update=update, user=editor)
+    update_approve(update=update, reviewer=reviewer)  # the quarter's update, done
+    markers_process()
+    tracker = QuarterMetric.objects.get(
+        quarter__year=2019,
+        quarter__number=1,
+        basis=Basis.LIVE,
+        population=Population.KEY,
+        scope_type=ScopeType.TRACKER,
+        scope_key=TRACKER_KEY,
+    )
+    assert tracker.milestones_overdue == 1
+    assert tracker.updates_due > tracker.updates_done > 0
+    share = f"{tracker.updates_done / tracker.updates_due * 100:.0f}%"
+    text = _text(board.get(OVERVIEW, {"quarter": quarter.label}))
+    assert (
+        f"Updates for {quarter.label}: {tracker.updates_done} of {tracker.updates_due} commitments in delivery "
+        f"({share}) {'has' if tracker.updates_done == 1 else 'have'} an approved update for the quarter." in text
+    )
+    assert "1 milestone of the commitments counted was past its due day and not done on 30 June 2019." in text
+    scope = _text(board.get(reverse("dashboards:scope", args=["actor", "government"]), {"quarter": quarter.label}))
+    assert f"Updates for {quarter.label}: " in scope
+    assert "1 milestone of the commitments counted was past its due day" in scope
+    # Where none is overdue, no line says so.
+    assert "Milestones overdue" not in _text(board.get(OVERVIEW, {"quarter": Quarter(2018, 4).label}))
