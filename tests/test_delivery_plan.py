@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from datetime import date, timedelta
 from typing import Any
 
@@ -18,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from commitments import roles
+from commitments.delivery import DeliveryConfidence, DeliveryStatus
 from commitments.delivery_plan import (
     baseline_change_approve,
     baseline_change_reject,
@@ -28,6 +31,7 @@ from commitments.delivery_plan import (
     milestone_edit,
 )
 from commitments.models import BaselineChange, BaselineChangeState, Commitment, Dependency, Milestone
+from commitments.periods import last_completed
 from commitments.services import (
     DraftData,
     DraftsRefusedError,
@@ -40,6 +44,8 @@ from commitments.services import (
     update_submit,
 )
 from lsis.core.models import StaffProfile
+from metrics import rules
+from metrics.services import metrics_recompute
 from metrics.update_cycle import Cycle
 from tests.admin_forms import change_form_data
 
@@ -483,3 +489,56 @@ def test_the_api_list_reads_the_plan_in_a_constant_number_of_queries(user_with_r
         listed = client.get("/api/v1/commitments/", {"page_size": 200}).json()["results"]
     assert len(planned) <= len(bare)
     assert any(record["milestones"] for record in listed)
+
+
+# --- the board pack ----------------------------------------------------------------------------------------------
+
+
+def test_the_board_pack_marks_at_risk_commitments_blocked_by_one_at_risk_or_overdue(user_with_role, client_for):
+    quarter = last_completed()
+    key = Commitment.objects.filter(
+        rules.commitment_kind_condition(rules.KEY_COMMITMENT), rules.counted_on(quarter.end)
+    ).order_by("reference")
+    overdue = key.filter(rules.overdue_condition(on=quarter.end)).first()
+    red, amber_red, fine = key.filter(delivery_status=DeliveryStatus.IN_PROGRESS).exclude(pk=overdue.pk)[:3]
+    day = quarter.start + timedelta(days=14)
+    editor, reviewer = user_with_role(roles.EDITOR), user_with_role(roles.REVIEWER)
+    for commitment, confidence in ((red, DeliveryConfidence.RED), (amber_red, DeliveryConfidence.AMBER_RED)):
+        update = update_create(
+            commitment=commitment,
+            author=editor,
+            as_of=day,
+            status="in_progress",
+            confidence=confidence,
+            narrative="Rated at risk this quarter for the board pack test.",
+        )
+        update_submit(update=update, user=editor)
+        update_approve(update=update, reviewer=reviewer)
+    dependency_create(commitment=red, depends_on=overdue, user=editor)
+    dependency_create(commitment=red, depends_on=fine, user=editor)  # neither at risk nor overdue: not a blocker
+    dependency_create(commitment=amber_red, depends_on=red, user=editor)
+    dependency_create(commitment=fine, depends_on=overdue, user=editor)  # not at risk itself: not listed
+    metrics_recompute(quarters=[quarter.previous(), quarter])
+    board = client_for(roles.BOARD_MEMBER)
+
+    pack = board.get(reverse("dashboards:board_pack"))
+
+    assert overdue.reference in [row[0].text for row in pack.context["tables"]["overdue"].rows]
+    blocked = [[cell.text for cell in row] for row in pack.context["tables"]["blocked"].rows]
+    assert sorted(blocked) == sorted(
+        [
+            [red.reference, blocked_text(red), "Red", f"Blocked by {overdue.reference} (overdue)"],
+            [amber_red.reference, blocked_text(amber_red), "Amber/Red", f"Blocked by {red.reference} (rated red)"],
+        ]
+    )
+    assert f"Blocked by {overdue.reference} (overdue)" in pack.content.decode()
+    pdf = board.get(reverse("dashboards:board_pack_pdf"))
+    assert pdf.status_code == 200
+    pdftotext = shutil.which("pdftotext")
+    if pdftotext is not None:
+        text = subprocess.run([pdftotext, "-layout", "-", "-"], input=pdf.content, capture_output=True, check=True)  # noqa: S603
+        assert f"Blocked by {overdue.reference}" in " ".join(text.stdout.decode().split())
+
+
+def blocked_text(commitment: Commitment) -> str:
+    return commitment.text if len(commitment.text) <= 140 else commitment.text[:137].rstrip() + "…"

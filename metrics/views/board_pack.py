@@ -12,10 +12,11 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
+from django.urls import reverse
 
 from commitments.delivery import DeliveryConfidence
-from commitments.models import Commitment
-from metrics import dashboards
+from commitments.models import Commitment, Dependency
+from metrics import dashboards, rules
 from metrics.dashboards import Overview, Period
 from metrics.links import period_query
 from metrics.svg_charts import SvgChart, horizontal_bars
@@ -31,7 +32,7 @@ from metrics.table_builders import (
     movement_table,
     status_chart,
 )
-from metrics.tables import Table
+from metrics.tables import Cell, Table, confidence_cell
 from metrics.views.common import dashboard, page_context, read_period, respond
 
 # The movements the pack lists, in its order; the new approved updates are on the "what changed" page.
@@ -47,16 +48,63 @@ def _lists(period: Period) -> list[Table]:
     past = "" if period.is_current else period_query(period)
     every = Commitment.objects.all()
 
-    def listed(table_id: str, caption: str, **filters: Any) -> Table:
-        rows = list(dashboards.commitments_on(every, period, approved_by=recorded, **filters))
-        return commitments_table(rows, table_id, f"{caption} ({len(rows):,})", query=past)
+    def rows(**filters: Any) -> list[Any]:
+        return list(dashboards.commitments_on(every, period, approved_by=recorded, **filters))
 
+    def listed(table_id: str, caption: str, found: list[Any]) -> Table:
+        return commitments_table(found, table_id, f"{caption} ({len(found):,})", query=past)
+
+    red = rows(confidence=DeliveryConfidence.RED)
+    amber_red = rows(confidence=DeliveryConfidence.AMBER_RED)
+    overdue = rows(overdue=True, sort="target")
     return [
-        listed("red", "Commitments rated red", confidence=DeliveryConfidence.RED),
-        listed("amber_red", "Commitments rated amber/red", confidence=DeliveryConfidence.AMBER_RED),
-        listed("overdue", "Overdue: target date passed, not delivered", overdue=True, sort="target"),
-        listed("stale", "No approved update this quarter", stale=True),
+        listed("red", "Commitments rated red", red),
+        listed("amber_red", "Commitments rated amber/red", amber_red),
+        blocked_table([*red, *amber_red], overdue, query=past),
+        listed("overdue", "Overdue: target date passed, not delivered", overdue),
+        listed("stale", "No approved update this quarter", rows(stale=True)),
     ]
+
+
+def blocked_table(at_risk_rows: list[Any], overdue_rows: list[Any], *, query: str = "") -> Table:
+    """At-risk commitments that depend on one at risk or overdue: "Blocked by SD2-PEOPLE-G3 (overdue)".
+
+    At risk is ``rules.AT_RISK`` and overdue ``rules.is_overdue``, as the pack's own lists (``at_risk_rows``,
+    ``overdue_rows``, rows of ``dashboards.commitments_on``) read them on its day; one more query reads the
+    dependencies of the commitments at risk.
+    """
+    at_risk = {row.pk: row for row in at_risk_rows if row.state_confidence in rules.AT_RISK}
+    overdue = {row.pk for row in overdue_rows}
+    blockers: dict[int, list[str]] = {}
+    edges = (
+        Dependency.objects.filter(commitment_id__in=at_risk)
+        .order_by("depends_on__reference")
+        .values_list("commitment_id", "depends_on_id", "depends_on__reference")
+    )
+    for source, target, reference in edges:
+        reasons = []
+        if target in overdue:
+            reasons.append("overdue")
+        if target in at_risk:
+            reasons.append(f"rated {str(DeliveryConfidence(at_risk[target].state_confidence).label).lower()}")
+        if reasons:
+            blockers.setdefault(source, []).append(f"{reference} ({', '.join(reasons)})")
+    table = Table(
+        "blocked",
+        f"At risk and blocked: depending on a commitment at risk or overdue ({len(blockers):,})",
+        ["Reference", "Commitment", "Confidence", "Blocked by"],
+        numeric_from=9,
+        empty="No commitment at risk depends on one at risk or overdue.",
+    )
+    for row in sorted((at_risk[pk] for pk in blockers), key=lambda row: row.reference):
+        text = row.text if len(row.text) <= 140 else row.text[:137].rstrip() + "…"
+        table.add(
+            Cell(row.reference, href=reverse("dashboards:commitment", args=[row.reference]) + query, header=True),
+            Cell(text),
+            confidence_cell(row.state_confidence),
+            Cell("Blocked by " + "; ".join(blockers[row.pk])),
+        )
+    return table
 
 
 def _charts(period: Period, data: Overview) -> dict[str, SvgChart]:
