@@ -419,11 +419,13 @@ def _update_rows(commitment_ids: Sequence[int], count: int, seed: int) -> Iterat
 
 
 @transaction.atomic
-def generate_synthetic(*, commitments: int, updates: int, seed: int) -> SyntheticReport:
+def generate_synthetic(*, commitments: int, updates: int, seed: int, owners: int = 0) -> SyntheticReport:
     """Create ``commitments`` synthetic commitments and ``updates`` approved updates, reproducibly from ``seed``.
 
     The same seed gives the same rows, on PostgreSQL and elsewhere. Rows are drawn and written in batches,
     so memory stays bounded whatever the size; only the commitments' ids are held, to draw the updates'.
+    With ``owners``, that many synthetic staff (``synthetic-owner-<k>``, with e-mail addresses) are made and
+    the synthetic commitments owned in turn by them (commitment ``n`` by owner ``n`` modulo ``owners``).
     """
     if real_commitments_present():
         raise RealDataPresentError(
@@ -512,8 +514,29 @@ def generate_synthetic(*, commitments: int, updates: int, seed: int) -> Syntheti
         with connection.cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # back to Django's default for the transaction
     spans_rebuild()  # approved updates written directly, not through the outbox; no real data here
+    if owners:
+        _owners_assign(deal_id=deal.pk, owners=owners)
     data_changed()
     return SyntheticReport(commitments, updates, len(fixtures.organisations), len(fixtures.programmes))
+
+
+def _owners_assign(*, deal_id: int, owners: int) -> None:
+    """Make ``owners`` synthetic staff and give each synthetic commitment one of them, in one statement."""
+    from django.db.models import CharField, OuterRef, Subquery, Value
+    from django.db.models.functions import Cast, Concat
+
+    users = get_user_model()
+    users.objects.bulk_create(
+        [
+            users(username=f"synthetic-owner-{k}", email=f"synthetic-owner-{k}@example.invalid", is_staff=True)
+            for k in range(owners)
+        ],
+        ignore_conflicts=True,
+    )
+    wanted = Concat(Value("synthetic-owner-"), Cast(OuterRef("position") % owners, CharField()))
+    Commitment.objects.filter(deal_id=deal_id).update(
+        owner_id=Subquery(users.objects.filter(username=wanted).values("pk")[:1])
+    )
 
 
 def _analyze(*tables: type[models.Model]) -> None:
