@@ -14,7 +14,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils import timezone
 
 from commitments.periods import Quarter, last_completed
-from lsis.core.messaging import message_deliver
+from lsis.core.messaging import MessageBusyError, message_deliver
 from lsis.core.notify import notify_statuses_poll
 from metrics.reminder_services import queued_messages_ids, reminders_send
 from metrics.services import RECOMPUTE_TASK, markers_process, metrics_recompute
@@ -65,16 +65,29 @@ def send_reminders() -> int:
     return reminders_send(day=timezone.localdate()).messages
 
 
-@shared_task(name="metrics.deliver_message", **_RELIABLE)
-def deliver_message(message_id: int) -> str | None:
-    """Send one queued message, given its primary key; a message already sent or being sent is left alone."""
-    return message_deliver(message_id=message_id)
+@shared_task(name="metrics.deliver_message", bind=True, **_RELIABLE)
+def deliver_message(self: Any, message_id: int) -> str | None:
+    """Send one queued message, given its primary key; a message already sent is left alone.
+
+    One that another delivery holds (a killed worker's session, until the database drops it) is tried again
+    shortly, and is then found sent or still to send.
+    """
+    try:
+        return message_deliver(message_id=message_id)
+    except MessageBusyError as busy:
+        raise self.retry(exc=busy, countdown=5) from busy
 
 
 @shared_task(name="metrics.send_queued_messages", **_RELIABLE)
 def send_queued_messages() -> int:
     """Send the messages a lost task, a broker outage or a failed provider left queued or failed; return how many."""
-    return sum(1 for pk in queued_messages_ids() if message_deliver(message_id=pk) is not None)
+    delivered = 0
+    for pk in queued_messages_ids():
+        try:
+            delivered += message_deliver(message_id=pk) is not None
+        except MessageBusyError:
+            continue  # another delivery holds it
+    return delivered
 
 
 @shared_task(name="metrics.poll_notify_statuses", **_RELIABLE)

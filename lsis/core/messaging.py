@@ -28,6 +28,10 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 
 
+class MessageBusyError(Exception):
+    """Another delivery holds the message (or a dead one's session still does): try again shortly."""
+
+
 class PermanentDeliveryError(Exception):
     """The provider refused the message for good (a bad address, a bad template): trying again cannot help."""
 
@@ -42,8 +46,9 @@ def _is_permanent(error: Exception) -> bool:
 def message_deliver(*, message_id: int) -> str | None:
     """Send the message ``message_id`` if it is still to be sent; return its status afterwards (None if skipped).
 
-    Skipped when another delivery holds it, or when it is no longer queued or failed (sent already, or given
-    up on). A failure is recorded (attempts, error): a permanent one, or the ``MAX_ATTEMPTS``-th, marks it
+    Skipped (None) when it is no longer queued or failed: sent already, or given up on. When another delivery
+    holds it, raises ``MessageBusyError``: the caller tries again later, and then finds it sent or still to
+    send. A failure is recorded (attempts, error): a permanent one, or the ``MAX_ATTEMPTS``-th, marks it
     permanent-failure and is logged at ERROR.
     """
     with transaction.atomic():
@@ -53,6 +58,8 @@ def message_deliver(*, message_id: int) -> str | None:
             .first()
         )
         if message is None:
+            if Message.objects.filter(pk=message_id, status__in=[MessageStatus.QUEUED, MessageStatus.FAILED]).exists():
+                raise MessageBusyError(f"Message {message_id} is being delivered by another process.")
             return None
         email = EmailMessage(subject=message.subject, body=message.body, to=[message.address])
         message.attempts += 1
