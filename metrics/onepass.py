@@ -6,20 +6,23 @@ once, as changes: the quarter ends (and, for the quarter in progress, today) are
 each span covering at least one point becomes one event at the first point it covers (``span_covers``):
 the change from the state of the span it takes over from (a numbered pair of states), with the change of
 progress and spending. A scope's level figures at a point (statuses, ratings, progress, spending,
-overdue) are then running sums of its events; its flow figures (fresh, movement) are counted at the point
-a span starts. The events are written once to a narrow temporary table, summed by point and by the keys
-of each scope type (one statement for the single-valued types, one per many-valued type) and added up in
-Python per scope: the rows coming back are per group of commitments, never per commitment.
+overdue, milestones overdue) are then running sums of its events; its flow figures (fresh, movement, the
+quarter's updates done) are counted at the point a span starts, and a quarter's updates due are the level
+of commitments an update would be due from at the point before (the quarter before's end). The events
+are written once to a narrow temporary table, summed by point and by the keys of each scope type (one
+statement for the single-valued types, one per many-valued type) and added up in Python per scope: the
+rows coming back are per group of commitments, never per commitment.
 
-No rule is restated. Which point a date first counts at, whether a span's update is fresh in the quarter
-it starts in, which points a target date makes a commitment overdue from, and what each pair of states
-means as levels and movement are decided in Python by ``metrics.rules`` (``span_covers``, ``is_stale``,
-``is_overdue``, ``movement``) and handed to the database as small lookup tables; which commitments count
-(``counts``) is applied per deal and quarter here; the commitment's kind and each scope's key and label
-come from the ORM (``commitment_kind_expression``, ``engine.SCOPES``). Money depends on the day only
-through which deals count, so it is computed once per set of counted deals by the engine's own queries.
-The figures are assembled by the engine's ``assemble``: ``tests/test_onepass.py`` checks they equal
-``compute_figures`` field by field for every quarter on SQLite and PostgreSQL.
+No rule is restated. Which point a date first counts at, whether a span's update is fresh in the quarter it
+starts in, which points a target date makes a commitment overdue from, and what each pair of states means as
+levels and movement are decided in Python by ``metrics.rules`` (``span_covers``, ``is_stale``,
+``is_overdue``, ``movement``, ``is_update_due``, ``is_milestone_overdue``) and handed to the database as
+small lookup tables; which commitments count (``counts``) is applied per deal and quarter here; the
+commitment's kind and each scope's key and label come from the ORM (``commitment_kind_expression``,
+``engine.SCOPES``). Money depends on the day only through which deals count, so it is computed once per set
+of counted deals by the engine's own queries. The figures are assembled by the engine's ``assemble``:
+``tests/test_onepass.py`` checks they equal ``compute_figures`` field by field for every quarter on SQLite
+and PostgreSQL.
 """
 
 # ruff: noqa: S608  (every name put into the SQL is this module's own or the ORM's; values are parameters)
