@@ -218,8 +218,9 @@ def _shared(cycles: list[Cycle], day: date) -> _Shared:
     waiting = []
     for pk, author_id, submitted_at, as_of, reference, text in waiting_rows:
         excluded = editors[pk] | ({author_id} if author_id is not None else set())
-        waited = working_days_between(timezone.localtime(submitted_at, tz).date(), day)
-        note = f"Update as of {as_of:%-d %B %Y}, submitted {submitted_at:%-d %B %Y}: {waited} working days waiting"
+        submitted_on = timezone.localtime(submitted_at, tz).date()
+        waited = working_days_between(submitted_on, day)
+        note = f"Update as of {as_of:%-d %B %Y}, submitted {submitted_on:%-d %B %Y}: {waited} working days waiting"
         waiting.append((Entry(reference, text, note), excluded))
     return _Shared(escalations=escalations, waiting=waiting)
 

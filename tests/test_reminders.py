@@ -268,18 +268,21 @@ def test_the_plan_takes_the_same_number_of_queries_for_more_people_and_commitmen
     owners = [_person() for _ in range(12)]
     _submitted(reviewer, commitments[-1], on=date(2026, 10, 1), as_of=date(2026, 9, 30))
 
-    def queries(people: int) -> int:
+    def queries(people: int, *, dry_run: bool) -> int:
         Reminder.objects.all().delete()
         Message.objects.all().delete()
         Commitment.objects.update(owner=None)
         for index, owner in enumerate(owners[:people]):
             _own(owner, commitments[2 * index : 2 * index + 2])
         with CaptureQueriesContext(connection) as captured:
-            report = reminders_send(day=DUE + timedelta(days=14), dry_run=True)
+            report = reminders_send(day=DUE + timedelta(days=14), dry_run=dry_run)
         assert len(report.digests) == people + 1  # and the reviewer's escalation
+        assert report.messages == (0 if dry_run else people + 1)
         return len(captured)
 
-    assert queries(2) == queries(12)
+    # The plan, then the plan with its writes (the deliveries, one task per message, follow the commit).
+    assert queries(2, dry_run=True) == queries(12, dry_run=True)
+    assert queries(2, dry_run=False) == queries(12, dry_run=False)
 
 
 @pytest.mark.django_db
