@@ -31,6 +31,7 @@ NOT_SEEDED = {
     "django_celery_beat.periodictask",
     "django_celery_beat.solarschedule",
     "knox.authtoken",
+    "commitments.baselinechange",
     "metrics.quartermetric",
     "metrics.reportingquarter",
 }

@@ -224,9 +224,12 @@ def test_a_signed_off_quarter_s_lists_read_the_commitments_as_recorded_at_sign_o
     assert overdue, "the seeded data has overdue key commitments"
     late = Commitment.objects.get(reference=overdue[0])
     assert late.history.exists(), "the seeded commitments have their history"
+    # A published deadline is corrected while withdrawn from partners (commitments.delivery_plan), then published.
+    commitment_set_published(commitment=late, user=people["reviewer"], published=False)
     commitment_edit(
         commitment=late, user=people["reviewer"], changes={"target_date": quarter.end + timedelta(days=400)}
     )
+    commitment_set_published(commitment=late, user=people["reviewer"], published=True)
     withdrawn = _key_commitments(quarter).exclude(reference__in=overdue).exclude(pk__in=[c.pk for c in rated]).first()
     assert withdrawn is not None
     commitment_set_published(commitment=withdrawn, user=people["reviewer"], published=False)

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -48,6 +49,7 @@ from metrics import rules
 from metrics.services import metrics_recompute
 from metrics.update_cycle import Cycle
 from tests.admin_forms import change_form_data
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -60,9 +62,19 @@ def _commitment(reference: str = REFERENCE) -> Commitment:
     return Commitment.objects.get(reference=reference)
 
 
+def _reviewer() -> Any:
+    user = UserFactory.create(is_staff=True)
+    user.groups.add(Group.objects.get(name=roles.REVIEWER))
+    return user
+
+
 def _with_baseline(reference: str = REFERENCE, day: date = date(2021, 3, 31)) -> Commitment:
-    """The commitment, given a baseline of ``day`` for the test (written as the seed would, past the services)."""
-    Commitment.objects.filter(reference=reference).update(target_date=day, forecast_date=None)
+    """The commitment with a baseline of ``day``: corrected while withdrawn from partners, then published again."""
+    reviewer = _reviewer()
+    commitment = commitment_set_published(commitment=_commitment(reference), user=reviewer, published=False)
+    if commitment.target_date != day:
+        commitment_edit(commitment=commitment, user=reviewer, changes={"target_date": day})
+    commitment_set_published(commitment=commitment, user=reviewer, published=True)
     return _commitment(reference)
 
 
@@ -398,7 +410,7 @@ def _plan(user_with_role: Any) -> dict[str, Any]:
     baseline_change_approve(change=change, reviewer=user_with_role(roles.REVIEWER))
     owner = user_with_role(roles.EDITOR, first_name="Ada", last_name="Owner", email="ada.owner@example.gov.uk")
     StaffProfile.objects.create(user=owner, team="Office for Life Sciences: Innovation")
-    Commitment.objects.filter(reference=REFERENCE).update(owner=owner)
+    commitment_edit(commitment=_commitment(), user=user_with_role(roles.REVIEWER), changes={"owner": owner})
     editor = user_with_role(roles.EDITOR)
     harp = _commitment()
     milestone_create(commitment=harp, title="Trial opens", due_on=date(2020, 1, 31), user=editor)

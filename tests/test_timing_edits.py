@@ -17,7 +17,7 @@ from django.urls import reverse
 from commitments import roles
 from commitments.dates import TimingKind
 from commitments.models import Commitment
-from commitments.services import commitment_create, commitment_edit
+from commitments.services import commitment_create, commitment_edit, commitment_set_published
 from metrics import rules
 from tests.admin_forms import change_form_data
 from tests.test_edits_reach_figures import eager_tasks, figures_follow  # noqa: F401  (the figures' fixtures)
@@ -28,6 +28,15 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_tasks")]
 # Not started, published, "by spring 2019": overdue in every quarter checked after May 2019.
 REFERENCE = "SD2-IDEAS-CLINRES-GC2"
 LAST_DAY = CHECKED[-1].end
+
+
+@pytest.fixture(autouse=True)
+def _withdrawn(user_with_role):
+    """A published commitment's deadline moves by a request (``commitments.delivery_plan``): its words are
+    corrected while it is withdrawn from partners, then it is published again."""
+    commitment_set_published(
+        commitment=Commitment.objects.get(reference=REFERENCE), user=user_with_role(roles.REVIEWER), published=False
+    )
 
 
 def _timing(commitment: Commitment) -> tuple[str, str, date | None, date | None]:
@@ -156,10 +165,12 @@ def test_new_words_in_the_admin_move_overdue_in_the_stored_figures(client, user_
     client.force_login(user_with_role(roles.REVIEWER))
     url = _change_url(commitment)
     tracker = ("tracker", "all")
-    before = figures_follow(lambda: None, moves=False)[CHECKED[-1]][tracker]["overdue"]
+    before = figures_follow(lambda: None, moves=False)[CHECKED[-1]][tracker]["overdue"] + 1  # counted once published
 
     def edit() -> None:
-        response = client.post(url, change_form_data(client.get(url), target_date_text="from autumn 2019"))
+        # Withdrawn (the fixture), corrected and published again in one save.
+        data = change_form_data(client.get(url), target_date_text="from autumn 2019", published="on")
+        response = client.post(url, data)
         assert response.status_code == 302, response.context["adminform"].form.errors
 
     # A start date is never overdue: the old deadline (31 May 2019) goes with the old words.

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from commitments import roles
 from commitments.models import Commitment, StatusUpdate
+from commitments.services import commitment_set_published
 from programmes.models import FundingAmount
 from programmes.services import funding_amount_save
 from tests.admin_forms import change_form_data
@@ -134,8 +135,10 @@ def test_area_of_another_foundation_is_refused(client_for):
     assert commitment.area.code == "HARP"
 
 
-def test_a_sound_edit_through_the_admin_is_saved_and_audited(client_for):
+def test_a_sound_edit_through_the_admin_is_saved_and_audited(client_for, user_with_role):
     commitment = Commitment.objects.get(reference="SD2-IDEAS-HARP-G1")
+    # A published deadline moves by a request (commitments.delivery_plan): its words are corrected while withdrawn.
+    commitment_set_published(commitment=commitment, user=user_with_role(roles.REVIEWER), published=False)
     client = client_for(None)
     url = reverse("admin:commitments_commitment_change", args=[commitment.pk])
     response = client.post(url, change_form_data(client.get(url), target_date_text="by March 2021"))
