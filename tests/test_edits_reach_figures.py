@@ -429,10 +429,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from commitments import roles
 from commitments.models import Commitment
-from commitments.services import commitment_edit
+from commitments.services import commitment_edit, commitment_set_published
 user = get_user_model().objects.create_user(username="edit-bench-reviewer-{pk}")
 user.groups.add(Group.objects.get(name=roles.REVIEWER))
-commitment_edit(commitment=Commitment.objects.get(pk={pk}), user=user, changes={{"target_date": date(2019, 5, 1)}})
+# A published deadline is corrected while withdrawn from partners (commitments.delivery_plan), then published.
+commitment = commitment_set_published(commitment=Commitment.objects.get(pk={pk}), user=user, published=False)
+commitment_edit(commitment=commitment, user=user, changes={{"target_date": date(2019, 5, 1)}})
+commitment_set_published(commitment=commitment, user=user, published=True)
 """
 
 

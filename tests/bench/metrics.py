@@ -16,7 +16,7 @@ fixed seed), it measures:
    sent, so each approval only writes its outbox marker, then ``markers_process()`` timed;
 5. approval to fresh figures with a real Celery worker on a Redis database of its own: the time from the
    approval to the marker being gone (the recompute has committed);
-6. the incremental path after an edit of a commitment itself (``commitment_edit``: its target date moved,
+6. the incremental path after an edit of a commitment itself (its deadline re-baselined by an approved request,
    or its area moved within its foundation, every quarter since its deal's publication), then
    ``markers_process()`` timed, printed next to (4);
 7. time travel at 100,000 (else at the largest of the growth sizes): ``metrics_as_of(day=...)`` for random days, and
@@ -387,13 +387,15 @@ def _incremental(options: argparse.Namespace, result: Result, budget: Budget, ba
 
 def _incremental_edit(options: argparse.Namespace, result: Result, budget: Budget, baseline_seconds: float) -> None:
     """(6): as (4), after an edit of the commitment itself instead of an approval."""
+    from commitments.delivery_plan import baseline_change_approve, baseline_change_request, current_deadline
     from commitments.services import commitment_edit
 
-    label = f"(6) incremental: markers_process() after one edit (target date or area), x{options.approvals}"
+    label = f"(6) incremental: markers_process() after one edit (deadline or area), x{options.approvals}"
     step = Step(label)
     result.steps.append(step)
     print(f"[{result.size:,}] {label}...", flush=True)
-    _, reviewer = _staff("bench-edit")
+    editor, reviewer = _staff("bench-edit")
+    decider = _staff("bench-decide")[1]
     ids = list(Commitment.objects.filter(deal__code=DEAL_CODE).order_by("pk").values_list("pk", flat=True))
     areas: dict[int, list[int]] = {}
     for pk, parent_id in Theme.objects.areas().values_list("pk", "parent_id"):
@@ -408,9 +410,19 @@ def _incremental_edit(options: argparse.Namespace, result: Result, budget: Budge
             others = [pk for pk in areas.get(commitment.foundation_id, []) if pk != commitment.area_id]
             changes: dict[str, Any] = {"area": Theme.objects.get(pk=rng.choice(others))} if others else {}
         else:
-            changes = {"target_date": date(rng.randint(2018, 2024), rng.randint(1, 12), 1)}
+            changes = {}
+            # A published commitment's deadline moves by a request another reviewer approves (its forecast).
+            proposed = date(rng.randint(2018, 2024), rng.randint(1, 12), 1)
+            if proposed == current_deadline(commitment):
+                proposed += timedelta(days=31)
+            change = baseline_change_request(
+                commitment=commitment, proposed_date=proposed, reason="Bench.", user=editor
+            )
         with _no_task():
-            commitment_edit(commitment=commitment, user=reviewer, changes=changes)
+            if changes:
+                commitment_edit(commitment=commitment, user=reviewer, changes=changes)
+            else:
+                baseline_change_approve(change=change, reviewer=decider)
         if RecomputeMarker.objects.count() != 1:
             raise RuntimeError("the edit did not leave exactly one marker")
         seconds, processed = _timed(markers_process)
