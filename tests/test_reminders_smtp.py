@@ -22,14 +22,17 @@ from django.core.management import call_command
 
 from commitments import roles
 from commitments.models import Commitment
+from lsis.core.messaging import MAX_ATTEMPTS
 from lsis.core.models import Message, MessageStatus
+from metrics.tasks import send_queued_messages
 from metrics.update_cycle import Cycle
 from tests.factories import UserFactory
 from tests.test_reminders import CYCLE, DUE, QUARTER, eager  # noqa: F401 (a fixture)
 
 
 class Collector:
-    """An aiosmtpd handler keeping every envelope; it refuses recipients at ``refused.example``."""
+    """An aiosmtpd handler keeping every envelope; it refuses recipients at ``refused.example`` for good, and
+    those at ``busy.example`` for now."""
 
     def __init__(self) -> None:
         self.envelopes: list[Any] = []
@@ -37,6 +40,8 @@ class Collector:
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
         if address.endswith("@refused.example"):
             return "550 5.1.1 No such mailbox here"
+        if address.endswith("@busy.example"):
+            return "451 4.3.2 Try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -132,3 +137,32 @@ def test_a_recipient_the_server_refuses_for_good_is_a_permanent_failure(
     assert f"Message {message.pk} to gone@refused.example failed permanently" in caplog.text
     assert smtp.envelopes == []
     assert CYCLE.due_on == DUE
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("eager")
+def test_a_message_that_keeps_failing_is_tried_again_then_given_up_on(
+    smtp: Collector, django_capture_on_commit_callbacks: Any, caplog: Any
+) -> None:
+    owner = _owner(email="later@busy.example")
+    [commitment] = Cycle.for_quarter(QUARTER).outstanding().order_by("reference")[:1]
+    Commitment.objects.filter(pk=commitment.pk).update(owner=owner)
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("send_reminders", "--date", DUE.isoformat(), stdout=StringIO())
+    message = Message.objects.get(recipient=owner)
+    assert (message.status, message.attempts) == (MessageStatus.FAILED, 1)
+    assert "451" in message.error
+
+    # The sweep tries it again each time it runs (once it is a few minutes old), up to the last attempt.
+    Message.objects.filter(pk=message.pk).update(created_at=message.created_at - timedelta(minutes=10))
+    with caplog.at_level(logging.WARNING, logger="lsis.core.messaging"):
+        for attempt in range(2, MAX_ATTEMPTS + 1):
+            assert send_queued_messages.run() == 1
+            message.refresh_from_db()
+            assert message.attempts == attempt
+    assert message.status == MessageStatus.PERMANENT_FAILURE
+    assert f"Message {message.pk} to later@busy.example failed permanently after {MAX_ATTEMPTS} attempt(s)" in (
+        caplog.text
+    )
+    assert send_queued_messages.run() == 0  # given up on
+    assert smtp.envelopes == []

@@ -37,9 +37,11 @@ class PermanentDeliveryError(Exception):
 
 
 def _is_permanent(error: Exception) -> bool:
-    if isinstance(error, PermanentDeliveryError | smtplib.SMTPRecipientsRefused):
-        return True
     # A 5xx reply is the server's permanent refusal; 4xx is "try again later".
+    if isinstance(error, PermanentDeliveryError):
+        return True
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(500 <= code < 600 for code, _ in error.recipients.values())
     return isinstance(error, smtplib.SMTPResponseException) and 500 <= error.smtp_code < 600
 
 
