@@ -492,7 +492,7 @@ class Commitment(VersionedModel, PublicModel, SourcedModel):
         limit_choices_to={"is_staff": True, "is_active": True},
         help_text="The accountable owner: the member of staff asked for the quarterly update.",
     )
-    contributors = models.ManyToManyField(  # type: ignore[var-annotated]
+    contributors = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         blank=True,
         related_name="contributed_commitments",

@@ -86,4 +86,5 @@ class Cycle:
 
     def outstanding(self, commitments: CommitmentQuerySet | None = None) -> CommitmentQuerySet:
         """ORM: the commitments that owe the quarter's update and have not had it approved."""
-        return self.owing(commitments).filter(update_done=False)
+        # ``update_done`` is the annotation ``owing`` adds, which the type checker does not follow.
+        return self.owing(commitments).filter(update_done=False)  # type: ignore[misc]
