@@ -4,16 +4,15 @@ the mark of a test that uses a SQLite database of its own."""
 from __future__ import annotations
 
 from datetime import date
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.http import HttpResponseBase, StreamingHttpResponse
 
+from commitments.delivery_plan import milestone_create, milestone_edit
 from commitments.models import Commitment, Milestone
-from commitments.services import commitments_changing
 
 M = TypeVar("M", bound=Model)
 
@@ -47,21 +46,12 @@ def milestone_write(
     *,
     commitment: Commitment,
     due_on: date,
+    user: Any,
     done_on: date | None = None,
     milestone: Milestone | None = None,
     title: str = "A milestone",
 ) -> Milestone:
-    """Add a milestone to ``commitment`` (or move ``milestone``) as the milestone services do: telling the figures.
-
-    ``commitments_changing`` from the earliest of the old and new due and done days, then the write.
-    """
-    days = [due_on, done_on]
-    if milestone is not None:
-        days += [milestone.due_on, milestone.done_on]
-    with transaction.atomic():
-        commitments_changing(commitments=[commitment], from_date=min(day for day in days if day is not None))
-        if milestone is None:
-            return Milestone.objects.create(commitment=commitment, title=title, due_on=due_on, done_on=done_on)
-        milestone.due_on, milestone.done_on = due_on, done_on
-        milestone.save(update_fields=["due_on", "done_on", "modified_at"])
-        return milestone
+    """Add a milestone to ``commitment`` (or move ``milestone``) through the milestone services, as ``user``."""
+    if milestone is None:
+        return milestone_create(commitment=commitment, title=title, due_on=due_on, done_on=done_on, user=user)
+    return milestone_edit(milestone=milestone, user=user, changes={"due_on": due_on, "done_on": done_on})

@@ -403,8 +403,8 @@ def test_the_overview_and_a_scope_show_the_quarters_updates_and_milestones_overd
     quarter = Quarter(2019, 1)
     commitment = Commitment.objects.filter(KEY, published=True, actor="government").order_by("reference").first()
     assert commitment is not None
-    milestone_write(commitment=commitment, due_on=date(2019, 5, 1))  # overdue on 30 June 2019
     editor, reviewer = user_with_role(roles.EDITOR), user_with_role(roles.REVIEWER)
+    milestone_write(commitment=commitment, due_on=date(2019, 5, 1), user=editor)  # overdue on 30 June 2019
     update = update_create(
         commitment=commitment,
         author=editor,

@@ -245,7 +245,7 @@ def _apply(specs, editor, reviewer):
             reference, due_on, done_on, move = spec
             commitment = Commitment.objects.get(reference=reference)
             existing = commitment.milestones.order_by("pk").first() if move else None
-            milestone_write(commitment=commitment, due_on=due_on, done_on=done_on, milestone=existing)
+            milestone_write(commitment=commitment, due_on=due_on, done_on=done_on, milestone=existing, user=editor)
             continue
         reference, as_of, status, confidence, progress, approve = spec
         commitment = Commitment.objects.get(reference=reference)

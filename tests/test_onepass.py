@@ -82,17 +82,18 @@ MILESTONES = [
 ]
 
 
-def add_milestones() -> None:
-    """Give the sample commitments ``MILESTONES``, as the milestone services write them."""
+def add_milestones(user) -> None:
+    """Give the sample commitments ``MILESTONES`` through the milestone services, as ``user``."""
     for reference, due_on, done_on in MILESTONES:
-        milestone_write(commitment=Commitment.objects.get(reference=reference), due_on=due_on, done_on=done_on)
+        commitment = Commitment.objects.get(reference=reference)
+        milestone_write(commitment=commitment, due_on=due_on, done_on=done_on, user=user)
 
 
 def test_every_quarter_equals_the_engine_after_approvals_and_publication_changes(user_with_role):
     editor, reviewer = user_with_role(roles.EDITOR), user_with_role(roles.REVIEWER)
     _apply(HISTORY, editor, reviewer)
     _set_published([SAMPLE[3]], False, reviewer)
-    add_milestones()
+    add_milestones(editor)
     spans_rebuild()
     _assert_one_pass_equals_the_engine(date.today())
     # The figures compared are not all zeros: milestones overdue, and the quarters' updates due and done.

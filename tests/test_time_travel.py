@@ -84,7 +84,7 @@ def test_every_day_equals_the_engine_after_approvals_and_withdrawals(user_with_r
     editor, reviewer = user_with_role(roles.EDITOR), user_with_role(roles.REVIEWER)
     _apply([*HISTORY, (SAMPLE[4], date(2020, 2, 29), "delivered", "", None, True)], editor, reviewer)
     _set_published([SAMPLE[3]], False, reviewer)
-    add_milestones()
+    add_milestones(editor)
     metrics_recompute()
     assert not RecomputeMarker.objects.exists()
     for day in _days():

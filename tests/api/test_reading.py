@@ -316,8 +316,9 @@ def test_metrics_give_the_quarters_updates_freshness_and_milestones_overdue(
     from tests.helpers import milestone_write
 
     commitment = Commitment.objects.get(reference="SD2-PEOPLE-G1")
-    milestone_write(commitment=commitment, due_on=date(2019, 5, 1))  # overdue at the quarter's end
-    milestone_write(commitment=commitment, due_on=date(2019, 5, 1), done_on=date(2019, 6, 1))  # done in time
+    editor = user_with_role(roles.EDITOR)
+    milestone_write(commitment=commitment, due_on=date(2019, 5, 1), user=editor)  # overdue at the quarter's end
+    milestone_write(commitment=commitment, due_on=date(2019, 5, 1), done_on=date(2019, 6, 1), user=editor)
     markers_process()
     metrics_recompute(quarters=[Quarter(2019, 1)])
     query = {"scope_type": "tracker", "scope_key": "all", "quarter": "2019-20-Q1", "population": "all"}
