@@ -14,6 +14,7 @@ urlpatterns = [
     path("changes/", views.changes, name="changes"),
     path("funding/", views.funding, name="funding"),
     path("search/", views.search, name="search"),
+    path("tasks/", views.tasks, name="tasks"),
     path("board-pack/", views.board_pack, name="board_pack"),
     path("board-pack/pdf/", views.board_pack_pdf, name="board_pack_pdf"),
 ]

@@ -11,6 +11,7 @@ from metrics.views.funding import funding
 from metrics.views.overview import breakdown, overview
 from metrics.views.scopes import commitment_detail, scope_detail
 from metrics.views.search import search
+from metrics.views.tasks import tasks
 
 __all__ = [
     "board_pack",
@@ -22,4 +23,5 @@ __all__ = [
     "overview",
     "scope_detail",
     "search",
+    "tasks",
 ]
