@@ -554,3 +554,40 @@ def test_the_board_pack_marks_at_risk_commitments_blocked_by_one_at_risk_or_over
 
 def blocked_text(commitment: Commitment) -> str:
     return commitment.text if len(commitment.text) <= 140 else commitment.text[:137].rstrip() + "…"
+
+
+def _inline_prefix(response: Any, model: type) -> str:
+    for inline in response.context["inline_admin_formsets"]:
+        if inline.formset.model is model:
+            return str(inline.formset.prefix)
+    raise AssertionError(f"no {model.__name__} rows on the page")
+
+
+def test_the_commitment_form_saves_milestones_and_refuses_a_loop_on_its_row(user_with_role, client_for):
+    editor = user_with_role(roles.EDITOR)
+    dependency_create(commitment=_commitment(OTHER), depends_on=_commitment(), user=editor)
+    client = client_for(roles.REVIEWER)
+    url = reverse("admin:commitments_commitment_change", args=[_commitment().pk])
+    page = client.get(url)
+    milestones, dependencies = _inline_prefix(page, Milestone), _inline_prefix(page, Dependency)
+    data = change_form_data(page)
+    data.update(
+        {
+            f"{milestones}-TOTAL_FORMS": "1",
+            f"{milestones}-0-title": "Trial opens",
+            f"{milestones}-0-due_on": "2020-01-31",
+            f"{dependencies}-TOTAL_FORMS": "1",
+            f"{dependencies}-0-depends_on": str(_commitment(OTHER).pk),
+            f"{dependencies}-0-note": "Would close a loop.",
+        }
+    )
+
+    refused = client.post(url, data)
+
+    assert refused.status_code == 200
+    assert f"That would make a loop of dependencies: {REFERENCE} → {OTHER} → {REFERENCE}" in refused.content.decode()
+    assert not Milestone.objects.filter(commitment=_commitment()).exists()
+    data[f"{dependencies}-TOTAL_FORMS"] = "0"
+    assert client.post(url, data).status_code == 302
+    milestone = Milestone.objects.get(commitment=_commitment())
+    assert milestone.history.first().history_change_reason == "Milestone added"
