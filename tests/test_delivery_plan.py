@@ -591,3 +591,21 @@ def test_the_commitment_form_saves_milestones_and_refuses_a_loop_on_its_row(user
     assert client.post(url, data).status_code == 302
     milestone = Milestone.objects.get(commitment=_commitment())
     assert milestone.history.first().history_change_reason == "Milestone added"
+
+
+def test_the_api_refuses_an_unexplained_change_of_confidence_on_the_narrative(user_with_role, api_for):
+    _approved(user_with_role, confidence="amber", as_of=date(2024, 3, 31))
+    response = api_for(roles.EDITOR).post(
+        "/api/v1/updates/",
+        {
+            "commitment": OTHER,
+            "as_of": "2024-06-30",
+            "status": "in_progress",
+            "confidence": "red",
+            "narrative": "Worse.",
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "Say why the delivery confidence changed from Amber to Red" in json.dumps(response.json())
+    assert "narrative" in json.dumps(response.json())
