@@ -48,6 +48,7 @@ from commitments.services import (
 )
 from lsis.admin import READ_ONLY_AUDIT_FIELDS, AuditedAdminMixin, ReadOnlyHistoryMixin, VersionedAdminForm
 from programmes.admin_forms import FundingCommitmentForm, form_for_user
+from programmes.admin_owners import CommitmentOwnersAdminMixin
 from programmes.models import FundingAmount, Programme
 from programmes.services import commitment_programmes_set, funding_amount_delete, funding_amount_save
 
@@ -235,7 +236,7 @@ class StatusUpdateInline(admin.TabularInline):
 
 
 @admin.register(Commitment)
-class CommitmentAdmin(ExportMixin, AuditedAdminMixin, ReadOnlyHistoryMixin):
+class CommitmentAdmin(CommitmentOwnersAdminMixin, ExportMixin, AuditedAdminMixin, ReadOnlyHistoryMixin):
     form = CommitmentAdminForm
     resource_classes = [CommitmentExportResource]
     list_display = (
@@ -249,6 +250,7 @@ class CommitmentAdmin(ExportMixin, AuditedAdminMixin, ReadOnlyHistoryMixin):
         "delivery_confidence",
         "progress",
         "target_date",
+        "owner",
         "published",
     )
     list_filter = (
@@ -262,6 +264,7 @@ class CommitmentAdmin(ExportMixin, AuditedAdminMixin, ReadOnlyHistoryMixin):
         "delivery_confidence",
         # Overdue and stale are delivery rules: the metrics app adds their filters (metrics.admin_filters).
         "published",
+        ("owner", admin.RelatedOnlyFieldListFilter),
     )
     search_fields = ("reference", "text", "lead_in", "organisations__name", "organisations__aliases__name")
     actions = ["publish_selected", "withdraw_selected"]
@@ -293,6 +296,7 @@ class CommitmentAdmin(ExportMixin, AuditedAdminMixin, ReadOnlyHistoryMixin):
             "Delivery state (derived from approved updates)",
             {"fields": ("delivery_status", "delivery_confidence", "progress")},
         ),
+        ("Owners (who keeps it up to date)", {"fields": ("owner", "contributors")}),
         ("Record", {"classes": ("collapse",), "fields": READ_ONLY_AUDIT_FIELDS}),
     )
 
