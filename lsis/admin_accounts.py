@@ -3,6 +3,8 @@
 Administrators manage accounts: they add users, give them roles (groups) and switch accounts off. They do
 not make anyone a superuser, grant single permissions, change a superuser's account (its password
 included), or change their own roles: each of those would let an administrator give themselves every right.
+A member of staff's team and reminder frequency (``StaffProfile``) are on their account's page, saved
+through ``lsis.core.profiles.staff_profile_update``.
 """
 
 from __future__ import annotations
@@ -16,13 +18,71 @@ from django.contrib.auth.models import Group
 from django.http import HttpRequest
 
 from lsis.admin import GuardedAdminMixin
+from lsis.core.models import StaffProfile
+from lsis.core.profiles import CHANGE_ACCOUNTS_PERMISSION, staff_profile_update
 
 # Rights only a superuser hands out.
 SUPERUSER_FIELDS = ("is_superuser", "user_permissions")
 
 
+class StaffProfileInline(admin.StackedInline):
+    """A member of staff's team and reminder frequency, kept by those who manage accounts."""
+
+    model = StaffProfile
+    fields = ("team", "reminder_frequency")
+    can_delete = False
+    extra = 1
+    max_num = 1
+    verbose_name = "team and reminders"
+    verbose_name_plural = "team and reminders"
+
+    def _may_manage(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm(CHANGE_ACCOUNTS_PERMISSION))
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Whoever may manage accounts sees it (the profile has no permissions of its own)."""
+        return self._may_manage(request) or super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Likewise for giving a member of staff a profile."""
+        return self._may_manage(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Likewise for changing it."""
+        return self._may_manage(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """A profile is changed, never deleted."""
+        return False
+
+
 class AccountAdmin(GuardedAdminMixin, UserAdmin):
     """Users, as Django's admin shows them, without the ways to raise one's own rights."""
+
+    inlines = [StaffProfileInline]
+
+    def get_inline_instances(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        """Only members of staff have a team and reminders."""
+        if obj is None or not obj.is_staff:
+            return []
+        return super().get_inline_instances(request, obj)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        """The profile through its service; Django's own rows (none else today) as Django saves them."""
+        if formset.model is not StaffProfile:
+            super().save_formset(request, form, formset, change)
+            return
+        if not form.instance.is_staff:  # staff status taken away in the same save: no team, no reminders
+            return
+        for profile_form in formset.forms:
+            if not profile_form.has_changed() or not profile_form.cleaned_data:
+                continue
+            staff_profile_update(
+                user=form.instance,
+                team=profile_form.cleaned_data.get("team", ""),
+                reminder_frequency=profile_form.cleaned_data.get("reminder_frequency"),
+                actor=request.user,
+            )
 
     def _may_change_account(self, request: HttpRequest, obj: Any) -> bool:
         return obj is None or request.user.is_superuser or not obj.is_superuser

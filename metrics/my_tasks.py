@@ -125,7 +125,7 @@ def _mine(user: Any) -> Any:
 
 def _updates_due(user: Any, cycle: Cycle, today: date) -> Section:
     quarter = cycle.quarter
-    commitments = cycle.outstanding(_mine(user)).order_by("reference").only("pk", "reference", "text", "owner_id")
+    commitments = cycle.outstanding(_mine(user)).order_by("reference").only("id", "reference", "text", "owner_id")
     tasks = []
     for commitment in commitments:
         state = cycle.state(done=False, today=today)
@@ -156,7 +156,7 @@ def _milestones(user: Any, today: date) -> Section:
         rules.with_milestone_overdue(Milestone.objects.filter(owner_id=user.pk), on=today)
         .filter(Q(is_overdue=True) | Q(done_on__isnull=True, due_on__gte=today, due_on__lte=horizon))
         .select_related("commitment")
-        .only("pk", "title", "due_on", "done_on", "commitment__pk", "commitment__reference")
+        .only("id", "title", "due_on", "done_on", "commitment__id", "commitment__reference")
         .order_by("due_on", "pk")
     )
     tasks = [

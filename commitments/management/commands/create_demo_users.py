@@ -1,4 +1,12 @@
-"""``python manage.py create_demo_users``: one user per role, for local use only."""
+"""``python manage.py create_demo_users``: one user per role, for local use only, each with some work to do.
+
+The demo editor owns the commitments of one area of Sector Deal 2 (assigned by the demo reviewer through
+the owners' service), so My tasks shows them the quarter's updates due or overdue; and the editor has
+written and submitted one update, which waits for the demo reviewer's review. Its narrative says it is demo
+text and states nothing about delivery: its delivery status, confidence and progress are the commitment's
+current ones, so nothing new is claimed. It is submitted, not approved, so it is in no figure; approving
+it in a local database would only restate the current state. Running the command again changes nothing.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +17,19 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.utils import timezone
 
 from commitments import roles
+from commitments.models import Commitment, Document, StatusUpdate, Theme, ThemeKind
+from commitments.ownership import commitment_assign_owners
+from commitments.periods import update_cycle
+from commitments.services import update_create, update_submit
+
+#: How the demo update's narrative begins: it marks it as demo text, and finds it again.
+DEMO_NARRATIVE = (
+    "DEMO TEXT written by create_demo_users to show the review workflow, not a statement about delivery: "
+    "the status, confidence and progress are the commitment's current ones. Return it rather than approve it."
+)
 
 DEMO_USERS: dict[str, str | None] = {
     "admin": None,  # a superuser
@@ -33,6 +52,7 @@ class Command(BaseCommand):
             raise CommandError("Demo users are for local use only and are never created under production settings.")
         password = options["password"] or settings.DEMO_PASSWORD
         user_model = get_user_model()
+        users: dict[str, Any] = {}
         for username, role in DEMO_USERS.items():
             user, created = user_model.objects.get_or_create(username=username)
             user.is_superuser = role is None
@@ -43,4 +63,43 @@ class Command(BaseCommand):
             user.groups.set([Group.objects.get(name=role)] if role else [])
             label = role or "superuser"
             self.stdout.write(f"{'Created' if created else 'Updated'} {username} ({label})")
+            users[username] = user
+        self._demo_tasks(users["editor"], users["reviewer"])
         self.stdout.write(self.style.SUCCESS(f"Demo users ready; each signs in with the password “{password}”."))
+
+    def _demo_tasks(self, editor: Any, reviewer: Any) -> None:
+        """Give the editor an area's commitments, and the reviewer one of their updates to review."""
+        deal = Document.objects.filter(code="SD2").first()
+        area = (
+            Theme.objects.filter(kind=ThemeKind.AREA, area_commitments__deal=deal)
+            .order_by("parent__position", "position")
+            .first()
+            if deal is not None
+            else None
+        )
+        if area is None:
+            self.stdout.write(
+                "No Sector Deal 2 commitments (run `manage.py seed` first): the demo users have no tasks."
+            )
+            return
+        commitments = Commitment.objects.filter(deal=deal, area=area).order_by("reference")
+        count = commitment_assign_owners(commitments=commitments, owner=editor, user=reviewer)
+        self.stdout.write(f"editor owns the {count} commitments of {area.name} (assigned by reviewer)")
+        if StatusUpdate.objects.filter(author=editor, narrative__startswith=DEMO_NARRATIVE[:40]).exists():
+            self.stdout.write("The demo update waiting for reviewer's review is already there.")
+            return
+        as_of = update_cycle(timezone.localdate()).end
+        commitment = commitments.exclude(updates__as_of=as_of).first()
+        if commitment is None:
+            return
+        update = update_create(
+            commitment=commitment,
+            author=editor,
+            as_of=as_of,
+            status=commitment.delivery_status,
+            confidence=commitment.delivery_confidence,
+            progress=commitment.progress,
+            narrative=DEMO_NARRATIVE,
+        )
+        update_submit(update=update, user=editor)
+        self.stdout.write(f"editor submitted a demo update of {commitment.reference} for reviewer to review")
