@@ -224,7 +224,9 @@ class ScopeFigures:
     @property
     def freshness(self) -> Decimal | None:
         """The quarter's updates done as a share of those due (``metrics.rules.freshness``); None if none is due."""
-        return rules.freshness(updates_done=self.figures.updates_done, updates_due=self.figures.updates_due)
+        done, due = self.figures.updates_done, self.figures.updates_due
+        # Not recorded in figures signed off before the quarter's updates were kept.
+        return None if done is None or due is None else rules.freshness(updates_done=done, updates_due=due)
 
     @property
     def freshness_percent(self) -> str:

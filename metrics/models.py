@@ -162,14 +162,21 @@ class QuarterMetric(models.Model):
     rating_withdrawn = models.PositiveIntegerField(
         null=True, default=0, help_text="Rated at the previous quarter end, with no confidence rating now."
     )
+    # Empty only in figures signed off before these were kept, like the movements above.
     updates_due = models.PositiveIntegerField(
-        default=0, help_text="Commitments an update is due from for the quarter: in delivery when it began."
+        null=True,
+        default=0,
+        help_text="Commitments an update is due from for the quarter: in delivery when it began.",
     )
     updates_done = models.PositiveIntegerField(
-        default=0, help_text="Of those, commitments with an approved update as of a day in the quarter."
+        null=True,
+        default=0,
+        help_text="Of those, commitments with an approved update as of a day in the quarter.",
     )
     milestones_overdue = models.PositiveIntegerField(
-        default=0, help_text="Milestones of the commitments counted, past their due day and not done by then."
+        null=True,
+        default=0,
+        help_text="Milestones of the commitments counted, past their due day and not done by then.",
     )
     computed_at = models.DateTimeField()
 
@@ -211,7 +218,9 @@ class QuarterMetric(models.Model):
 
     @property
     def freshness(self) -> Decimal | None:
-        """The quarter's updates done as a share of those due (``metrics.rules.freshness``)."""
+        """The quarter's updates done as a share of those due (``metrics.rules.freshness``); None if not recorded."""
+        if self.updates_done is None or self.updates_due is None:
+            return None
         return freshness(updates_done=self.updates_done, updates_due=self.updates_due)
 
 

@@ -437,3 +437,11 @@ def test_the_overview_and_a_scope_show_the_quarters_updates_and_milestones_overd
     assert "1 milestone of the commitments counted was past its due day" in scope
     # Where none is overdue, no line says so.
     assert "Milestones overdue" not in _text(board.get(OVERVIEW, {"quarter": Quarter(2018, 4).label}))
+    # Figures signed off before the quarter's updates were kept say they were not recorded, not that none was due.
+    quarter_lock(quarter=quarter, user=reviewer)
+    QuarterMetric.objects.filter(basis=Basis.SIGNED_OFF).update(
+        updates_due=None, updates_done=None, milestones_overdue=None
+    )
+    signed_off = _text(board.get(OVERVIEW, {"quarter": quarter.label}))
+    assert f"Updates for {quarter.label}: not recorded when these figures were signed off." in signed_off
+    assert "none is due" not in signed_off
