@@ -72,6 +72,7 @@ class AccountAdmin(GuardedAdminMixin, UserAdmin):
         if formset.model is not StaffProfile:
             super().save_formset(request, form, formset, change)
             return
+        formset.save(commit=False)  # writes nothing: lists what changed, for the history message
         if not form.instance.is_staff:  # staff status taken away in the same save: no team, no reminders
             return
         for profile_form in formset.forms:
