@@ -125,7 +125,7 @@ def commitment_assign_owners(
             # The version moves as a save would move it: a form opened before this change is refused.
             commitment.version += 1
             people_after = ", ".join(sorted(names.get(pk, str(pk)) for pk in after[commitment.pk])) or "none"
-            commitment._change_reason = f"{OWNERS_ASSIGNED} (contributors: {people_after})"
+            commitment._change_reason = f"{OWNERS_ASSIGNED} (contributors: {people_after})"  # type: ignore[attr-defined]
         bulk_update_with_history(
             changed,
             Commitment,

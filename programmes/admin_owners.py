@@ -13,6 +13,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
@@ -117,7 +118,7 @@ class CommitmentOwnersAdminMixin(admin.ModelAdmin):
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         """Contributors in a two-list picker."""
         if db_field.name == "contributors":
-            kwargs["widget"] = admin.widgets.FilteredSelectMultiple("contributors", is_stacked=False)
+            kwargs["widget"] = FilteredSelectMultiple("contributors", is_stacked=False)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def save_form(self, request: HttpRequest, form: Any, change: bool) -> Any:
@@ -136,7 +137,7 @@ class CommitmentOwnersAdminMixin(admin.ModelAdmin):
             obj.owner_id = stored
         return obj
 
-    def construct_change_message(self, request: HttpRequest, form: Any, formsets: Any, add: bool) -> Any:
+    def construct_change_message(self, request: HttpRequest, form: Any, formsets: Any, add: bool = False) -> Any:
         """Assign the owner and contributors held back by ``save_form``, then describe the whole change."""
         wanted = getattr(form, "_owners_wanted", None)
         if wanted:
