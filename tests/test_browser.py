@@ -369,3 +369,27 @@ def test_every_page_type_fits_the_width_with_no_table_wider_than_its_box_and_pas
             problems[name] = {key: value for key, value in found.items() if value}
     context.close()
     assert problems == {}, json.dumps(problems, indent=1)
+
+
+def test_my_tasks_for_the_demo_editor_and_reviewer_are_accessible_and_the_preference_form_reports_errors(
+    browser: Any, site: str
+) -> None:
+    """The demo editor owns an area's commitments and the reviewer has their update to review
+    (``create_demo_users``); the page, its error summary and its saved banner pass axe-core."""
+    page = _signed_in(browser, site, "editor")
+    page.goto(f"{site}/tasks/")
+    assert page.locator("#updates .govuk-table__body tr").count() > 0
+    _check(page, "my-tasks-editor")
+    page.fill("#team", "x" * 201)
+    page.click("button:has-text('Save my preferences')")
+    assert page.locator(".govuk-error-summary").is_visible()
+    _check(page, "my-tasks-error")
+    page.fill("#team", "Genomics")
+    page.check("#reminder_frequency-weekly")
+    page.click("button:has-text('Save my preferences')")
+    assert "Your preferences have been saved." in page.content()
+    _check(page, "my-tasks-saved")
+    reviewer = _signed_in(browser, site, "reviewer")
+    reviewer.goto(f"{site}/tasks/")
+    assert reviewer.locator("#reviews .govuk-table__body tr").count() == 1
+    _check(reviewer, "my-tasks-reviewer")
