@@ -282,9 +282,11 @@ def test_queries_per_page_do_not_grow_with_the_commitments(board, figures):
     assert busy is not None
     # Prefetches that find nothing to follow skip their nested queries, so the bound is what stays fixed: the
     # record and its rows, then the theme classification's rules and exceptions (two) and one query per step up
-    # to the commitment it belongs to (at most two: a sub-item of a chapter commitment).
-    assert _queries(board, single) <= 24
-    assert _queries(board, reverse("dashboards:commitment", args=[busy.reference])) <= 24
+    # to the commitment it belongs to (at most two: a sub-item of a chapter commitment); then the delivery plan
+    # (docs/delivery_plan.md): the owner with their team, the milestones, the dependencies both ways, and the
+    # quarter's update (four).
+    assert _queries(board, single) <= 28
+    assert _queries(board, reverse("dashboards:commitment", args=[busy.reference])) <= 28
     assert _queries(board, OVERVIEW) <= 12
 
 

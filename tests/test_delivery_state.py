@@ -78,7 +78,8 @@ def test_stored_state_agrees_with_approved_updates_after_any_sequence(ops, user_
                 status=status,
                 confidence=confidence,
                 progress=progress,
-                narrative="Generated.",
+                # A sentence: a change of confidence must say why (commitments.services.confidence_change_refusal).
+                narrative="Generated for the property test.",
                 # Beside an approved update of that day, only a correction of it.
                 supersedes=same_day.order_by("-approved_at", "-pk").first(),
             )

@@ -7,9 +7,10 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.paginator import Paginator
-from django.db.models import Prefetch, prefetch_related_objects
+from django.db.models import Prefetch, Q, prefetch_related_objects
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -237,20 +238,19 @@ def _update_status(commitment: Commitment, today: date) -> str:
 
 
 def _delivery_plan(commitment: Commitment, day: date) -> dict[str, Any]:
-    """The commitment's owner, milestones and dependencies both ways, read in a fixed number of queries."""
-    prefetch_related_objects(
-        [commitment],
-        "owner__staff_profile",
-        Prefetch("milestones", queryset=Milestone.objects.order_by("due_on", "pk")),
-        Prefetch(
-            "dependencies",
-            queryset=Dependency.objects.select_related("depends_on").order_by("depends_on__reference"),
-        ),
-        Prefetch(
-            "dependents", queryset=Dependency.objects.select_related("commitment").order_by("commitment__reference")
-        ),
+    """The commitment's owner, milestones and dependencies both ways: three queries at most, whatever their number."""
+    owner = (
+        get_user_model().objects.select_related("staff_profile").filter(pk=commitment.owner_id).first()
+        if commitment.owner_id is not None
+        else None
     )
-    owner = commitment.owner
+    prefetch_related_objects([commitment], Prefetch("milestones", queryset=Milestone.objects.order_by("due_on", "pk")))
+    # Both directions in one query.
+    links = list(
+        Dependency.objects.filter(Q(commitment=commitment) | Q(depends_on=commitment))
+        .select_related("commitment", "depends_on")
+        .order_by("commitment__reference", "depends_on__reference")
+    )
     return {
         "owner_name": (owner.get_full_name() or owner.get_username()) if owner is not None else "",
         "owning_team": _owning_team(owner),
@@ -263,8 +263,10 @@ def _delivery_plan(commitment: Commitment, day: date) -> dict[str, Any]:
             )
             for milestone in commitment.milestones.all()
         ],
-        "depends_on": list(commitment.dependencies.all()),
-        "needed_by": list(commitment.dependents.all()),
+        "depends_on": sorted(
+            (link for link in links if link.commitment_id == commitment.pk), key=lambda link: link.depends_on.reference
+        ),
+        "needed_by": [link for link in links if link.depends_on_id == commitment.pk],
     }
 
 
