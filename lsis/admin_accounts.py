@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
@@ -25,10 +26,31 @@ from lsis.core.profiles import CHANGE_ACCOUNTS_PERMISSION, staff_profile_update
 SUPERUSER_FIELDS = ("is_superuser", "user_permissions")
 
 
+class StaffProfileForm(forms.ModelForm):
+    """The profile's fields; a new profile left empty is not created (its reminders keep their default)."""
+
+    class Meta:
+        model = StaffProfile
+        fields = ("team", "reminder_frequency")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["reminder_frequency"].required = False
+
+    def has_changed(self) -> bool:
+        """A new profile counts as changed only once something is typed or chosen in it."""
+        if self.instance.pk is None and not any(
+            self.data.get(self.add_prefix(name)) for name in ("team", "reminder_frequency")
+        ):
+            return False
+        return super().has_changed()
+
+
 class StaffProfileInline(admin.StackedInline):
     """A member of staff's team and reminder frequency, kept by those who manage accounts."""
 
     model = StaffProfile
+    form = StaffProfileForm
     fields = ("team", "reminder_frequency")
     can_delete = False
     extra = 1
@@ -81,7 +103,7 @@ class AccountAdmin(GuardedAdminMixin, UserAdmin):
             staff_profile_update(
                 user=form.instance,
                 team=profile_form.cleaned_data.get("team", ""),
-                reminder_frequency=profile_form.cleaned_data.get("reminder_frequency"),
+                reminder_frequency=profile_form.cleaned_data.get("reminder_frequency") or None,
                 actor=request.user,
             )
 

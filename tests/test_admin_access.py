@@ -338,6 +338,7 @@ ACCESS: dict[str, dict[str, Allowed]] = {
         "export": STAFF,
         "action:publish_selected": {"unpublished": REVIEWERS},
         "action:withdraw_selected": {"published": REVIEWERS},
+        "assign_owners": REVIEWERS,
     },
     "commitments.statusupdate": {
         **standard_views(
@@ -414,6 +415,7 @@ KINDS = {
     "approve": Kind(get="allowed", post="writes"),  # a request to change a deadline
     "reject": Kind(get="allowed", post="writes"),
     "action": Kind(get="", post="writes"),
+    "assign_owners": Kind(get="allowed", post="reads"),  # posted empty: the form comes back with its errors
 }
 
 # The field a change form's POST changes, per model, where some role may change records.
