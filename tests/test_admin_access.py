@@ -32,8 +32,8 @@ from knox.models import AuthToken
 
 from commitments import roles
 from commitments.admin_updates import TRANSITIONS
-from commitments.imports import IMPORT_COLUMNS
 from commitments.delivery_plan import baseline_change_request
+from commitments.imports import IMPORT_COLUMNS
 from commitments.models import BaselineChange, Commitment, Organisation, StatusUpdate
 from commitments.services import commitment_edit, commitment_set_published, update_create, update_submit
 from lsis.admin import MISSING_VERSION
