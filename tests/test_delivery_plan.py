@@ -523,6 +523,7 @@ def test_the_board_pack_marks_at_risk_commitments_blocked_by_one_at_risk_or_over
         rules.commitment_kind_condition(rules.KEY_COMMITMENT), rules.counted_on(quarter.end)
     ).order_by("reference")
     overdue = key.filter(rules.overdue_condition(on=quarter.end)).first()
+    assert overdue is not None, "the seeded data has overdue key commitments"
     red, amber_red, fine = key.filter(delivery_status=DeliveryStatus.IN_PROGRESS).exclude(pk=overdue.pk)[:3]
     day = quarter.start + timedelta(days=14)
     editor, reviewer = user_with_role(roles.EDITOR), user_with_role(roles.REVIEWER)
