@@ -441,3 +441,31 @@ def test_the_page_reads_a_fixed_number_of_queries_whatever_the_number_of_tasks(
         assert response.status_code == 200
     out = _command(people["editor"].username, "2026-11-18")
     assert f"Milestones overdue or due in the next 14 days ({size})" in out
+
+
+# --- the demo users' tasks ---------------------------------------------------------------------------------
+
+
+def test_the_demo_users_get_tasks_and_a_second_run_changes_nothing() -> None:
+    for _ in range(2):
+        call_command("create_demo_users", stdout=StringIO())
+    harp = Commitment.objects.filter(deal__code="SD2", area__code="HARP")
+    assert set(Commitment.objects.filter(owner__username="editor")) == set(harp)
+    demo = StatusUpdate.objects.filter(author__username="editor")
+    assert demo.count() == 1  # once, however often the command runs
+    update = demo.get()
+    assert update.state == "submitted"
+    assert update.narrative.startswith("DEMO TEXT")
+    # It claims nothing new: the commitment's current state, restated.
+    assert (update.status, update.confidence, update.progress) == (
+        update.commitment.delivery_status,
+        update.commitment.delivery_confidence,
+        update.commitment.progress,
+    )
+    reviewer_tasks = _command("reviewer")
+    assert (
+        f"[Waiting for review] {update.commitment.reference}"
+        in reviewer_tasks.split("Updates waiting for my review")[1]
+    )
+    editor_tasks = _command("editor", "2026-11-18")
+    assert "[Overdue] SD2-IDEAS-HARP-G2" in editor_tasks
