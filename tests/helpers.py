@@ -55,3 +55,18 @@ def milestone_write(
     if milestone is None:
         return milestone_create(commitment=commitment, title=title, due_on=due_on, done_on=done_on, user=user)
     return milestone_edit(milestone=milestone, user=user, changes={"due_on": due_on, "done_on": done_on})
+
+
+def owners_assign(owner: Any, commitments: Any) -> None:
+    """Make ``owner`` (staff, or None) the owner of ``commitments`` (a queryset or a list), as a reviewer would."""
+    from django.contrib.auth import get_user_model
+
+    from commitments.models import Commitment as CommitmentModel
+    from commitments.ownership import commitment_assign_owners
+
+    assigner, _ = get_user_model().objects.get_or_create(
+        username="owners-assigner", defaults={"is_staff": True, "is_superuser": True}
+    )
+    if not isinstance(commitments, QuerySet):
+        commitments = CommitmentModel.objects.filter(pk__in=[commitment.pk for commitment in commitments])
+    commitment_assign_owners(commitments=commitments, owner=owner, user=assigner)

@@ -32,6 +32,8 @@ NOT_SEEDED = {
     "django_celery_beat.solarschedule",
     "knox.authtoken",
     "commitments.baselinechange",
+    "core.message",
+    "core.reminder",
     "metrics.quartermetric",
     "metrics.reportingquarter",
 }

@@ -31,6 +31,7 @@ from metrics.reminder_services import reminders_send
 from metrics.tasks import send_queued_messages
 from metrics.update_cycle import Cycle
 from tests.factories import UserFactory
+from tests.helpers import owners_assign
 from tests.test_celery_reliability import broker_down  # noqa: F401 (a fixture, Celery's broker on a closed port)
 
 QUARTER = Quarter(2026, 2)
@@ -69,7 +70,7 @@ def _owing(count: int) -> list[Commitment]:
 
 
 def _own(owner: Any, commitments: list[Commitment]) -> None:
-    Commitment.objects.filter(pk__in=[c.pk for c in commitments]).update(owner=owner)
+    owners_assign(owner, commitments)
 
 
 @pytest.fixture
@@ -271,7 +272,7 @@ def test_the_plan_takes_the_same_number_of_queries_for_more_people_and_commitmen
     def queries(people: int, *, dry_run: bool) -> int:
         Reminder.objects.all().delete()
         Message.objects.all().delete()
-        Commitment.objects.update(owner=None)
+        owners_assign(None, Commitment.objects.filter(owner__isnull=False))
         for index, owner in enumerate(owners[:people]):
             _own(owner, commitments[2 * index : 2 * index + 2])
         with CaptureQueriesContext(connection) as captured:
@@ -353,6 +354,6 @@ def test_two_runs_at_once_send_each_reminder_once(django_db_setup: None, django_
         finally:
             Reminder.objects.filter(recipient__in=everyone).delete()
             Message.objects.filter(recipient__in=everyone).delete()
-            Commitment.objects.filter(pk__in=[c.pk for c in owned]).update(owner=None)
+            owners_assign(None, owned)
             for person in everyone:
                 person.delete()

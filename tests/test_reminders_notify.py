@@ -18,11 +18,11 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 
 from commitments import roles
-from commitments.models import Commitment
 from lsis.core.models import Message, MessageStatus
 from metrics.tasks import poll_notify_statuses
 from metrics.update_cycle import Cycle
 from tests.factories import UserFactory
+from tests.helpers import owners_assign
 from tests.test_reminders import DUE, QUARTER, eager  # noqa: F401 (a fixture)
 
 SERVICE_ID, SECRET = str(uuid.uuid4()), str(uuid.uuid4())
@@ -111,8 +111,8 @@ def test_digests_go_through_notify_and_its_statuses_are_recorded_and_shown_in_th
 ) -> None:
     delivered_to, bounced_to = _owner(first_name="Dora"), _owner(first_name="Bo")
     first, second = Cycle.for_quarter(QUARTER).outstanding().order_by("reference")[:2]
-    Commitment.objects.filter(pk=first.pk).update(owner=delivered_to)
-    Commitment.objects.filter(pk=second.pk).update(owner=bounced_to)
+    owners_assign(delivered_to, [first])
+    owners_assign(bounced_to, [second])
 
     with django_capture_on_commit_callbacks(execute=True):
         call_command("send_reminders", "--date", DUE.isoformat(), stdout=StringIO())
@@ -159,7 +159,7 @@ def test_an_address_notify_refuses_is_a_permanent_failure(
     owner = _owner(email="nobody@bad.example")
     notify.refused.add(owner.email)
     [commitment] = Cycle.for_quarter(QUARTER).outstanding().order_by("reference")[:1]
-    Commitment.objects.filter(pk=commitment.pk).update(owner=owner)
+    owners_assign(owner, [commitment])
 
     with django_capture_on_commit_callbacks(execute=True):
         call_command("send_reminders", "--date", DUE.isoformat(), stdout=StringIO())

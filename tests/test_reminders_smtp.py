@@ -21,12 +21,12 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 
 from commitments import roles
-from commitments.models import Commitment
 from lsis.core.messaging import MAX_ATTEMPTS
 from lsis.core.models import Message, MessageStatus
 from metrics.tasks import send_queued_messages
 from metrics.update_cycle import Cycle
 from tests.factories import UserFactory
+from tests.helpers import owners_assign
 from tests.test_reminders import CYCLE, DUE, QUARTER, eager  # noqa: F401 (a fixture)
 
 
@@ -91,8 +91,8 @@ def test_send_reminders_delivers_one_digest_per_person_over_smtp(
 ) -> None:
     owners = [_owner(first_name="Ada"), _owner(first_name="Grace")]
     commitments = list(Cycle.for_quarter(QUARTER).outstanding().order_by("reference")[:3])
-    Commitment.objects.filter(pk__in=[commitments[0].pk, commitments[1].pk]).update(owner=owners[0])
-    Commitment.objects.filter(pk=commitments[2].pk).update(owner=owners[1])
+    owners_assign(owners[0], commitments[:2])
+    owners_assign(owners[1], commitments[2:3])
 
     out = StringIO()
     with django_capture_on_commit_callbacks(execute=True):
@@ -126,7 +126,7 @@ def test_a_recipient_the_server_refuses_for_good_is_a_permanent_failure(
 ) -> None:
     owner = _owner(email="gone@refused.example")
     [commitment] = Cycle.for_quarter(QUARTER).outstanding().order_by("reference")[:1]
-    Commitment.objects.filter(pk=commitment.pk).update(owner=owner)
+    owners_assign(owner, [commitment])
 
     with caplog.at_level(logging.ERROR, logger="lsis.core.messaging"), django_capture_on_commit_callbacks(execute=True):
         call_command("send_reminders", "--date", (DUE + timedelta(days=1)).isoformat(), stdout=StringIO())
@@ -146,7 +146,7 @@ def test_a_message_that_keeps_failing_is_tried_again_then_given_up_on(
 ) -> None:
     owner = _owner(email="later@busy.example")
     [commitment] = Cycle.for_quarter(QUARTER).outstanding().order_by("reference")[:1]
-    Commitment.objects.filter(pk=commitment.pk).update(owner=owner)
+    owners_assign(owner, [commitment])
     with django_capture_on_commit_callbacks(execute=True):
         call_command("send_reminders", "--date", DUE.isoformat(), stdout=StringIO())
     message = Message.objects.get(recipient=owner)

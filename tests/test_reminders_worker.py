@@ -43,9 +43,12 @@ from django.contrib.auth import get_user_model
 from commitments.models import Commitment
 from commitments.periods import Quarter
 from metrics.update_cycle import Cycle
-owner = get_user_model().objects.create_user(username="reminded-owner", email="reminded-owner@example.gov.uk")
+from tests.helpers import owners_assign
+owner = get_user_model().objects.create_user(
+    username="reminded-owner", email="reminded-owner@example.gov.uk", is_staff=True
+)
 commitment = Cycle.for_quarter(Quarter(2026, 2)).outstanding().filter(owner__isnull=True).order_by("pk").first()
-Commitment.objects.filter(pk=commitment.pk).update(owner=owner)
+owners_assign(owner, [commitment])
 print(json.dumps({"owner": owner.pk, "commitment": commitment.pk}))
 """
 
