@@ -426,8 +426,11 @@ def test_the_overview_and_a_scope_show_the_quarters_updates_and_milestones_overd
         scope_key=TRACKER_KEY,
     )
     assert tracker.milestones_overdue == 1
-    assert tracker.updates_due > tracker.updates_done > 0
-    share = f"{tracker.updates_done / tracker.updates_due * 100:.0f}%"
+    due, done = tracker.updates_due, tracker.updates_done
+    assert due is not None
+    assert done is not None
+    assert due > done > 0
+    share = f"{done / due * 100:.0f}%"
     text = _text(board.get(OVERVIEW, {"quarter": quarter.label}))
     assert (
         f"Updates for {quarter.label}: {tracker.updates_done} of {tracker.updates_due} commitments in delivery "

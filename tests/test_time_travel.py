@@ -73,9 +73,9 @@ def _days() -> list[date]:
         days |= {target, target + timedelta(days=1)}
     # Milestones falling due and done: milestones overdue move with no update.
     for _, due_on, done_on in MILESTONES:
-        for event in (due_on, done_on):
-            if event is not None and date(2018, 1, 2) <= event:
-                days |= {event - timedelta(days=1), event, event + timedelta(days=1)}
+        for moment in (due_on, done_on):
+            if moment is not None and date(2018, 1, 2) <= moment:
+                days |= {moment - timedelta(days=1), moment, moment + timedelta(days=1)}
     return sorted(days)
 
 
