@@ -417,7 +417,7 @@ def update_submit(*, update: StatusUpdate, user: Any) -> StatusUpdate:
     return update
 
 
-def _content_edits() -> tuple[QuerySet[Any], QuerySet[Any]]:
+def update_content_edits() -> tuple[QuerySet[Any], QuerySet[Any]]:
     """The history entries that record a change to what an update says, and who made it.
 
     An update's own entries written as a draft was written or edited (``CONTENT_CHANGE_REASONS``; a
@@ -434,7 +434,7 @@ def update_content_editor_ids(*, update: StatusUpdate) -> set[int]:
 
     One query, whatever the length of the update's history.
     """
-    own, links = _content_edits()
+    own, links = update_content_edits()
     editors = set(
         own.filter(id=update.pk)
         .values_list("history_user_id", flat=True)
@@ -459,7 +459,7 @@ def update_may_review(*, update: StatusUpdate, user: Any) -> bool:
 
 def updates_awaiting_review(*, user: Any, updates: QuerySet[StatusUpdate]) -> QuerySet[StatusUpdate]:
     """Of ``updates``, the submitted ones ``user`` neither wrote nor changed: what awaits their review."""
-    own, links = _content_edits()
+    own, links = update_content_edits()
     return (
         updates.filter(state=UpdateState.SUBMITTED)
         .exclude(author=user)

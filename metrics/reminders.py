@@ -37,7 +37,7 @@ from commitments import roles
 from commitments.api.permissions import STAFF_VIEW_PERMISSION
 from commitments.models import Commitment, StatusUpdate, UpdateState
 from commitments.periods import working_days_between
-from commitments.services import REVIEWER_PERMISSION, _content_edits
+from commitments.services import REVIEWER_PERMISSION, update_content_edits
 from lsis.core.models import Reminder, ReminderFrequency, StaffProfile
 from metrics.update_cycle import Cycle
 
@@ -207,7 +207,7 @@ def _shared(cycles: list[Cycle], day: date) -> _Shared:
     editors: dict[int, set[int]] = defaultdict(set)
     if waiting_rows:
         ids = [row[0] for row in waiting_rows]
-        own, links = _content_edits()  # who wrote or changed an update's content: four eyes' one definition
+        own, links = update_content_edits()  # who wrote or changed an update's content: four eyes' one definition
         pairs = (
             own.filter(id__in=ids)
             .values_list("id", "history_user_id")
