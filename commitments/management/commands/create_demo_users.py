@@ -58,6 +58,9 @@ class Command(BaseCommand):
             user.is_superuser = role is None
             user.is_staff = role is None or role in roles.STAFF_ROLES
             user.is_active = True
+            # An address of the reserved .invalid domain: the reminders have somewhere to go (the console
+            # locally), and nothing can ever be delivered to it.
+            user.email = user.email or f"{username}@demo.lsis.invalid"
             user.set_password(password)
             user.save()
             user.groups.set([Group.objects.get(name=role)] if role else [])
