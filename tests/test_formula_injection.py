@@ -224,8 +224,8 @@ def test_admin_xlsx_export_keeps_numbers_and_dates(hostile, client_for):
 # --- the board dashboards --------------------------------------------------------------------------------
 
 # Example arguments for the dashboard pages that take some; a new page with arguments must be added here.
-# The board pack's PDF holds no table to download, nor does the list of search results.
-NOT_TABLES = {"board_pack_pdf", "search"}
+# The board pack's PDF holds no table to download, nor do the list of search results and the tasks page.
+NOT_TABLES = {"board_pack_pdf", "search", "tasks"}
 
 
 def _page_arguments(commitments: list[Commitment]) -> dict[str, list[dict[str, str]]]:

@@ -232,8 +232,15 @@ def test_every_surface_gives_the_same_numbers_for_a_random_history(events, every
             if len(event) == 2:
                 commitment_set_published(commitment=commitment, user=reviewer, published=event[1])
             elif len(event) == 4:
-                # A reviewer corrects the target date; the edit reaches the figures like an approval.
-                commitment_edit(commitment=commitment, user=reviewer, changes={"target_date": event[1]})
+                # A reviewer corrects the target date; the edit reaches the figures like an approval. A published
+                # commitment's deadline moves only by a request (which sets the forecast), so a correction of
+                # its baseline withdraws it, corrects it and publishes it again.
+                published = commitment.published
+                if published:
+                    commitment = commitment_set_published(commitment=commitment, user=reviewer, published=False)
+                commitment = commitment_edit(commitment=commitment, user=reviewer, changes={"target_date": event[1]})
+                if published:
+                    commitment_set_published(commitment=commitment, user=reviewer, published=True)
             else:
                 _, as_of, status, confidence, progress = event
                 _approve(

@@ -183,10 +183,13 @@ def test_preferences_never_daily_weekly_and_who_gets_nothing(run: Callable[..., 
     never = _person(frequency=ReminderFrequency.NONE)
     daily = _person(frequency=ReminderFrequency.DAILY)
     weekly = _person(frequency=ReminderFrequency.WEEKLY)
-    inactive = _person(is_active=False)
+    inactive = _person()
     no_address = _person(email="")
     for person, commitments in zip([never, daily, weekly, inactive, no_address], _owing(5), strict=True):
         _own(person, [commitments])
+    # An owner who has left since: still named on the commitment, no longer able to sign in.
+    inactive.is_active = False
+    inactive.save()
 
     tuesday = DUE - timedelta(days=1)  # 13 October 2026
     assert tuesday.weekday() == 1
