@@ -4,9 +4,13 @@ from django.apps import AppConfig
 
 
 class CoreConfig(AppConfig):
-    """The data stamp, which every tracked app registers its models with (``lsis.core.changes``)."""
+    """What every app shares: the data stamp, staff's profiles, and the messages sent with their reminders.
 
-    verbose_name = "Core"
+    Every tracked app registers its models with the data stamp (``lsis.core.changes``).
+    """
+
+    # What staff find under it in the admin: the messages sent, and the reminders they carried.
+    verbose_name = "Messages and reminders"
 
     name = "lsis.core"
     label = "core"
