@@ -49,9 +49,9 @@ run: install ## Migrate, load the Sector Deal data and demo users, and serve on 
 		$(MANAGE) runserver $(HOST):$(PORT); \
 	fi
 
-# One test process per core; the tests sharing the real worker's Redis database stay on one (tests/conftest.py).
+# One test process per core, each with its own test database and Redis databases (tests/celery_worker.py).
 # PYTEST_PARALLEL= (empty) runs the suite in one process.
-PYTEST_PARALLEL ?= -n auto --dist loadgroup
+PYTEST_PARALLEL ?= -n auto
 
 test: install ## Run the whole test suite (uses DATABASE_URL / CELERY_BROKER_URL when set)
 	$(VENV)/bin/pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)

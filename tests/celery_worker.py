@@ -73,10 +73,20 @@ def with_path(url: str, path: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
 
 
-def private_redis_url(broker_url: str) -> str:
-    """A Redis database of the tests' own on the broker's server: 15, or 14 if the suite itself uses 15."""
-    current = urlsplit(broker_url).path.strip("/") or "0"
-    return with_path(broker_url, "/14" if current == "15" else "/15")
+def private_redis_url(broker_url: str, *, spare: bool = False) -> str:
+    """A Redis database of the tests' own on the broker's server, never the one the suite itself uses.
+
+    One pair per process of a parallel run (pytest-xdist's ``PYTEST_XDIST_WORKER``: gw0, gw1, ...), counting
+    down from 15: each process's real worker then has a queue no other process empties or reads. ``spare``
+    is the pair's second database, for a test that starts a worker of its own beside the stack's.
+    """
+    current = int(urlsplit(broker_url).path.strip("/") or "0")
+    process = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or "0")
+    free = [number for number in range(15, -1, -1) if number != current]
+    index = 2 * process + int(spare)
+    if index >= len(free):
+        raise RuntimeError(f"Redis has no database left for test process {process}: run fewer processes (-n)")
+    return with_path(broker_url, f"/{free[index]}")
 
 
 def manage(env: Mapping[str, str], *args: str, timeout: float = 300) -> str:

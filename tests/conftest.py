@@ -163,20 +163,6 @@ def draft_by_colleague(user_with_role: Callable[..., Any]) -> Callable[..., Stat
     return make
 
 
-# --- running in parallel (pytest-xdist) ---------------------------------------------------------------------
-
-
-def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
-    """Keep the tests that share one outside resource on one process of a parallel run (``--dist loadgroup``).
-
-    The real-worker tests share a Redis database of the suite's own (``private_redis_url``), which the
-    ``stack`` fixture empties: two processes holding stacks at once would take each other's messages.
-    """
-    for item in items:
-        if "stack" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("real-worker"))
-
-
 # --- a real worker, on PostgreSQL and Redis (tests/celery_worker.py) ---------------------------------------
 
 
@@ -184,9 +170,11 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
 def stack(tmp_path_factory: Any) -> Iterator[Stack]:
     """A database of its own, migrated, seeded and with its figures, a Redis database of its own, and a worker on both.
 
-    Once per run, for every real-worker test (tests/test_celery_reliability.py, tests/test_edits_reach_figures.py):
-    creating, seeding and starting them takes several seconds. The tests share it as they commit to it: each reads
-    the state it starts from (``live``) rather than assuming a fresh one.
+    Once per test process (one per core in a parallel run, each with Redis databases of its own:
+    ``private_redis_url``), for every real-worker test (tests/test_celery_reliability.py,
+    tests/test_edits_reach_figures.py, tests/test_reminders_worker.py): creating, seeding and starting them
+    takes several seconds. The tests share it as they commit to it: each reads the state it starts from
+    (``live``) rather than assuming a fresh one.
     """
     database = Database(os.environ["DATABASE_URL"], f"lsis_celery_{os.getpid()}")
     broker_url = private_redis_url(os.environ["CELERY_BROKER_URL"])

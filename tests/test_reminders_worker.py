@@ -26,11 +26,11 @@ from tests.celery_worker import (
     Worker,
     expect,
     manage,
+    private_redis_url,
     query,
     send_task,
     task_line,
     wait_until,
-    with_path,
 )
 from tests.test_celery_reliability import needs_real_worker
 
@@ -85,7 +85,7 @@ def test_a_worker_killed_while_sending_is_redelivered_and_the_message_sent_once(
     port = _free_port()
     smtp = Controller(handler, hostname="127.0.0.1", port=port)
     smtp.start()
-    broker_url = with_path(live.broker_url, "/13")
+    broker_url = private_redis_url(os.environ["CELERY_BROKER_URL"], spare=True)
     broker = redis.Redis.from_url(broker_url, socket_timeout=5, socket_connect_timeout=5)
     broker.flushdb()
     env = {
