@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -125,20 +125,12 @@ def _mine(user: Any) -> Any:
 
 def _updates_due(user: Any, cycle: Cycle, today: date) -> Section:
     quarter = cycle.quarter
-    # The update waiting for review, if any: the task then links to it rather than to a new one.
-    waiting_update = StatusUpdate.objects.filter(
-        commitment=OuterRef("pk"), state=UpdateState.SUBMITTED, as_of__range=(quarter.start, quarter.end)
-    ).order_by("-submitted_at", "-pk")
-    commitments = (
-        cycle.outstanding(_mine(user))
-        .annotate(waiting_update_id=Subquery(waiting_update.values("pk")[:1]))
-        .order_by("reference")
-        .only("id", "reference", "text", "owner_id")
-    )
+    # ``update_waiting``: the update waiting for review, if any; the task then links to it, not to a new one.
+    commitments = cycle.outstanding(_mine(user)).order_by("reference").only("id", "reference", "text", "owner_id")
     tasks = []
     for commitment in commitments:
         state = cycle.state(done=False, today=today)
-        waiting_id = commitment.waiting_update_id  # type: ignore[attr-defined]
+        waiting_id = commitment.update_waiting  # type: ignore[attr-defined]
         tasks.append(
             Task(
                 reference=commitment.reference,

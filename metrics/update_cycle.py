@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.db import models
-from django.db.models import Exists, OuterRef
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from commitments.models import Commitment, CommitmentQuerySet, StatusUpdate, UpdateState
@@ -66,7 +66,7 @@ class Cycle:
         """ORM: the commitments (of ``commitments``) an update is due from for the quarter.
 
         Annotated ``update_done`` (an approved update as of a day in the quarter) and ``update_waiting``
-        (one submitted, waiting for review).
+        (the id of the latest one submitted and waiting for review, or None).
         """
         quarter = self.quarter
         counted = (commitments if commitments is not None else Commitment.objects.all()).filter(
@@ -74,13 +74,13 @@ class Cycle:
         )
         waiting = StatusUpdate.objects.filter(
             commitment=OuterRef("pk"), state=UpdateState.SUBMITTED, as_of__range=(quarter.start, quarter.end)
-        )
+        ).order_by("-submitted_at", "-pk")
         return (
             counted.annotate(before=rules.covering_span(quarter.start - timedelta(days=1)))
             .filter(rules.update_due_span("before"))
             .annotate(
                 update_done=rules.approved_update_in(start=quarter.start, end=quarter.end),
-                update_waiting=Exists(waiting),
+                update_waiting=Subquery(waiting.values("pk")[:1]),
             )
         )
 
