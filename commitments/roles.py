@@ -31,11 +31,14 @@ TRACKER_MODELS: tuple[tuple[str, str], ...] = (
     ("commitments", "milestone"),
     ("commitments", "dependency"),
     ("commitments", "baselinechange"),
+    ("commitments", "proposal"),
+    ("commitments", "partnermembership"),
     ("programmes", "programme"),
     ("programmes", "fundingamount"),
     ("metrics", "regionalstatistic"),
     ("metrics", "reportingquarter"),
     ("metrics", "quartermetric"),
+    ("metrics", "release"),
 )
 
 _VIEW_ALL = [(app, f"view_{model}") for app, model in TRACKER_MODELS]
@@ -83,6 +86,14 @@ _REVIEWER_CHANGES = [
     # Owners are assigned, and changes of deadline decided, by reviewers.
     ("commitments", "assign_owner_commitment"),
     ("commitments", "decide_baselinechange"),
+    # Partners' proposed updates are accepted (as a draft) or declined by reviewers.
+    ("commitments", "decide_proposal"),
+    # Which organisation a partner user speaks for.
+    ("commitments", "add_partnermembership"),
+    ("commitments", "change_partnermembership"),
+    ("commitments", "delete_partnermembership"),
+    # Open-data releases: published when a quarter is signed off; a restatement makes a new version.
+    ("metrics", "publish_release"),
 ]
 # The reminders sent and the messages carrying them (lsis.core.models), read-only in the admin.
 _MESSAGES_VIEW = [("core", "view_message"), ("core", "view_reminder")]

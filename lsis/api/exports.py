@@ -96,3 +96,11 @@ def xlsx_response(header: list[str], records: Iterable[dict[str, Any]], filename
     workbook.save(handle)
     handle.seek(0)
     return FileResponse(handle, as_attachment=True, filename=f"{filename}.xlsx", content_type=XLSX_MEDIA_TYPE)
+
+
+def export_response(export_format: str, serializer: Any, records: Iterable[dict[str, Any]], filename: str) -> Any:
+    """The records as a ``csv`` or ``xlsx`` download, with the columns of the endpoint's ``serializer``."""
+    header = list(serializer.fields)
+    if export_format == "csv":
+        return csv_response(header, records, filename)
+    return xlsx_response(header, records, filename)

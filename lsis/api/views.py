@@ -24,7 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from lsis.api.errors import PreconditionFailed, PreconditionRequired
-from lsis.api.exports import CHUNK_SIZE, CSVRenderer, XLSXRenderer, csv_response, xlsx_response
+from lsis.api.exports import CHUNK_SIZE, CSVRenderer, XLSXRenderer, export_response
 from lsis.api.pagination import BrowseOrWalkPagination, whole_number
 from lsis.core.changes import request_data_stamp
 
@@ -296,11 +296,8 @@ class ApiViewSet(viewsets.GenericViewSet):
         queryset = self.filter_queryset(self.get_queryset())
         export_format = request.accepted_renderer.format
         if export_format in EXPORT_FORMATS:
-            header = list(self.get_serializer_class()(context=self.get_serializer_context()).fields)  # type: ignore[attr-defined]
-            records = self.represent_all(queryset)
-            if export_format == "csv":
-                return csv_response(header, records, self.export_name)
-            return xlsx_response(header, records, self.export_name)
+            serializer = self.get_serializer_class()(context=self.get_serializer_context())
+            return export_response(export_format, serializer, self.represent_all(queryset), self.export_name)
         page = self.paginate_queryset(self.listing(queryset))
         return self.get_paginated_response(self.represent(page or []))
 

@@ -59,7 +59,11 @@ def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str
     manage("migrate", "--no-input")
     manage("seed")
     manage("create_demo_users")
-    tokens = {"TOKEN": manage("issue_token", "partner"), "EDITOR_TOKEN": manage("issue_token", "editor")}
+    tokens = {
+        "TOKEN": manage("issue_token", "partner"),
+        "EDITOR_TOKEN": manage("issue_token", "editor"),
+        "REVIEWER_TOKEN": manage("issue_token", "reviewer"),
+    }
     port = _free_port()
     server = subprocess.Popen(  # noqa: S603 - our own manage.py, no shell
         [*MANAGE, "runserver", f"127.0.0.1:{port}", "--noreload"],
