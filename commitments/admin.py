@@ -13,9 +13,9 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-# Importing the modules registers the status update admin and its review workflow, and the requests to change
-# a deadline with their decision (four eyes).
-from commitments import admin_plan, admin_updates  # noqa: F401
+# Importing the modules registers the status update admin and its review workflow, the requests to change a
+# deadline with their decision (four eyes), and partners' proposed updates with their memberships.
+from commitments import admin_plan, admin_proposals, admin_updates  # noqa: F401
 from commitments.classification import (
     theme_exception_delete,
     theme_exception_save,

@@ -14,12 +14,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 from import_export.admin import ImportExportMixin
 from import_export.forms import ImportForm
 
@@ -220,7 +221,7 @@ class StatusUpdateAdmin(ImportExportMixin, AuditedAdminMixin, ReadOnlyHistoryMix
         ("Correction", {"fields": ("supersedes",), "description": "If this corrects an approved update, name it."}),
         (
             "Review",
-            {"fields": REVIEW_FIELDS},
+            {"fields": (*REVIEW_FIELDS, "proposed_by")},
         ),
         ("Evidence from a document", {"classes": ("collapse",), "fields": ("source_document", "source_quote")}),
         ("Record", {"classes": ("collapse",), "fields": READ_ONLY_AUDIT_FIELDS}),
@@ -228,9 +229,21 @@ class StatusUpdateAdmin(ImportExportMixin, AuditedAdminMixin, ReadOnlyHistoryMix
     readonly_fields = (
         *READ_ONLY_AUDIT_FIELDS,
         *REVIEW_FIELDS,
+        "proposed_by",
         "source_document",
         "source_quote",
     )
+
+    @admin.display(description="Proposed by")
+    def proposed_by(self, obj: StatusUpdate) -> str:
+        """The partner organisation and person whose proposal this draft began as (``commitments.proposals``)."""
+        try:
+            proposal = obj.proposal
+        except ObjectDoesNotExist:
+            return "-"
+        author = proposal.author.get_full_name() or proposal.author.get_username()
+        url = reverse("admin:commitments_proposal_change", args=[proposal.pk])
+        return format_html('{} ({}): <a href="{}">the proposal</a>', proposal.organisation.name, author, url)
 
     # --- spreadsheets -----------------------------------------------------------------------------------
 

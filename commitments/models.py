@@ -659,7 +659,14 @@ class StatusUpdateQuerySet(models.QuerySet["StatusUpdate"]):
     def with_details(self) -> StatusUpdateQuerySet:
         """Join and prefetch everything an update's full record shows (API, exports)."""
         return self.select_related(
-            "commitment", "author", "reviewed_by", "supersedes", "source_document"
+            "commitment",
+            "author",
+            "reviewed_by",
+            "supersedes",
+            "source_document",
+            # Who proposed it, when it began as a partner's proposal (``proposed_by``).
+            "proposal__organisation",
+            "proposal__author",
         ).prefetch_related(models.Prefetch("evidence_links", queryset=EvidenceLink.objects.order_by("pk")))
 
 
@@ -1019,3 +1026,125 @@ class BaselineChange(AuditedModel):
 
     def __str__(self) -> str:
         return f"{self.commitment}: deadline to {self.proposed_date:%d %B %Y} ({self.get_state_display()})"
+
+
+# --- partners: the organisation a partner user speaks for, and the updates partners propose -------------------
+
+
+class PartnerMembership(AuditedModel):
+    """The organisation a partner user belongs to and speaks for: what they may propose updates of.
+
+    Reviewers keep memberships in the admin (``commitments.proposals``). A partner without one reads the
+    published data as every partner does, but proposes nothing and sees no proposals.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="partner_membership",
+        help_text="A user holding the Partner role.",
+    )
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="partner_memberships")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["organisation__name", "user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.organisation})"
+
+
+class ProposalState(models.TextChoices):
+    """Where a partner's proposed update stands."""
+
+    PENDING = "pending", "Waiting for a decision"
+    ACCEPTED = "accepted", "Accepted as a draft"
+    DECLINED = "declined", "Declined"
+
+
+class ProposalQuerySet(models.QuerySet["Proposal"]):
+    """Reads of proposals."""
+
+    def with_details(self) -> ProposalQuerySet:
+        """Join everything a proposal's record shows (API, admin)."""
+        return self.select_related("commitment", "organisation", "author", "decided_by", "draft")
+
+
+class Proposal(VersionedModel, PublicModel):
+    """A status update a partner proposes for a commitment their organisation takes part in.
+
+    Never a status update itself: it counts in no figure and is never published. A reviewer accepts it,
+    which writes a draft update (``draft``) that then goes through review like any other, or declines it
+    with a reason the partner reads (``commitments.proposals``).
+    """
+
+    commitment = models.ForeignKey(Commitment, on_delete=models.PROTECT, related_name="proposals")
+    organisation = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        related_name="proposals",
+        help_text="The organisation the author spoke for when proposing it.",
+    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="proposals")
+    as_of = models.DateField(help_text="The date the update is true as of.")
+    status = models.CharField(max_length=20, choices=DeliveryStatus.choices, help_text=STATUS_HELP_TEXT)
+    confidence = models.CharField(
+        max_length=20, choices=DeliveryConfidence.choices, blank=True, help_text=CONFIDENCE_HELP_TEXT
+    )
+    progress = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=PROGRESS_VALIDATORS, help_text="Per cent, where known."
+    )
+    narrative = models.TextField()
+    funding_spent = models.DecimalField(
+        max_digits=16,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0, message="Money spent cannot be negative.")],
+        help_text="Pounds spent or disbursed to date, where the commitment carries money.",
+    )
+    evidence_links = models.JSONField(
+        default=list, blank=True, help_text='Links to evidence, as a list of {"url": ..., "title": ...}.'
+    )
+    state = models.CharField(max_length=20, choices=ProposalState.choices, default=ProposalState.PENDING)
+    decline_reason = models.TextField(blank=True, help_text="Why a reviewer declined it; the partner reads it.")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.PROTECT,
+        related_name="decided_proposals",
+    )
+    decided_at = models.DateTimeField(null=True, blank=True, editable=False)
+    draft = models.OneToOneField(
+        StatusUpdate,
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="proposal",
+        help_text="The draft update an accepted proposal became.",
+    )
+
+    objects = ProposalQuerySet.as_manager()
+    history = HistoricalRecords(excluded_fields=["modified_at"])
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        permissions = [("decide_proposal", "Can accept or decline partners' proposed updates")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(state__in=ProposalState.values), name="proposal_state_known"),
+            models.CheckConstraint(
+                condition=models.Q(progress__isnull=True) | models.Q(progress__gte=0, progress__lte=100),
+                name="proposal_progress_0_to_100",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(state=ProposalState.DECLINED) | ~models.Q(decline_reason=""),
+                name="proposal_declined_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.commitment} as of {self.as_of:%d %b %Y}, proposed by {self.organisation}"

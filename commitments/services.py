@@ -80,6 +80,7 @@ _CHECKED_BY_CALLER = ["commitment", "author", "created_by", "modified_by"]
 
 
 def _validated(update: StatusUpdate) -> None:
+    """Raise ``ValidationError`` if ``update``'s values break a status update's rule (see ``update_content_check``)."""
     errors: dict[str, list[str]] = {}
     try:
         update.full_clean(exclude=["commitment", "author"], validate_constraints=False)
@@ -89,6 +90,27 @@ def _validated(update: StatusUpdate) -> None:
         refusal = update_narrative_refusal(update=update)
         if refusal:
             errors["narrative"] = [refusal]
+    if errors:
+        raise ValidationError(errors)
+
+
+def update_content_check(*, update: StatusUpdate, evidence_links: Sequence[EvidenceLinkData] = ()) -> None:
+    """Raise ``ValidationError`` (by field) if the content of ``update`` (unsaved) or ``evidence_links`` break a rule.
+
+    The rules every status update's content is held to, as ``update_create`` holds a draft to them: its
+    values (``_validated``: the model's rules and the confidence rule) and its links' (``EvidenceLink``'s).
+    For content that is not a draft yet, such as a partner's proposal (``commitments.proposals``).
+    """
+    errors: dict[str, list[str]] = {}
+    try:
+        _validated(update)
+    except ValidationError as error:
+        errors = dict(error.message_dict)
+    for position, data in enumerate(evidence_links, start=1):
+        try:
+            EvidenceLink(url=data.url, title=data.title).full_clean(exclude=["update", "created_by", "modified_by"])
+        except ValidationError as error:
+            errors.setdefault("evidence_links", []).extend(f"Link {position}: {text}" for text in error.messages)
     if errors:
         raise ValidationError(errors)
 

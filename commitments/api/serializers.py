@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
@@ -174,6 +176,14 @@ class WorkflowSerializer(serializers.Serializer):
     return_reason = serializers.CharField(help_text="Why a reviewer returned the update.")
 
 
+class ProposedBySerializer(serializers.Serializer):
+    """Who proposed an update that began as a partner's proposal (``commitments.proposals``)."""
+
+    organisation = serializers.CharField(help_text="The proposing organisation's name.")
+    # Not required in the schema: only staff receive it.
+    person = serializers.CharField(required=False, help_text="Staff only: the partner user who proposed it.")
+
+
 class StatusUpdateSerializer(serializers.ModelSerializer):
     """A dated statement of where delivery of a commitment stands."""
 
@@ -188,6 +198,9 @@ class StatusUpdateSerializer(serializers.ModelSerializer):
     # Declared so that the schema allows the empty value (not rated); the serializer is only ever read.
     confidence = serializers.ChoiceField(
         choices=DeliveryConfidence.choices, allow_blank=True, help_text="Empty: not rated."
+    )
+    proposed_by = serializers.SerializerMethodField(
+        help_text="Null unless the update began as a partner's proposal: then who proposed it."
     )
     # Not read-only, so that the schema does not require it: partners never receive it.
     workflow = WorkflowSerializer(source="*", required=False)
@@ -208,6 +221,7 @@ class StatusUpdateSerializer(serializers.ModelSerializer):
             "source_document",
             "source_quote",
             "approved_at",
+            "proposed_by",
             "workflow",
         ]
         read_only_fields = fields[:-1]
@@ -218,6 +232,19 @@ class StatusUpdateSerializer(serializers.ModelSerializer):
         if not self.context.get("sees_unpublished", True):
             del fields["workflow"]
         return fields
+
+    @extend_schema_field(ProposedBySerializer(allow_null=True))
+    def get_proposed_by(self, update: StatusUpdate) -> dict[str, str] | None:
+        """The proposing organisation, for everyone; the proposing person too, for staff only."""
+        try:
+            proposal = update.proposal
+        except ObjectDoesNotExist:
+            return None
+        credit = {"organisation": proposal.organisation.name}
+        if self.context.get("sees_unpublished", True):
+            author = proposal.author
+            credit["person"] = author.get_full_name() or author.get_username()
+        return credit
 
 
 class StatusUpdateWriteSerializer(serializers.Serializer):

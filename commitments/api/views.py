@@ -29,6 +29,7 @@ from commitments.api.filters import (
     ThemeFilter,
 )
 from commitments.api.permissions import CanReviewUpdates, CanWriteUpdates, sees_unpublished
+from commitments.api.proposals import ProposalViewSet  # noqa: F401  # the router names every viewset from here
 from commitments.api.serializers import (
     DocumentSerializer,
     FrameworkSerializer,

@@ -30,6 +30,7 @@ router.register("programmes", programmes.ProgrammeViewSet, basename="programme")
 router.register("funding", programmes.FundingAmountViewSet, basename="fundingamount")
 router.register("commitments", programmes.CommitmentViewSet, basename="commitment")
 router.register("updates", commitments.StatusUpdateViewSet, basename="statusupdate")
+router.register("proposals", commitments.ProposalViewSet, basename="proposal")
 router.register("quarters", metrics.ReportingQuarterViewSet, basename="quarter")
 router.register("metrics", metrics.QuarterMetricViewSet, basename="metric")
 

@@ -190,6 +190,7 @@ REST_FRAMEWORK = {
         "read": env.str("API_THROTTLE_READ", default="1200/minute"),
         "export": env.str("API_THROTTLE_EXPORT", default="30/minute"),
         "write": env.str("API_THROTTLE_WRITE", default="120/minute"),
+        "proposal": env.str("API_THROTTLE_PROPOSAL", default="20/hour"),  # partners' proposed updates
     },
     "EXCEPTION_HANDLER": "lsis.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

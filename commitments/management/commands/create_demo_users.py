@@ -5,7 +5,9 @@ the owners' service), so My tasks shows them the quarter's updates due or overdu
 written and submitted one update, which waits for the demo reviewer's review. Its narrative says it is demo
 text and states nothing about delivery: its delivery status, confidence and progress are the commitment's
 current ones, so nothing new is claimed. It is submitted, not approved, so it is in no figure; approving
-it in a local database would only restate the current state. Running the command again changes nothing.
+it in a local database would only restate the current state. The demo partner belongs to Wellcome Trust
+(``DEMO_PARTNER_ORGANISATION``), the lead of SD2-IDEAS-HARP-S2 among others in the real data, so that they can
+propose updates of its commitments (``commitments.proposals``). Running the command again changes nothing.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from commitments import roles
-from commitments.models import Commitment, Document, StatusUpdate, Theme, ThemeKind
+from commitments.models import Commitment, Document, Organisation, PartnerMembership, StatusUpdate, Theme, ThemeKind
 from commitments.ownership import commitment_assign_owners
 from commitments.periods import update_cycle
+from commitments.proposals import partner_membership_save, proposal_commitments
 from commitments.services import update_create, update_submit
 
 #: How the demo update's narrative begins: it marks it as demo text, and finds it again.
@@ -30,6 +33,10 @@ DEMO_NARRATIVE = (
     "DEMO TEXT written by create_demo_users to show the review workflow, not a statement about delivery: "
     "the status, confidence and progress are the commitment's current ones. Return it rather than approve it."
 )
+
+#: The organisation the demo partner belongs to, and a published commitment it leads in the real data.
+DEMO_PARTNER_ORGANISATION = "Wellcome Trust"
+DEMO_PARTNER_COMMITMENT = "SD2-IDEAS-HARP-S2"
 
 DEMO_USERS: dict[str, str | None] = {
     "admin": None,  # a superuser
@@ -68,6 +75,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{'Created' if created else 'Updated'} {username} ({label})")
             users[username] = user
         self._demo_tasks(users["editor"], users["reviewer"])
+        self._demo_membership(users["partner"], users["reviewer"])
         self.stdout.write(self.style.SUCCESS(f"Demo users ready; each signs in with the password “{password}”."))
 
     def _demo_tasks(self, editor: Any, reviewer: Any) -> None:
@@ -106,3 +114,19 @@ class Command(BaseCommand):
         )
         update_submit(update=update, user=editor)
         self.stdout.write(f"editor submitted a demo update of {commitment.reference} for reviewer to review")
+
+    def _demo_membership(self, partner: Any, reviewer: Any) -> None:
+        """Make the partner a member of the demo organisation (by the reviewer, through the service)."""
+        organisation = Organisation.objects.filter(name=DEMO_PARTNER_ORGANISATION).first()
+        if organisation is None:
+            self.stdout.write(f"No {DEMO_PARTNER_ORGANISATION} (run `manage.py seed` first): partner belongs to none.")
+            return
+        membership = PartnerMembership.objects.filter(user=partner).first() or PartnerMembership(user=partner)
+        if membership.organisation_id != organisation.pk:
+            membership.organisation = organisation
+            partner_membership_save(membership=membership, user=reviewer)
+        linked = proposal_commitments(user=partner).order_by("reference").values_list("reference", flat=True)
+        self.stdout.write(
+            f"partner belongs to {organisation.name} and may propose updates of {len(linked)} published "
+            f"commitments, e.g. {DEMO_PARTNER_COMMITMENT} (which it leads): {', '.join(linked)}"
+        )
