@@ -1,4 +1,4 @@
-"""Admin for the quarterly figures (read-only), quarter sign-off, and sector reference statistics."""
+"""Admin for the quarterly figures (read-only), quarter sign-off, open-data releases, and sector statistics."""
 
 from __future__ import annotations
 
@@ -7,13 +7,16 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.html import format_html, format_html_join
 
 from lsis.admin import GuardedAdminMixin
 from metrics import admin_filters, admin_messages  # noqa: F401 (registers the messages' admin)
-from metrics.models import QuarterMetric, RegionalStatistic, ReportingQuarter, ScopeType
+from metrics.models import QuarterMetric, RegionalStatistic, Release, ReleaseFile, ReportingQuarter, ScopeType
+from metrics.releases import PUBLISH_PERMISSION, release_publish
 from metrics.services import QuarterNotOverError, quarter_lock
 from programmes.admin_commitments import CommitmentAdmin
 
@@ -59,7 +62,7 @@ class ReportingQuarterAdmin(GuardedAdminMixin, admin.ModelAdmin):
     list_filter = (("locked_at", admin.EmptyFieldListFilter),)
     readonly_fields = ("year", "number", "locked_at", "locked_by")
     inlines = [QuarterMetricInline]
-    actions = ["sign_off_selected"]
+    actions = ["sign_off_selected", "publish_restatement"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # quarters are created by the recompute
@@ -69,6 +72,9 @@ class ReportingQuarterAdmin(GuardedAdminMixin, admin.ModelAdmin):
 
     def has_lock_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("metrics.lock_reportingquarter")
+
+    def has_publish_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(PUBLISH_PERMISSION)
 
     @admin.display(description="From")
     def start(self, row: ReportingQuarter) -> date:
@@ -101,6 +107,71 @@ class ReportingQuarterAdmin(GuardedAdminMixin, admin.ModelAdmin):
             else:
                 self.message_user(request, f"{row} signed off: its figures are now frozen.", messages.SUCCESS)
         return None
+
+    @admin.action(description="Publish a restatement of the selected quarters' open data", permissions=["publish"])
+    def publish_restatement(self, request: HttpRequest, queryset: QuerySet[ReportingQuarter]) -> HttpResponse | None:
+        """Ask why on a page of its own, then publish each quarter's data as a new version (``release_publish``).
+
+        A quarter whose data is unchanged since its latest version gets none; one not signed off is refused.
+        """
+        note = request.POST.get("note", "").strip()
+        if request.POST.get("confirm") != "yes" or not note:
+            return TemplateResponse(
+                request,
+                "admin/metrics/release/publish_restatement.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Publish a restatement",
+                    "opts": self.model._meta,
+                    "quarters": list(queryset),
+                    "note": note,
+                    "note_missing": request.POST.get("confirm") == "yes" and not note,
+                    "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                },
+            )
+        for row in queryset:
+            try:
+                result = release_publish(quarter=row.quarter, user=request.user, note=note)
+            except ValidationError as refusal:
+                self.message_user(request, " ".join(refusal.messages), messages.ERROR)
+                continue
+            if result.created:
+                self.message_user(request, f"Published {result.release}.", messages.SUCCESS)
+            else:
+                self.message_user(
+                    request, f"{result.release} already holds this data: no new version.", messages.WARNING
+                )
+        return None
+
+
+@admin.register(Release)
+class ReleaseAdmin(GuardedAdminMixin, admin.ModelAdmin):
+    """Published releases, read-only: a version never changes (restatements are published from the quarters)."""
+
+    list_display = ("__str__", "quarter", "version", "published_at", "published_by", "note")
+    list_filter = ("quarter",)
+    list_select_related = ("quarter", "published_by")
+    readonly_fields = ("quarter", "version", "published_at", "published_by", "note", "files_published")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # published by the sign-off, or as a restatement from the quarters' list
+
+    @admin.display(description="Files")
+    def files_published(self, release: Release) -> str:
+        """Each file's name, size and SHA-256 (read with the release: files have no admin of their own)."""
+        rows = ReleaseFile.objects.filter(release=release).defer("content").order_by("position")
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "", "<li>{} ({} bytes, SHA-256 {})</li>", ((row.name, row.size, row.sha256) for row in rows)
+            ),
+        )
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(QuarterMetric)

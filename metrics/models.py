@@ -348,3 +348,20 @@ class DayState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.commitment_id}: {self.status}"
+
+
+# Open-data releases live in a module of their own; imported here so that Django finds them.
+from metrics.release_models import Release, ReleaseFile  # noqa: E402
+
+__all__ = [
+    "Basis",
+    "DayState",
+    "DeliverySpan",
+    "QuarterMetric",
+    "RecomputeMarker",
+    "RegionalStatistic",
+    "Release",
+    "ReleaseFile",
+    "ReportingQuarter",
+    "ScopeType",
+]

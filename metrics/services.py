@@ -275,6 +275,7 @@ def quarter_lock(*, quarter: Quarter, user: Any, today: date | None = None) -> R
     """Sign a quarter off: its figures, recomputed now, are frozen as the signed-off copy (both populations).
 
     Only those who may record the board's sign-off (``LOCK_PERMISSION``) do: anyone else is refused (403).
+    Once it has committed, a task publishes the quarter's open-data release (``PUBLISH_RELEASE_TASK``).
     """
     if not (user and user.is_authenticated and user.has_perm(LOCK_PERMISSION)):
         raise PermissionDenied("You do not have permission to record the board's sign-off of a quarter.")
@@ -292,7 +293,20 @@ def quarter_lock(*, quarter: Quarter, user: Any, today: date | None = None) -> R
     reporting.locked_by = user
     reporting.save(update_fields=["locked_at", "locked_by"])
     data_changed()
+    # The quarter's open data is published once the sign-off has committed (``metrics.releases``).
+    transaction.on_commit(lambda: _enqueue_release(reporting.pk))
     return reporting
+
+
+# The task that publishes a signed-off quarter's open-data release (``metrics.tasks``), by name, as above.
+PUBLISH_RELEASE_TASK = "metrics.publish_release"
+
+
+def _enqueue_release(quarter_id: int) -> None:
+    try:
+        enqueue_within_timeout(PUBLISH_RELEASE_TASK, quarter_id)
+    except Exception:  # the broker is down or silent: a reviewer publishes it (admin, ``publish_release``)
+        logger.warning("Could not enqueue the open-data release of quarter %s.", quarter_id, exc_info=True)
 
 
 def metrics_mark_stale(*, commitment_id: int, from_date: date, was_published: bool | None = None) -> None:

@@ -16,8 +16,9 @@ from django.utils import timezone
 from commitments.periods import Quarter, last_completed
 from lsis.core.messaging import MessageBusyError, message_deliver
 from lsis.core.notify import notify_statuses_poll
+from metrics.releases import release_publish_signed_off
 from metrics.reminder_services import queued_messages_ids, reminders_send
-from metrics.services import RECOMPUTE_TASK, markers_process, metrics_recompute
+from metrics.services import PUBLISH_RELEASE_TASK, RECOMPUTE_TASK, markers_process, metrics_recompute
 
 _RELIABLE: dict[str, Any] = {
     "acks_late": True,
@@ -54,6 +55,16 @@ def rebuild_quarter(label: str) -> int:
 def quarter_end_snapshot() -> int:
     """At the start of a quarter, recompute the quarter that has just ended, so its figures are complete."""
     return metrics_recompute(quarters=[last_completed()]).rows
+
+
+@shared_task(name=PUBLISH_RELEASE_TASK, **_RELIABLE)
+def publish_release(quarter_id: int) -> int | None:
+    """Publish the open-data release of a quarter just signed off, given its key; return the version.
+
+    Safe to run twice: the second run finds the same data published and publishes nothing.
+    """
+    result = release_publish_signed_off(quarter_id=quarter_id)
+    return result.release.version if result is not None else None
 
 
 # --- Reminders by e-mail (metrics.reminder_services, lsis.core.messaging) ----------------------------------

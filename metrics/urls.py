@@ -13,6 +13,7 @@ urlpatterns = [
     path("commitments/<str:reference>/", views.commitment_detail, name="commitment"),
     path("changes/", views.changes, name="changes"),
     path("funding/", views.funding, name="funding"),
+    path("open-data/", views.releases, name="releases"),
     path("search/", views.search, name="search"),
     path("tasks/", views.tasks, name="tasks"),
     path("board-pack/", views.board_pack, name="board_pack"),

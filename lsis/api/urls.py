@@ -33,6 +33,7 @@ router.register("updates", commitments.StatusUpdateViewSet, basename="statusupda
 router.register("proposals", commitments.ProposalViewSet, basename="proposal")
 router.register("quarters", metrics.ReportingQuarterViewSet, basename="quarter")
 router.register("metrics", metrics.QuarterMetricViewSet, basename="metric")
+router.register("releases", metrics.ReleaseViewSet, basename="release")
 
 
 class NotFoundView(APIView):

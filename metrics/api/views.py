@@ -141,3 +141,9 @@ class QuarterMetricViewSet(mixins.ListModelMixin, ApiViewSet):
     def get_serializer_context(self) -> dict[str, Any]:
         """Whether figures are being recomputed, read once."""
         return {**super().get_serializer_context(), "updating": markers_pending()}
+
+
+# The releases' endpoints (their own module, which reads the quarter codes above), served with this module's.
+from metrics.api.releases import ReleaseViewSet  # noqa: E402
+
+__all__ = ["QuarterField", "QuarterMetricViewSet", "ReleaseViewSet", "ReportingQuarterViewSet", "parse_quarter_code"]

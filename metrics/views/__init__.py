@@ -9,6 +9,7 @@ from metrics.views.board_pack import board_pack, board_pack_pdf
 from metrics.views.changes import changes
 from metrics.views.funding import funding
 from metrics.views.overview import breakdown, overview
+from metrics.views.releases import releases
 from metrics.views.scopes import commitment_detail, scope_detail
 from metrics.views.search import search
 from metrics.views.tasks import tasks
@@ -21,6 +22,7 @@ __all__ = [
     "commitment_detail",
     "funding",
     "overview",
+    "releases",
     "scope_detail",
     "search",
     "tasks",
