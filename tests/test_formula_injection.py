@@ -156,6 +156,8 @@ def test_api_csv_and_xlsx_exports_hold_no_formula(hostile, user_with_role, role)
             _, token = api_token_issue(user=user, expires_in=None)  # a token per export: the export rate is low
             client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
             response = client.get(url, {"format": kind})
+            if response.status_code == 400 and "format" in response.json()["fields"]:
+                continue  # a list that is not exported (a feed read page by page)
             assert response.status_code == 200, (url, kind, response.status_code)
             content = response.getvalue()  # the whole body, streamed or not
             seen[f"{url}?format={kind}"] = _hostile_seen(_check(content, kind, f"{role} {url} {kind}"))

@@ -402,6 +402,10 @@ def xlsx_response(header: list[Column], records: Iterable[Any], filename: str) -
                 cell = WriteOnlyCell(sheet, value=value)
                 cell.alignment = wrapped
                 yield cell
+            elif isinstance(value, date):
+                cell = WriteOnlyCell(sheet, value=value)
+                cell.number_format = DATETIME_FORMAT if isinstance(value, datetime) else DATE_FORMAT
+                yield cell
             else:
                 yield value
 
