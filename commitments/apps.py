@@ -13,6 +13,8 @@ class CommitmentsConfig(AppConfig):
 
     def ready(self) -> None:
         """Move the data stamp on every change of the data people read (``lsis.core.changes``)."""
+        from commitments import feed_kinds
         from lsis.core.changes import track_app
 
         track_app(self)
+        feed_kinds.register()  # the change feed's kinds of this app (lsis.core.feed)

@@ -32,6 +32,9 @@ class MetricsConfig(AppConfig):
         )
 
         track_app(self, untracked=["DayState", "DeliverySpan", "QuarterMetric", "RecomputeMarker"])
+        from metrics import feed_kinds
+
+        feed_kinds.register()  # the change feed's kinds of this app (lsis.core.feed)
         hooks.register(hooks.UPDATE_APPROVED, on_update_approved)
         hooks.register(hooks.PUBLICATION_CHANGED, on_publication_changed)
         # Edits of commitments themselves (their dates, scopes, money), and their deletion.

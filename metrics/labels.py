@@ -17,6 +17,7 @@ from django.db.models import Model
 from commitments.models import Commitment
 from lsis.core.changes import data_changed
 from metrics.engine import SCOPES, Scope
+from metrics.feed_kinds import every_figure_changed
 from metrics.models import Basis, QuarterMetric
 
 
@@ -50,4 +51,5 @@ def scope_labels_follow(*, record: Model) -> int:
         )
     if changed:
         data_changed()  # a bulk update sends no signal: the pages' caches must still see the new names
+        every_figure_changed()  # nor does the change feed hear of it: it compares every figure
     return changed

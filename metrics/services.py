@@ -42,6 +42,7 @@ from metrics.engine import (
     scope_contributions,
     scope_keys,
 )
+from metrics.feed_kinds import figures_changed
 from metrics.models import Basis, DeliverySpan, QuarterMetric, RecomputeMarker, ReportingQuarter, ScopeType
 from metrics.onepass import QuarterDays, figures_by_quarter
 from metrics.row_adjustments import live_rows_add
@@ -197,6 +198,8 @@ def _write(
             QuarterMetric.objects.filter(quarter=reporting_quarter, basis=basis).filter(
                 reduce(operator.or_, emptied)
             ).delete()
+    # Written in bulk, with no signals: the change feed compares the quarter's figures of this basis.
+    figures_changed(year=reporting_quarter.year, number=reporting_quarter.number, basis=basis)
     return len(rows)
 
 
@@ -691,6 +694,8 @@ def _adjust(
     found = live_rows_add(changes=wanted, computed_at=timezone.now())  # one statement, whatever the quarters
     missing = {quarter_of[key[0]] for key in wanted.keys() - found}
     by_quarter = {quarter_of[key[0]] for key in wanted}
+    for quarter in by_quarter:  # written in bulk, with no signals: the change feed compares these quarters
+        figures_changed(year=quarter.year, number=quarter.number, basis=Basis.LIVE)
     if (republished or edited) and by_quarter:
         # A withdrawal or an edit can leave a scope with no commitment that counts and no money attributed to
         # it: a full recompute has no row for it, so neither do these figures. The whole tracker keeps its row,

@@ -14,5 +14,7 @@ class ProgrammesConfig(AppConfig):
     def ready(self) -> None:
         """Move the data stamp on every change of programmes and funding (``lsis.core.changes``)."""
         from lsis.core.changes import track_app
+        from programmes import feed_kinds
 
         track_app(self)
+        feed_kinds.register()  # the change feed's kinds of this app (lsis.core.feed)

@@ -14,6 +14,7 @@ from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
 
 from commitments.api import views as commitments
+from lsis.api.changes import ChangesViewSet
 from metrics.api import views as metrics
 from metrics.api.glossary import GlossaryViewSet
 from programmes.api import views as programmes
@@ -33,6 +34,7 @@ router.register("updates", commitments.StatusUpdateViewSet, basename="statusupda
 router.register("proposals", commitments.ProposalViewSet, basename="proposal")
 router.register("quarters", metrics.ReportingQuarterViewSet, basename="quarter")
 router.register("metrics", metrics.QuarterMetricViewSet, basename="metric")
+router.register("changes", ChangesViewSet, basename="change")
 router.register("releases", metrics.ReleaseViewSet, basename="release")
 
 

@@ -133,3 +133,81 @@ class Reminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.period} to {self.recipient}"
+
+
+# --- the change feed (``lsis.core.feed``) ------------------------------------------------------------------
+
+
+class FeedHead(models.Model):
+    """The feed's one row: the last sequence number given, locked by whoever appends to the feed.
+
+    Appending is serialised on this row, and reads committed data only after taking it, so sequence
+    numbers follow the order in which changes became visible: commit order.
+    """
+
+    key = models.CharField(max_length=20, primary_key=True)
+    epoch = models.CharField(
+        max_length=32, default=_random_hex, editable=False, help_text="New whenever the feed starts afresh."
+    )
+    seq = models.PositiveBigIntegerField(default=0, help_text="The last sequence number given.")
+
+    def __str__(self) -> str:
+        return f"{self.key} at {self.seq}"
+
+
+class FeedPending(models.Model):
+    """A record of one kind that may have changed (``key`` empty: any of that kind), written with the change.
+
+    Rows are written in the transaction that makes the change, so they commit with it or not at all;
+    publishing the feed reads them after commit and deletes the ones it handled.
+    """
+
+    kind = models.CharField(max_length=40)
+    key = models.CharField(max_length=200, blank=True, help_text="Empty: every record of the kind.")
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key or '(all)'}"
+
+
+class FeedState(models.Model):
+    """What the feed last said of one record: a digest of its record, and whether partners saw it."""
+
+    kind = models.CharField(max_length=40)
+    key = models.CharField(max_length=200)
+    digest = models.CharField(max_length=64, blank=True)
+    visible = models.BooleanField(default=False)
+    exists = models.BooleanField(default=True)
+    seq = models.PositiveBigIntegerField(help_text="The entry that last changed it.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "key"], name="feedstate_one_per_record")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key}"
+
+
+class FeedAction(models.TextChoices):
+    """What happened to a record, as a partner sees it."""
+
+    CREATED = "created", "Created (newly visible)"
+    UPDATED = "updated", "Updated"
+    WITHDRAWN = "withdrawn", "Withdrawn from publication"
+    DELETED = "deleted", "Deleted"
+
+
+class FeedEntry(models.Model):
+    """One change in the feed, in commit order: the record as a partner reads it (none once it is gone)."""
+
+    seq = models.PositiveBigIntegerField(primary_key=True)
+    kind = models.CharField(max_length=40)
+    key = models.CharField(max_length=200)
+    action = models.CharField(max_length=10, choices=FeedAction.choices)
+    record = models.JSONField(null=True, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["kind", "seq"], name="feedentry_kind_seq")]
+        verbose_name_plural = "feed entries"
+
+    def __str__(self) -> str:
+        return f"{self.seq} {self.action} {self.kind} {self.key}"
