@@ -276,6 +276,10 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # The one place the periodic jobs are declared; django-celery-beat stores them at start-up.
 CELERY_BEAT_SCHEDULE = {
     "metrics-sweep-every-minute": {"task": "metrics.recompute_pending", "schedule": 60.0},
+    # The change feed: what a process killed after its commit left unpublished, then nightly every record
+    # compared with the feed (a commitment becomes overdue as days pass): docs/adr/0009-change-feed.md.
+    "changes-publish-every-minute": {"task": "core.changes_publish", "schedule": 60.0},
+    "changes-nightly-reconcile": {"task": "core.changes_reconcile", "schedule": crontab(hour=3, minute=15)},
     "metrics-nightly-full-rebuild": {
         "task": "metrics.rebuild_all",
         "schedule": crontab(hour=2, minute=30),
