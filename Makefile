@@ -75,9 +75,10 @@ beat: install ## Start Celery beat, which sends the periodic jobs (needs CELERY_
 	$(REQUIRE_BROKER)
 	$(VENV)/bin/celery -A lsis beat --loglevel=INFO
 
-bench: install ## Benchmarks in throwaway databases of synthetic data: spreadsheet import, then metrics, then reminders (PostgreSQL: set DATABASE_URL)
+bench: install ## Benchmarks in throwaway databases of synthetic data: spreadsheet import, then metrics, then reminders, then the change feed (PostgreSQL: set DATABASE_URL)
 	$(PY) -m tests.bench $(BENCH_ARGS)
 	@if [ -z "$(BENCH_ARGS)" ]; then $(PY) -m tests.bench.reminders; fi
+	@if [ -z "$(BENCH_ARGS)" ]; then $(PY) -m tests.bench.changes; fi
 
 lint: install ## ruff check, ruff format --check, mypy, lint-imports (layers import one way)
 	$(VENV)/bin/ruff check .
