@@ -117,7 +117,7 @@ def _one_size(size: int, repeats: int, load: float) -> None:
             rows = FeedEntry.objects.filter(seq__gt=size // 2).order_by("seq")
             orjson.dumps(list(rows.values_list("seq", "kind", "key", "action", "at", "record")[:PAGE]))
 
-        pages = {
+        pages: dict[str, dict[str, str]] = {
             "(b) first page of 200": {},
             "(c) page of 200 from the middle": {"cursor": cursor_for(epoch, size // 2)},
             "(d) last page of 200": {"cursor": cursor_for(epoch, size - PAGE)},
