@@ -137,11 +137,12 @@ def _one_size(size: int, repeats: int, load: float) -> None:
             timings.append(base)
             for label, params in pages.items():
                 timing = Timing(label)
+                query: dict[str, str | int] = {"page_size": PAGE, **params}
                 # ``kind`` names a kind the feed carries: the synthetic kinds are registered for the run only.
                 for _ in range(repeats + 1):
                     with CaptureQueriesContext(connection) as queries:
                         started = time.perf_counter()
-                        answer = client.get("/api/v1/changes/", {"page_size": PAGE, **params})
+                        answer = client.get("/api/v1/changes/", query)
                         took = time.perf_counter() - started
                     assert answer.status_code == 200, answer.content[:300]
                     assert len(answer.json()["results"]) == PAGE
