@@ -40,6 +40,7 @@ from commitments.models import (
     OrganisationKind,
     OrganisationRole,
 )
+from lsis.spreadsheets import safe_cell
 from metrics import rules
 from metrics.dashboards import counted_commitments
 from metrics.models import ReportingQuarter
@@ -407,7 +408,8 @@ def _cell(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, Decimal):
         return f"{value:f}"
-    return str(value)
+    # Text a spreadsheet would run as a formula is quoted, as in every CSV the tracker writes.
+    return str(safe_cell(str(value)))
 
 
 def csv_bytes(table: Table, rows: list[dict[str, Any]]) -> bytes:

@@ -374,6 +374,9 @@ def test_the_page_lists_releases_for_those_who_see_the_dashboards(
     assert page.status_code == 200
     assert b"2019-20 Q1, version 1" in page.content
     assert b"/api/v1/releases/2019-20-Q1-v1/files/commitments.csv/" in page.content
+    table = client_for(roles.BOARD_MEMBER).get("/open-data/", {"download": "releases"})
+    assert table["Content-Type"].startswith("text/csv")
+    assert released.files.get(name="delivery.csv").sha256.encode() in table.content
     assert client_for(roles.PARTNER).get("/open-data/").status_code == 403
     assert Client().get("/open-data/").status_code == 302  # to sign in
     assert b'href="/open-data/"' in client_for(roles.BOARD_MEMBER).get("/").content

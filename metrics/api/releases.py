@@ -30,7 +30,6 @@ from rest_framework.reverse import reverse
 
 from commitments.api.views import ReadOnlyApiViewSet
 from commitments.periods import Quarter
-from lsis.api.views import JSONRenderer
 from metrics.api.views import QuarterField, parse_quarter_code
 from metrics.models import Release, ReleaseFile
 from metrics.release_files import CSVW_MEDIA_TYPE, FILE_NAMES, JSON_MEDIA_TYPE
@@ -140,7 +139,6 @@ class ReleaseViewSet(ReadOnlyApiViewSet):
     serializer_class = ReleaseSerializer
     filterset_class = ReleaseFilter
     lookup_field = "code"
-    list_renderer_classes = [JSONRenderer]
     export_name = "releases"
     # The download answers its own conditional requests: its ETag is the file's digest, not the data stamp's.
     versioned_actions = ("download",)

@@ -61,7 +61,9 @@ def test_the_list_is_filtered_by_quarter(released: Release, api_for: Callable[[s
     unknown = client.get(BASE, {"version": "1"})
     assert unknown.status_code == 400
     assert "version" in unknown.json()["fields"]
-    assert client.get(BASE, {"format": "csv"}).status_code == 400
+    exported = client.get(BASE, {"format": "csv"})
+    assert exported.status_code == 200
+    assert b"2019-20-Q1-v2" in b"".join(exported.streaming_content)
 
 
 def test_one_release_by_code(released: Release, api_for: Callable[[str], APIClient]) -> None:
