@@ -138,7 +138,7 @@ class Column:
 
 def _walk(value: Any, path: tuple[str, ...], start: int, lists: frozenset[int]) -> Any:
     for index in range(start, len(path)):
-        if not isinstance(value, Mapping):
+        if not isinstance(value, dict):  # DRF's ReturnDict is one; a check against Mapping costs far more
             return None
         value = value.get(path[index])
         if index in lists:
@@ -293,7 +293,7 @@ def text(value: Any) -> str:
         return timezone.localtime(value).isoformat() if timezone.is_aware(value) else value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
-    if isinstance(value, Mapping | list | tuple):
+    if isinstance(value, dict | list | tuple):
         return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
     return str(value)
 
