@@ -114,7 +114,7 @@ class ReportingQuarterAdmin(GuardedAdminMixin, admin.ModelAdmin):
 
         A quarter whose data is unchanged since its latest version gets none; one not signed off is refused.
         """
-        note = request.POST.get("note", "").strip()
+        note = request.POST.get("reason", "").strip()  # "reason", as every admin form asking why names it
         if request.POST.get("confirm") != "yes" or not note:
             return TemplateResponse(
                 request,

@@ -35,6 +35,7 @@ NOT_SEEDED = {
     "core.message",
     "core.reminder",
     "metrics.quartermetric",
+    "metrics.release",
     "metrics.reportingquarter",
 }
 

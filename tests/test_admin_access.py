@@ -38,7 +38,8 @@ from commitments.models import BaselineChange, Commitment, Organisation, StatusU
 from commitments.services import commitment_edit, commitment_set_published, update_create, update_submit
 from lsis.admin import MISSING_VERSION
 from lsis.core.models import Message, Reminder
-from metrics.models import QuarterMetric, ReportingQuarter, ScopeType
+from metrics.models import QuarterMetric, Release, ReportingQuarter, ScopeType
+from metrics.releases import release_publish_signed_off
 from programmes.models import FundingAmount
 from tests.admin_forms import change_form_data
 from tests.factories import UserFactory
@@ -383,7 +384,13 @@ ACCESS: dict[str, dict[str, Allowed]] = {
         "simple_history": NOBODY,
     },
     "metrics.regionalstatistic": standard_views(view=STAFF),
-    "metrics.reportingquarter": {**standard_views(view=STAFF), "action:sign_off_selected": REVIEWERS},
+    "metrics.reportingquarter": {
+        **standard_views(view=STAFF),
+        "action:sign_off_selected": REVIEWERS,
+        "action:publish_restatement": {"signed off": REVIEWERS},
+    },
+    # Open-data releases: read-only for everyone; a restatement is published from the quarters' list.
+    "metrics.release": standard_views(view=STAFF, bulk_delete=False),
     "metrics.quartermetric": standard_views(view=STAFF, bulk_delete=False),
     # The reminders' ledger and the messages sent: read-only, for reviewers and administrators.
     "core.message": standard_views(view=REVIEWERS | ADMINISTRATORS, bulk_delete=False),
@@ -484,6 +491,20 @@ def _quarter_sample() -> ReportingQuarter:
     return ReportingQuarter.objects.create(year=2019, number=1)
 
 
+def _signed_off_quarter() -> ReportingQuarter:
+    """2019-20 Q2, signed off, its open data not yet published."""
+    return ReportingQuarter.objects.create(
+        year=2019, number=2, locked_at=timezone.now(), locked_by=_make_user(roles.REVIEWER)
+    )
+
+
+def _signed_off_sample() -> Release:
+    """2019-20 Q2 signed off and its release published."""
+    published = release_publish_signed_off(quarter_id=_signed_off_quarter().pk)
+    assert published is not None
+    return published.release
+
+
 def _message_sample() -> Message:
     message = Message.objects.create(
         recipient=UserFactory.create(), key="daily:2026-10-14", address="someone@example.gov.uk", run=uuid4()
@@ -538,7 +559,8 @@ SAMPLES: dict[str, dict[str, Callable[[], Any]]] = {
         "of a published commitment": lambda: _funding_sample(published=True),
         "of an unpublished commitment": lambda: _funding_sample(published=False),
     },
-    "metrics.reportingquarter": {"": _quarter_sample},
+    "metrics.reportingquarter": {"": _quarter_sample, "signed off": lambda: _signed_off_quarter()},
+    "metrics.release": {"": _signed_off_sample},
     "metrics.quartermetric": {
         "": lambda: QuarterMetric.objects.create(
             quarter=_quarter_sample(),

@@ -347,11 +347,11 @@ def test_reviewers_publish_a_restatement_from_the_admin(
     assert b"Publish a restatement" in asked.content
     assert _admin_action(client, released.quarter, confirm="yes").status_code == 200  # a note is needed
     Commitment.objects.filter(reference="SD2-PEOPLE-G1").update(text="Corrected text")
-    done = _admin_action(client, released.quarter, confirm="yes", note="Text corrected")
+    done = _admin_action(client, released.quarter, confirm="yes", reason="Text corrected")
     assert done.status_code == 302
     assert Release.objects.get(version=2).published_by == reviewer
     for role in (roles.EDITOR, roles.BOARD_MEMBER):
-        assert _admin_action(client_for(role), released.quarter, confirm="yes", note="x").status_code == 403
+        assert _admin_action(client_for(role), released.quarter, confirm="yes", reason="x").status_code == 403
     assert Release.objects.count() == 2
 
 

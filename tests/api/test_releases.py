@@ -63,7 +63,7 @@ def test_the_list_is_filtered_by_quarter(released: Release, api_for: Callable[[s
     assert "version" in unknown.json()["fields"]
     exported = client.get(BASE, {"format": "csv"})
     assert exported.status_code == 200
-    assert b"2019-20-Q1-v2" in b"".join(exported.streaming_content)
+    assert b"2019-20-Q1-v2" in exported.getvalue()
 
 
 def test_one_release_by_code(released: Release, api_for: Callable[[str], APIClient]) -> None:
