@@ -25,6 +25,11 @@ from tests.helpers import own_sqlite_database
 
 DOCS = Path(settings.BASE_DIR) / "docs" / "api.md"
 MANAGE = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
+SIGN_OFF_2019_20_Q1 = (
+    "from django.contrib.auth import get_user_model; from commitments.periods import Quarter; "
+    "from metrics.services import quarter_lock; "
+    "quarter_lock(quarter=Quarter(2019, 1), user=get_user_model().objects.get(username='reviewer'))"
+)
 
 
 def curl_examples() -> list[str]:
@@ -59,6 +64,8 @@ def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str
     manage("migrate", "--no-input")
     manage("seed")
     manage("create_demo_users")
+    # One quarter signed off: its open-data release is published as the sign-off commits (the releases' examples).
+    manage("shell", "-c", SIGN_OFF_2019_20_Q1)
     tokens = {
         "TOKEN": manage("issue_token", "partner"),
         "EDITOR_TOKEN": manage("issue_token", "editor"),
