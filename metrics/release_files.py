@@ -441,17 +441,21 @@ def metadata(data: ReleaseData, *, quarter_label: str, version: int, issued: dat
         "dc:license": {"@id": LICENCE, "dc:title": LICENCE_NAME},
         "dc:issued": {"@value": issued.isoformat(), "@type": "xsd:date"},
         "dialect": {"delimiter": ",", "lineTerminators": ["\r\n"], "header": True, "encoding": "utf-8"},
+        # CSVW notes are annotations (objects); each says in words what the release holds or leaves out.
         "notes": [
-            f"The commitments counted on the last day of {quarter_label} as recorded when the board signed the "
-            "quarter off, that are published; each one's delivery state on that day as recorded then. An update "
-            "approved after sign-off restates the quarter in a later version.",
-            "Left out: unpublished commitments and their money; who owns a commitment (only the owning team); "
-            "updates' narratives and evidence; updates in review.",
-            "funding.csv lists every amount partners see, whatever its nature; funding-360giving.json lists only "
-            "government grants: new money given by a body of government to one named organisation, stated as an "
-            "exact amount. Targets, restated, leveraged and private money, economy-wide context and money already "
-            "invested are not grants and are left out of it. " + _left_out_text(data.left_out),
-            GIVING_ATTRIBUTION,
+            {"type": "Annotation", "body": text}
+            for text in (
+                f"The commitments counted on the last day of {quarter_label} as recorded when the board signed the "
+                "quarter off, that are published; each one's delivery state on that day as recorded then. An update "
+                "approved after sign-off restates the quarter in a later version.",
+                "Left out: unpublished commitments and their money; who owns a commitment (only the owning team); "
+                "updates' narratives and evidence; updates in review.",
+                "funding.csv lists every amount partners see, whatever its nature; funding-360giving.json lists only "
+                "government grants: new money given by a body of government to one named organisation, stated as an "
+                "exact amount. Targets, restated, leveraged and private money, economy-wide context and money already "
+                "invested are not grants and are left out of it. " + _left_out_text(data.left_out),
+                GIVING_ATTRIBUTION,
+            )
         ],
         "tables": [_table_metadata(table) for table in TABLES],
     }

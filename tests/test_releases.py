@@ -274,7 +274,7 @@ def test_the_grants_are_a_valid_360giving_package(released: Release) -> None:
     assert package["version"] == "1.4"
     assert "360Giving" in package["description"]
     assert "Creative Commons Attribution 4.0" in package["description"]
-    assert any("360Giving" in note for note in metadata_of(files_of(released))["notes"])
+    assert any("360Giving" in note["body"] for note in metadata_of(files_of(released))["notes"])
 
 
 def test_only_government_grants_are_in_the_package_every_value_from_the_database(released: Release) -> None:
@@ -301,7 +301,7 @@ def test_only_government_grants_are_in_the_package_every_value_from_the_database
     not_grants = FundingAmount.objects.exclude(nature=AmountNature.NEW_MONEY).values_list("key", flat=True)
     assert not keys & set(not_grants)
     assert "left out" in package["description"]
-    assert any("not grants" in note for note in metadata_of(files_of(released))["notes"])
+    assert any("not grants" in note["body"] for note in metadata_of(files_of(released))["notes"])
 
 
 # --- the task, the command, the admin and the page ---------------------------------------------------------
