@@ -47,7 +47,8 @@ def register() -> None:
         )
     )
 
-    feed_watch(Programme, lambda programme: [(PROGRAMMES, str(programme.uuid))], before_save=_programme_renamed)
+    # Deleting a programme (or a theme) unlinks its commitments with no many-to-many signal: name them always.
+    feed_watch(Programme, _programme_and_commitments)
     feed_watch(Commitment, _commitment_and_links, before_save=_commitment_before)
     feed_watch(FundingAmount, _amount_and_commitment, before_save=_amount_before)
     feed_watch(CommitmentOrganisation, lambda involvement: _references(involvement.commitment_id))
@@ -60,7 +61,7 @@ def register() -> None:
     # Names and codes commitments show.
     feed_watch(Document, lambda document: [], before_save=_shown_by_all(("code", "title"), FUNDING, PROGRAMMES))
     feed_watch(Framework, lambda framework: [], before_save=_shown_by_all(("code",)))
-    feed_watch(Theme, lambda theme: [], before_save=_shown_by_all(("code", "name", "framework_id")))
+    feed_watch(Theme, _commitments_of_theme, before_save=_shown_by_all(("code", "name", "framework_id")))
     feed_watch(Organisation, lambda organisation: [], before_save=_organisation_renamed)
 
 
@@ -107,15 +108,18 @@ def _amount_before(amount: Any) -> Pairs:
     return pairs
 
 
-def _programme_renamed(programme: Any) -> Pairs:
+def _programme_and_commitments(programme: Any) -> Pairs:
     from programmes.models import Programme
 
-    if changed_fields(programme, "name", "short_name") is None:
-        return []
-    ids = Programme.commitments.through.objects.filter(programme_id=programme.pk).values_list(
-        "commitment_id", flat=True
-    )
-    return _references(*ids)
+    links = Programme.commitments.through.objects.filter(programme_id=programme.pk)
+    return [(PROGRAMMES, str(programme.uuid)), *_references(*links.values_list("commitment_id", flat=True))]
+
+
+def _commitments_of_theme(theme: Any) -> Pairs:
+    from commitments.models import Commitment
+
+    links = Commitment.themes.through.objects.filter(theme_id=theme.pk)
+    return _references(*links.values_list("commitment_id", flat=True))
 
 
 def _organisation_renamed(organisation: Any) -> Pairs:

@@ -97,8 +97,6 @@ class _Publish:
         self.marked: set[tuple[str, str]] = set()
 
     def __call__(self) -> None:
-        # Once published, what it marked is no longer pending: a later change must mark it again.
-        self.marked.clear()
         changes_publish()
 
 
@@ -228,7 +226,13 @@ def changes_publish() -> int:
         count, more = _publish_batch()
         written += count
         if not more:
-            return written
+            break
+    # What this connection's transaction marked so far is published now (when publishing ran inside it): a
+    # later change of the same records must mark them again.
+    for _, callback, _ in transaction.get_connection().run_on_commit:
+        if isinstance(callback, _Publish):
+            callback.marked.clear()
+    return written
 
 
 def changes_pending() -> bool:

@@ -20,12 +20,13 @@ from rest_framework.test import APIClient
 from commitments import roles
 from commitments.models import Commitment, Document, Organisation, StatusUpdate
 from commitments.periods import Quarter
-from commitments.services import commitment_set_published, update_approve
+from commitments.services import commitment_edit, commitment_set_published, update_approve
 from lsis.core.models import FeedEntry, FeedPending
 from lsis.core.tasks import publish_changes, reconcile_changes
 from metrics.models import QuarterMetric
 from metrics.services import metrics_recompute
 from programmes.models import FundingAmount, Programme
+from programmes.services import funding_amount_save, programme_delete, programme_save
 from tests.helpers import ANONYMOUS
 
 URL = "/api/v1/changes/"
@@ -71,9 +72,10 @@ def new_organisation(**fields: Any) -> Organisation:
     return Organisation.objects.create(source_document=_source(), **fields)
 
 
-def new_programme(**fields: Any) -> Programme:
-    """A programme, cited from the first document."""
-    return Programme.objects.create(source_document=_source(), **fields)
+def new_programme(name: str) -> Programme:
+    """A programme to be saved, citing the first document's title (the quote must be in the document)."""
+    document = _source()
+    return Programme(name=name, kind="fund", source_document=document, source_quote=document.title)
 
 
 def read_feed(client: APIClient, *, cursor: str = "", page_size: int = 1000, **params: Any) -> tuple[list[Any], str]:
@@ -166,8 +168,7 @@ def test_a_replay_from_the_start_is_the_published_data_after_every_kind_of_chang
         organisation.save()
     with committed():
         commitment = Commitment.objects.get(reference="SD2-PEOPLE-G3")
-        commitment.text = f"{commitment.text} (revised)"
-        commitment.save()
+        commitment_edit(commitment=commitment, user=admin, changes={"text": f"{commitment.text} (revised)"})
     update = draft_by_colleague(submitted=True)
     with committed():
         update_approve(update=update, reviewer=reviewer)  # a new update, and the commitment's delivery state
@@ -186,16 +187,25 @@ def test_a_replay_from_the_start_is_the_published_data_after_every_kind_of_chang
     assert amount is not None
     with transaction.atomic():
         amount.amount_text = "£1m (first)"
-        amount.save()
+        funding_amount_save(amount=amount, user=admin)
     with transaction.atomic():
         amount.amount_text = "£2m (second)"
-        amount.save()
+        funding_amount_save(amount=amount, user=admin)
+    # A programme linked to a commitment shows in its record; deleted, it leaves it.
     with committed():
-        new_programme(name="Feed test fund", kind="fund")
+        fund = programme_save(programme=new_programme("Feed test fund"), user=admin)
     with committed():
-        gone = new_programme(name="Feed test programme, deleted", kind="programme")
+        gone = programme_save(
+            programme=new_programme("Feed test programme, deleted"),
+            user=admin,
+            commitments=[commitment],
+        )
+    assert [p["name"] for p in replay(read_feed(partner)[0])["commitments"][commitment.reference]["programmes"]] == [
+        "Feed test programme, deleted"
+    ]
     with committed():
-        gone.delete()
+        programme_delete(programme=gone, user=admin)
+    assert fund.pk is not None
     entries = read_feed(partner)[0]
     assert replay(entries)["funding"][amount.key]["amount_text"] == "£2m (second)"
     assert_replay_is_the_published_data(partner)
