@@ -1,10 +1,9 @@
 """The files of an open-data release of a signed-off quarter, built from the database, byte for byte the same each time.
 
-- ``commitments.csv``: the commitments counted at the quarter's end, as recorded at sign-off, that are published
-  (``dashboards.counted_commitments``), with the fields partners see in the API (``programmes.api.representation``);
-- ``delivery.csv``: each one's delivery state at the quarter's end as recorded at sign-off (``rules.with_state_on``
-  and ``rules.governing_updates``, the governing approved update's UUID), and whether it was overdue then
-  (``rules.is_overdue``);
+- ``commitments.csv``: the published commitments counted on the quarter's last day (``dashboards.counted_commitments``),
+  with the fields partners see in the API (``programmes.api.representation``);
+- ``delivery.csv``: each one's delivery state on that day (``rules.with_state_on``, and ``rules.governing_updates``
+  for the governing approved update's UUID), and whether it was overdue then (``rules.is_overdue``);
 - ``funding.csv``: the money partners see (``programmes.api.views.visible_funding``) of programmes and of those
   commitments;
 - ``csv-metadata.json``: CSV on the Web metadata describing the three tables;
@@ -131,7 +130,7 @@ COMMITMENTS = Table(
 DELIVERY = Table(
     url="delivery.csv",
     title="Delivery state at the quarter's end",
-    description="Each commitment's delivery state on the quarter's last day, as recorded at sign-off.",
+    description="Each commitment's delivery state on the quarter's last day.",
     primary_key="reference",
     columns=(
         Column("reference", "Commitment reference", required=True),
@@ -211,17 +210,16 @@ class ReleaseData:
 def release_data(reporting: ReportingQuarter) -> ReleaseData:
     """Read everything a release of the signed-off ``reporting`` quarter holds (a fixed number of queries)."""
     day = reporting.quarter.end
-    recorded = reporting.locked_at
-    # Counted then, as recorded at sign-off, and published now: partners' view of what the figures counted.
-    counted = counted_commitments(Commitment.objects.published(), day, Population.ALL, recorded_at=recorded)
-    counted = counted.order_by("reference")
+    # The quarter as the data stands now: the first version is published as the board signs the quarter off, so
+    # it is what the board signed off; a later version (a restatement) carries the corrections made since.
+    counted = counted_commitments(Commitment.objects.published(), day, Population.ALL).order_by("reference")
     records = representation.records(
         representation.rows(hooks.pipe(hooks.ANNOTATE_OVERDUE, counted, on=day), published_only=True),
         published_only=True,
     )
     commitments = [_commitment_row(record) for record in records]
     references = {row["reference"] for row in commitments}
-    delivery = _delivery_rows(counted, day=day, recorded=recorded)
+    delivery = _delivery_rows(counted, day=day)
     funding, amounts = _funding_rows(references)
     grants, left_out = _grants(amounts, references)
     return ReleaseData(
@@ -271,10 +269,10 @@ def _commitment_row(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _delivery_rows(counted: Any, *, day: date, recorded: Any) -> list[dict[str, Any]]:
-    """The state on ``day`` as recorded at ``recorded``: the rules' own reading, and the update that governs."""
-    governing = rules.governing_updates(day, commitment=OuterRef("pk"), approved_by=recorded).values("uuid")[:1]
-    rows: Any = rules.with_state_on(counted, day, approved_by=recorded).annotate(  # the plugin cannot see these
+def _delivery_rows(counted: Any, *, day: date) -> list[dict[str, Any]]:
+    """The state on ``day`` from the approved updates: the rules' own reading, and the update that governs."""
+    governing = rules.governing_updates(day, commitment=OuterRef("pk")).values("uuid")[:1]
+    rows: Any = rules.with_state_on(counted, day).annotate(  # the plugin cannot see these
         governing_uuid=Subquery(governing)
     )
     return [
@@ -445,9 +443,10 @@ def metadata(data: ReleaseData, *, quarter_label: str, version: int, issued: dat
         "notes": [
             {"type": "Annotation", "body": text}
             for text in (
-                f"The commitments counted on the last day of {quarter_label} as recorded when the board signed the "
-                "quarter off, that are published; each one's delivery state on that day as recorded then. An update "
-                "approved after sign-off restates the quarter in a later version.",
+                f"The published commitments counted on the last day of {quarter_label}, and each one's delivery state "
+                "on that day from the updates approved when this version was published. Version 1 is published as "
+                "the board signs the quarter off; a correction made since (an update approved later, an edited "
+                "commitment) is published as a later version, a restatement, with a note saying why.",
                 "Left out: unpublished commitments and their money; who owns a commitment (only the owning team); "
                 "updates' narratives and evidence; updates in review.",
                 "funding.csv lists every amount partners see, whatever its nature; funding-360giving.json lists only "

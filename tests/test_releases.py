@@ -28,6 +28,7 @@ from referencing.jsonschema import DRAFT202012
 from commitments import roles
 from commitments.models import Commitment, OrganisationKind
 from commitments.periods import Quarter
+from commitments.services import update_approve, update_create, update_submit
 from metrics import tasks
 from metrics.models import Release, ReleaseFile, ReportingQuarter
 from metrics.release_files import FILE_NAMES, build_files, release_data
@@ -210,7 +211,7 @@ def test_the_files_hold_published_data_only(released: Release) -> None:
     assert b"owner" not in parsed(files["commitments.csv"])[0][0].encode()  # who owns it: never, only the team
 
 
-def test_delivery_is_the_state_recorded_at_sign_off(released: Release, reviewer: Any) -> None:
+def test_delivery_is_each_commitments_state_at_the_quarter_end(released: Release, reviewer: Any) -> None:
     records = parsed(files_of(released)["delivery.csv"])
     header = records[0]
     rows = {record[0]: dict(zip(header, record, strict=True)) for record in records[1:]}
@@ -223,6 +224,45 @@ def test_delivery_is_the_state_recorded_at_sign_off(released: Release, reviewer:
         assert row["status"] in {"not_started", "in_progress", "delivered", "not_being_pursued"}
         assert (row["governing_update"] == "") == (row["as_of"] == "")
         assert not row["as_of"] or date.fromisoformat(row["as_of"]) <= QUARTER.end
+
+
+def test_an_update_approved_after_sign_off_is_published_as_a_restatement(
+    released: Release, reviewer: Any, user_with_role: Callable[..., Any]
+) -> None:
+    before = files_of(released)
+    author = user_with_role(roles.EDITOR)
+    update = update_create(
+        commitment=Commitment.objects.get(reference="SD2-PEOPLE-G1"),
+        author=author,
+        as_of=date(2019, 6, 1),
+        status="delivered",
+        narrative="Delivered in May 2019, reported late.",
+    )
+    update = update_approve(update=update_submit(update=update, user=author), reviewer=reviewer)
+    restated = release_publish(quarter=QUARTER, user=reviewer, note="A late update for SD2-PEOPLE-G1").release
+    assert restated.version == 2
+    records = parsed(files_of(restated)["delivery.csv"])
+    row = next(dict(zip(records[0], record, strict=True)) for record in records if record[0] == "SD2-PEOPLE-G1")
+    assert row["status"] == "delivered"
+    assert row["progress"] == "100"
+    assert row["as_of"] == "2019-06-01"
+    assert row["governing_update"] == str(update.uuid)
+    assert files_of(Release.objects.get(pk=released.pk)) == before
+
+
+def test_signing_off_in_the_admin_publishes_the_release(reviewer: Any, django_capture_on_commit_callbacks: Any) -> None:
+    client = Client()
+    client.force_login(reviewer)
+    reporting = ReportingQuarter.objects.get_or_create(year=QUARTER.year, number=QUARTER.number)[0]
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = client.post(
+            "/admin/metrics/reportingquarter/",
+            {"action": "sign_off_selected", "_selected_action": [str(reporting.pk)], "confirm": "yes"},
+        )
+    assert answer.status_code == 302
+    release = Release.objects.get(quarter=reporting)
+    assert release.version == 1
+    assert release.published_by == reviewer
 
 
 # --- 360Giving ---------------------------------------------------------------------------------------------
