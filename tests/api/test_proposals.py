@@ -27,14 +27,15 @@ V1 = "/api/v1"
 WELLCOME, GENOMICS = "Wellcome Trust", "Genomics England"
 LINKED, LINKED_TOO, UNLINKED = "SD2-IDEAS-HARP-S2", "SD2-IDEAS-HARP-S1", "SD2-IDEAS-HARP-G1"
 
-PROPOSAL = {
+LINK = {"url": "https://wellcome.org/news/example", "title": "Announcement"}
+PROPOSAL: dict[str, Any] = {
     "commitment": LINKED,
     "as_of": "2020-06-30",
     "status": "in_progress",
     "confidence": "amber_green",
     "progress": 30,
     "narrative": "The first awards of the programme have been made to three research teams.",
-    "evidence_links": [{"url": "https://wellcome.org/news/example", "title": "Announcement"}],
+    "evidence_links": [LINK],
 }
 
 
@@ -185,9 +186,7 @@ def test_accepting_writes_a_draft_by_the_reviewer_crediting_the_partner_and_four
         PROPOSAL["as_of"],
         PROPOSAL["narrative"],
     )
-    assert [(link.url, link.title) for link in draft.evidence_links.all()] == [
-        (PROPOSAL["evidence_links"][0]["url"], PROPOSAL["evidence_links"][0]["title"])
-    ]
+    assert [(link.url, link.title) for link in draft.evidence_links.all()] == [(LINK["url"], LINK["title"])]
 
     read = reviewer.get(f"{V1}/updates/{draft.uuid}/")
     assert read.json()["workflow"]["author"] == draft.author.username
@@ -304,3 +303,26 @@ def test_proposals_never_reach_the_figures_nor_the_published_updates(
     assert listed["count"] == updates_before
     assert pending not in str(listed)
     assert wellcome.get(f"{V1}/commitments/{LINKED}/updates/").json() == []
+
+
+def test_lists_cost_the_same_queries_however_many_proposals_and_export(
+    wellcome: APIClient, api_for: Callable[[str], APIClient]
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    reviewer = api_for(roles.REVIEWER)
+    counts = []
+    for month in ("01", "02", "03"):
+        uuid = _propose(wellcome, as_of=f"2020-{month}-28").json()["uuid"]
+        if month == "02":
+            assert _accept(reviewer, uuid).status_code == 200
+        with CaptureQueriesContext(connection) as queries:
+            assert reviewer.get(f"{V1}/proposals/").status_code == 200
+        counts.append(len(queries))
+    assert counts[1] == counts[2]
+    exported = wellcome.get(f"{V1}/proposals/", {"format": "csv"})
+    assert exported.status_code == 200
+    text = b"".join(exported.streaming_content).decode("utf-8-sig")  # type: ignore[attr-defined]
+    assert text.count(LINKED) == 3
+    assert "author" not in text.splitlines()[0]
