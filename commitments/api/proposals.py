@@ -20,7 +20,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -45,6 +45,19 @@ class CanDecideProposals(PermissionRequired):
 
     permission = proposals.DECIDE_PERMISSION
     message = "Only OLS reviewers may accept or decline proposed updates."
+
+
+class CanPropose(BasePermission):
+    """Partners whose account belongs to an organisation: checked before the body is read, as the service checks."""
+
+    message = (
+        "Only partners whose account belongs to an organisation propose updates: ask the Office for Life Sciences "
+        "to link yours. OLS staff write updates instead (POST /updates/)."
+    )
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        """Whether the user may propose at all (which commitments is the service's question)."""
+        return proposals.partner_organisation(user=request.user) is not None
 
 
 # --- serializers -------------------------------------------------------------------------------------------------
@@ -206,6 +219,8 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewS
         """Reviewers decide; anyone signed in reads what they may see, and the service says who may propose."""
         if self.action in ("accept", "decline"):
             return [IsAuthenticated(), CanDecideProposals()]
+        if self.action == "create":
+            return [IsAuthenticated(), CanPropose()]
         return super().get_permissions()
 
     def check_throttles(self, request: Request) -> None:

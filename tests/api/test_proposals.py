@@ -134,6 +134,8 @@ def test_only_partners_with_an_organisation_propose(
     refused = _propose(without)
     assert refused.status_code == 403
     assert "organisation" in refused.json()["detail"]
+    # Refused before the body is read: whatever it holds.
+    assert without.post(f"{V1}/proposals/", {"narrative": 5}, format="json").status_code == 403
     assert _propose(api_for(roles.EDITOR)).status_code == 403
     assert _propose(api_for(roles.REVIEWER)).status_code == 403
     assert not Proposal.objects.exists()
