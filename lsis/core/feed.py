@@ -247,7 +247,7 @@ def changes_reconcile() -> int:
     The nightly repair of anything a bulk write failed to mark (and of what the day changes: a commitment
     becomes overdue when its date passes). Writes nothing when the feed is right.
     """
-    head = _lock_head()
+    head, _ = _lock_head()
     written = _compare_all(head, {kind.name: {ALL} for kind in feed_kinds()})
     head.save(update_fields=["seq"])
     return written
@@ -255,14 +255,17 @@ def changes_reconcile() -> int:
 
 @transaction.atomic
 def _publish_batch() -> tuple[int, bool]:
-    head = _lock_head()
+    head, created = _lock_head()
     # Read after the lock is held: every pending row read here belongs to a committed change, and every
     # record read below is at least as new as that change.
     rows = list(FeedPending.objects.order_by("pk").values_list("pk", "kind", "key")[: PUBLISH_BATCH + 1])
     more, rows = len(rows) > PUBLISH_BATCH, rows[:PUBLISH_BATCH]
-    if not rows:
-        return 0, False
     wanted: dict[str, set[str]] = defaultdict(set)
+    if created:
+        # A new feed (the first publishing after installation) starts with every record there is.
+        wanted.update({kind.name: {ALL} for kind in feed_kinds()})
+    elif not rows:
+        return 0, False
     for _, kind, key in rows:
         wanted[kind].add(key)
     written = _compare_all(head, wanted)
@@ -271,12 +274,13 @@ def _publish_batch() -> tuple[int, bool]:
     return written, more
 
 
-def _lock_head() -> FeedHead:
+def _lock_head() -> tuple[FeedHead, bool]:
+    """The feed's head row, locked; and whether this call created it (a feed starting afresh)."""
     head = FeedHead.objects.select_for_update().filter(key=HEAD_KEY).first()
-    if head is None:
-        FeedHead.objects.get_or_create(key=HEAD_KEY)
-        head = FeedHead.objects.select_for_update().get(key=HEAD_KEY)
-    return head
+    if head is not None:
+        return head, False
+    _, created = FeedHead.objects.get_or_create(key=HEAD_KEY)
+    return FeedHead.objects.select_for_update().get(key=HEAD_KEY), created
 
 
 def _compare_all(head: FeedHead, wanted: dict[str, set[str]]) -> int:
@@ -388,8 +392,9 @@ def changed_fields(instance: models.Model, *fields: str) -> dict[str, Any] | Non
 
 
 def feed_head() -> FeedHead:
-    """The feed's head (its epoch and last sequence number), created the first time it is asked for."""
+    """The feed's head (its epoch and last sequence number); a new feed is filled with every record first."""
     head = FeedHead.objects.filter(key=HEAD_KEY).first()
     if head is None:
-        head, _ = FeedHead.objects.get_or_create(key=HEAD_KEY)
+        changes_publish()
+        head = FeedHead.objects.get(key=HEAD_KEY)
     return head
