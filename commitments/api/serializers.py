@@ -25,6 +25,7 @@ from commitments.models import (
     StatusUpdate,
     Theme,
 )
+from lsis.api.fields import RecordField, WebLinkField
 
 
 class DocumentSerializer(serializers.ModelSerializer):
@@ -159,6 +160,8 @@ class NeededBySerializer(serializers.Serializer):
 class EvidenceLinkSerializer(serializers.ModelSerializer):
     """A link to evidence an update cites."""
 
+    url = WebLinkField(max_length=500, label="URL")
+
     class Meta:
         model = EvidenceLink
         fields = ["url", "title"]
@@ -250,7 +253,7 @@ class StatusUpdateSerializer(serializers.ModelSerializer):
 class StatusUpdateWriteSerializer(serializers.Serializer):
     """A new draft update, or changes to one."""
 
-    commitment: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+    commitment: serializers.SlugRelatedField[Any] = RecordField(
         slug_field="reference", queryset=Commitment.objects.all(), help_text="The commitment's reference."
     )
     as_of = serializers.DateField(help_text="The date the update is true as of; not in the future.")
@@ -262,7 +265,7 @@ class StatusUpdateWriteSerializer(serializers.Serializer):
         max_digits=16, decimal_places=2, min_value=0, required=False, allow_null=True
     )
     evidence_links = EvidenceLinkSerializer(many=True, required=False)
-    supersedes: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+    supersedes: serializers.SlugRelatedField[Any] = RecordField(
         slug_field="uuid",
         queryset=StatusUpdate.objects.approved(),
         required=False,

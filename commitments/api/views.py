@@ -48,10 +48,25 @@ from commitments.models import (
     StatusUpdate,
     Theme,
     ThemeKind,
+    UpdateState,
+    same_day_refusal,
 )
+from lsis.api.errors import Conflict
 from lsis.api.pagination import BrowseOrWalkPagination
 from lsis.api.schema import IF_MATCH
 from lsis.api.views import ApiViewSet
+
+
+def _refuse_a_second_statement(update: StatusUpdate) -> None:
+    """409 if the commitment already has its statement of that day (``same_day_refusal``, the one rule).
+
+    The values sent are valid; what stands in the way is what is stored (an update of that day in
+    progress, or approved), which is a conflict with the record's state, not a malformed request.
+    """
+    others = StatusUpdate.objects.filter(commitment_id=update.commitment_id, as_of=update.as_of)
+    refusal = same_day_refusal(update, others.select_related("author"))
+    if refusal:
+        raise Conflict(refusal)
 
 
 def _transition_docs(summary: str, description: str) -> Any:
@@ -254,6 +269,15 @@ class StatusUpdateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiV
         serializer = StatusUpdateWriteSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
+        _refuse_a_second_statement(
+            StatusUpdate(
+                commitment=data["commitment"],
+                as_of=data["as_of"],
+                author_id=request.user.pk,
+                supersedes=data.get("supersedes"),
+                state=UpdateState.DRAFT,
+            )
+        )
         links = [services.EvidenceLinkData(**link) for link in data.pop("evidence_links", [])]
         update = services.update_create(author=request.user, evidence_links=links, **data)
         return self._respond(update, status.HTTP_201_CREATED)
@@ -271,6 +295,16 @@ class StatusUpdateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiV
         serializer = StatusUpdateEditSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         changes = dict(serializer.validated_data)
+        if "as_of" in changes and changes["as_of"] != update.as_of:
+            moved = StatusUpdate(
+                pk=update.pk,
+                commitment_id=update.commitment_id,
+                as_of=changes["as_of"],
+                author_id=update.author_id,
+                supersedes_id=update.supersedes_id,
+                state=update.state,
+            )
+            _refuse_a_second_statement(moved)
         links = changes.pop("evidence_links", None)
         evidence = None if links is None else [services.EvidenceLinkData(**link) for link in links]
         update = services.update_edit(update=update, user=request.user, evidence_links=evidence, **changes)

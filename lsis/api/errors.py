@@ -60,6 +60,16 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class UnknownReference(exceptions.NotFound):
+    """A filter or field is well formed but names no record there is (for this user): ``fields`` says which.
+
+    The schema cannot list which codes, references or UUIDs exist, so naming one that does not is "not
+    found", as the record's own URL would be, rather than a malformed request (400).
+    """
+
+    default_detail = "A value names something that does not exist, or that you cannot see."
+
+
 _SUMMARY = {
     400: "Some of the values sent are not valid.",
 }

@@ -8,6 +8,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
+from rest_framework import serializers
 
 from lsis.api.errors import ErrorSerializer
 
@@ -71,13 +72,31 @@ PRECONDITION_REQUIRED = _error(
 READ_ERRORS = {400: BAD_REQUEST, 401: UNAUTHORISED, 403: FORBIDDEN, 404: NOT_FOUND, 429: THROTTLED}
 WRITE_ERRORS = {**READ_ERRORS, 409: CONFLICT, 412: PRECONDITION_FAILED, 428: PRECONDITION_REQUIRED}
 
+# One ETag of a version, as the reads give it: ``"3"`` (``W/"3"`` is taken too). ``*`` or a list is a 400.
+IF_MATCH_PATTERN = r'^(W/)?"[0-9]{1,18}"$'
 IF_MATCH = OpenApiParameter(
     "If-Match",
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
     required=True,
+    pattern=IF_MATCH_PATTERN,
     description='The ETag of the version you read, e.g. "3". Missing: 428; stale: 412.',
 )
+
+
+def decimal_pattern(field: serializers.DecimalField) -> str:
+    """The decimals written as strings that ``field`` takes: a sign only if it takes negatives, a digit at least.
+
+    drf-spectacular's pattern allows a minus sign whatever the minimum, and "" or "." which no field takes
+    as a number ("" is null where the field allows null).
+    """
+    sign = "" if field.min_value is not None and field.min_value >= 0 else "-?"
+    whole, places = field.max_whole_digits, field.decimal_places
+    number = rf"[0-9]{{1,{whole}}}" if whole else "0?"
+    if places:
+        number = rf"(?:{number}(?:\.[0-9]{{0,{places}}})?|\.[0-9]{{1,{places}}})"
+    empty = "|" if field.allow_null else ""
+    return rf"^(?:{sign}{number}{empty})$"
 
 
 class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -97,7 +116,29 @@ class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
 
 
 class ApiAutoSchema(AutoSchema):
-    """Documents the error responses every operation can give, in the one error format."""
+    """Documents the error responses every operation can give, in the one error format.
+
+    And the query string as ``ApiViewSet`` takes it: a filter may be sent empty (then it is ignored).
+    """
+
+    def _map_serializer_field(self, field: Any, direction: Any, bypass_extensions: bool = False) -> Any:
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if isinstance(field, serializers.DecimalField) and "pattern" in schema:
+            schema["pattern"] = decimal_pattern(field)
+        trimmed = isinstance(field, serializers.CharField) and field.trim_whitespace and not field.allow_blank
+        if direction == "request" and trimmed and "pattern" not in schema and schema.get("type") == "string":
+            # DRF strips the text before checking it is not blank: white space alone is blank.
+            schema["pattern"] = r"\S"
+        return schema
+
+    def _get_filter_parameters(self) -> list[dict[str, Any]]:
+        parameters = super()._get_filter_parameters()
+        filter_params = getattr(self.view, "filter_params", None)
+        empty_ignored = filter_params() if filter_params is not None else set()
+        for parameter in parameters:
+            if parameter.get("in") == "query" and parameter["name"] in empty_ignored:
+                parameter["allowEmptyValue"] = True
+        return parameters
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Iterator
 from datetime import datetime, time
 from time import time as time_now
@@ -15,8 +16,7 @@ from django.db.models import QuerySet
 from django.http import HttpResponse, HttpResponseBase, HttpResponseNotModified
 from django.utils import timezone
 from django.utils.cache import get_conditional_response
-from django.utils.http import http_date, parse_etags, parse_http_date_safe, quote_etag
-from django_filters.rest_framework import DjangoFilterBackend
+from django.utils.http import http_date, parse_http_date_safe, quote_etag
 from drf_orjson_renderer.renderers import ORJSONRenderer as JSONRenderer  # type: ignore[import-untyped]
 from rest_framework import exceptions, filters, viewsets
 from rest_framework.permissions import SAFE_METHODS
@@ -25,7 +25,9 @@ from rest_framework.response import Response
 
 from lsis.api.errors import PreconditionFailed, PreconditionRequired
 from lsis.api.exports import CHUNK_SIZE, CSVRenderer, XLSXRenderer, export_response
-from lsis.api.pagination import BrowseOrWalkPagination, whole_number
+from lsis.api.filters import StrictFilterBackend
+from lsis.api.pagination import BrowseOrWalkPagination, check_paging_params, whole_number
+from lsis.api.schema import IF_MATCH_PATTERN
 from lsis.core.changes import request_data_stamp
 
 EXPORT_FORMATS = ("csv", "xlsx")
@@ -36,6 +38,8 @@ PAGE_PARAMS = {*PAGING_PARAMS, "cursor", "format"}
 # anyway, so this only bounds the memory they hold.
 DERIVED_CACHE_SECONDS = 600
 T = TypeVar("T")
+# The If-Match header a write takes (the schema's pattern), with the version named.
+_IF_MATCH_RE = re.compile(IF_MATCH_PATTERN.strip("^$").replace("[0-9]{1,18}", "(?P<version>[0-9]{1,18})"))
 
 
 class ReadValidators:
@@ -132,18 +136,20 @@ class StrictOrderingFilter(filters.OrderingFilter):
 class ApiViewSet(viewsets.GenericViewSet):
     """Behaviour every endpoint shares.
 
-    - Query strings are strict: a parameter the endpoint does not take, a repeated or empty one (only
-      ``cursor=`` may be empty), or a bad value is a 400 naming it.
+    - Query strings are strict: a parameter the endpoint does not take, a repeated one, an empty one
+      (filters sent empty are ignored, as django-filter does, and ``cursor=`` starts a walk), or a bad
+      value is a 400 naming it. The schema says exactly this (``lsis.api.schema``).
     - Throttle scope: ``read``, ``export`` (CSV/XLSX) or ``write``, counted per token.
     - GET answers carry an ETag and Last-Modified from the data stamp (``ReadValidators``; the version
       for versioned records) and honour If-None-Match and If-Modified-Since with a 304 before any of
       the answer is built. A JSON answer is kept in the cache under the same inputs as its ETag, so
       the same request is answered from it until the data changes. Errors are always JSON.
-    - List endpoints export all matching rows as CSV or XLSX with ``?format=``.
+    - List endpoints export all matching rows as CSV or XLSX with ``?format=``; paging parameters are
+      checked but ignored there.
     """
 
     lookup_value_regex = "[^/]+"
-    filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
+    filter_backends = [StrictFilterBackend, StrictOrderingFilter]
     renderer_classes = [JSONRenderer]
     list_renderer_classes = [JSONRenderer, CSVRenderer, XLSXRenderer]
     throttle_scope = "read"
@@ -199,25 +205,43 @@ class ApiViewSet(viewsets.GenericViewSet):
                     allowed.add("cursor")
         return allowed
 
+    def filter_params(self) -> set[str]:
+        """The query parameters that are filters (of the list's filter set): an empty one is ignored."""
+        filterset_class = getattr(self, "filterset_class", None)
+        if self.action != "list" or filterset_class is None:
+            return set()
+        return set(filterset_class.base_filters)
+
     def _check_query_params(self, request: Request) -> None:
         allowed = self.allowed_query_params()
+        # django-filter's convention: a filter sent empty (``?area=``) is as if left out; the schema says
+        # so with ``allowEmptyValue`` (``lsis.api.schema``). ``cursor=`` starts a walk. Any other
+        # parameter sent empty is a mistake the schema does not allow (a number, a format, an ordering).
+        may_be_empty = {*self.filter_params(), "cursor"}
         errors: dict[str, list[str]] = {}
         for name in request.query_params:
             if name not in allowed:
                 errors[name] = [f"Unknown parameter. This endpoint takes: {', '.join(sorted(allowed))}."]
             elif len(request.query_params.getlist(name)) > 1:
                 errors[name] = ["Give this parameter once."]
-            elif request.query_params[name] == "" and name != "cursor":
+            elif request.query_params[name] == "" and name not in may_be_empty:
                 errors[name] = ["Give a value, or leave the parameter out."]
-        if request.query_params.get("format", "json") in EXPORT_FORMATS:
-            for name in (*PAGING_PARAMS, "cursor"):
-                if name in request.query_params:
-                    errors[name] = ["An export holds every matching row; leave out paging."]
         if errors:
             raise exceptions.ValidationError(errors)
+        if request.query_params.get("format", "json") in EXPORT_FORMATS and self.pagination_class is not None:
+            # An export holds every matching row: paging parameters are checked as on a page (the schema
+            # cannot make them depend on ``format``) but choose nothing.
+            check_paging_params(request)
+
+    def _method_allowed(self, request: Request) -> bool:
+        method = request.method.lower() if request.method else ""
+        return method in self.http_method_names and hasattr(self, method)
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
         """An unknown ``format`` is a 400 saying which formats there are."""
+        if not self._method_allowed(request):
+            # The answer is a 405 in JSON, whatever format was asked for.
+            return super().perform_content_negotiation(request, force=True)
         wanted = request.query_params.get("format")
         if not force and wanted is not None:
             formats = [renderer.format for renderer in self.get_renderers()]
@@ -232,6 +256,9 @@ class ApiViewSet(viewsets.GenericViewSet):
         elif request.query_params.get("format") in EXPORT_FORMATS:
             self.throttle_scope = "export"
         super().initial(request, *args, **kwargs)
+        if not self._method_allowed(request):
+            # Nothing here answers this method: a 405 (from ``dispatch``), whatever the query string says.
+            return
         self._check_query_params(request)
         if request.method in ("GET", "HEAD") and self.action not in self.versioned_actions:
             self._answer_early(request)
@@ -361,8 +388,9 @@ class ApiViewSet(viewsets.GenericViewSet):
         header = request.headers.get("If-Match")
         if not header:
             raise PreconditionRequired()
-        etags = parse_etags(header)
-        version = whole_number(etags[0].strip('"W/')) if len(etags) == 1 and header.strip() != "*" else None
+        # Exactly what the schema's pattern says: one ETag of a version, as reads give it.
+        match = _IF_MATCH_RE.fullmatch(header.strip())
+        version = whole_number(match["version"]) if match else None
         if version is None:
             raise exceptions.ValidationError(
                 {"If-Match": ['Give the ETag of the version you read, e.g. "3" (one value, not *).']}

@@ -6,25 +6,27 @@ approvals are waiting to be counted (``metrics.services.markers_pending``).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import django_filters
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers
 from rest_framework.request import Request
 
 from commitments.api.views import ReadOnlyApiViewSet
 from commitments.periods import Quarter, last_completed
+from lsis.api.filters import unknown_value
 from lsis.api.views import ApiViewSet
 from metrics.api.serializers import QuarterMetricSerializer, ReportingQuarterSerializer
 from metrics.models import Basis, QuarterMetric, ReportingQuarter, ScopeType
 from metrics.rules import DEFAULT_POPULATION, Population
 from metrics.services import markers_pending
 
-QUARTER_CODE = r"\d{4}-\d{2}-Q[1-4]"
+QUARTER_CODE = r"[0-9]{4}-[0-9]{2}-Q[1-4]"
 
 
 def parse_quarter_code(code: str) -> Quarter:
@@ -35,17 +37,20 @@ def parse_quarter_code(code: str) -> Quarter:
         raise ValidationError([message.replace(" Q", "-Q") for message in error.messages], code="invalid") from None
 
 
+@extend_schema_field({"type": "string", "pattern": f"^{QUARTER_CODE}$"})
 class QuarterField(django_filters.CharFilter):
-    """A quarter code, checked."""
+    """A quarter code, checked: not of the code's form, a 400; of its form but no quarter reported on, a 404."""
 
     def filter(self, queryset: Any, value: str) -> Any:
         """Rows of that quarter."""
         if not value:
             return queryset
+        if not re.fullmatch(QUARTER_CODE, value):
+            raise serializers.ValidationError({self.field_name: ["Give a quarter code, e.g. 2019-20-Q1."]})
         try:
             quarter = parse_quarter_code(value)
-        except ValidationError as error:
-            raise serializers.ValidationError({self.field_name: error.messages}) from None
+        except ValidationError:
+            raise unknown_value(self.field_name, value) from None
         return queryset.filter(
             **{f"{self.field_name}__year": quarter.year, f"{self.field_name}__number": quarter.number}
         )

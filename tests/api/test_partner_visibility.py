@@ -198,7 +198,7 @@ def test_a_filter_naming_an_unpublished_commitment_answers_as_for_a_missing_one(
     extra = {"format": export} if export else {}
     hidden = partner.get(url, {parameter: unpublished.reference, **extra})
     missing = partner.get(url, {parameter: MISSING, **extra})
-    assert missing.status_code == 400
+    assert missing.status_code == 404  # well formed, names nothing: not found, as its own URL would be
     _same_apart_from(hidden, missing, unpublished.reference, MISSING)
     assert staff.get(url, {parameter: unpublished.reference, **extra}).status_code == 200
 

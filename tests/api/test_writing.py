@@ -127,7 +127,7 @@ def test_workflow_rules_are_409_with_the_services_words(
         ({"status": "finished"}, "status"),
         ({"progress": 140}, "progress"),
         ({"as_of": "2999-01-01"}, "as_of"),
-        ({"commitment": "NO-SUCH-REF"}, "commitment"),
+        ({"commitment": 5}, "commitment"),
         ({"funding_spent": "-5"}, "funding_spent"),
         ({"evidence_links": [{"url": "not a url", "title": "x"}]}, "evidence_links"),
         ({"narrative": ""}, "narrative"),
