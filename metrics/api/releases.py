@@ -175,7 +175,8 @@ class ReleaseViewSet(ReadOnlyApiViewSet):
         response: HttpResponse = unchanged if unchanged is not None else HttpResponse(bytes(row.content))
         if not isinstance(response, HttpResponseNotModified):
             response["Content-Type"] = row.media_type
-            response["Content-Disposition"] = f'attachment; filename="{release.code}-{row.name}"'
+            # Its own name: the five files saved together are the set the CSV on the Web metadata describes.
+            response["Content-Disposition"] = f'attachment; filename="{row.name}"'
         response["ETag"] = etag
         return response
 

@@ -87,7 +87,7 @@ def test_a_file_downloads_as_published_and_may_be_kept_for_good(
     assert answer.status_code == 200
     assert answer.content == bytes(stored.content)
     assert answer["Content-Type"] == "text/csv; charset=utf-8; header=present"
-    assert answer["Content-Disposition"] == 'attachment; filename="2019-20-Q1-v1-delivery.csv"'
+    assert answer["Content-Disposition"] == 'attachment; filename="delivery.csv"'
     assert answer["ETag"] == f'"{hashlib.sha256(answer.content).hexdigest()}"'
     assert "immutable" in answer["Cache-Control"]
     again = client.get(f"{BASE}2019-20-Q1-v1/files/delivery.csv/", HTTP_IF_NONE_MATCH=answer["ETag"])
