@@ -247,7 +247,7 @@ def proposal_accept(*, proposal: Proposal, reviewer: Any) -> Proposal:
 
 def decline_reason_refusal(*, reason: str) -> str | None:
     """Why ``reason`` will not do as the reason for declining a proposal, or None. The admin's form asks this."""
-    if len(" ".join((reason or "").split())) < DECLINE_REASON_MIN:
+    if len((reason or "").strip()) < DECLINE_REASON_MIN:
         return (
             f"Say why the proposal is declined, in at least {DECLINE_REASON_MIN} characters: "
             "the partner reads it, and can then propose again"

@@ -16,7 +16,13 @@ import django_filters
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.http import quote_etag
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -143,10 +149,26 @@ class ProposalWriteSerializer(serializers.Serializer):
     evidence_links = EvidenceLinkSerializer(many=True, required=False)
 
 
+# At least DECLINE_REASON_MIN characters once the white space around them is stripped, as the service counts.
+_REASON_PATTERN = rf"^\s*\S[\s\S]{{{proposals.DECLINE_REASON_MIN - 2},}}\S\s*$"
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "minLength": proposals.DECLINE_REASON_MIN,
+        "maxLength": proposals.DECLINE_REASON_MAX,
+        "pattern": _REASON_PATTERN,
+    }
+)
+class DeclineReasonField(serializers.CharField):
+    """The reason for declining, with the schema saying how long it must be (``proposals.decline_reason_refusal``)."""
+
+
 class DeclineSerializer(serializers.Serializer):
     """Why a reviewer declines a proposal."""
 
-    reason = serializers.CharField(
+    reason = DeclineReasonField(
         max_length=proposals.DECLINE_REASON_MAX,
         help_text=f"Why, in at least {proposals.DECLINE_REASON_MIN} characters; the partner reads it.",
     )
