@@ -420,3 +420,9 @@ def test_the_page_lists_releases_for_those_who_see_the_dashboards(
     assert client_for(roles.PARTNER).get("/open-data/").status_code == 403
     assert Client().get("/open-data/").status_code == 302  # to sign in
     assert b'href="/open-data/"' in client_for(roles.BOARD_MEMBER).get("/").content
+    pack = client_for(roles.BOARD_MEMBER).get("/board-pack/", {"quarter": "2019-20 Q1"})
+    assert b'href="/open-data/"' in pack.content
+    assert (
+        b'href="/open-data/"'
+        not in client_for(roles.BOARD_MEMBER).get("/board-pack/", {"quarter": "2019-20 Q2"}).content
+    )
