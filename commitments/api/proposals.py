@@ -238,7 +238,7 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewS
         return {**super().get_serializer_context(), "sees_unpublished": staff}
 
     def get_permissions(self) -> Sequence[Any]:
-        """Reviewers decide; anyone signed in reads what they may see, and the service says who may propose."""
+        """Reviewers decide; partners whose account belongs to an organisation propose; anyone signed in reads."""
         if self.action in ("accept", "decline"):
             return [IsAuthenticated(), CanDecideProposals()]
         if self.action == "create":
