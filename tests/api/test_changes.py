@@ -381,3 +381,27 @@ def test_a_feed_started_afresh_begins_with_every_published_record(partner: APICl
     assert {entry["action"] for entry in entries} == {"created"}
     assert_replay_is_the_published_data(partner)
     assert partner.get(URL, {"cursor": old}).status_code == 409
+
+
+@pytest.mark.django_db
+def test_a_rename_reaches_every_record_that_shows_the_name(partner: APIClient, committed: Callable[[], Any]) -> None:
+    """An organisation's new name is an update of each published commitment it takes part in, and only those."""
+    organisation = Organisation.objects.filter(involvements__commitment__published=True).distinct().first()
+    assert organisation is not None
+    showing = set(
+        Commitment.objects.filter(published=True, involvements__organisation=organisation).values_list(
+            "reference", flat=True
+        )
+    )
+    _, end = read_feed(partner)
+    with committed():
+        organisation.name = f"{organisation.name} (renamed)"
+        organisation.save()
+    new, _ = read_feed(partner, cursor=end)
+    commitments = {entry["id"] for entry in new if entry["kind"] == "commitments"}
+    assert commitments == showing
+    for entry in new:
+        if entry["kind"] == "commitments":
+            names = [party["name"] for party in entry["record"]["organisations"]]
+            assert organisation.name in names
+    assert ("organisations", str(organisation.uuid), "updated") in {(e["kind"], e["id"], e["action"]) for e in new}
