@@ -14,13 +14,24 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import date, timedelta
 from typing import Any
 
 from django.db.models import Q
 
-from lsis.core.feed import ALL, PREFIX, FeedKind, changed_fields, feed_changed, feed_kind_register, feed_watch
+from lsis.core.feed import (
+    ALL,
+    PREFIX,
+    FeedKind,
+    changed_fields,
+    feed_changed,
+    feed_changed_many,
+    feed_kind_register,
+    feed_watch,
+)
+from programmes.feed_kinds import COMMITMENTS
 
-QUARTERS, METRICS = "quarters", "metrics"
+QUARTERS, METRICS, RELEASES = "quarters", "metrics", "releases"
 Pairs = Iterable[tuple[str, str]]
 
 
@@ -37,6 +48,25 @@ def figures_changed(*, year: int, number: int, basis: str | None = None) -> None
     feed_changed(METRICS, prefix + PREFIX)
 
 
+def day_passed(*, today: date) -> int:
+    """Record that the published commitments whose overdue flags turn today may have changed; return how many.
+
+    Being overdue depends on the day (``metrics.rules``): a commitment whose target date, or one of whose
+    milestones' due date, was yesterday reads differently today with no write to mark it. Run just after
+    midnight (``metrics.feed_day_passed``), so the feed follows the API's lists within minutes.
+    """
+    from commitments.models import Commitment
+    from metrics import rules
+
+    yesterday = today - timedelta(days=1)
+    turning = rules.overdue_may_change(after=yesterday, until=today) | rules.milestone_overdue_may_change(
+        after=yesterday, until=today
+    )
+    references = list(Commitment.objects.published().filter(turning).values_list("reference", flat=True).distinct())
+    feed_changed_many((COMMITMENTS, reference) for reference in references)
+    return len(references)
+
+
 def every_figure_changed() -> None:
     """Record that any figure may have changed (a scope relabelled in every quarter)."""
     feed_changed(METRICS, ALL)
@@ -45,7 +75,8 @@ def every_figure_changed() -> None:
 def register() -> None:
     """Register the kinds and what changes them (from ``MetricsConfig.ready``)."""
     from metrics.api import views
-    from metrics.models import ReportingQuarter
+    from metrics.api.releases import ReleaseSerializer
+    from metrics.models import Release, ReleaseFile, ReportingQuarter
 
     feed_kind_register(
         FeedKind(
@@ -67,7 +98,20 @@ def register() -> None:
             description="Quarterly figures, every quarter, basis and population.",
         )
     )
+    feed_kind_register(
+        FeedKind(
+            name=RELEASES,
+            records=_releases,
+            exists=lambda keys: set(_release_rows(keys)),
+            keys=lambda prefix: [key for key in _release_rows(None) if key.startswith(prefix)],
+            schema=ReleaseSerializer,
+            description="Open-data releases of signed-off quarters (a release never changes: created only).",
+        )
+    )
     feed_watch(ReportingQuarter, _quarter_and_figures, before_save=_quarter_before)
+    # A release is written once, with its files after it: the files' save names the release again.
+    feed_watch(Release, lambda release: [(RELEASES, release.code)])
+    feed_watch(ReleaseFile, lambda file: [(RELEASES, file.release.code)])
 
 
 def _quarter_and_figures(quarter: Any) -> Pairs:
@@ -113,6 +157,36 @@ def _quarters(keys: list[str]) -> dict[str, Any]:
 
     view = partner_view(ReportingQuarterViewSet)
     found = _quarter_rows(keys)
+    data = view.get_serializer(list(found.values()), many=True).data
+    return dict(zip(found, data, strict=True))
+
+
+def _release_rows(keys: list[str] | None) -> dict[str, Any]:
+    """Releases by code, of ``keys`` (every one if None), with their files listed."""
+    from metrics.api.releases import parse_release_code
+    from metrics.releases import releases_list
+
+    rows = releases_list()
+    if keys is not None:
+        wanted = [named for named in map(parse_release_code, keys) if named is not None]
+        if not wanted:
+            return {}
+        rows = rows.filter(
+            _any_of(
+                Q(quarter__year=quarter.year, quarter__number=quarter.number, version=version)
+                for quarter, version in wanted
+            )
+        )
+    return {row.code: row for row in rows}
+
+
+def _releases(keys: list[str]) -> dict[str, Any]:
+    """The releases as the API lists them to a partner."""
+    from lsis.api.feed_records import partner_view
+    from metrics.api.releases import ReleaseViewSet
+
+    view = partner_view(ReleaseViewSet)
+    found = _release_rows(keys)
     data = view.get_serializer(list(found.values()), many=True).data
     return dict(zip(found, data, strict=True))
 

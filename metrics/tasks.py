@@ -16,6 +16,7 @@ from django.utils import timezone
 from commitments.periods import Quarter, last_completed
 from lsis.core.messaging import MessageBusyError, message_deliver
 from lsis.core.notify import notify_statuses_poll
+from metrics.feed_kinds import day_passed
 from metrics.releases import release_publish_signed_off
 from metrics.reminder_services import queued_messages_ids, reminders_send
 from metrics.services import PUBLISH_RELEASE_TASK, RECOMPUTE_TASK, markers_process, metrics_recompute
@@ -68,6 +69,12 @@ def publish_release(quarter_id: int) -> int | None:
 
 
 # --- Reminders by e-mail (metrics.reminder_services, lsis.core.messaging) ----------------------------------
+
+
+@shared_task(name="metrics.feed_day_passed", **_RELIABLE)
+def feed_day_passed() -> int:
+    """Just after midnight: the commitments whose overdue flags turned today go to the change feed."""
+    return day_passed(today=timezone.localdate())
 
 
 @shared_task(name="metrics.send_reminders", **_RELIABLE)

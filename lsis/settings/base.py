@@ -280,6 +280,8 @@ CELERY_BEAT_SCHEDULE = {
     # compared with the feed (a commitment becomes overdue as days pass): docs/adr/0009-change-feed.md.
     "changes-publish-every-minute": {"task": "core.changes_publish", "schedule": 60.0},
     "changes-nightly-reconcile": {"task": "core.changes_reconcile", "schedule": crontab(hour=3, minute=15)},
+    # A commitment (or a milestone) whose date passed yesterday reads overdue today, with no write to mark it.
+    "changes-day-passed": {"task": "metrics.feed_day_passed", "schedule": crontab(hour=0, minute=1)},
     "metrics-nightly-full-rebuild": {
         "task": "metrics.rebuild_all",
         "schedule": crontab(hour=2, minute=30),

@@ -61,17 +61,14 @@ class ReleaseFileSerializer(serializers.Serializer):
     media_type = serializers.CharField()
     size = serializers.IntegerField(help_text="Bytes.")
     sha256 = serializers.CharField(help_text="SHA-256 of the file's bytes, in hex: also its download's ETag.")
-    url = serializers.SerializerMethodField(help_text="Where to download it.")
+    url = serializers.SerializerMethodField(
+        help_text="Where to download it: its path on this server, e.g. "
+        "/api/v1/releases/2019-20-Q1-v1/files/delivery.csv/."
+    )
 
     def get_url(self, row: ReleaseFile) -> str:
-        """The download's absolute address."""
-        return str(
-            reverse(
-                "api:release-download",
-                kwargs={"code": self.context["code"], "name": row.name},
-                request=self.context.get("request"),
-            )
-        )
+        """The download's path: a record the same at any host, so the change feed carries it as the list does."""
+        return str(reverse("api:release-download", kwargs={"code": self.context["code"], "name": row.name}))
 
 
 class ReleaseSerializer(serializers.ModelSerializer):

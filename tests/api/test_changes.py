@@ -10,9 +10,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
@@ -23,8 +26,10 @@ from commitments.periods import Quarter
 from commitments.services import commitment_edit, commitment_set_published, update_approve
 from lsis.core.models import FeedEntry, FeedHead, FeedPending, FeedState
 from lsis.core.tasks import publish_changes, reconcile_changes
+from metrics import rules
 from metrics.models import QuarterMetric
-from metrics.services import metrics_recompute
+from metrics.services import metrics_recompute, quarter_lock
+from metrics.tasks import feed_day_passed
 from programmes.models import FundingAmount, Programme
 from programmes.services import funding_amount_save, programme_delete, programme_save
 from tests.helpers import ANONYMOUS
@@ -41,6 +46,7 @@ KINDS = {
     "commitments": "reference",
     "updates": "uuid",
     "quarters": "code",
+    "releases": "code",
 }
 Snapshot = dict[str, dict[str, Any]]
 
@@ -160,6 +166,8 @@ def test_a_replay_from_the_start_is_the_published_data_after_every_kind_of_chang
     reviewer = user_with_role(roles.REVIEWER)
     with committed():
         metrics_recompute(quarters=[Quarter(2019, 1)])
+    with committed():  # signed off, the quarter's open-data release is published
+        quarter_lock(quarter=Quarter(2019, 1), user=reviewer)
     with committed():
         organisation = new_organisation(name="Feed Test Biosciences Ltd", kind="company")
     with committed():
@@ -211,6 +219,7 @@ def test_a_replay_from_the_start_is_the_published_data_after_every_kind_of_chang
     # The same for staff: they read the partners' feed too.
     assert read_feed(api_for(roles.REVIEWER))[0] == entries
     assert {"created", "updated", "withdrawn", "deleted"} <= {entry["action"] for entry in entries}
+    assert [entry["id"] for entry in entries if entry["kind"] == "releases"] == ["2019-20-Q1-v1"]
     withdrawals = [entry for entry in entries if entry["id"] == "SD2-PEOPLE-G4"]
     assert withdrawals[-1]["action"] == "withdrawn"
 
@@ -405,3 +414,34 @@ def test_a_rename_reaches_every_record_that_shows_the_name(partner: APIClient, c
             names = [party["name"] for party in entry["record"]["organisations"]]
             assert organisation.name in names
     assert ("organisations", str(organisation.uuid), "updated") in {(e["kind"], e["id"], e["action"]) for e in new}
+
+
+@pytest.mark.django_db
+def test_a_commitment_turning_overdue_at_midnight_reaches_the_feed_by_the_new_day_task(
+    partner: APIClient, committed: Callable[[], Any]
+) -> None:
+    """No write marks a commitment whose target date has just passed: the task run after midnight does."""
+    commitment = (
+        Commitment.objects.published()
+        .filter(target_date__isnull=False)
+        .filter(delivery_status__in=rules.UNFINISHED)
+        .order_by("target_date", "reference")
+        .first()
+    )
+    assert commitment is not None
+    assert commitment.target_date is not None
+    day_before = datetime.combine(commitment.target_date, datetime.min.time(), tzinfo=ZoneInfo("Europe/London"))
+    with time_machine.travel(day_before + timedelta(hours=12), tick=False):
+        with committed():
+            reconcile_changes.delay()  # the feed as of that day (the seeded feed was published today)
+        _, cursor = read_feed(partner)
+        assert listed(partner, "commitments", "reference")[commitment.reference]["overdue"] is False
+    with time_machine.travel(day_before + timedelta(days=1, minutes=1), tick=False):
+        assert read_feed(partner, cursor=cursor)[0] == []  # nothing was written: the feed lags the list
+        with committed():
+            assert feed_day_passed.delay().get() >= 1
+        entries, _ = read_feed(partner, cursor=cursor)
+        mine = [entry for entry in entries if entry["id"] == commitment.reference]
+        assert [entry["action"] for entry in mine] == ["updated"]
+        assert mine[0]["record"]["overdue"] is True
+        assert mine[0]["record"] == listed(partner, "commitments", "reference")[commitment.reference]
