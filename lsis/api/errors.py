@@ -60,6 +60,12 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class RuleRefusal(Conflict):
+    """Values the schema allows, refused by a rule of the records (a service's or model's validation)."""
+
+    default_detail = "The values are valid, but the records' rules refuse them; `fields` says why."
+
+
 class UnknownReference(exceptions.NotFound):
     """A filter or field is well formed but names no record there is (for this user): ``fields`` says which.
 
@@ -105,8 +111,11 @@ def _translate(exc: Exception) -> Exception:
     if isinstance(exc, ConcurrentEditError):
         return PreconditionFailed(exc.describe())
     if isinstance(exc, DjangoValidationError):
+        # The serializers have taken the values (they are what the schema allows); a service or model
+        # refusing them applies a rule of the records (a date not in the future, money only where the
+        # commitment carries money): a conflict with what is stored, not a malformed request.
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        return exceptions.ValidationError(detail)
+        return RuleRefusal(detail)
     if isinstance(exc, DjangoPermissionDenied):
         return exceptions.PermissionDenied(str(exc) or None)
     if isinstance(exc, Http404):

@@ -51,7 +51,8 @@ THROTTLED = _error(
     "Request was throttled. Expected available in 12 seconds.",
 )
 CONFLICT = _error(
-    "The action is not allowed in the record's current state.",
+    "The action is not allowed in the record's current state, or a rule of the records refuses values the "
+    "schema allows (e.g. an update dated in the future); `fields` says which.",
     409,
     "conflict",
     "Only a submitted update can be approved; this one is draft.",

@@ -126,7 +126,6 @@ def test_workflow_rules_are_409_with_the_services_words(
     [
         ({"status": "finished"}, "status"),
         ({"progress": 140}, "progress"),
-        ({"as_of": "2999-01-01"}, "as_of"),
         ({"commitment": 5}, "commitment"),
         ({"funding_spent": "-5"}, "funding_spent"),
         ({"evidence_links": [{"url": "not a url", "title": "x"}]}, "evidence_links"),
