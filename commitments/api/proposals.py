@@ -173,6 +173,13 @@ class DeclineSerializer(serializers.Serializer):
         help_text=f"Why, in at least {proposals.DECLINE_REASON_MIN} characters; the partner reads it.",
     )
 
+    def validate_reason(self, value: str) -> str:
+        """The service's rule, which the schema states too: a reason it forbids is a 400, as the schema says."""
+        refusal = proposals.decline_reason_refusal(reason=value)
+        if refusal:
+            raise serializers.ValidationError(refusal)
+        return value
+
 
 # --- filters -----------------------------------------------------------------------------------------------------
 
