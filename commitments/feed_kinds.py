@@ -47,7 +47,12 @@ def register() -> None:
     feed_watch(Document, lambda document: [(DOCUMENTS, document.code)], before_save=_document_renamed)
     feed_watch(Framework, lambda framework: [(FRAMEWORKS, framework.code)], before_save=_framework_renamed)
     feed_watch(Theme, lambda theme: [(THEMES, str(theme.uuid))])
-    feed_watch(Organisation, lambda organisation: [(ORGANISATIONS, str(organisation.uuid))])
+    # An update that began as a partner's proposal shows the proposing organisation's name.
+    feed_watch(
+        Organisation,
+        lambda organisation: [(ORGANISATIONS, str(organisation.uuid))],
+        before_save=_updates_proposed_by_renamed,
+    )
     feed_watch(OrganisationAlias, _alias_of)
     feed_watch(StatusUpdate, lambda update: [(UPDATES, str(update.uuid))])
     feed_watch(EvidenceLink, _link_of)
@@ -79,6 +84,15 @@ def _link_of(link: Any) -> Pairs:
 
     found = StatusUpdate.objects.filter(pk=link.update_id).values_list("uuid", flat=True).first()
     return [] if found is None else [(UPDATES, str(found))]
+
+
+def _updates_proposed_by_renamed(organisation: Any) -> Pairs:
+    from commitments.models import StatusUpdate
+
+    if changed_fields(organisation, "name") is None:
+        return []
+    uuids = StatusUpdate.objects.filter(proposal__organisation_id=organisation.pk).values_list("uuid", flat=True)
+    return [(UPDATES, str(uuid)) for uuid in uuids]
 
 
 def _updates_of_changed_commitment(commitment: Any) -> Pairs:

@@ -16,6 +16,7 @@ from commitments import roles
 from commitments.models import Commitment, Organisation, PartnerMembership, Proposal, StatusUpdate
 from commitments.periods import Quarter
 from commitments.proposals import partner_membership_save
+from commitments.reference_records import organisation_save
 from commitments.services import commitment_set_published
 from metrics.models import QuarterMetric
 from metrics.services import metrics_recompute
@@ -169,7 +170,7 @@ def _accept(client: APIClient, uuid: str, etag: str = '"1"') -> Any:
 
 
 def test_accepting_writes_a_draft_by_the_reviewer_crediting_the_partner_and_four_eyes_apply(
-    wellcome: APIClient, api_for: Callable[[str], APIClient], settings: Any
+    wellcome: APIClient, api_for: Callable[[str], APIClient], user_with_role: Callable[..., Any], settings: Any
 ) -> None:
     settings.CELERY_TASK_ALWAYS_EAGER = True
     uuid = _propose(wellcome).json()["uuid"]
@@ -208,6 +209,19 @@ def test_accepting_writes_a_draft_by_the_reviewer_crediting_the_partner_and_four
     assert seen.status_code == 200
     assert seen.json()["proposed_by"] == {"organisation": WELLCOME}
     assert wellcome.get(f"{V1}/proposals/{uuid}/").json()["state"] == "accepted"
+
+    # The organisation renamed, the change feed carries the update's new credit.
+    cursor = wellcome.get(f"{V1}/changes/", {"page_size": 1000}).json()["next"]
+    while (page := wellcome.get(f"{V1}/changes/", {"cursor": cursor, "page_size": 1000}).json())["has_more"]:
+        cursor = page["next"]
+    cursor = page["next"]
+    organisation = Organisation.objects.get(name=WELLCOME)
+    organisation.name = "Wellcome"
+    organisation_save(organisation=organisation, user=user_with_role(roles.REVIEWER))
+    entries = wellcome.get(f"{V1}/changes/", {"cursor": cursor, "kind": "updates"}).json()["results"]
+    assert [(entry["id"], entry["record"]["proposed_by"]) for entry in entries] == [
+        (str(draft.uuid), {"organisation": "Wellcome"})
+    ]
 
 
 def test_declining_needs_a_reason_the_partner_reads(wellcome: APIClient, api_for: Callable[[str], APIClient]) -> None:
