@@ -32,6 +32,8 @@ NOT_SEEDED = {
     "django_celery_beat.solarschedule",
     "knox.authtoken",
     "commitments.baselinechange",
+    "commitments.partnermembership",
+    "commitments.proposal",
     "core.message",
     "core.reminder",
     "metrics.quartermetric",

@@ -34,7 +34,8 @@ from commitments import roles
 from commitments.admin_updates import TRANSITIONS
 from commitments.delivery_plan import baseline_change_request
 from commitments.imports import IMPORT_COLUMNS
-from commitments.models import BaselineChange, Commitment, Organisation, StatusUpdate
+from commitments.models import BaselineChange, Commitment, Organisation, PartnerMembership, Proposal, StatusUpdate
+from commitments.proposals import partner_membership_save, proposal_create
 from commitments.services import commitment_edit, commitment_set_published, update_create, update_submit
 from lsis.admin import MISSING_VERSION
 from lsis.core.models import Message, Reminder
@@ -366,6 +367,17 @@ ACCESS: dict[str, dict[str, Allowed]] = {
         "approve": {"pending": REVIEWERS},
         "reject": {"pending": REVIEWERS},
     },
+    # Partners' proposed updates: read by staff, decided by reviewers, never edited or deleted.
+    "commitments.proposal": {
+        **standard_views(view=STAFF, bulk_delete=False),
+        "simple_history": NOBODY,
+        "accept": {"pending": REVIEWERS},
+        "decline": {"pending": REVIEWERS},
+    },
+    "commitments.partnermembership": {
+        **standard_views(view=STAFF, add=REVIEWERS, change=REVIEWERS, delete=REVIEWERS),
+        "simple_history": NOBODY,
+    },
     "commitments.themerule": {
         **standard_views(view=STAFF, add=REVIEWERS, change=REVIEWERS, delete=REVIEWERS),
         "simple_history": NOBODY,
@@ -421,6 +433,8 @@ KINDS = {
     "transition": Kind(get="allowed", post="writes"),
     "approve": Kind(get="allowed", post="writes"),  # a request to change a deadline
     "reject": Kind(get="allowed", post="writes"),
+    "accept": Kind(get="allowed", post="writes"),  # a partner's proposed update
+    "decline": Kind(get="allowed", post="writes"),
     "action": Kind(get="", post="writes"),
     "assign_owners": Kind(get="allowed", post="reads"),  # posted empty: the form comes back with its errors
 }
@@ -484,6 +498,24 @@ def _baseline_change_sample() -> BaselineChange:
         proposed_date=date(2031, 3, 31),
         reason="Asked for in the access test.",
         user=_make_user(EDITOR),
+    )
+
+
+def _membership_sample() -> PartnerMembership:
+    membership = PartnerMembership(
+        user=_make_user(PARTNER), organisation=Organisation.objects.get(name="Wellcome Trust")
+    )
+    return partner_membership_save(membership=membership, user=_make_user(REVIEWER))
+
+
+def _proposal_sample() -> Proposal:
+    # Wellcome Trust leads SD2-IDEAS-HARP-S2 in the real data.
+    return proposal_create(
+        author=_membership_sample().user,
+        commitment=Commitment.objects.get(reference="SD2-IDEAS-HARP-S2"),
+        as_of=date(2020, 6, 30),
+        status="in_progress",
+        narrative="Proposed for the access test.",
     )
 
 
@@ -555,6 +587,8 @@ SAMPLES: dict[str, dict[str, Callable[[], Any]]] = {
         "submitted": lambda: _update_sample(submitted=True),
     },
     "commitments.baselinechange": {"pending": _baseline_change_sample},
+    "commitments.proposal": {"pending": _proposal_sample},
+    "commitments.partnermembership": {"": _membership_sample},
     "programmes.fundingamount": {
         "of a published commitment": lambda: _funding_sample(published=True),
         "of an unpublished commitment": lambda: _funding_sample(published=False),
@@ -707,7 +741,7 @@ def _post_data(view: View, record: Any, label: str, superuser: Client, change_da
         return change_data[id(record)]
     if family == "delete":
         return {"post": "yes"}
-    if family in ("transition", "approve", "reject"):
+    if family in ("transition", "approve", "reject", "accept", "decline"):
         return {"reason": "Please add the evidence."}
     if family == "action":
         return {
