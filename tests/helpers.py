@@ -70,3 +70,16 @@ def owners_assign(owner: Any, commitments: Any) -> None:
     if not isinstance(commitments, QuerySet):
         commitments = CommitmentModel.objects.filter(pk__in=[commitment.pk for commitment in commitments])
     commitment_assign_owners(commitments=commitments, owner=owner, user=assigner)
+
+
+def correct_text(reference: str, text: str) -> Any:
+    """A commitment's text corrected through the service, by a superuser (a correction a reviewer would make)."""
+    from django.contrib.auth import get_user_model
+
+    from commitments.services import commitment_edit
+
+    editor, _ = get_user_model().objects.get_or_create(
+        username="text-corrector", defaults={"is_staff": True, "is_superuser": True}
+    )
+    commitment = Commitment.objects.get(reference=reference)
+    return commitment_edit(commitment=commitment, user=editor, changes={"text": text})

@@ -49,6 +49,10 @@ TESTS_WRITING_IN_BULK = {
     "tests/test_search.py::test_the_command_rebuilds_every_document",
     # A submission dated days back (no service submits in the past), for the reviewers' reminder of waiting ones.
     "tests/test_reminders.py::_submitted",
+    # Approval and modification times set to chosen moments (no service sets a time), for UK local time in XLSX.
+    "tests/api/test_exports.py::test_xlsx_datetimes_are_uk_local_time",
+    # Names and an approved update's link title made hostile (formula text), to check exports quote any cell.
+    "tests/api/test_exports.py::test_text_that_would_run_as_a_formula_is_quoted_in_every_kind_of_cell",
 }
 
 

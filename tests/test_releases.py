@@ -28,7 +28,7 @@ from referencing.jsonschema import DRAFT202012
 from commitments import roles
 from commitments.models import Commitment, OrganisationKind
 from commitments.periods import Quarter
-from commitments.services import update_approve, update_create, update_submit
+from commitments.services import commitment_set_published, update_approve, update_create, update_submit
 from metrics import tasks
 from metrics.models import Release, ReleaseFile, ReportingQuarter
 from metrics.release_files import FILE_NAMES, build_files, release_data
@@ -36,6 +36,7 @@ from metrics.release_models import ReleaseImmutableError
 from metrics.releases import QuarterNotSignedOffError, release_publish
 from metrics.services import quarter_lock
 from programmes.models import AmountNature, FundingAmount
+from tests.helpers import correct_text
 
 QUARTER = Quarter(2019, 1)
 STANDARDS = Path(settings.BASE_DIR).parent / "shared" / "standards" / "360giving"
@@ -120,7 +121,7 @@ def test_the_same_data_gives_the_same_bytes(released: Release) -> None:
 def test_a_release_never_changes_and_a_restatement_is_a_new_version(released: Release, reviewer: Any) -> None:
     before = files_of(released)
     commitment = Commitment.objects.get(reference="SD2-PEOPLE-G1")
-    Commitment.objects.filter(pk=commitment.pk).update(text=commitment.text + " (corrected)")
+    correct_text("SD2-PEOPLE-G1", commitment.text + " (corrected)")
 
     assert files_of(Release.objects.get(pk=released.pk)) == before  # edited after publication: unchanged
     released.note = "changed"
@@ -200,7 +201,9 @@ def test_csv_files_follow_rfc_4180_and_their_csvw_description(released: Release)
 
 def test_the_files_hold_published_data_only(released: Release) -> None:
     unpublished = Commitment.objects.filter(published=False)
-    Commitment.objects.filter(reference="SD2-PEOPLE-G4").update(published=False)
+    commitment_set_published(
+        commitment=Commitment.objects.get(reference="SD2-PEOPLE-G4"), user=released.published_by, published=False
+    )
     files = files_of(release_publish(quarter=QUARTER, user=released.published_by, note="Withdrawn").release)
     references = {record[0] for record in parsed(files["commitments.csv"])[1:]}
     assert "SD2-PEOPLE-G4" not in references
@@ -360,7 +363,7 @@ def test_the_command_publishes_a_restatement(released: Release, reviewer: Any) -
     out = io.StringIO()
     call_command("publish_release", "--quarter", "2019-20-Q1", stdout=out)
     assert "no new version" in out.getvalue()
-    Commitment.objects.filter(reference="SD2-PEOPLE-G1").update(target_date_text="By 2030")
+    correct_text("SD2-PEOPLE-G1", "Corrected text")
     call_command("publish_release", "--quarter", "2019-20-Q1", "--note", "Target date corrected", stdout=out)
     assert "Published 2019-20-Q1-v2" in out.getvalue()
     assert Release.objects.get(version=2).note == "Target date corrected"
@@ -386,7 +389,7 @@ def test_reviewers_publish_a_restatement_from_the_admin(
     assert asked.status_code == 200
     assert b"Publish a restatement" in asked.content
     assert _admin_action(client, released.quarter, confirm="yes").status_code == 200  # a note is needed
-    Commitment.objects.filter(reference="SD2-PEOPLE-G1").update(text="Corrected text")
+    correct_text("SD2-PEOPLE-G1", "Corrected text")
     done = _admin_action(client, released.quarter, confirm="yes", reason="Text corrected")
     assert done.status_code == 302
     assert Release.objects.get(version=2).published_by == reviewer

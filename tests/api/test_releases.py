@@ -10,13 +10,12 @@ import pytest
 from rest_framework.test import APIClient
 
 from commitments import roles
-from commitments.models import Commitment
 from commitments.periods import Quarter
 from metrics.models import Release, ReleaseFile
 from metrics.release_files import FILE_NAMES
 from metrics.releases import release_publish
 from metrics.services import quarter_lock
-from tests.helpers import ANONYMOUS
+from tests.helpers import ANONYMOUS, correct_text
 
 QUARTER = Quarter(2019, 1)
 BASE = "/api/v1/releases/"
@@ -28,7 +27,7 @@ def released(user_with_role: Callable[..., Any], commit: Callable[[], None]) -> 
     reviewer = user_with_role(roles.REVIEWER)
     quarter_lock(quarter=QUARTER, user=reviewer)
     commit()
-    Commitment.objects.filter(reference="SD2-PEOPLE-G1").update(target_date_text="By 2030")
+    correct_text("SD2-PEOPLE-G1", "Corrected text")
     return release_publish(quarter=QUARTER, user=reviewer, note="Target date corrected").release
 
 
