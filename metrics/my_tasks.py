@@ -23,7 +23,17 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from commitments.models import BaselineChange, BaselineChangeState, Commitment, Milestone, StatusUpdate, UpdateState
+from commitments import proposals
+from commitments.models import (
+    BaselineChange,
+    BaselineChangeState,
+    Commitment,
+    Milestone,
+    Proposal,
+    ProposalState,
+    StatusUpdate,
+    UpdateState,
+)
 from commitments.services import EDITOR_PERMISSION, REVIEWER_PERMISSION, updates_awaiting_review
 from metrics import rules
 from metrics.update_cycle import Cycle, CycleState
@@ -284,6 +294,32 @@ def _baseline_changes(user: Any, today: date) -> Section:
     )
 
 
+def _proposals(user: Any, today: date) -> Section:
+    pending = (
+        Proposal.objects.filter(state=ProposalState.PENDING)
+        .select_related("commitment", "organisation")
+        .order_by("created_at", "pk")
+    )
+    tasks = [
+        Task(
+            reference=proposal.commitment.reference,
+            title=f"Update as of {proposal.as_of:%-d %B %Y} proposed by {proposal.organisation.name}",
+            url=_admin("proposal_change", proposal.pk),
+            tag="Waiting for a decision",
+            age_days=_days_since(proposal.created_at, today),
+            note=_short(proposal.narrative),
+            action="Accept it as a draft, or decline it with a reason",
+        )
+        for proposal in pending
+    ]
+    return Section(
+        key="proposals",
+        title="Partners' proposals waiting for my decision",
+        empty="Nothing to do: no partner's proposal is waiting for a decision.",
+        tasks=tasks,
+    )
+
+
 def tasks_for(*, user: Any, today: date | None = None) -> TaskList:
     """``user``'s tasks on ``today`` (default: today), by section; only the sections their roles have."""
     today = today or timezone.localdate()
@@ -295,4 +331,6 @@ def tasks_for(*, user: Any, today: date | None = None) -> TaskList:
         sections.append(_reviews(user, today))
     if user.has_perm(DECIDE_BASELINE_PERMISSION):
         sections.append(_baseline_changes(user, today))
+    if user.has_perm(proposals.DECIDE_PERMISSION):
+        sections.append(_proposals(user, today))
     return TaskList(today=today, cycle=cycle, sections=sections)

@@ -19,8 +19,17 @@ from django.urls import reverse
 
 from commitments import roles
 from commitments.delivery_plan import baseline_change_request, milestone_create
-from commitments.models import Commitment, Organisation, OrganisationRole, StatusUpdate, Theme, ThemeKind
+from commitments.models import (
+    Commitment,
+    Organisation,
+    OrganisationRole,
+    PartnerMembership,
+    StatusUpdate,
+    Theme,
+    ThemeKind,
+)
 from commitments.ownership import commitment_assign_owners
+from commitments.proposals import partner_membership_save, proposal_create, proposal_decline
 from commitments.services import update_create, update_return, update_submit
 from lsis.core.models import StaffProfile
 from tests.admin_forms import change_form_data
@@ -225,6 +234,28 @@ def test_changes_of_deadline_wait_for_those_who_decide_them_but_not_for_whoever_
     editor = _client(people["editor"]).get(TASKS).content.decode()
     assert "Changes of deadline waiting for my decision" not in editor
     assert url not in editor
+
+
+def test_partners_proposals_wait_for_the_reviewers(people: dict[str, Any], user_with_role: Any) -> None:
+    partner = user_with_role(roles.PARTNER)
+    wellcome = Organisation.objects.get(name="Wellcome Trust")
+    partner_membership_save(membership=PartnerMembership(user=partner, organisation=wellcome), user=people["reviewer"])
+    proposal = proposal_create(
+        author=partner,
+        commitment=_commitment("SD2-IDEAS-HARP-S2"),
+        as_of=date(2026, 9, 30),
+        status="in_progress",
+        narrative="The first awards have been made.",
+    )
+    url = reverse("admin:commitments_proposal_change", args=[proposal.pk])
+    reviewer = _client(people["reviewer"]).get(TASKS).content.decode()
+    assert "Partners&#x27; proposals waiting for my decision" in reviewer
+    assert url in reviewer
+    assert "proposed by Wellcome Trust" in reviewer
+    editor = _client(people["editor"]).get(TASKS).content.decode()
+    assert "proposals waiting for my decision" not in editor
+    proposal_decline(proposal=proposal, reviewer=people["reviewer"], reason="Please add the awards' dates.")
+    assert url not in _client(people["other_reviewer"]).get(TASKS).content.decode()
 
 
 # --- who may see the page ----------------------------------------------------------------------------------
@@ -436,7 +467,7 @@ def test_the_page_reads_a_fixed_number_of_queries_whatever_the_number_of_tasks(
     _load(people, size)
     for person in ("editor", "reviewer", "other_editor"):
         client = _client(people[person])
-        with time_machine.travel(AFTER_DUE, tick=False), django_assert_max_num_queries(12):
+        with time_machine.travel(AFTER_DUE, tick=False), django_assert_max_num_queries(13):
             response = client.get(TASKS)
         assert response.status_code == 200
     out = _command(people["editor"].username, "2026-11-18")
