@@ -516,9 +516,9 @@ def test_a_second_draft_of_the_same_day_is_refused_by_the_api(api_for, colleague
         {"commitment": SAME_DAY_REFERENCE, "as_of": SAME_DAY.isoformat(), "status": "in_progress", "narrative": "x"},
         format="json",
     )
-    assert response.status_code == 400
+    assert response.status_code == 409  # a conflict with the update already there
     assert COLLEAGUES_DRAFT in response.content.decode()
-    assert "as_of" in response.content.decode()
+    assert f"as of {SAME_DAY:%-d %B %Y}" in response.json()["detail"]
     assert StatusUpdate.objects.filter(commitment=colleagues_draft.commitment, as_of=SAME_DAY).count() == 1
 
 

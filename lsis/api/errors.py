@@ -60,10 +60,16 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
-class RuleRefusal(Conflict):
-    """Values the schema allows, refused by a rule of the records (a service's or model's validation)."""
+class RuleRefusal(exceptions.APIException):
+    """Values the schema allows, refused by a rule of the records (a service's or model's validation): 422.
 
-    default_detail = "The values are valid, but the records' rules refuse them; `fields` says why."
+    The request is well formed (a 400 is for what the schema itself forbids), but a rule no schema can
+    state refuses its values: an update dated in the future, money spent on a commitment with none.
+    """
+
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = "The values are of the right form, but a rule of the records refuses them; `fields` says why."
+    default_code = "unprocessable"
 
 
 class UnknownReference(exceptions.NotFound):
@@ -113,7 +119,7 @@ def _translate(exc: Exception) -> Exception:
     if isinstance(exc, DjangoValidationError):
         # The serializers have taken the values (they are what the schema allows); a service or model
         # refusing them applies a rule of the records (a date not in the future, money only where the
-        # commitment carries money): a conflict with what is stored, not a malformed request.
+        # commitment carries money): well formed but unprocessable (422), not a malformed request.
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         return RuleRefusal(detail)
     if isinstance(exc, DjangoPermissionDenied):

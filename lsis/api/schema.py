@@ -51,11 +51,19 @@ THROTTLED = _error(
     "Request was throttled. Expected available in 12 seconds.",
 )
 CONFLICT = _error(
-    "The action is not allowed in the record's current state, or a rule of the records refuses values the "
-    "schema allows (e.g. an update dated in the future); `fields` says which.",
+    "The action is not allowed in the record's current state (e.g. approving a draft, a second update of "
+    "the same commitment and day).",
     409,
     "conflict",
     "Only a submitted update can be approved; this one is draft.",
+)
+UNPROCESSABLE = _error(
+    "Values of the right form that a rule of the records refuses (e.g. an update dated in the future); "
+    "`fields` says which and why.",
+    422,
+    "unprocessable",
+    "The values are of the right form, but a rule of the records refuses them; `fields` says why.",
+    {"as_of": ["The as-of date cannot be in the future."]},
 )
 PRECONDITION_FAILED = _error(
     "The record changed since you read it (If-Match does not match its ETag).",
@@ -71,7 +79,13 @@ PRECONDITION_REQUIRED = _error(
 )
 
 READ_ERRORS = {400: BAD_REQUEST, 401: UNAUTHORISED, 403: FORBIDDEN, 404: NOT_FOUND, 429: THROTTLED}
-WRITE_ERRORS = {**READ_ERRORS, 409: CONFLICT, 412: PRECONDITION_FAILED, 428: PRECONDITION_REQUIRED}
+WRITE_ERRORS = {
+    **READ_ERRORS,
+    409: CONFLICT,
+    412: PRECONDITION_FAILED,
+    422: UNPROCESSABLE,
+    428: PRECONDITION_REQUIRED,
+}
 
 # One ETag of a version, as the reads give it: ``"3"`` (``W/"3"`` is taken too). ``*`` or a list is a 400.
 IF_MATCH_PATTERN = r'^(W/)?"[0-9]{1,18}"$'

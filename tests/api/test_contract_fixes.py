@@ -276,11 +276,11 @@ def test_text_of_white_space_alone_is_blank_and_the_schema_says_so(editor: APICl
     assert not re.search(narrative["pattern"], " \n ")
 
 
-def test_valid_values_a_rule_of_the_records_refuses_are_a_conflict_naming_the_field(editor: APIClient) -> None:
+def test_valid_values_a_rule_of_the_records_refuses_are_unprocessable_naming_the_field(editor: APIClient) -> None:
     before = StatusUpdate.objects.count()
     for values, field in [({"as_of": "2999-01-01"}, "as_of"), ({"funding_spent": "5.00"}, "funding_spent")]:
         response = editor.post(f"{V1}/updates/", _draft(commitment="SD1-IDEAS-RD-G1", **values), format="json")
-        assert response.status_code == 409, (values, response.content)
-        assert response.json()["code"] == "conflict"
+        assert response.status_code == 422, (values, response.content)
+        assert response.json()["code"] == "unprocessable"
         assert field in response.json()["fields"]
     assert StatusUpdate.objects.count() == before

@@ -147,14 +147,14 @@ def test_a_proposal_is_held_to_the_rules_of_a_status_update(
 ) -> None:
     future = (timezone.localdate() + timedelta(days=2)).isoformat()
     refused = _propose(wellcome, as_of=future)
-    # Values the schema allows but a rule of the records refuses: 409 naming the field, as for a draft.
-    assert refused.status_code == 409
+    # Values the schema allows but a rule of the records refuses: 422 naming the field, as for a draft.
+    assert refused.status_code == 422
     # The same words as for a draft update: one rule, stated once.
     draft = api_for(roles.EDITOR).post(f"{V1}/updates/", {**PROPOSAL, "as_of": future}, format="json")
     assert refused.json()["fields"]["as_of"] == draft.json()["fields"]["as_of"]
 
     no_money = _propose(wellcome, commitment=LINKED_TOO, funding_spent="100.00")
-    assert no_money.status_code == 409
+    assert no_money.status_code == 422
     assert "carries no money" in no_money.json()["fields"]["funding_spent"][0]
     assert _propose(wellcome, funding_spent="1000.00").status_code == 201
 
