@@ -36,6 +36,7 @@ from commitments.api.permissions import sees_unpublished
 from commitments.api.serializers import EvidenceLinkSerializer
 from commitments.delivery import DeliveryConfidence, DeliveryStatus
 from commitments.models import NARRATIVE_MAX_LENGTH, Commitment, Proposal, ProposalState
+from lsis.api.fields import StrictCharField, StrictDecimalField, StrictIntegerField
 from lsis.api.permissions import PermissionRequired
 from lsis.api.schema import IF_MATCH
 from lsis.api.views import ApiViewSet
@@ -134,18 +135,16 @@ class ProposalSerializer(serializers.ModelSerializer):
 class ProposalWriteSerializer(serializers.Serializer):
     """A proposed status update: the content of an update, for a commitment your organisation takes part in."""
 
-    commitment = serializers.CharField(
+    commitment = StrictCharField(
         max_length=60,
         help_text="The commitment's reference: a published one your organisation leads, partners or funds.",
     )
     as_of = serializers.DateField(help_text="The date the update is true as of; not in the future.")
     status = serializers.ChoiceField(choices=DeliveryStatus.choices)
     confidence = serializers.ChoiceField(choices=DeliveryConfidence.choices, required=False, allow_blank=True)
-    progress = serializers.IntegerField(min_value=0, max_value=100, required=False, allow_null=True)
-    narrative = serializers.CharField(max_length=NARRATIVE_MAX_LENGTH)
-    funding_spent = serializers.DecimalField(
-        max_digits=16, decimal_places=2, min_value=0, required=False, allow_null=True
-    )
+    progress = StrictIntegerField(min_value=0, max_value=100, required=False, allow_null=True)
+    narrative = StrictCharField(max_length=NARRATIVE_MAX_LENGTH)
+    funding_spent = StrictDecimalField(max_digits=16, decimal_places=2, min_value=0, required=False, allow_null=True)
     evidence_links = EvidenceLinkSerializer(many=True, required=False)
 
 
@@ -161,7 +160,7 @@ _REASON_PATTERN = rf"^\s*\S[\s\S]{{{proposals.DECLINE_REASON_MIN - 2},}}\S\s*$"
         "pattern": _REASON_PATTERN,
     }
 )
-class DeclineReasonField(serializers.CharField):
+class DeclineReasonField(StrictCharField):
     """The reason for declining, with the schema saying how long it must be (``proposals.decline_reason_refusal``)."""
 
 

@@ -25,7 +25,7 @@ from commitments.models import (
     StatusUpdate,
     Theme,
 )
-from lsis.api.fields import RecordField, WebLinkField
+from lsis.api.fields import RecordField, StrictCharField, StrictDecimalField, StrictIntegerField, WebLinkField
 
 
 class DocumentSerializer(serializers.ModelSerializer):
@@ -161,6 +161,7 @@ class EvidenceLinkSerializer(serializers.ModelSerializer):
     """A link to evidence an update cites."""
 
     url = WebLinkField(max_length=500, label="URL")
+    title = StrictCharField(max_length=300)
 
     class Meta:
         model = EvidenceLink
@@ -259,11 +260,9 @@ class StatusUpdateWriteSerializer(serializers.Serializer):
     as_of = serializers.DateField(help_text="The date the update is true as of; not in the future.")
     status = serializers.ChoiceField(choices=DeliveryStatus.choices)
     confidence = serializers.ChoiceField(choices=DeliveryConfidence.choices, required=False, allow_blank=True)
-    progress = serializers.IntegerField(min_value=0, max_value=100, required=False, allow_null=True)
-    narrative = serializers.CharField(max_length=NARRATIVE_MAX_LENGTH)
-    funding_spent = serializers.DecimalField(
-        max_digits=16, decimal_places=2, min_value=0, required=False, allow_null=True
-    )
+    progress = StrictIntegerField(min_value=0, max_value=100, required=False, allow_null=True)
+    narrative = StrictCharField(max_length=NARRATIVE_MAX_LENGTH)
+    funding_spent = StrictDecimalField(max_digits=16, decimal_places=2, min_value=0, required=False, allow_null=True)
     evidence_links = EvidenceLinkSerializer(many=True, required=False)
     supersedes: serializers.SlugRelatedField[Any] = RecordField(
         slug_field="uuid",
@@ -288,7 +287,7 @@ class StatusUpdateEditSerializer(StatusUpdateWriteSerializer):
 class ReturnSerializer(serializers.Serializer):
     """Why a reviewer returns an update."""
 
-    reason = serializers.CharField(max_length=5000, help_text="What the author should put right.")
+    reason = StrictCharField(max_length=5000, help_text="What the author should put right.")
 
 
 class GlossaryTermSerializer(serializers.Serializer):

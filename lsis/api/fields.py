@@ -72,3 +72,37 @@ class WebLinkField(serializers.URLField):
         self.validators.append(
             RegexValidator(WEB_LINK_PATTERN, message="Give a web address, e.g. https://www.gov.uk/guidance.")
         )
+
+
+# Request bodies are JSON (lsis.api.parsers): a value of the wrong JSON type is refused, as the schema says,
+# where DRF's own fields would take 5 for "5" or "5" for 5.
+
+
+class StrictCharField(serializers.CharField):
+    """Text that must be a JSON string (DRF's CharField also takes numbers)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        """Refuse anything but a string."""
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A whole number that must be a JSON integer (DRF's IntegerField also takes "5" and 5.0)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        """Refuse anything but an integer (a boolean is not one)."""
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictDecimalField(serializers.DecimalField):
+    """An amount that must be a JSON string, as the schema documents money (DRF's also takes numbers)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        """Refuse anything but a string."""
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)

@@ -284,3 +284,25 @@ def test_valid_values_a_rule_of_the_records_refuses_are_unprocessable_naming_the
         assert response.json()["code"] == "unprocessable"
         assert field in response.json()["fields"]
     assert StatusUpdate.objects.count() == before
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"narrative": 12345}, "narrative"),
+        ({"progress": "40"}, "progress"),
+        ({"progress": 40.0}, "progress"),
+        ({"progress": True}, "progress"),
+        ({"funding_spent": 5}, "funding_spent"),
+        ({"evidence_links": [{"url": "https://www.gov.uk/", "title": 0}]}, "evidence_links"),
+    ],
+)
+def test_a_value_of_another_json_type_than_the_schema_says_is_refused(
+    editor: APIClient, values: dict[str, Any], field: str
+) -> None:
+    """Text must be a string, a whole number an integer, money a string: DRF alone would take 5 for "5"."""
+    before = StatusUpdate.objects.count()
+    response = editor.post(f"{V1}/updates/", _draft(commitment="SD1-IDEAS-RD-G1", **values), format="json")
+    assert response.status_code == 400, (values, response.content)
+    assert field in response.json()["fields"]
+    assert StatusUpdate.objects.count() == before
