@@ -618,6 +618,6 @@ def test_the_api_refuses_an_unexplained_change_of_confidence_on_the_narrative(us
         },
         format="json",
     )
-    assert response.status_code == 400
+    assert response.status_code == 422  # of the right form; a rule of the records refuses it
     assert "Say why the delivery confidence changed from Amber to Red" in json.dumps(response.json())
     assert "narrative" in json.dumps(response.json())

@@ -43,6 +43,13 @@ STANDARDS = Path(settings.BASE_DIR).parent / "shared" / "standards" / "360giving
 GOVERNMENT = {OrganisationKind.GOVERNMENT_DEPARTMENT, OrganisationKind.AGENCY_REGULATOR}
 
 
+@pytest.fixture(autouse=True)
+def _eager_tasks(settings: Any) -> None:
+    """Tasks run in-process, as on the embedded default, even when the suite runs with a broker: the release
+    a sign-off enqueues is published before the test reads it."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+
+
 @pytest.fixture
 def reviewer(user_with_role: Callable[..., Any]) -> Any:
     """A reviewer: signs quarters off and publishes restatements."""

@@ -51,6 +51,13 @@ KINDS = {
 Snapshot = dict[str, dict[str, Any]]
 
 
+@pytest.fixture(autouse=True)
+def _eager_tasks(settings: Any) -> None:
+    """Tasks run in-process, as on the embedded default, even when the suite runs with a broker: the release
+    a sign-off enqueues is published before the test reads it."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+
+
 @pytest.fixture
 def committed(django_capture_on_commit_callbacks: Callable[..., Any]) -> Callable[[], Any]:
     """A block whose changes are followed by what their commit runs: the feed published, as after a request."""
