@@ -104,6 +104,9 @@ class ReleaseFilter(django_filters.FilterSet):
 
 
 FILE_RESPONSE = OpenApiResponse(response=OpenApiTypes.BINARY, description="The file's bytes, as published.")
+# The JSON files (CSV on the Web metadata, the 360Giving package) are JSON objects, and the schema says so: a
+# client reading them as JSON gets an object, not a string.
+JSON_FILE_RESPONSE = OpenApiResponse(response=OpenApiTypes.OBJECT, description="The file, as published: a JSON object.")
 
 
 @extend_schema_view(
@@ -125,8 +128,8 @@ FILE_RESPONSE = OpenApiResponse(response=OpenApiTypes.BINARY, description="The f
         ],
         responses={
             (200, "text/csv"): FILE_RESPONSE,
-            (200, CSVW_MEDIA_TYPE): FILE_RESPONSE,
-            (200, JSON_MEDIA_TYPE): FILE_RESPONSE,
+            (200, CSVW_MEDIA_TYPE): JSON_FILE_RESPONSE,
+            (200, JSON_MEDIA_TYPE): JSON_FILE_RESPONSE,
         },
     ),
 )
