@@ -61,7 +61,11 @@ def _approve(commitment, editor, reviewer, **values):
     # A second statement for a day already reported is a correction of the approved one (one rule: ADR 0002).
     same_day = StatusUpdate.objects.approved().filter(commitment=commitment, as_of=values["as_of"]).latest_first()
     update = update_create(
-        commitment=commitment, author=editor, narrative="Reported.", supersedes=same_day.first(), **values
+        commitment=commitment,
+        author=editor,
+        narrative="Reported as of this day, with the reasons for any change.",
+        supersedes=same_day.first(),
+        **values,
     )
     update_submit(update=update, user=editor)
     update_approve(update=update, reviewer=reviewer)
