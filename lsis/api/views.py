@@ -57,7 +57,7 @@ class ReadValidators:
         if stamp is None:
             return
         today = timezone.localdate()
-        self._scope = (stamp.epoch, stamp.version, today, request.user.pk)
+        self._scope = (stamp.epoch, stamp.version, today, *reader_identity(request.user))
         # The absolute address: paging links in the answer carry the scheme and host it was asked at.
         address = request.build_absolute_uri()
         self.etag = quote_etag(f"{stamp.version}-{self.digest(address, request.accepted_media_type)}")
@@ -72,6 +72,17 @@ class ReadValidators:
     def headers(self) -> dict[str, str]:
         """The validators as response headers."""
         return {"ETag": self.etag, "Last-Modified": http_date(self.last_modified)}
+
+
+def reader_identity(user: Any) -> tuple[Any, ...]:
+    """Who reads: the account's id and when it was made.
+
+    A change of role moves the data stamp. An id alone is not enough: SQLite hands the id of the last
+    account deleted to the next one made, which may not be answered what the deleted account was.
+    """
+    if not user.is_authenticated:
+        return ("anonymous",)
+    return (user.pk, user.date_joined.isoformat())
 
 
 class KeptAnswer(Exception):  # noqa: N818 - how a read ends early, not an error

@@ -25,6 +25,7 @@ from lsis.core.changes import data_changed, data_stamp
 from metrics.models import RecomputeMarker, RegionalStatistic
 from metrics.services import metrics_recompute
 from programmes.models import Programme
+from tests.factories import CommitmentFactory
 
 V1 = "/api/v1"
 pytestmark = pytest.mark.django_db
@@ -328,3 +329,26 @@ def test_if_modified_since_from_nowhere_is_ignored(partner: APIClient, commit: C
     assert partner.get(url, HTTP_IF_MODIFIED_SINCE=http_date(later)).status_code == 200
     # The server's own date is honoured even when changes have moved it ahead of the clock.
     assert partner.get(url, HTTP_IF_MODIFIED_SINCE=last_modified).status_code == 304
+
+
+def test_an_account_given_a_deleted_accounts_id_gets_its_own_answers(
+    api_as: Callable[[Any], APIClient], user_with_role: Callable[..., Any]
+) -> None:
+    """SQLite gives the id of the last account deleted to the next one made; a kept answer is not passed on.
+
+    Nothing commits here, so the data stamp stays where it was, as when a test's deletion is rolled back.
+    """
+    hidden = CommitmentFactory.create(reference="HIDDEN-FROM-PARTNERS", published=False)
+    url = f"{V1}/commitments/{hidden.reference}/"
+    reviewer = user_with_role(roles.REVIEWER)
+    staff_answer = api_as(reviewer).get(url)
+    partner_answer = api_as(user_with_role(roles.PARTNER)).get(url)
+    assert (staff_answer.status_code, partner_answer.status_code) == (200, 404)
+    reused_id = reviewer.pk
+    reviewer.delete()
+    successor = user_with_role(roles.PARTNER, pk=reused_id)
+
+    answer = api_as(successor).get(url)
+
+    assert answer.status_code == 404
+    assert hidden.reference not in answer.content.decode()
