@@ -80,6 +80,25 @@ bench: install ## Benchmarks in throwaway databases of synthetic data: spreadshe
 	@if [ -z "$(BENCH_ARGS)" ]; then $(PY) -m tests.bench.reminders; fi
 	@if [ -z "$(BENCH_ARGS)" ]; then $(PY) -m tests.bench.changes; fi
 
+# --- Running as a service (docs/deploy.md) ---
+.PHONY: serve-prod backup restore restore-drill drill
+serve-prod: install ## Production settings on real processes: gunicorn, two Celery workers, one beat (needs DATABASE_URL, CELERY_BROKER_URL)
+	$(PY) -m lsis.ops.serve $(SERVE_ARGS)
+
+BACKUP ?= backups/lsis-$$(date -u +%Y%m%dT%H%M%SZ).dump
+backup: install ## Dump the PostgreSQL database (DATABASE_URL) to BACKUP, pg_dump custom format
+	$(MANAGE) backup_database --output "$(BACKUP)"
+
+restore: install ## Restore BACKUP=<file> into the database DATABASE_URL names (empty, or RESTORE_ARGS=--replace)
+	@case "$(origin BACKUP)" in command*|environment*) ;; *) echo "Name the dump: make restore BACKUP=backups/<file>.dump" >&2; exit 1;; esac
+	$(MANAGE) restore_database --input "$(BACKUP)" $(RESTORE_ARGS)
+
+restore-drill: install ## Back up DATABASE_URL, restore into a fresh database and prove it whole; prints figures
+	$(MANAGE) restore_drill $(DRILL_ARGS)
+
+drill: install ## Fault drill on loopback: 16 clients for 60 s while a worker, Redis and PostgreSQL fail; prints figures
+	$(PY) -m tests.drill $(DRILL_ARGS)
+
 lint: install ## ruff check, ruff format --check, mypy, lint-imports (layers import one way)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -96,5 +115,5 @@ migrations-check: install ## Fail if a model change has no migration
 check-deploy: install ## Django's deployment checks under production settings, with dummy secrets
 	$(PRODUCTION_CHECK_ENV) $(MANAGE) check --deploy --fail-level WARNING
 
-clean: ## Remove the virtualenv, node_modules and collected static files (keeps the database)
+clean: ## Remove the virtualenv, node_modules and collected static files (keeps the database and backups)
 	rm -rf $(VENV) node_modules staticfiles
