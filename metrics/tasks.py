@@ -13,6 +13,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from commitments.periods import Quarter, last_completed
+from lsis.core.heartbeats import job_heartbeat_record
 from lsis.core.messaging import MessageBusyError, message_deliver
 from lsis.core.notify import notify_statuses_poll
 from lsis.core.tasks import RELIABLE
@@ -24,8 +25,13 @@ from metrics.services import PUBLISH_RELEASE_TASK, RECOMPUTE_TASK, markers_proce
 
 @shared_task(name=RECOMPUTE_TASK, **RELIABLE)
 def recompute_pending() -> int:
-    """Recompute what the pending outbox markers name. Also the periodic sweep."""
-    return markers_process()
+    """Recompute what the pending outbox markers name. Also the periodic sweep.
+
+    A run that succeeds records its heartbeat, which the readiness check (``/readyz``) reads.
+    """
+    processed = markers_process()
+    job_heartbeat_record(name=RECOMPUTE_TASK)
+    return processed
 
 
 @shared_task(name="metrics.rebuild_all", **RELIABLE)

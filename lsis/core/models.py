@@ -211,3 +211,20 @@ class FeedEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.seq} {self.action} {self.kind} {self.key}"
+
+
+# --- periodic jobs' last success (``lsis.core.heartbeats``, ``lsis.core.health``) ----------------------------
+
+
+class JobHeartbeat(models.Model):
+    """When a periodic job last finished successfully: what the readiness check reads to see the job keeps up.
+
+    One row per job, overwritten by every successful run. Not tracked by the data stamp nor the change feed:
+    it says nothing about the data people read.
+    """
+
+    name = models.CharField(max_length=200, unique=True, help_text="The job: its Celery task's name.")
+    succeeded_at = models.DateTimeField(help_text="When its last successful run finished.")
+
+    def __str__(self) -> str:
+        return f"{self.name} succeeded at {self.succeeded_at:%Y-%m-%d %H:%M:%S %Z}"
