@@ -7,6 +7,7 @@ from django.views.generic import RedirectView
 
 from lsis import pages
 from lsis.admin import LabelledAutocompleteJsonView
+from lsis.core import health
 
 admin.site.site_header = "LSIS Tracker"
 admin.site.site_title = "LSIS Tracker"
@@ -19,6 +20,11 @@ handler404 = "lsis.handlers.page_not_found"
 handler500 = "lsis.handlers.server_error"
 
 urlpatterns: list[URLPattern | URLResolver] = [
+    # Probes (docs/health.md), answered first by lsis.core.health.HealthProbeMiddleware: liveness, and
+    # readiness, which watches the heartbeat of the metrics sweep (by its task's name, RECOMPUTE_TASK in
+    # metrics.services: the layers forbid importing it here).
+    path("healthz", health.liveness, name="healthz"),
+    path("readyz", health.ReadinessView.as_view(sweep_job="metrics.recompute_pending"), name="readyz"),
     # Before the admin's own: every picker's search, labelled as the searched model's admin says (lsis.admin).
     path("admin/autocomplete/", admin.site.admin_view(LabelledAutocompleteJsonView.as_view(admin_site=admin.site))),
     path("admin/", admin.site.urls),

@@ -387,3 +387,13 @@ STATICFILES_DIRS = [
     ("chart.js", BASE_DIR / "node_modules" / "chart.js" / "dist"),
 ]
 DASHBOARD_PAGE_SIZE = 50
+
+# --- Health ---
+# /healthz (liveness) and /readyz (readiness) for load balancers and orchestrators (lsis/core/health.py;
+# docs/health.md). Their middleware comes first: a probe by the instance's address is answered before host
+# validation, HTTPS redirection, sessions and CSRF; the answers say only up or down.
+
+MIDDLEWARE.insert(0, "lsis.core.health.HealthProbeMiddleware")
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+#: /readyz fails when the metrics sweep (every 60 s) has not succeeded for this long (with a broker only).
+HEALTH_SWEEP_WINDOW_SECONDS = env.int("HEALTH_SWEEP_WINDOW_SECONDS", default=300)
