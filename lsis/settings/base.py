@@ -106,6 +106,9 @@ AXES_VERBOSE = False
 # The client address by the same rule as the API's limits (API_CLIENT_IP_HEADER below). django-ipware,
 # which AXES_IPWARE_* would configure, is not installed: this callable is the only rule axes follows.
 AXES_CLIENT_IP_CALLABLE = "lsis.client_address.client_address"
+# A locked-out sign-in, on the dashboards or the admin, gets the service's GOV.UK page (templates/lockout.html)
+# with 429 and Retry-After, not axes' plain text (lsis/sign_in.py).
+AXES_LOCKOUT_CALLABLE = "lsis.sign_in.lockout_response"
 
 # --- Templates -------------------------------------------------------------------------------------
 
