@@ -35,10 +35,13 @@ class Cookie:
 
 
 def _lifetime(seconds: int) -> str:
-    """A cookie's lifetime in words: whole weeks where it is, else days."""
+    """A cookie's lifetime in words: whole weeks where it is, else days; under two days, hours."""
     weeks, rest = divmod(seconds, 7 * 24 * 3600)
     if not rest and weeks:
         return f"{weeks} week{'s' if weeks != 1 else ''}"
+    if seconds < 2 * 24 * 3600:
+        hours = seconds // 3600
+        return f"{hours} hour{'s' if hours != 1 else ''}"
     days = seconds // (24 * 3600)
     return f"{days} day{'s' if days != 1 else ''}"
 
@@ -48,7 +51,8 @@ def service_cookies() -> list[Cookie]:
     session_expiry = (
         "When you close your browser"
         if settings.SESSION_EXPIRE_AT_BROWSER_CLOSE
-        else f"{_lifetime(settings.SESSION_COOKIE_AGE)}, or when you sign out"
+        else f"{_lifetime(settings.SESSION_COOKIE_AGE)}, after {settings.SESSION_IDLE_MINUTES} minutes without "
+        "activity, or when you sign out"
     )
     return [
         Cookie(
@@ -65,7 +69,8 @@ def service_cookies() -> list[Cookie]:
         Cookie(
             CookieStorage.cookie_name,
             "Carries a confirmation message from one administration page to the next (for example, that an "
-            "update was saved). Set only by the administration pages; removed once the message is shown.",
+            "update was saved), or the reason you were signed out to the sign-in page. Set only then; removed "
+            "once the message is shown.",
             "When you close your browser",
         ),
     ]
@@ -96,6 +101,7 @@ def privacy(request: HttpRequest) -> HttpResponse:
     context = {
         "session_cookie": settings.SESSION_COOKIE_NAME,
         "session_lifetime": _lifetime(settings.SESSION_COOKIE_AGE),
+        "session_idle_minutes": settings.SESSION_IDLE_MINUTES,
         "failure_limit": settings.AXES_FAILURE_LIMIT,
         "cooloff_hours": settings.AXES_COOLOFF_TIME,
         "failed_token_minutes": settings.API_FAILED_TOKEN_PERIOD // 60,

@@ -17,7 +17,9 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        """Move the data stamp on every change of users, groups and API tokens; the apps register their own."""
+        """Move the data stamp on every change of users, groups and API tokens (the apps register their own)."""
         from lsis.core.changes import track_accounts
+        from lsis.sessions import session_tracking_connect
 
         track_accounts()
+        session_tracking_connect()  # every sign-in starts the idle and longest-time clocks (lsis/sessions.py)

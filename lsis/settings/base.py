@@ -106,6 +106,17 @@ AXES_VERBOSE = False
 # The client address by the same rule as the API's limits (API_CLIENT_IP_HEADER below). django-ipware,
 # which AXES_IPWARE_* would configure, is not installed: this callable is the only rule axes follows.
 AXES_CLIENT_IP_CALLABLE = "lsis.client_address.client_address"
+# Sessions end after SESSION_IDLE_MINUTES without a request, and in any case SESSION_COOKIE_AGE after signing in
+# (lsis/sessions.py; docs/security.md). 30 minutes: the common limit for a government service whose pages hold
+# unpublished figures, long enough to read a board pack; 12 hours: a working day, so nobody signs in for a week.
+SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=30)
+SESSION_COOKIE_AGE = env.int("SESSION_MAX_HOURS", default=12) * 3600
+if SESSION_IDLE_MINUTES < 2 or SESSION_COOKIE_AGE < SESSION_IDLE_MINUTES * 60:
+    raise ImproperlyConfigured("SESSION_IDLE_MINUTES must be 2 or more, and SESSION_MAX_HOURS no shorter than it.")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.messages.middleware.MessageMiddleware") + 1, "lsis.sessions.IdleSessionMiddleware"
+)
+
 # A locked-out sign-in, on the dashboards or the admin, gets the service's GOV.UK page (templates/lockout.html)
 # with 429 and Retry-After, not axes' plain text (lsis/sign_in.py).
 AXES_LOCKOUT_CALLABLE = "lsis.sign_in.lockout_response"
