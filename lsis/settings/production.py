@@ -25,6 +25,23 @@ DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 
+# --- Database connections and pooling (docs/deploy.md; docs/adr/0010-production-topology.md) ------------
+# A kept connection is checked before a request reuses it, so one the server or a pooler closed meanwhile
+# (a restart, a failover, an idle timeout) is replaced rather than failing that request.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# DATABASE_POOLER=pgbouncer: DATABASE_URL goes through PgBouncer in transaction mode, where each transaction
+# may run on another server connection. A server-side cursor (QuerySet.iterator(), which the API's exports
+# stream from after the view's transaction has ended) would then be looked for on a connection that never
+# declared it, so the cursors are client-side. Session state does not survive either: migrations, which
+# take a session-level advisory lock, connect to PostgreSQL directly (the migrate process's DATABASE_URL).
+DATABASE_POOLER = env.str("DATABASE_POOLER", default="").strip().lower()
+if DATABASE_POOLER not in ("", "pgbouncer"):
+    raise ImproperlyConfigured(
+        f"DATABASE_POOLER={DATABASE_POOLER!r}: leave it empty (direct connections) or set pgbouncer "
+        "(PgBouncer in transaction mode)."
+    )
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = DATABASE_POOLER == "pgbouncer"
+
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
