@@ -280,9 +280,11 @@ def test_the_quarter_in_progress_is_stored_as_of_today_and_read_like_any_quarter
     assert CURRENT.label not in labels[:-1]
 
 
-def test_the_sweep_keeps_the_figures_so_far_as_of_the_new_day(board: Client) -> None:
+def test_the_sweep_keeps_the_figures_so_far_as_of_the_new_day(board: Client, client_for: Any) -> None:
     tomorrow = date(2026, 11, 19)
     with time_machine.travel(datetime(2026, 11, 19, 0, 5, tzinfo=ZoneInfo("Europe/London")), tick=False):
+        # Signed in after midnight: a session left idle since yesterday has been signed out.
+        board = client_for(roles.BOARD_MEMBER)
         # Before the sweep, the stored rows describe yesterday: the page computes today's figures instead.
         before = board.get(OVERVIEW, {"quarter": CURRENT.label}).context["period"]
         assert before.day == tomorrow
