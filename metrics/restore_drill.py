@@ -56,6 +56,8 @@ AUDIT_SAMPLE = 25
 # Differences listed per check; the count says how many there were in all.
 SHOWN = 10
 ROOT = Path(__file__).resolve().parent.parent
+# The drill's databases are named so; the examination, which writes (figures, ``--damage``), runs in no other.
+DRILL_PREFIX = "lsis_drill_"
 
 
 @dataclass(frozen=True)
@@ -333,7 +335,7 @@ def drill_run(
     import time
 
     source_database = settings.DATABASES["default"]
-    name = f"lsis_drill_{datetime.now(UTC):%Y%m%d%H%M%S}_{secrets.token_hex(3)}"
+    name = f"{DRILL_PREFIX}{datetime.now(UTC):%Y%m%d%H%M%S}_{secrets.token_hex(3)}"
     with tempfile.TemporaryDirectory(prefix="lsis-drill-") as folder:
         path = dump or Path(folder) / f"{source_database['NAME']}.dump"
         report = DrillReport(source=str(source_database["NAME"]), restored=name, dump=path)

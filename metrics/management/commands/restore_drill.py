@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from lsis.core.backups import BackupError, is_postgresql
-from metrics.restore_drill import DrillReport, drill_run, restored_facts
+from metrics.restore_drill import DRILL_PREFIX, DrillReport, drill_run, restored_facts
 
 
 class Command(BaseCommand):
@@ -35,6 +35,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["examine"]:
+            # The examination recomputes figures and runs --damage: never in a database but a drill's.
+            name = str(settings.DATABASES["default"]["NAME"])
+            if not name.startswith(DRILL_PREFIX):
+                raise CommandError(f"--examine runs only in a drill's database ({DRILL_PREFIX}…), not in {name}.")
             self.stdout.write(json.dumps(restored_facts(damage=options["damage"])))
             return
         if not is_postgresql(settings.DATABASES["default"]):
