@@ -229,4 +229,6 @@ def database_url(database: Mapping[str, Any]) -> str:
         host = f"[{host}]"
     port = f":{database['PORT']}" if database.get("PORT") else ""
     at = "@" if credentials else ""
-    return f"postgres://{credentials}{at}{host}{port}/{quote(str(database['NAME']), safe='')}"
+    sslmode = (database.get("OPTIONS") or {}).get("sslmode")
+    query = f"?sslmode={quote(str(sslmode), safe='')}" if sslmode else ""
+    return f"postgres://{credentials}{at}{host}{port}/{quote(str(database['NAME']), safe='')}{query}"
