@@ -81,6 +81,8 @@ def help_page(request: HttpRequest) -> HttpResponse:
     context = {
         "failure_limit": settings.AXES_FAILURE_LIMIT,
         "cooloff_hours": settings.AXES_COOLOFF_TIME,
+        "session_idle_minutes": settings.SESSION_IDLE_MINUTES,
+        "session_lifetime": _lifetime(settings.SESSION_COOKIE_AGE),
         "page": "help",
     }
     return render(request, "pages/help.html", context)

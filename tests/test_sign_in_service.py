@@ -232,12 +232,16 @@ def test_most_requests_write_nothing_to_the_session_store(signed_in: Client, clo
     assert _session_writes(signed_in) == 0
 
 
-def test_the_cookie_lasts_the_longest_time_and_the_cookies_page_says_so(client: Client, signed_in: Client) -> None:
+def test_the_cookie_lasts_the_longest_time_and_the_information_pages_say_so(client: Client, signed_in: Client) -> None:
     assert settings.SESSION_COOKIE_AGE == 12 * 3600
     assert settings.SESSION_IDLE_MINUTES == 30
     assert signed_in.cookies[settings.SESSION_COOKIE_NAME]["max-age"] == 12 * 3600
     text = _text(client.get(reverse("cookies")).content.decode())
     assert "12 hours, after 30 minutes without activity, or when you sign out" in text
+    help_text = _text(client.get(reverse("help")).content.decode())
+    assert "You are signed out after 30 minutes without using the service, and 12 hours after signing in" in help_text
+    privacy = _text(client.get(reverse("privacy")).content.decode())
+    assert "after 30 minutes without activity, or 12 hours after you signed in" in privacy
 
 
 @pytest.mark.slow  # two processes that load the production settings
