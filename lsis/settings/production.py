@@ -31,8 +31,8 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # DATABASE_POOLER=pgbouncer: DATABASE_URL goes through PgBouncer in transaction mode, where each transaction
 # may run on another server connection. A server-side cursor (QuerySet.iterator(), which the API's exports
-# stream from after the view's transaction has ended) would then be looked for on a connection that never
-# declared it, so the cursors are client-side. Session state does not survive either: migrations, which
+# stream from outside any transaction) would then be looked for on a connection that never declared it, so
+# the cursors are client-side. Session state does not survive either: migrations, which
 # take a session-level advisory lock, connect to PostgreSQL directly (the migrate process's DATABASE_URL).
 DATABASE_POOLER = env.str("DATABASE_POOLER", default="").strip().lower()
 if DATABASE_POOLER not in ("", "pgbouncer"):
