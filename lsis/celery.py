@@ -4,13 +4,30 @@ import os
 from typing import Any
 
 from celery import Celery
+from celery.signals import setup_logging
 from kombu import Producer
+
+from lsis.observability.logging import logging_configure
+from lsis.observability.tasks import TaskLogReceiver
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lsis.settings.local")
 
 app = Celery("lsis")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Every task published here, by delay, apply_async or send_task on a producer of its own, carries the id of
+# the request that enqueued it; every task run, in a worker or in-process, logs one line under that id.
+task_log_receiver = TaskLogReceiver()
+task_log_receiver.connect_signals()
+
+
+@setup_logging.connect
+def _logging_as_django(**kwargs: Any) -> None:
+    """A worker logs through Django's LOGGING (JSON lines in production), not Celery's own format."""
+    from django.conf import settings
+
+    logging_configure(settings.LOGGING)
 
 
 def enqueue_within_timeout(task_name: str, *args: Any, **kwargs: Any) -> None:

@@ -344,14 +344,20 @@ LSIS_ENVIRONMENT = "base"
 DEMO_PASSWORD = ""
 
 # --- Logging ---------------------------------------------------------------------------------------
+# Every record goes to standard error through structlog (lsis/observability/; docs/logging.md): readable lines
+# here (LOG_FORMAT=console), one JSON object per line in production (LOG_FORMAT=json). Each request is one
+# `request_finished` line and each task run one `task_finished` line, both under the request's id.
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-}
+from lsis.observability.logging import logging_settings as _logging_settings  # noqa: E402
+
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env.str("LOG_FORMAT", default="console")
+LOGGING_CONFIG = "lsis.observability.logging.logging_configure"
+LOGGING = _logging_settings(log_format=LOG_FORMAT, level=LOG_LEVEL)
+# At the top (only the health probes, inserted below, come before it), so that every response, a refused one
+# too, has an X-Request-ID and a line. It reads the user's id when the response is ready, after authentication,
+# and never looks the user up itself, so it adds no query.
+MIDDLEWARE.insert(0, "lsis.observability.requests.RequestLogMiddleware")
 
 # --- Record history (django-simple-history) ---
 # The admin's history pages show old versions but never revert to one: a revert would save the record past

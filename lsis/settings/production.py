@@ -51,3 +51,26 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 LSIS_ENVIRONMENT = "production"
+
+# --- Logging and Sentry ------------------------------------------------------------------------------
+# One JSON object per line unless LOG_FORMAT says otherwise. Errors go to Sentry only where SENTRY_DSN is set;
+# without it the SDK is not even initialised. Tracing is off unless SENTRY_TRACES_SAMPLE_RATE is above 0.
+
+from lsis.observability.logging import logging_settings  # noqa: E402
+from lsis.observability.sentry import sentry_init  # noqa: E402
+from lsis.settings.base import LOG_LEVEL  # noqa: E402
+
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
+LOGGING = logging_settings(log_format=LOG_FORMAT, level=LOG_LEVEL)
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_RELEASE = env.str("SENTRY_RELEASE", default="")
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+if not 0.0 <= SENTRY_TRACES_SAMPLE_RATE <= 1.0:
+    raise ImproperlyConfigured("SENTRY_TRACES_SAMPLE_RATE is the share of requests traced: from 0 to 1.")
+if SENTRY_DSN:
+    sentry_init(
+        dsn=SENTRY_DSN,
+        environment=LSIS_ENVIRONMENT,
+        release=SENTRY_RELEASE or None,
+        traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,
+    )
