@@ -82,6 +82,22 @@ def test_too_many_failed_sign_ins_get_the_govuk_lockout_page(forgetful: Any, sig
     assert SESSION_KEY not in client.session
 
 
+def test_an_attempt_during_the_lockout_starts_the_wait_again(forgetful: Any) -> None:
+    client = Client()
+
+    def sign_in(password: str) -> int:
+        return client.post(reverse("login"), {"username": "forgetful", "password": password}).status_code
+
+    with time_machine.travel(START, tick=False) as clock:
+        assert [sign_in("wrong"), sign_in("wrong")] == [200, 429]
+        clock.shift(timedelta(minutes=59))
+        assert sign_in(PASSWORD) == 429  # within the hour: refused, and the hour starts again
+        clock.shift(timedelta(minutes=59))
+        assert sign_in(PASSWORD) == 429
+        clock.shift(timedelta(minutes=61))
+        assert sign_in(PASSWORD) == 302  # an hour after the last attempt
+
+
 def test_the_lockout_page_says_how_long_from_the_cool_off_setting(forgetful: Any, settings: Any) -> None:
     settings.AXES_COOLOFF_TIME = timedelta(minutes=90)
     client = Client()
