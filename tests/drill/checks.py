@@ -33,6 +33,7 @@ class Freshness:
 
     seconds: float | None
     markers_left: int
+    after_load: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -68,12 +69,17 @@ def markers_left() -> int:
 
 
 def wait_fresh(*, since: float, timeout: float) -> Freshness:
-    """Poll until no recompute marker is left; ``since`` is the monotonic time the last fault ended."""
-    deadline = time.monotonic() + timeout
+    """Poll until no recompute marker is left; ``since`` is the monotonic time the last fault ended.
+
+    Called once the clients have stopped: while they approve updates, new markers keep coming.
+    """
+    load_ended = time.monotonic()
+    deadline = load_ended + timeout
     while True:
         left = markers_left()
         if left == 0:
-            return Freshness(time.monotonic() - since, 0)
+            now = time.monotonic()
+            return Freshness(now - since, 0, now - load_ended)
         if time.monotonic() > deadline:
             return Freshness(None, left)
         time.sleep(0.25)

@@ -8,6 +8,8 @@ demo users are refused under production settings. Addresses are in the reserved 
 
 from __future__ import annotations
 
+import hashlib
+import os
 import secrets
 import subprocess
 import sys
@@ -68,6 +70,49 @@ def manage(env: Mapping[str, str], *args: str, log: Path) -> None:
     if done.returncode != 0:
         tail = log.read_text(errors="replace").splitlines()[-30:]
         raise RuntimeError(f"manage.py {' '.join(args)} failed ({done.returncode}):\n" + "\n".join(tail))
+
+
+def _seed_key() -> str:
+    """A digest of what the seeded database depends on: the apps' code and the fixtures."""
+    digest = hashlib.sha256()
+    for folder in ("commitments", "programmes", "metrics", "lsis", "fixtures"):
+        for path in sorted((PROJECT_DIR / folder).rglob("*")):
+            if path.is_file() and path.suffix not in {".pyc", ".html", ".css", ".js", ".svg", ".png", ".woff2"}:
+                digest.update(str(path.relative_to(PROJECT_DIR)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:24]
+
+
+def seeded_database(env: Mapping[str, str], *, pg_bin: Path, log: Path) -> str:
+    """Migrate and seed the database ``env`` names, or restore the dump a run of the same code left; say which.
+
+    Migrating and seeding take a minute or more on a busy machine; the dump (``pg_dump -Fc``, kept in
+    ``~/.cache/lsis-drill`` under a digest of the code and fixtures) restores in seconds. The figures are
+    computed afresh either way (``recompute_metrics``, by the caller).
+    """
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lsis-drill"
+    dump = cache / f"seeded-{_seed_key()}.dump"
+    url = env["DATABASE_URL"]
+    if dump.exists():
+        _pg(pg_bin / "pg_restore", "--no-owner", "--exit-on-error", "-d", url, str(dump), log=log)
+        return f"restored from {dump}"
+    manage(env, "migrate", "--no-input", log=log)
+    manage(env, "seed", log=log)
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = dump.with_suffix(".partial")
+    _pg(pg_bin / "pg_dump", "-Fc", "-f", str(partial), url, log=log)
+    partial.replace(dump)
+    for old in cache.glob("seeded-*.dump"):
+        if old != dump:
+            old.unlink(missing_ok=True)
+    return f"migrated and seeded (dump kept in {dump})"
+
+
+def _pg(binary: Path, *args: str, log: Path) -> None:
+    with open(log, "ab") as out:
+        done = subprocess.run([str(binary), *args], stdout=out, stderr=subprocess.STDOUT, check=False)  # noqa: S603
+    if done.returncode != 0:
+        raise RuntimeError(f"{binary.name} failed ({done.returncode}); see {log}")
 
 
 def static_files_stale(static_root: Path) -> bool:

@@ -33,7 +33,7 @@ from typing import Any
 
 import django
 
-from tests.drill.servers import PrivatePostgres, PrivateRedis, free_port
+from tests.drill.servers import PG_BIN, PrivatePostgres, PrivateRedis, free_port
 
 DATABASE = "lsis_drill"
 WEB_WORKERS = 4
@@ -137,7 +137,7 @@ def _drill(options: argparse.Namespace, folder: Path, teardown: _Teardown) -> in
     from lsis.ops.topology import Topology
     from metrics.services import RECOMPUTE_TASK
     from tests.drill import checks, faults, load
-    from tests.drill.data import actors_create, manage, static_files_stale
+    from tests.drill.data import actors_create, manage, seeded_database, static_files_stale
     from tests.drill.report import Outcome, failures, render
 
     logs = folder / "logs"
@@ -150,12 +150,10 @@ def _drill(options: argparse.Namespace, folder: Path, teardown: _Teardown) -> in
         log_dir=logs,
     )
     # Topology.prepare (migrate, then collectstatic) less a collectstatic with nothing to do (static_files_stale).
-    _say("migrate, seed and compute the figures")
-    manage(topology.env, "migrate", "--no-input", log=logs / "migrate.log")
+    _say("the database: " + seeded_database(topology.env, pg_bin=PG_BIN, log=logs / "seed.log"))
     if static_files_stale(Path(settings.STATIC_ROOT)):
         _say("collectstatic (the collected static files are older than their sources)")
         manage(topology.env, "collectstatic", "--no-input", log=logs / "collectstatic.log")
-    manage(topology.env, "seed", log=logs / "seed.log")
     manage(topology.env, "recompute_metrics", log=logs / "seed.log")
     _say(f"data ready after {time.monotonic() - begun:.0f} s")
     actors = actors_create()
