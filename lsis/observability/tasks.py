@@ -69,7 +69,10 @@ class TaskLogReceiver(CeleryReceiver):
         # No state: the task raised and the exception goes on to the caller (eager, propagating).
         outcome = _OUTCOMES.get(state, str(state).lower()) if state is not None else "failed"
         fields: dict[str, Any] = {"outcome": outcome}
-        self.add_duration_ms(task, fields)
+        started = getattr(task.request, "_django_structlog_started_at", None)
+        if started is not None:
+            # To a tenth of a millisecond, as the request lines are (django-structlog rounds to whole ones).
+            fields["duration_ms"] = round((time.monotonic_ns() - started) / 1_000_000, 1)
         if outcome == "failed" and isinstance(retval, BaseException):
             fields["error"] = type(retval).__name__
         try:
