@@ -72,14 +72,25 @@ def manage(env: Mapping[str, str], *args: str, log: Path) -> None:
         raise RuntimeError(f"manage.py {' '.join(args)} failed ({done.returncode}):\n" + "\n".join(tail))
 
 
+#: What the seeded database is made from: the migrations, the fixtures and the seeding code.
+SEED_SOURCES = (
+    "*/migrations/*.py",
+    "lsis/*/migrations/*.py",
+    "fixtures/**/*",
+    "commitments/seeding/**/*.py",
+    "metrics/seeding*",
+    "metrics/seeding/**/*.py",
+    "metrics/management/commands/seed.py",
+)
+
+
 def _seed_key() -> str:
-    """A digest of what the seeded database depends on: the apps' code and the fixtures."""
+    """A digest of what the seeded database is made from (``SEED_SOURCES``)."""
     digest = hashlib.sha256()
-    for folder in ("commitments", "programmes", "metrics", "lsis", "fixtures"):
-        for path in sorted((PROJECT_DIR / folder).rglob("*")):
-            if path.is_file() and path.suffix not in {".pyc", ".html", ".css", ".js", ".svg", ".png", ".woff2"}:
-                digest.update(str(path.relative_to(PROJECT_DIR)).encode())
-                digest.update(path.read_bytes())
+    paths = {path for pattern in SEED_SOURCES for path in PROJECT_DIR.glob(pattern) if path.is_file()}
+    for path in sorted(paths):
+        digest.update(str(path.relative_to(PROJECT_DIR)).encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:24]
 
 
@@ -95,6 +106,7 @@ def seeded_database(env: Mapping[str, str], *, pg_bin: Path, log: Path) -> str:
     url = env["DATABASE_URL"]
     if dump.exists():
         _pg(pg_bin / "pg_restore", "--no-owner", "--exit-on-error", "-d", url, str(dump), log=log)
+        manage(env, "migrate", "--no-input", log=log)  # nothing to do, unless the code moved on
         return f"restored from {dump}"
     manage(env, "migrate", "--no-input", log=log)
     manage(env, "seed", log=log)
