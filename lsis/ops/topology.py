@@ -38,6 +38,7 @@ worker looks like, not an orphaned pool left running. Only the standard library 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import http.client
 import os
 import signal
@@ -244,7 +245,14 @@ class Topology:
             migrate_env["DATABASE_URL"] = self.env["MIGRATE_DATABASE_URL"]
         self._run_once("migrate", [self.python, "manage.py", "migrate", "--no-input"], migrate_env)
         if collectstatic:
-            self._run_once("collectstatic", [self.python, "manage.py", "collectstatic", "--no-input"], self.env)
+            # Every copy of the topology on this machine collects into the one staticfiles/: two at once
+            # would write the same files and manifest together, so they take turns.
+            # (The lock is kept beside make serve-prod's secret, git-ignored, not among the files served.)
+            lock_path = PROJECT_DIR / ".serve-prod" / "collectstatic.lock"
+            lock_path.parent.mkdir(exist_ok=True)
+            with open(lock_path, "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                self._run_once("collectstatic", [self.python, "manage.py", "collectstatic", "--no-input"], self.env)
 
     def _run_once(self, name: str, argv: list[str], env: Mapping[str, str]) -> None:
         log_path = self.log_dir / f"{name}.log"
