@@ -23,6 +23,12 @@ WITH_BROKER = override_settings(CELERY_BROKER_URL="memory://", CELERY_TASK_ALWAY
 CLOSED_BROKER = "redis://:broker-secret@127.0.0.1:1/0"
 
 
+@pytest.fixture(autouse=True)
+def _long_running(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process started long ago, past the grace a new one gives the first sweep."""
+    monkeypatch.setattr("lsis.core.health.PROCESS_STARTED", timezone.now() - timedelta(days=1))
+
+
 def _no_cookies(response: Any) -> None:
     assert not response.cookies
     assert "Set-Cookie" not in response.headers
@@ -129,6 +135,18 @@ def test_readiness_fails_when_the_sweep_never_succeeded(db: Any) -> None:
     response = Client().get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"] == {"database": "pass", "cache": "pass", "broker": "pass", "sweep": "fail"}
+
+
+@WITH_BROKER
+@override_settings(HEALTH_SWEEP_WINDOW_SECONDS=120)
+def test_a_new_process_waits_one_window_for_the_first_sweep(db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first deploy: no sweep has run yet, and beat sends the first a minute after it starts."""
+    started = timezone.now()
+    monkeypatch.setattr("lsis.core.health.PROCESS_STARTED", started)
+    with time_machine.travel(started + timedelta(seconds=119), tick=False):
+        assert Client().get("/readyz").status_code == 200
+    with time_machine.travel(started + timedelta(seconds=121), tick=False):
+        assert Client().get("/readyz").json()["checks"]["sweep"] == "fail"
 
 
 @WITH_BROKER

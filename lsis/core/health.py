@@ -43,6 +43,11 @@ PROBE_PATHS = frozenset({"/healthz", "/readyz"})
 #: How long the broker check waits to connect and for each reply, in seconds.
 BROKER_TIMEOUT_SECONDS = 1.0
 
+#: When this process started. A sweep that has never succeeded is given one window from then: on a first
+#: deploy, beat sends the first sweep a minute after it starts, and every instance would otherwise stay out
+#: of service until it has run.
+PROCESS_STARTED = timezone.now()
+
 
 @dataclasses.dataclass
 class Broker(HealthCheck):
@@ -75,6 +80,8 @@ class Heartbeat(HealthCheck):
         """Read the job's last success (one query)."""
         succeeded_at = job_heartbeat_last_success(name=self.job)
         if succeeded_at is None:
+            if timezone.now() - PROCESS_STARTED <= self.window:
+                return  # starting: the first sweep is still to come
             raise ServiceUnavailable(f"{self.job} has never succeeded.")
         age = timezone.now() - succeeded_at
         if age > self.window:
