@@ -95,7 +95,7 @@ def scrub_event(event: Event, hint: Hint) -> Event | None:
 
 
 def _add_user_id(event: Event, hint: Hint) -> Event | None:
-    """Every event raised while answering a request names the signed-in user by id, if already looked up."""
+    """An event raised while answering a request names the signed-in user by id (looked up if need be)."""
     from lsis.observability.requests import current_request, resolved_user_id
 
     request = current_request()
