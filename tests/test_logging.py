@@ -60,6 +60,7 @@ REQUEST_KEYS = {
 TASK_KEYS = {"event", "level", "logger", "timestamp", "task_id", "task_name", "request_id", "outcome", "duration_ms"}
 ECHO_TASK = "tests.logging.echo"
 FAIL_TASK = "tests.logging.fail"
+RETRY_TASK = "tests.logging.retry"
 PASSWORD = "correct horse battery staple"
 
 
@@ -73,6 +74,14 @@ def echo(value: int) -> int:
 def fail() -> None:
     """A task that fails."""
     raise LookupError("nothing here")
+
+
+@shared_task(name=RETRY_TASK, bind=True, max_retries=1)
+def retry_once(self: Any) -> str:
+    """A task that asks to run again the first time, and succeeds the second."""
+    if self.request.retries == 0:
+        raise self.retry(countdown=0)
+    return "done"
 
 
 def enqueue_view(request: HttpRequest) -> HttpResponse:
@@ -155,12 +164,14 @@ def memory_broker(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
     settings.CELERY_TASK_ALWAYS_EAGER = False
     monkeypatch.setenv("CELERY_BROKER_URL", "memory://")
     app.conf.update(overrides)
+    app.close()  # connections pooled for another broker are dropped, and made again for this one
     try:
         yield
     finally:
         for key in overrides:
             changes.pop(key, None)
         app.conf.update(saved)
+        app.close()
 
 
 def lines_of(lines: list[dict[str, Any]], event: str) -> list[dict[str, Any]]:
@@ -367,6 +378,31 @@ def test_a_task_sent_by_name_through_a_broker_carries_the_request_id_to_the_work
         message.headers["id"],
         "succeeded",
     )
+
+
+def test_a_retried_task_logs_outcome_retried_and_is_sent_again_under_the_request_id(
+    json_logs: Callable[[], list[dict[str, Any]]], memory_broker: None
+) -> None:
+    with app.connection_for_write() as connection:
+        queue = app.amqp.queues[app.conf.task_default_queue](connection.default_channel)
+        queue.declare()
+        queue.purge()
+        with structlog.contextvars.bound_contextvars(request_id="request-0005"):
+            enqueue_within_timeout(RETRY_TASK)
+        message = queue.get(no_ack=True)
+        assert message is not None
+        json_logs()
+
+        WorkerRequest(message, app=app, task=app.tasks[RETRY_TASK]).execute()
+        queue.purge()
+
+    lines = json_logs()
+    (again,) = lines_of(lines, "task_enqueued")
+    (retried,) = lines_of(lines, "task_finished")
+    assert (retried["outcome"], retried["level"], retried["request_id"]) == ("retried", "warning", "request-0005")
+    # Sent again under the same task id, from within the task: the request id goes on with it.
+    assert again["child_task_id"] == retried["task_id"] == message.headers["id"]
+    assert again["request_id"] == "request-0005"
 
 
 # --- No secrets or personal data in the logs ----------------------------------------------------------
