@@ -29,6 +29,7 @@ from lsis.api.filters import StrictFilterBackend
 from lsis.api.pagination import BrowseOrWalkPagination, check_paging_params, whole_number
 from lsis.api.schema import IF_MATCH_PATTERN
 from lsis.core.changes import request_data_stamp
+from lsis.retry import writes_in_one_transaction
 
 EXPORT_FORMATS = ("csv", "xlsx")
 PAGING_PARAMS = ("page", "page_size")
@@ -180,7 +181,7 @@ class ApiViewSet(viewsets.GenericViewSet):
     @classmethod
     def as_view(cls, actions: Any = None, **initkwargs: Any) -> Any:
         """The view, opted out of the request-wide transaction: ``dispatch`` opens one for writes only."""
-        return transaction.non_atomic_requests(super().as_view(actions, **initkwargs))
+        return writes_in_one_transaction(transaction.non_atomic_requests(super().as_view(actions, **initkwargs)))
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         """Writes run in one transaction, as every other request does (ATOMIC_REQUESTS); reads need none.

@@ -53,6 +53,9 @@ MIDDLEWARE = [
     # Before anything reads the database: a NUL in the path, query string or form fields is a 400.
     "lsis.middleware.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before everything that reads the database: a request whose PostgreSQL connection was lost before it
+    # could commit is run again (lsis/retry.py, DATABASE_RETRY_SECONDS).
+    "lsis.retry.RetryLostConnectionMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -81,6 +84,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE"}
     )
+
+# Seconds a request may spend being run again after its PostgreSQL connection was lost (a restart or a
+# failover), pausing 0.1 s, then 0.2 s, and so on between runs; 0 answers such a request with a 500 at once.
+DATABASE_RETRY_SECONDS = env.float("DATABASE_RETRY_SECONDS", default=10.0)
 
 # --- Authentication and passwords ------------------------------------------------------------------
 
