@@ -95,9 +95,11 @@ class _Publish:
 
     def __init__(self) -> None:
         self.marked: set[tuple[str, str]] = set()
+        # Django names a robust callback that failed by its __qualname__, which an instance lacks.
+        self.__qualname__ = "changes_publish"
 
     def __call__(self) -> None:
-        changes_publish()
+        _publish_robustly()
 
 
 def feed_changed(kind: str, key: str = ALL) -> None:

@@ -452,3 +452,41 @@ def test_a_commitment_turning_overdue_at_midnight_reaches_the_feed_by_the_new_da
         assert [entry["action"] for entry in mine] == ["updated"]
         assert mine[0]["record"]["overdue"] is True
         assert mine[0]["record"] == listed(partner, "commitments", "reference")[commitment.reference]
+
+
+@pytest.mark.django_db
+def test_a_write_whose_feed_publishing_fails_is_still_answered_and_published_by_the_sweep(
+    api_for: Callable[[str], APIClient],
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The change has committed when the feed is published: a failure then (a lost Redis, a lost database
+    connection) is logged and left to the periodic task, never turned into an error of the request."""
+    from lsis.core import feed
+
+    def broken() -> None:
+        raise ConnectionError("Redis went away")
+
+    real = feed.changes_publish
+    monkeypatch.setattr(feed, "changes_publish", broken)
+    editor = api_for(roles.EDITOR)
+    with django_capture_on_commit_callbacks(execute=True):
+        draft = editor.post(
+            "/api/v1/updates/",
+            {
+                "commitment": "SD2-IDEAS-HARP-G1",
+                "as_of": "2020-03-31",
+                "status": "in_progress",
+                "confidence": "amber_green",
+                "narrative": "Recruitment is complete.",
+            },
+            format="json",
+        )
+    assert draft.status_code == 201, draft.content
+    assert "Publishing the change feed failed" in caplog.text
+    assert FeedPending.objects.exists()
+
+    monkeypatch.setattr(feed, "changes_publish", real)
+    publish_changes()
+    assert not FeedPending.objects.exists()
