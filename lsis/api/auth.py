@@ -88,7 +88,9 @@ def _count_failure(request: Request) -> int:
     if cache.add(key, 1, timeout=settings.API_FAILED_TOKEN_PERIOD):
         return 1
     try:
-        return int(cache.incr(key))
+        count = cache.incr(key)
     except ValueError:  # the period ended between the two calls: this failure opens the next
         cache.set(key, 1, timeout=settings.API_FAILED_TOKEN_PERIOD)
         return 1
+    # None: the cache is unreachable (django-redis ignores the error), so this failure is counted alone.
+    return 1 if count is None else int(count)

@@ -72,6 +72,8 @@ class TokenScopedRateThrottle(ScopedRateThrottle):
             self.cache.set(count_key, 1, timeout=period)
             self.cache.set(opened_key, now, timeout=period)
             return True
+        if count is None:  # the cache is unreachable (django-redis ignores the error): nothing to count with
+            return True
         if count <= limit:
             return True
         self._retry_after = period - (now - float(self.cache.get(opened_key, now)))

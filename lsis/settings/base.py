@@ -189,6 +189,13 @@ CONTENT_SECURITY_POLICY = {
 # (CACHE_URL=redis://...) counts each token's requests across all of them and shares what is kept.
 
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+if CACHES["default"]["BACKEND"] == "django_redis.cache.RedisCache":
+    # Nothing kept in the cache is the only copy, so a Redis that restarts or is down is a miss, never an
+    # error: reads are built from the database, and requests go uncounted (django-redis logs each failure).
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5}
+    )
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
 # --- Partner REST API v1 (lsis/api/, <app>/api/; docs/api.md) ---------------------------------------
 # Partners authenticate with hashed, expiring, revocable django-rest-knox tokens (docs/adr/0003-api-tokens.md);
