@@ -18,6 +18,14 @@ M = TypeVar("M", bound=Model)
 
 # The role of no one signed in, for ``api_for``.
 ANONYMOUS = "anonymous"
+#: The body of a valid draft status update, as an editor posts it to ``/api/v1/updates/``.
+DRAFT_UPDATE = {
+    "commitment": "SD2-IDEAS-HARP-G1",
+    "as_of": "2020-03-31",
+    "status": "in_progress",
+    "confidence": "amber_green",
+    "narrative": "Recruitment is complete.",
+}
 
 # A test that serves or fills a SQLite database of its own checks the same thing whatever the suite's database.
 # CI runs the suite on PostgreSQL, then on SQLite: such a test runs once, in the SQLite run

@@ -21,6 +21,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from commitments import roles
+from tests.helpers import DRAFT_UPDATE
 
 ROOT = Path(__file__).resolve().parents[1]
 DOWN = "redis://127.0.0.1:1/0"
@@ -81,13 +82,7 @@ def test_pages_and_writes_are_answered_without_the_cache(
     assert client_for(roles.BOARD_MEMBER).get(reverse("dashboards:releases")).status_code == 200
     draft = api_for(roles.EDITOR).post(
         "/api/v1/updates/",
-        {
-            "commitment": "SD2-IDEAS-HARP-G1",
-            "as_of": "2020-03-31",
-            "status": "in_progress",
-            "confidence": "amber_green",
-            "narrative": "Recruitment is complete.",
-        },
+        DRAFT_UPDATE,
         format="json",
     )
     assert draft.status_code == 201, draft.content

@@ -19,17 +19,11 @@ from rest_framework.test import APIClient
 
 from commitments import roles, services
 from commitments.models import StatusUpdate
+from tests.helpers import DRAFT_UPDATE
 
 pytestmark = pytest.mark.django_db
 V1 = "/api/v1"
-DRAFT = {
-    "commitment": "SD2-IDEAS-HARP-G1",
-    "as_of": "2020-03-31",
-    "status": "in_progress",
-    "confidence": "amber_green",
-    "progress": 40,
-    "narrative": "Recruitment is complete.",
-}
+DRAFT = {**DRAFT_UPDATE, "progress": 40}
 
 
 def _client(client: Any) -> Any:

@@ -32,7 +32,7 @@ from metrics.services import metrics_recompute, quarter_lock
 from metrics.tasks import feed_day_passed
 from programmes.models import FundingAmount, Programme
 from programmes.services import funding_amount_save, programme_delete, programme_save
-from tests.helpers import ANONYMOUS
+from tests.helpers import ANONYMOUS, DRAFT_UPDATE
 
 URL = "/api/v1/changes/"
 # Each kind, the path of its list endpoint (the kind's name) and the field its records are identified by.
@@ -474,13 +474,7 @@ def test_a_write_whose_feed_publishing_fails_is_still_answered_and_published_by_
     with django_capture_on_commit_callbacks(execute=True):
         draft = editor.post(
             "/api/v1/updates/",
-            {
-                "commitment": "SD2-IDEAS-HARP-G1",
-                "as_of": "2020-03-31",
-                "status": "in_progress",
-                "confidence": "amber_green",
-                "narrative": "Recruitment is complete.",
-            },
+            DRAFT_UPDATE,
             format="json",
         )
     assert draft.status_code == 201, draft.content
