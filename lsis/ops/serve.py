@@ -31,8 +31,7 @@ from lsis.ops.topology import PROJECT_DIR, Topology, TopologyError
 #: Where the generated secret and the logs are kept (listed in .gitignore).
 STATE_DIR = PROJECT_DIR / ".serve-prod"
 
-#: How long to wait for readiness: on a fresh database it waits for the first metrics sweep, which beat
-#: sends a minute after it starts.
+#: How long to wait for readiness (migrated, the database, cache and broker answering).
 READY_TIMEOUT_SECONDS = 150.0
 
 #: Redis's default number of databases (0 to 15).
@@ -133,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         topology.prepare()
         print(
             f"Starting gunicorn ({args.web_workers} workers), {args.celery_workers} Celery workers and one beat; "
-            "waiting for /readyz (on a fresh database, until the first metrics sweep, within about a minute)...",
+            "waiting for /readyz...",
             flush=True,
         )
         topology.start()

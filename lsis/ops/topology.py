@@ -273,9 +273,9 @@ class Topology:
         """Poll ``/readyz`` until it answers 200; raise ``TopologyError`` with the logs' tail on timeout.
 
         Where the site has no ``/readyz`` (a 404), ``/healthz`` is polled instead, and without that too an
-        accepted TCP connection is enough. A process that exits meanwhile fails at once. On a new database
-        ``/readyz`` waits for the metrics sweep's first success, which beat sends a minute after it starts:
-        allow for it, or send ``metrics.recompute_pending`` to the broker once the workers are started.
+        accepted TCP connection is enough. A process that exits meanwhile fails at once. A web process gives a
+        metrics sweep that has never run one window (``HEALTH_SWEEP_WINDOW_SECONDS``) from its start, so a new
+        database is ready without waiting for beat's first sweep.
         """
         deadline = time.monotonic() + timeout
         paths = ["/readyz", "/healthz", None]
