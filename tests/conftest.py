@@ -37,6 +37,27 @@ from tests.celery_worker import (
 from tests.factories import UserFactory
 from tests.helpers import ANONYMOUS
 
+#: Fixtures that empty every table when their test ends (pytest-django's flush), which would take the data
+#: seeded once per run from every test after it in the same process.
+_FLUSHING_FIXTURES = frozenset(
+    {"transactional_db", "live_server", "django_db_reset_sequences", "django_db_serialized_rollback"}
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuse a test that would flush the seeded database; a server of its own, or the test's connection, serves."""
+    flushing = [
+        item.nodeid
+        for item in items
+        if _FLUSHING_FIXTURES & set(getattr(item, "fixturenames", ()))
+        or any(marker.kwargs.get("transaction") for marker in item.iter_markers("django_db"))
+    ]
+    if flushing:
+        raise pytest.UsageError(
+            "These tests would empty the database seeded for the whole run when they end (a transactional "
+            "database or live_server): " + ", ".join(flushing)
+        )
+
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
