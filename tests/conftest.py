@@ -59,6 +59,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         )
 
 
+@pytest.fixture(autouse=True)
+def _settings_left_as_found() -> Iterator[None]:
+    """Fail a test that leaves settings overridden after it ends.
+
+    Such a leak changes every later test in the same process, which the random order makes fail only
+    sometimes and far from its cause: ``@override_settings`` together with the ``settings`` fixture on one
+    test restored them in the wrong order and left a raised failed-token limit behind.
+    """
+    # The settings object in force: override_settings swaps it for another and puts it back when it ends.
+    found = settings.__dict__["_wrapped"]
+    yield
+    if settings.__dict__["_wrapped"] is not found:
+        settings.__dict__["_wrapped"] = found
+        pytest.fail("this test left settings overridden after it ended; use one way to override them", pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
     """Seed the test database once; each test then runs in a transaction that is rolled back."""
